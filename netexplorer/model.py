@@ -1,0 +1,284 @@
+"""The one model of a host's Docker networking.
+
+Plain dataclasses, filled by the collectors (``netexplorer.collect``), linked by
+``netexplorer.correlate`` and rendered by the UI or written as JSON. Nothing here
+imports Textual or talks to the host.
+
+Every entity has a stable ``key`` (a string) that the correlation index and the
+UI use as row keys: it survives refreshes as long as the thing itself exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+# --------------------------------------------------------------------------- docker
+@dataclass(slots=True)
+class Network:
+    """A Docker network (``docker network inspect``)."""
+
+    id: str
+    name: str
+    driver: str
+    scope: str = "local"
+    subnets: list[str] = field(default_factory=list)
+    gateways: list[str] = field(default_factory=list)
+    #: Host bridge interface for bridge networks: docker0, br-<id12> or the
+    #: ``com.docker.network.bridge.name`` option. None for other drivers.
+    bridge: str | None = None
+    internal: bool = False
+    enable_ipv6: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"net:{self.id}"
+
+
+@dataclass(slots=True)
+class PublishedPort:
+    """One published port (``docker port``): host_ip:host_port -> container_port/proto."""
+
+    container_port: int
+    protocol: str
+    host_ip: str
+    host_port: int
+
+
+@dataclass(slots=True)
+class Endpoint:
+    """A container's attachment to one network; for bridge networks one veth pair."""
+
+    container_id: str
+    container_name: str
+    network: str
+    network_id: str
+    endpoint_id: str = ""
+    ipv4: str | None = None
+    ipv4_prefixlen: int | None = None
+    ipv6: str | None = None
+    ipv6_prefixlen: int | None = None
+    mac: str | None = None
+    gateway: str | None = None
+    ipv6_gateway: str | None = None
+    # Filled by correlation from netlink:
+    bridge: str | None = None
+    host_veth: str | None = None
+    host_ifindex: int | None = None
+    #: ifindex of the container-side interface (the ``@ifN`` of the host veth)
+    peer_ifindex: int | None = None
+    #: netns id of the container's namespace as seen from the host
+    netnsid: int | None = None
+    #: keys of the rules that concern this endpoint (see correlate)
+    rules: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"ep:{self.container_id}:{self.network_id}"
+
+
+@dataclass(slots=True)
+class Container:
+    id: str
+    name: str
+    image: str
+    state: str
+    network_mode: str
+    pid: int | None = None
+    #: netns id of the container's network namespace as seen from the host
+    #: (RTM_GETNSID on /proc/<pid>/ns/net); None if not running or unknown.
+    netnsid: int | None = None
+    published_ports: list[PublishedPort] = field(default_factory=list)
+    endpoints: list[Endpoint] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"ct:{self.id}"
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+# --------------------------------------------------------------------------- netlink
+@dataclass(slots=True)
+class Address:
+    family: str  # "inet" | "inet6"
+    address: str
+    prefixlen: int
+    scope: str = "global"
+
+    @property
+    def cidr(self) -> str:
+        return f"{self.address}/{self.prefixlen}"
+
+
+@dataclass(slots=True)
+class Interface:
+    """A host network interface (``ip -d link`` / ``ip a``)."""
+
+    ifindex: int
+    name: str
+    kind: str  # veth, bridge, macvlan, dummy, "" for physical ...
+    operstate: str
+    mac: str | None = None
+    mtu: int | None = None
+    flags: list[str] = field(default_factory=list)
+    addresses: list[Address] = field(default_factory=list)
+    master: str | None = None
+    master_ifindex: int | None = None
+    #: IFLA_LINK: for a veth the peer's ifindex (in the peer's netns)
+    link_ifindex: int | None = None
+    #: IFLA_LINK_NETNSID: the netns id the peer lives in (None: same netns)
+    link_netnsid: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"if:{self.ifindex}"
+
+
+@dataclass(slots=True)
+class BridgePort:
+    ifindex: int
+    name: str
+    #: STP state of the port: disabled, listening, learning, forwarding, blocking
+    state: str
+    operstate: str = ""
+
+    @property
+    def key(self) -> str:
+        # a bridge port *is* the host interface: one key, so that highlighting
+        # a port highlights the interface and the other way round
+        return f"if:{self.ifindex}"
+
+
+@dataclass(slots=True)
+class Bridge:
+    name: str
+    ifindex: int
+    operstate: str = ""
+    mac: str | None = None
+    stp: bool = False
+    ports: list[BridgePort] = field(default_factory=list)
+    #: name of the Docker network behind this bridge, if any
+    network: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"br:{self.name}"
+
+
+# --------------------------------------------------------------------------- firewall
+@dataclass(slots=True)
+class Rule:
+    """One firewall rule, in iptables-save form, whichever backend holds it."""
+
+    backend: str  # "iptables-nft" | "iptables-legacy"
+    family: str  # "ipv4" | "ipv6"
+    table: str  # nat, filter, ...
+    chain: str
+    position: int  # 1-based position within the chain
+    text: str  # "-A CHAIN ..." exactly as iptables-save prints it
+    target: str = ""  # MASQUERADE, DNAT, ACCEPT, DOCKER ... ("" for none)
+    target_options: dict[str, str] = field(default_factory=dict)
+    source: str | None = None  # "-s" as written ("172.17.0.0/16")
+    source_negated: bool = False
+    destination: str | None = None
+    destination_negated: bool = False
+    in_interface: str | None = None
+    in_negated: bool = False
+    out_interface: str | None = None
+    out_negated: bool = False
+    protocol: str | None = None
+    protocol_negated: bool = False
+    dport: str | None = None
+    sport: str | None = None
+    matches: list[str] = field(default_factory=list)  # "-m" module names
+    comment: str | None = None
+    packets: int = 0
+    bytes: int = 0
+    #: stable id: backend, family, table, chain and text hashed (see rule_id)
+    id: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"rule:{self.id}"
+
+
+@dataclass(slots=True)
+class Chain:
+    backend: str
+    family: str
+    table: str
+    name: str
+    policy: str | None  # None for user chains ("-")
+    packets: int = 0
+    bytes: int = 0
+
+
+# --------------------------------------------------------------------------- snapshot
+@dataclass(slots=True)
+class Source:
+    """How one collector fared."""
+
+    name: str
+    ok: bool
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class Snapshot:
+    schema: int = SCHEMA_VERSION
+    host: str = ""
+    networks: list[Network] = field(default_factory=list)
+    containers: list[Container] = field(default_factory=list)
+    interfaces: list[Interface] = field(default_factory=list)
+    bridges: list[Bridge] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    chains: list[Chain] = field(default_factory=list)
+    #: which firewall backends hold Docker's chains
+    firewall_backends: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    collect_seconds: float = 0.0
+    #: filled by correlation: rule id -> names of the containers it applies to
+    rule_containers: dict[str, list[str]] = field(default_factory=dict)
+    #: filled by correlation: rule id -> bridges it names
+    rule_bridges: dict[str, list[str]] = field(default_factory=dict)
+
+    def source(self, name: str) -> Source | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+
+def as_plain(obj: Any) -> Any:
+    """Turn model objects into JSON-ready dicts/lists (slots dataclasses included)."""
+    from dataclasses import fields, is_dataclass
+
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: as_plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, list | tuple):
+        return [as_plain(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): as_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def rule_id(backend: str, family: str, table: str, chain: str, text: str, occurrence: int = 1) -> str:
+    """A short id for a rule that survives other rules being inserted or deleted.
+
+    Derived from what the rule *is* (backend, family, table, chain, text), not from
+    its position; ``occurrence`` tells identical rules in one chain apart.
+    """
+    import hashlib
+
+    digest = hashlib.sha1(
+        "\0".join((backend, family, table, chain, text)).encode(), usedforsecurity=False
+    ).hexdigest()[:12]
+    return digest if occurrence == 1 else f"{digest}-{occurrence}"
