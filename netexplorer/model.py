@@ -270,7 +270,9 @@ def as_plain(obj: Any) -> Any:
     return obj
 
 
-def rule_id(backend: str, family: str, table: str, chain: str, text: str, occurrence: int = 1) -> str:
+def rule_id(
+    backend: str, family: str, table: str, chain: str, text: str, occurrence: int = 1
+) -> str:
     """A short id for a rule that survives other rules being inserted or deleted.
 
     Derived from what the rule *is* (backend, family, table, chain, text), not from

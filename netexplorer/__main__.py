@@ -1,0 +1,5 @@
+import sys
+
+from netexplorer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,134 @@
+"""Command line: a thin layer over the collectors and the app factory.
+
+    netexplorer                      explore the live host (Textual app)
+    netexplorer --snapshot FILE      explore a snapshot written earlier
+    netexplorer --demo               explore the snapshot recorded from the lab
+    netexplorer snapshot --json [-o FILE]
+
+Exit codes (also in README):
+    0  success
+    1  snapshot written, but a source failed (its error is in sources[])
+    2  usage error
+    4  a snapshot file could not be read or written
+    130 interrupted
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+EXIT_FILE = 4
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netexplorer",
+        description="Explore how Docker containers are wired on this host: containers, "
+        "veth pairs, bridge ports and NAT rules, cross-linked.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        help="browse a snapshot file written by 'netexplorer snapshot --json -o FILE'",
+    )
+    source.add_argument(
+        "--demo",
+        action="store_true",
+        help="browse a snapshot recorded from the lab (no Docker or root needed)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how often firewall rules and counters are polled (default 2)",
+    )
+    sub = parser.add_subparsers(dest="command")
+    snap = sub.add_parser("snapshot", help="collect the host once and print it")
+    snap.add_argument("--json", action="store_true", help="print the correlated snapshot as JSON")
+    snap.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    return parser
+
+
+def _summary(snap: object) -> str:
+    from netexplorer.model import Snapshot
+
+    assert isinstance(snap, Snapshot)
+    lines = []
+    for ct in snap.containers:
+        for ep in ct.endpoints or []:
+            lines.append(
+                f"{ct.name:<20} {ep.network:<14} {ep.ipv4 or ep.ipv6 or '-':<16} "
+                f"{ep.host_veth or '-'}@if{ep.peer_ifindex or '?'} -> {ep.bridge or '-'}  "
+                f"rules: {len(ep.rules)}"
+            )
+        if not ct.endpoints:
+            lines.append(f"{ct.name:<20} {ct.network_mode}")
+    for w in snap.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from netexplorer.collect.snapshot import collect_snapshot
+    from netexplorer.snapshot_io import snapshot_to_json
+
+    snap = collect_snapshot()
+    text = snapshot_to_json(snap) if args.json else _summary(snap)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(
+                f"netexplorer: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return EXIT_FILE
+    else:
+        sys.stdout.write(text)
+    failed = [s for s in snap.sources if not s.ok]
+    for s in failed:
+        print(f"netexplorer: {s.name}: {s.error}", file=sys.stderr)
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from netexplorer.snapshot_io import SnapshotFileError
+
+    try:
+        from netexplorer.ui.app import create_app
+    except ImportError as exc:
+        print(
+            f"netexplorer: the terminal UI cannot start: {exc}. "
+            "Install it with: pip install netexplorer (textual is required).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        app = create_app(snapshot=args.snapshot, demo=args.demo, interval=args.interval)
+    except SnapshotFileError as exc:
+        print(f"netexplorer: {exc}", file=sys.stderr)
+        return EXIT_FILE
+    app.run()
+    return int(app.return_code or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "snapshot":
+            return cmd_snapshot(args)
+        return cmd_app(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Docker networks and containers, read with the Docker SDK (HTTP API, no subprocess).
+
+One ``GET /networks``, one ``GET /containers/json?all=1`` and, for running
+containers only, ``GET /containers/<id>/json`` (for the init pid, the handle to
+the container's network namespace), issued concurrently on a small pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from netexplorer.collect.errors import SourceError
+from netexplorer.model import Container, Endpoint, Network, PublishedPort
+
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+INSPECT_WORKERS = 8
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+@dataclass(slots=True)
+class DockerData:
+    networks: list[Network] = field(default_factory=list)
+    containers: list[Container] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def docker_host() -> str:
+    """Where the SDK will look for the daemon, as the operator would name it."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+
+def explain_docker_error(exc: BaseException) -> str:
+    """Turn an SDK/requests exception into a sentence naming the cause and the fix."""
+    host = docker_host()
+    where = f"{host} (DOCKER_HOST)" if os.environ.get("DOCKER_HOST") else host
+    text = f"{exc!r} {exc}"
+    if "Permission denied" in text or "PermissionError" in text:
+        return (
+            f"Permission denied on the Docker socket {where}: run netexplorer as root "
+            "(sudo) or add your user to the 'docker' group (usermod -aG docker $USER, "
+            "then log in again)."
+        )
+    if any(
+        s in text
+        for s in (
+            "FileNotFoundError",
+            "No such file",
+            "Connection refused",
+            "Connection aborted",
+            "ConnectionError",
+            "Max retries",
+        )
+    ):
+        return (
+            f"No Docker daemon answers at {where}: start it (systemctl start docker, or "
+            "dockerd &) or point DOCKER_HOST at a running daemon. Host interfaces and "
+            "firewall rules are still shown."
+        )
+    if "Read timed out" in text or "timed out" in text:
+        return (
+            f"The Docker daemon at {where} did not answer in time: it may be overloaded "
+            "or hung; check 'docker info' and the dockerd log."
+        )
+    return f"Docker API error at {where}: {exc}"
+
+
+def bridge_name(net: Mapping[str, Any]) -> str | None:
+    """Host bridge interface of a bridge network: the option, docker0, or br-<id12>."""
+    if net.get("Driver") != "bridge":
+        return None
+    options = net.get("Options") or {}
+    if options.get(BRIDGE_NAME_OPTION):
+        return str(options[BRIDGE_NAME_OPTION])
+    if net.get("Name") == "bridge":
+        return "docker0"
+    return "br-" + str(net.get("Id", ""))[:12]
+
+
+def network_from_api(net: Mapping[str, Any]) -> Network:
+    ipam = net.get("IPAM") or {}
+    configs = ipam.get("Config") or []
+    return Network(
+        id=str(net.get("Id", "")),
+        name=str(net.get("Name", "")),
+        driver=str(net.get("Driver", "")),
+        scope=str(net.get("Scope", "local")),
+        subnets=[str(c["Subnet"]) for c in configs if c.get("Subnet")],
+        gateways=[str(c["Gateway"]) for c in configs if c.get("Gateway")],
+        bridge=bridge_name(net),
+        internal=bool(net.get("Internal", False)),
+        enable_ipv6=bool(net.get("EnableIPv6", False)),
+        options={str(k): str(v) for k, v in (net.get("Options") or {}).items()},
+        labels={str(k): str(v) for k, v in (net.get("Labels") or {}).items()},
+    )
+
+
+def _name(summary: Mapping[str, Any]) -> str:
+    names = summary.get("Names") or []
+    # the primary name is the one without a link path ("/web", not "/x/web")
+    for n in names:
+        if n.count("/") == 1:
+            return str(n).lstrip("/")
+    return str(names[0]).lstrip("/") if names else str(summary.get("Id", ""))[:12]
+
+
+def container_from_api(summary: Mapping[str, Any], pid: int | None = None) -> Container:
+    """Build a Container from a ``/containers/json`` entry (and the pid from inspect)."""
+    cid = str(summary.get("Id", ""))
+    name = _name(summary)
+    host_config = summary.get("HostConfig") or {}
+    ports = [
+        PublishedPort(
+            container_port=int(p["PrivatePort"]),
+            protocol=str(p.get("Type", "tcp")),
+            host_ip=str(p.get("IP", "")),
+            host_port=int(p["PublicPort"]),
+        )
+        for p in summary.get("Ports") or []
+        if p.get("PublicPort")
+    ]
+    ports.sort(key=lambda p: (p.container_port, p.protocol, p.host_ip, p.host_port))
+    endpoints = []
+    networks = (summary.get("NetworkSettings") or {}).get("Networks") or {}
+    for net_name, ep in sorted(networks.items()):
+        endpoints.append(
+            Endpoint(
+                container_id=cid,
+                container_name=name,
+                network=str(net_name),
+                network_id=str(ep.get("NetworkID") or ""),
+                endpoint_id=str(ep.get("EndpointID") or ""),
+                ipv4=ep.get("IPAddress") or None,
+                ipv4_prefixlen=ep.get("IPPrefixLen") or None,
+                ipv6=ep.get("GlobalIPv6Address") or None,
+                ipv6_prefixlen=ep.get("GlobalIPv6PrefixLen") or None,
+                mac=ep.get("MacAddress") or None,
+                gateway=ep.get("Gateway") or None,
+                ipv6_gateway=ep.get("IPv6Gateway") or None,
+            )
+        )
+    return Container(
+        id=cid,
+        name=name,
+        image=str(summary.get("Image", "")),
+        state=str(summary.get("State", "")),
+        network_mode=str(host_config.get("NetworkMode", "")),
+        pid=pid,
+        published_ports=ports,
+        endpoints=endpoints,
+        labels={str(k): str(v) for k, v in (summary.get("Labels") or {}).items()},
+    )
+
+
+def _connect() -> Any:
+    try:
+        import docker
+    except ImportError as exc:  # pragma: no cover - the dependency is declared
+        raise SourceError(
+            "The Docker SDK for Python is not installed: pip install docker."
+        ) from exc
+    try:
+        client = docker.from_env(timeout=10)
+        client.api.ping()
+    except Exception as exc:
+        raise SourceError(explain_docker_error(exc)) from exc
+    return client.api
+
+
+def collect_docker(api: Any = None) -> DockerData:
+    """Read networks and containers. ``api`` is a ``docker.APIClient`` (made if None)."""
+    if api is None:
+        api = _connect()
+    try:
+        raw_networks = api.networks()
+        raw_containers = api.containers(all=True)
+    except Exception as exc:
+        raise SourceError(explain_docker_error(exc)) from exc
+    return build_docker_data(raw_networks, raw_containers, api.inspect_container)
+
+
+def build_docker_data(
+    raw_networks: Iterable[Mapping[str, Any]],
+    raw_containers: Iterable[Mapping[str, Any]],
+    inspect: Callable[[str], Mapping[str, Any]],
+) -> DockerData:
+    """Turn API answers into the model; ``inspect`` gives a container's inspect dict."""
+    data = DockerData()
+    data.networks = sorted((network_from_api(n) for n in raw_networks), key=lambda n: n.name)
+    summaries = list(raw_containers)
+    running = [s for s in summaries if s.get("State") in ("running", "paused", "restarting")]
+    pids: dict[str, int | None] = {}
+    vanished: set[str] = set()
+
+    def pid_of(summary: Mapping[str, Any]) -> tuple[str, int | None, str | None]:
+        cid = str(summary.get("Id", ""))
+        try:
+            state = inspect(cid).get("State") or {}
+        except Exception as exc:
+            if "404" in str(exc) or type(exc).__name__ == "NotFound":
+                return cid, None, "vanished"
+            return cid, None, explain_docker_error(exc)
+        pid = int(state.get("Pid") or 0)
+        return cid, (pid or None), None
+
+    if running:
+        with ThreadPoolExecutor(max_workers=min(INSPECT_WORKERS, len(running))) as pool:
+            for cid, pid, problem in pool.map(pid_of, running):
+                if problem == "vanished":
+                    vanished.add(cid)
+                elif problem:
+                    data.warnings.append(f"container {cid[:12]}: {problem}")
+                pids[cid] = pid
+    for summary in summaries:
+        cid = str(summary.get("Id", ""))
+        if cid in vanished:
+            data.warnings.append(
+                f"container {_name(summary)} ({cid[:12]}) vanished while it was being read; "
+                "skipped (it was removed or exited meanwhile)."
+            )
+            continue
+        data.containers.append(container_from_api(summary, pids.get(cid)))
+    data.containers.sort(key=lambda c: (c.name, c.id))
+    return data

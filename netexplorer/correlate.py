@@ -1,0 +1,333 @@
+"""Correlation: which veth, bridge port, network and rules belong to which container.
+
+``correlate(snapshot)`` fills the derived fields of the snapshot (each endpoint's
+host veth, ifindex, bridge and rules; each rule's containers and bridges) and
+returns a :class:`Links` index whose single query, :meth:`Links.related`, answers
+"what should light up when this is selected" for every kind of item, in every
+direction. It is idempotent: a snapshot loaded from JSON correlates to the same
+result it was written with.
+
+Cost is linear in what is linked: endpoints are indexed by address, by bridge and
+by network subnet, so a rule is checked against the endpoints of the few networks
+its addresses overlap, never against every endpoint.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from netexplorer.model import Bridge, Container, Endpoint, Interface, Network, Rule, Snapshot
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+SNAT_TARGETS = frozenset({"MASQUERADE", "SNAT"})
+DNAT_TARGETS = frozenset({"DNAT"})
+UNKNOWN_NETNS = "; its network namespace id is unknown (not root?)"
+
+
+def iface_matches(pattern: str, name: str) -> bool:
+    """iptables interface match: exact, or a prefix when the pattern ends in '+'."""
+    if pattern.endswith("+"):
+        return name.startswith(pattern[:-1])
+    return pattern == name
+
+
+def _net(text: str | None) -> IPNetwork | None:
+    if not text:
+        return None
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def _addr(text: str | None) -> IPAddress | None:
+    if not text:
+        return None
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def dnat_address(to_destination: str) -> IPAddress | None:
+    """The address in a DNAT ``--to-destination``: ``1.2.3.4:80``, ``[fd00::2]:80``,
+    ``1.2.3.4-1.2.3.9`` (first of a range) or a bare address."""
+    text = to_destination.strip()
+    if text.startswith("["):
+        return _addr(text[1 : text.find("]")])
+    if text.count(":") == 1:  # IPv4 with port
+        text = text.split(":", 1)[0]
+    return _addr(text.split("-", 1)[0])
+
+
+@dataclass(slots=True)
+class _EndpointAddr:
+    endpoint: Endpoint
+    address: IPAddress
+
+
+@dataclass
+class Links:
+    """The cross-link index over one snapshot, keyed by model ``key`` strings."""
+
+    edges: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    kinds: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def link(self, a: str, b: str) -> None:
+        self.edges[a].add(b)
+        self.edges[b].add(a)
+
+    def neighbours(self, key: str) -> set[str]:
+        return self.edges.get(key, set())
+
+    def kind(self, key: str) -> str:
+        return key.split(":", 1)[0]
+
+    def related(self, key: str) -> frozenset[str]:
+        """Everything to highlight when ``key`` is selected (``key`` itself included).
+
+        One step to direct neighbours, then through each endpoint reached to the
+        endpoint's own neighbours: container -> its endpoints -> veth, port,
+        bridge, network, rules; rule -> endpoints -> containers, veths (but not
+        the endpoints' other rules); veth -> its one endpoint (so a multi-homed
+        container's interface lights only its own network's rules); bridge ->
+        ports, endpoints -> containers.
+        """
+        origin = self.kind(key)
+        out = {key}
+        first = self.neighbours(key)
+        out |= first
+        for k in first:
+            if self.kind(k) != "ep":
+                continue
+            for k2 in self.neighbours(k):
+                if origin == "rule" and self.kind(k2) == "rule":
+                    continue
+                out.add(k2)
+        return frozenset(out)
+
+
+def correlate(snap: Snapshot) -> Links:
+    links = Links()
+    by_name = {i.name: i for i in snap.interfaces}
+    bridges = {b.name: b for b in snap.bridges}
+    networks = {n.id: n for n in snap.networks}
+
+    _link_interfaces(links, snap.interfaces, bridges, by_name)
+    _link_networks(links, snap.networks, bridges, by_name)
+    endpoints = _link_endpoints(links, snap, networks, bridges)
+    _link_rules(links, snap, endpoints, bridges)
+    return links
+
+
+def _link_interfaces(
+    links: Links,
+    interfaces: Iterable[Interface],
+    bridges: dict[str, Bridge],
+    by_name: dict[str, Interface],
+) -> None:
+    for iface in interfaces:
+        links.kinds[iface.key] = "interface"
+        links.labels[iface.key] = iface.name
+    for br in bridges.values():
+        links.labels[br.key] = br.name
+        if br.name in by_name:
+            links.link(br.key, by_name[br.name].key)
+        for port in br.ports:
+            links.link(br.key, port.key)
+
+
+def _link_networks(
+    links: Links,
+    nets: Iterable[Network],
+    bridges: dict[str, Bridge],
+    by_name: dict[str, Interface],
+) -> None:
+    for net in nets:
+        links.labels[net.key] = net.name
+        if net.bridge and net.bridge in bridges:
+            bridges[net.bridge].network = net.name
+            links.link(net.key, bridges[net.bridge].key)
+        elif net.bridge and net.bridge in by_name:
+            links.link(net.key, by_name[net.bridge].key)
+
+
+def _link_endpoints(
+    links: Links,
+    snap: Snapshot,
+    networks: dict[str, Network],
+    bridges: dict[str, Bridge],
+) -> list[Endpoint]:
+    # host veths by the netns their peer lives in, then by the bridge they serve
+    veths: dict[int, dict[str, Interface]] = defaultdict(dict)
+    for iface in snap.interfaces:
+        if iface.kind == "veth" and iface.link_netnsid is not None and iface.master:
+            veths[iface.link_netnsid][iface.master] = iface
+    owner_of: dict[str, Container] = {c.id: c for c in snap.containers}
+    endpoints: list[Endpoint] = []
+    for ct in snap.containers:
+        links.labels[ct.key] = ct.name
+        netns = ct.netnsid
+        if netns is None and ct.network_mode.startswith("container:"):
+            other = owner_of.get(ct.network_mode.split(":", 1)[1])
+            netns = other.netnsid if other else None
+        for ep in ct.endpoints:
+            endpoints.append(ep)
+            links.labels[ep.key] = f"{ct.name}@{ep.network}"
+            links.link(ct.key, ep.key)
+            net = networks.get(ep.network_id)
+            if net is not None:
+                links.link(ep.key, net.key)
+                ep.bridge = net.bridge
+            ep.netnsid = netns
+            if ep.bridge:
+                if ep.bridge in bridges:
+                    links.link(ep.key, bridges[ep.bridge].key)
+                veth = veths.get(netns, {}).get(ep.bridge) if netns is not None else None
+                if veth is not None:
+                    ep.host_veth = veth.name
+                    ep.host_ifindex = veth.ifindex
+                    ep.peer_ifindex = veth.link_ifindex
+                    links.link(ep.key, veth.key)
+                elif ct.state == "running" and ep.ipv4:
+                    _warn(
+                        snap,
+                        f"container {ct.name}: no host veth found for its endpoint on "
+                        f"{ep.network} ({ep.bridge})"
+                        + (
+                            "; its network namespace id is unknown (not root?)"
+                            if netns is None
+                            else ""
+                        ),
+                    )
+    return endpoints
+
+
+def _warn(snap: Snapshot, message: str) -> None:
+    # correlation may run again on a loaded snapshot: say each thing once
+    if message not in snap.warnings:
+        snap.warnings.append(message)
+
+
+def _endpoint_addrs(endpoints: Iterable[Endpoint]) -> list[_EndpointAddr]:
+    out = []
+    for ep in endpoints:
+        for text in (ep.ipv4, ep.ipv6):
+            a = _addr(text)
+            if a is not None:
+                out.append(_EndpointAddr(ep, a))
+    return out
+
+
+class _AddressIndex:
+    """Endpoint addresses by exact address and grouped by enclosing subnet."""
+
+    def __init__(self, endpoints: Iterable[Endpoint], nets: Iterable[Network]) -> None:
+        self.exact: dict[IPAddress, list[Endpoint]] = defaultdict(list)
+        self.groups: list[tuple[IPNetwork | None, list[_EndpointAddr]]] = []
+        subnets = [n for net in nets for s in net.subnets if (n := _net(s)) is not None]
+        grouped: dict[IPNetwork | None, list[_EndpointAddr]] = defaultdict(list)
+        for ea in _endpoint_addrs(endpoints):
+            self.exact[ea.address].append(ea.endpoint)
+            home = next(
+                (s for s in subnets if s.version == ea.address.version and ea.address in s), None
+            )
+            grouped[home].append(ea)
+        self.groups = list(grouped.items())
+
+    def within(self, cidr: IPNetwork) -> list[Endpoint]:
+        if cidr.num_addresses == 1:
+            return list(self.exact.get(cidr.network_address, ()))
+        out: list[Endpoint] = []
+        for subnet, members in self.groups:
+            if subnet is not None and (subnet.version != cidr.version or not subnet.overlaps(cidr)):
+                continue
+            out.extend(
+                m.endpoint
+                for m in members
+                if m.address.version == cidr.version and m.address in cidr
+            )
+        return out
+
+
+def _rule_endpoints(
+    rule: Rule,
+    index: _AddressIndex,
+    by_bridge: dict[str, list[Endpoint]],
+) -> tuple[list[Endpoint], list[str]]:
+    """Endpoints a rule concerns, and the bridges it names."""
+    named = [
+        br
+        for br in by_bridge
+        if any(
+            pat is not None and iface_matches(pat, br)
+            for pat in (rule.in_interface, rule.out_interface)
+        )
+    ]
+    found: list[Endpoint] = []
+    src = None if rule.source_negated else _net(rule.source)
+    dst = None if rule.destination_negated else _net(rule.destination)
+    if rule.table == "nat" and rule.target in SNAT_TARGETS:
+        if src is not None:
+            for ep in index.within(src):
+                if _leaves_bridge(rule, ep.bridge):
+                    found.append(ep)
+    elif rule.table == "nat" and rule.target in DNAT_TARGETS:
+        to = dnat_address(rule.target_options.get("--to-destination", ""))
+        if to is not None:
+            found.extend(index.exact.get(to, ()))
+    elif rule.table != "nat":
+        for cidr in (src, dst):
+            if cidr is not None and cidr.num_addresses == 1:
+                found.extend(index.exact.get(cidr.network_address, ()))
+        if rule.table == "filter":
+            for br in named:
+                found.extend(by_bridge[br])
+    return found, named
+
+
+def _leaves_bridge(rule: Rule, bridge: str | None) -> bool:
+    """Does the rule's out-interface condition let a packet leave ``bridge``?"""
+    if rule.out_interface is None or bridge is None:
+        return True
+    if rule.out_negated:
+        return True  # "! -o X": any interface but X, and there is always another
+    return not iface_matches(rule.out_interface, bridge)
+
+
+def _link_rules(
+    links: Links,
+    snap: Snapshot,
+    endpoints: list[Endpoint],
+    bridges: dict[str, Bridge],
+) -> None:
+    by_bridge: dict[str, list[Endpoint]] = {name: [] for name in bridges}
+    for ep in endpoints:
+        ep.rules = []
+        if ep.bridge in by_bridge:
+            by_bridge[ep.bridge].append(ep)
+    index = _AddressIndex(endpoints, snap.networks)
+    snap.rule_containers = {}
+    snap.rule_bridges = {}
+    for rule in snap.rules:
+        links.labels[rule.key] = rule.text
+        found, named = _rule_endpoints(rule, index, by_bridge)
+        seen: set[str] = set()
+        names: set[str] = set()
+        for ep in found:
+            if ep.key in seen:
+                continue
+            seen.add(ep.key)
+            ep.rules.append(rule.id)
+            names.add(ep.container_name)
+            links.link(rule.key, ep.key)
+        for br in named:
+            links.link(rule.key, bridges[br].key)
+        snap.rule_containers[rule.id] = sorted(names)
+        snap.rule_bridges[rule.id] = sorted(named)

@@ -1,0 +1,112 @@
+"""The snapshot as JSON: ``netexplorer snapshot --json`` writes it, ``--snapshot FILE`` reads it.
+
+The document is the model itself (field names and order of ``netexplorer.model``)
+with the correlation folded in where a reader wants it: each endpoint carries
+``ip`` (its IPv4, else IPv6 address) and each rule its ``containers`` and
+``bridges``. Lists are in a fixed order (collectors sort), so two snapshots of an
+unchanged host differ only in timings.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from netexplorer.model import SCHEMA_VERSION, Snapshot, as_plain
+
+
+class SnapshotFileError(Exception):
+    """A snapshot file could not be used; the message names the file and the problem."""
+
+
+def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
+    doc: dict[str, Any] = as_plain(snap)
+    doc.pop("rule_containers", None)
+    doc.pop("rule_bridges", None)
+    for ct_doc in doc["containers"]:
+        for ep_doc in ct_doc["endpoints"]:
+            ep_doc["ip"] = ep_doc["ipv4"] or ep_doc["ipv6"]
+    for rule_doc in doc["rules"]:
+        rule_doc["containers"] = snap.rule_containers.get(rule_doc["id"], [])
+        rule_doc["bridges"] = snap.rule_bridges.get(rule_doc["id"], [])
+    return doc
+
+
+def snapshot_to_json(snap: Snapshot) -> str:
+    return json.dumps(snapshot_to_dict(snap), indent=2, ensure_ascii=False) + "\n"
+
+
+def _build(tp: Any, value: Any, where: str) -> Any:
+    """Build a value of type ``tp`` (a dataclass, list[...], dict, or scalar) from JSON."""
+    origin = typing.get_origin(tp)
+    if is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected an object, found {type(value).__name__}")
+        hints = typing.get_type_hints(tp)
+        kwargs = {}
+        for f in fields(tp):
+            if f.name in value:
+                kwargs[f.name] = _build(hints[f.name], value[f.name], f"{where}.{f.name}")
+        try:
+            return tp(**kwargs)
+        except TypeError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: expected a list, found {type(value).__name__}")
+        (item,) = typing.get_args(tp)
+        return [_build(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected an object, found {type(value).__name__}")
+        _, item = typing.get_args(tp)
+        return {str(k): _build(item, v, f"{where}.{k}") for k, v in value.items()}
+    if origin in (types.UnionType, typing.Union):
+        if value is None:
+            return None
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _build(options[0], value, where)
+    if tp in (int, float, str, bool):
+        if tp is float and isinstance(value, int):
+            return float(value)
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise ValueError(f"{where}: expected {tp.__name__}, found {type(value).__name__}")
+        return value
+    return value
+
+
+def snapshot_from_dict(doc: Any) -> Snapshot:
+    if not isinstance(doc, dict) or "schema" not in doc or "containers" not in doc:
+        raise ValueError("not a netexplorer snapshot (no 'schema' and 'containers' fields)")
+    if doc["schema"] != SCHEMA_VERSION:
+        raise ValueError(
+            f"snapshot schema {doc['schema']!r} is not the schema this netexplorer reads "
+            f"({SCHEMA_VERSION})"
+        )
+    snap: Snapshot = _build(Snapshot, doc, "snapshot")
+    return snap
+
+
+def load_snapshot(path: str | Path) -> Snapshot:
+    """Read a snapshot file; any problem becomes a SnapshotFileError naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SnapshotFileError(f"{p}: cannot be read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SnapshotFileError(f"{p}: is not UTF-8 text, so not a snapshot") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotFileError(
+            f"{p}: is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    try:
+        return snapshot_from_dict(doc)
+    except ValueError as exc:
+        raise SnapshotFileError(f"{p}: {exc}") from exc
