@@ -1,0 +1,188 @@
+"""Parse the text of ``iptables-save`` (with or without ``-c``) into the model.
+
+The same parser serves both backends: the nft backend is read by running
+``iptables-nft-save -c``, and the legacy reader produces the same text form.
+
+Problems never raise: a line that cannot be understood is skipped and described
+in the returned ``problems`` list (see :func:`parse_iptables_save_with_problems`),
+which the caller turns into warnings. :func:`parse_iptables_save` is the plain
+two-value form and logs the problems instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+from collections import Counter
+
+from netexplorer.model import Chain, Rule, rule_id
+
+log = logging.getLogger(__name__)
+
+_COUNTERS = re.compile(r"^\[(\d+):(\d+)\]\s*")
+_CHAIN = re.compile(r"^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$")
+
+#: rule-level options that take one value, mapped to the model field they fill
+_ADDRESS_OPTIONS = {
+    "-s": "source",
+    "--source": "source",
+    "--src": "source",
+    "-d": "destination",
+    "--destination": "destination",
+    "--dst": "destination",
+    "-i": "in",
+    "--in-interface": "in",
+    "-o": "out",
+    "--out-interface": "out",
+    "-p": "protocol",
+    "--protocol": "protocol",
+}
+_DPORT = {"--dport", "--destination-port", "--dports", "--destination-ports"}
+_SPORT = {"--sport", "--source-port", "--sports", "--source-ports"}
+
+
+def parse_iptables_save(text: str, backend: str, family: str) -> tuple[list[Rule], list[Chain]]:
+    """Rules and chains of an ``iptables-save`` text; problems are logged, not raised."""
+    rules, chains, problems = parse_iptables_save_with_problems(text, backend, family)
+    for problem in problems:
+        log.warning("%s", problem)
+    return rules, chains
+
+
+def parse_iptables_save_with_problems(
+    text: str, backend: str, family: str
+) -> tuple[list[Rule], list[Chain], list[str]]:
+    """Like :func:`parse_iptables_save`, also returning the problems in words.
+
+    Rules come in save order; ``position`` is 1-based within (table, chain) and
+    ``id`` counts identical texts within one chain (see ``model.rule_id``).
+    """
+    rules: list[Rule] = []
+    chains: list[Chain] = []
+    problems: list[str] = []
+    table: str | None = None
+    positions: Counter[tuple[str, str]] = Counter()
+    occurrences: Counter[tuple[str, str, str]] = Counter()
+
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#") or line == "COMMIT":
+            continue
+        where = f"{backend} {family} line {lineno}"
+        if line.startswith("*"):
+            table = line[1:].strip() or None
+            continue
+        if table is None:
+            problems.append(f"{where}: skipped, no '*table' line before it: {line!r}")
+            continue
+        if line.startswith(":"):
+            chain = _parse_chain(line, backend, family, table)
+            if chain is None:
+                problems.append(f"{where}: skipped malformed chain line {line!r}")
+            else:
+                chains.append(chain)
+            continue
+        packets = nbytes = 0
+        m = _COUNTERS.match(line)
+        if m:
+            packets, nbytes = int(m.group(1)), int(m.group(2))
+            line = line[m.end() :]
+        try:
+            rule = parse_rule(line, backend, family, table)
+        except ValueError as err:
+            problems.append(f"{where}: skipped, {err}: {line!r}")
+            continue
+        rule.packets, rule.bytes = packets, nbytes
+        positions[(table, rule.chain)] += 1
+        rule.position = positions[(table, rule.chain)]
+        occurrences[(table, rule.chain, rule.text)] += 1
+        occurrence = occurrences[(table, rule.chain, rule.text)]
+        rule.id = rule_id(backend, family, table, rule.chain, rule.text, occurrence)
+        rules.append(rule)
+    return rules, chains, problems
+
+
+def _parse_chain(line: str, backend: str, family: str, table: str) -> Chain | None:
+    m = _CHAIN.match(line)
+    if not m:
+        return None
+    name, policy, packets, nbytes = m.groups()
+    return Chain(
+        backend=backend,
+        family=family,
+        table=table,
+        name=name,
+        policy=None if policy == "-" else policy,
+        packets=int(packets or 0),
+        bytes=int(nbytes or 0),
+    )
+
+
+def parse_rule(text: str, backend: str, family: str, table: str) -> Rule:
+    """One ``-A CHAIN ...`` line (no counter prefix) into a Rule.
+
+    Position, counters and id are left for the caller. Options this parser does
+    not know stay in ``text`` only. A negated port is kept as ``"!80"``.
+    Raises ValueError if the line is not a rule.
+    """
+    try:
+        tokens = shlex.split(text)
+    except ValueError as err:
+        raise ValueError(f"unbalanced quoting ({err})") from None
+    if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
+        raise ValueError("not an '-A CHAIN' rule")
+    rule = Rule(backend=backend, family=family, table=table, chain=tokens[1], position=0, text=text)
+    negate = False
+    in_target = False
+    i = 2
+    while i < len(tokens):
+        tok = tokens[i]
+        value = tokens[i + 1] if i + 1 < len(tokens) else None
+        if tok == "!":
+            negate = True
+            i += 1
+            continue
+        if in_target:
+            if tok.startswith("-"):
+                has_value = value is not None and not value.startswith("--")
+                rule.target_options[tok] = f"!{value}" if negate and has_value else value or ""
+                i += 2 if has_value else 1
+            else:
+                i += 1
+            negate = False
+            continue
+        used = 2
+        if tok in ("-j", "--jump", "-g", "--goto") and value is not None:
+            rule.target = value
+            in_target = True
+        elif tok in _ADDRESS_OPTIONS and value is not None:
+            _set_address(rule, _ADDRESS_OPTIONS[tok], value, negate)
+        elif tok in ("-m", "--match") and value is not None:
+            rule.matches.append(value)
+        elif tok in _DPORT and value is not None:
+            rule.dport = f"!{value}" if negate else value
+        elif tok in _SPORT and value is not None:
+            rule.sport = f"!{value}" if negate else value
+        elif tok == "--comment" and value is not None:
+            rule.comment = value
+        elif tok in ("-c", "--set-counters"):
+            used = 3
+        else:
+            used = 1  # an option we do not model, or its value: text has it
+        i += used
+        negate = False
+    return rule
+
+
+def _set_address(rule: Rule, field: str, value: str, negate: bool) -> None:
+    if field == "source":
+        rule.source, rule.source_negated = value, negate
+    elif field == "destination":
+        rule.destination, rule.destination_negated = value, negate
+    elif field == "in":
+        rule.in_interface, rule.in_negated = value, negate
+    elif field == "out":
+        rule.out_interface, rule.out_negated = value, negate
+    else:
+        rule.protocol, rule.protocol_negated = value, negate
