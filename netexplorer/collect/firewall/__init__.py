@@ -1,0 +1,119 @@
+"""Firewall collectors: Docker's iptables rules from both iptables backends.
+
+``collect_firewall()`` reads the iptables-nft backend (``iptables-nft-save -c``)
+and the iptables-legacy backend (x_tables through python-iptables) into the
+same ``model.Rule``/``model.Chain`` form. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netexplorer.collect.errors import SourceError
+from netexplorer.model import Chain, Rule
+
+NFT = "iptables-nft"
+LEGACY = "iptables-legacy"
+#: the order backends are read and reported in (nft is Debian's default)
+BACKENDS = (NFT, LEGACY)
+FAMILIES = ("ipv4", "ipv6")
+
+Reader = Callable[[], tuple[list[Rule], list[Chain], list[str]]]
+
+
+@dataclass(slots=True)
+class FirewallData:
+    rules: list[Rule] = field(default_factory=list)
+    chains: list[Chain] = field(default_factory=list)
+    #: backends that hold Docker's chains (DOCKER or DOCKER-*), in BACKENDS order
+    backends: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: backend -> why it could not be read
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def is_docker_chain(name: str) -> bool:
+    return name == "DOCKER" or name.startswith("DOCKER-")
+
+
+def collect_firewall(readers: dict[str, Reader] | None = None) -> FirewallData:
+    """Read both backends; one failing does not stop the other.
+
+    Raises SourceError only if no backend could be read at all. ``readers``
+    replaces the real backend readers (tests).
+    """
+    if readers is None:
+        from netexplorer.collect.firewall.legacy import read_legacy
+        from netexplorer.collect.firewall.nft import read_nft
+
+        readers = {NFT: read_nft, LEGACY: read_legacy}
+    data = FirewallData()
+    for backend in BACKENDS:
+        if backend not in readers:
+            continue
+        try:
+            rules, chains, problems = readers[backend]()
+        except SourceError as err:
+            data.errors[backend] = str(err)
+            continue
+        data.rules += rules
+        data.chains += chains
+        data.warnings += problems
+    if data.errors and len(data.errors) == len(readers):
+        raise SourceError(" ".join(dict.fromkeys(data.errors.values())))
+    data.rules.sort(key=_rule_order(data.chains))
+    data.backends = [
+        b for b in BACKENDS if any(c.backend == b and is_docker_chain(c.name) for c in data.chains)
+    ]
+    if len(data.backends) > 1:
+        data.warnings.append(both_backends_warning(active_iptables_backend()))
+    return data
+
+
+def _rule_order(chains: list[Chain]) -> Callable[[Rule], tuple[int, int, int, int, int]]:
+    """Sort key: backend, family, table and chain in save order, position."""
+    tables: dict[tuple[str, str, str], int] = {}
+    chain_index: dict[tuple[str, str, str, str], int] = {}
+    for c in chains:
+        tables.setdefault((c.backend, c.family, c.table), len(tables))
+        chain_index.setdefault((c.backend, c.family, c.table, c.name), len(chain_index))
+
+    def key(r: Rule) -> tuple[int, int, int, int, int]:
+        backend = BACKENDS.index(r.backend) if r.backend in BACKENDS else len(BACKENDS)
+        family = FAMILIES.index(r.family) if r.family in FAMILIES else len(FAMILIES)
+        table = tables.get((r.backend, r.family, r.table), len(tables))
+        chain = chain_index.get((r.backend, r.family, r.table, r.chain), len(chain_index))
+        return backend, family, table, chain, r.position
+
+    return key
+
+
+def active_iptables_backend() -> str | None:
+    """Which backend the ``iptables`` command on this host uses (the alternative)."""
+    path = shutil.which("iptables") or shutil.which("iptables", path="/usr/sbin:/sbin")
+    if path is None:
+        return None
+    real = os.path.basename(os.path.realpath(path))
+    if "legacy" in real:
+        return LEGACY
+    if "nft" in real:
+        return NFT
+    return None
+
+
+def both_backends_warning(active: str | None) -> str:
+    text = (
+        "Docker's chains exist in both iptables backends (iptables-nft and iptables-legacy): "
+        "one set is most likely stale, left over from switching the iptables alternative "
+        "(update-alternatives --config iptables) while Docker had rules."
+    )
+    if active is None:
+        return text + " Which backend the iptables command uses could not be determined."
+    stale = LEGACY if active == NFT else NFT
+    return (
+        f"{text} The iptables command here uses {active}, so dockerd most likely maintains "
+        f"the {active} rules and the {stale} ones are stale."
+    )

@@ -1,0 +1,85 @@
+"""Read the iptables-nft backend: ``iptables-nft-save -c`` / ``ip6tables-nft-save -c``.
+
+One subprocess per address family, parsed by :mod:`.iptables_save`. Missing
+tables simply give no rules.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from netexplorer.collect.errors import SourceError
+from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
+from netexplorer.model import Chain, Rule
+
+BACKEND = "iptables-nft"
+FAMILIES = ("ipv4", "ipv6")
+SAVE_COMMANDS = {"ipv4": "iptables-nft-save", "ipv6": "ip6tables-nft-save"}
+_SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
+TIMEOUT = 30.0
+
+
+def read_nft(
+    families: tuple[str, ...] = FAMILIES,
+) -> tuple[list[Rule], list[Chain], list[str]]:
+    """Rules, chains and problems (in words) of the nft backend; SourceError if unreadable."""
+    rules: list[Rule] = []
+    chains: list[Chain] = []
+    problems: list[str] = []
+    for family in families:
+        text = nft_save_text(family)
+        r, c, p = parse_iptables_save_with_problems(text, BACKEND, family)
+        rules += r
+        chains += c
+        problems += p
+        problems += [
+            f"{BACKEND} {family}: {line.lstrip('# ')}"
+            for line in text.splitlines()
+            if line.startswith("#") and "incompatible" in line
+        ]
+    return rules, chains, problems
+
+
+def find_binary(name: str) -> str:
+    """Path of ``name`` on PATH or in the sbin directories, or SourceError."""
+    path = shutil.which(name)
+    if path is None:
+        path = shutil.which(name, path=os.pathsep.join(_SBIN))
+    if path is None:
+        raise SourceError(
+            f"Cannot read iptables-nft rules: {name} was not found; "
+            "install the Debian package 'iptables' (apt-get install iptables)."
+        )
+    return path
+
+
+def nft_save_text(family: str) -> str:
+    """The stdout of ``iptables-nft-save -c`` (or ip6tables-) for ``family``."""
+    binary = find_binary(SAVE_COMMANDS[family])
+    if os.geteuid() != 0:
+        raise SourceError(
+            "Reading firewall rules needs root (CAP_NET_ADMIN); run netexplorer with sudo."
+        )
+    env = {**os.environ, "LC_ALL": "C"}
+    try:
+        done = subprocess.run(
+            [binary, "-c"], capture_output=True, text=True, timeout=TIMEOUT, env=env, check=False
+        )
+    except subprocess.TimeoutExpired as err:
+        raise SourceError(
+            f"{binary} -c did not finish within {TIMEOUT:.0f} s; the nftables ruleset "
+            "may be huge or the kernel busy. Try again."
+        ) from err
+    except OSError as err:
+        raise SourceError(f"Cannot run {binary}: {err.strerror}.") from err
+    if done.returncode != 0:
+        message = done.stderr.strip() or f"exit status {done.returncode}"
+        if "ermission denied" in message or "not permitted" in message:
+            raise SourceError(
+                f"{binary} was refused access to the firewall ({message}); reading "
+                "firewall rules needs root (CAP_NET_ADMIN): run netexplorer with sudo."
+            )
+        raise SourceError(f"{binary} -c failed: {message}")
+    return done.stdout
