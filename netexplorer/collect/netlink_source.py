@@ -323,7 +323,7 @@ def plain_from_json(value: Any) -> Any:
 def _iproute_class() -> Any:
     try:
         from pyroute2 import IPRoute
-    except ImportError as exc:  # pragma: no cover - depends on the install
+    except ImportError as exc:
         raise SourceError(
             "The Python package pyroute2 is not installed, so host interfaces and bridges "
             "cannot be read over netlink; install it with `pip install pyroute2`."
