@@ -77,6 +77,7 @@ def read_legacy(
     Raises SourceError when not root or when python-iptables cannot be loaded
     while legacy tables exist. No legacy tables: empty result, no error.
     """
+    _require_root()
     rules: list[Rule] = []
     chains: list[Chain] = []
     problems: list[str] = []
