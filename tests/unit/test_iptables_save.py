@@ -236,3 +236,10 @@ def test_collect_firewall_one_backend_failing() -> None:
     assert len(data.rules) == 26 and data.warnings == []
     with pytest.raises(SourceError, match="missing"):
         collect_firewall({NFT: broken, LEGACY: broken})
+
+
+def test_missing_save_binary_names_the_package() -> None:
+    from netexplorer.collect.firewall.nft import find_binary
+
+    with pytest.raises(SourceError, match=r"Debian package 'iptables'"):
+        find_binary("iptables-nft-save-not-installed")
