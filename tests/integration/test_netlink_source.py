@@ -367,8 +367,11 @@ def test_no_asyncio_noise_on_stderr(throwaway: Throwaway) -> None:
     assert proc.stdout.decode().split()[1] == "True"
 
 
-def test_fast_with_200_container_like_veths() -> None:
-    """200 veth pairs, peers in 200 namespaces (like 200 containers): one read stays fast."""
+def test_right_with_200_container_like_veths() -> None:
+    """200 veth pairs, peers in 200 namespaces (like 200 containers): every one is matched.
+
+    Correctness at scale only; speed is measured by the benchmarks, not asserted here.
+    """
     require_root()
     tag = f"{os.getpid() % 1000:03d}"
     count = 200
@@ -383,19 +386,12 @@ def test_fast_with_200_container_like_veths() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(setup).encode(), check=True)
-        collect_netlink()  # warm: import pyroute2 once
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            data = collect_netlink()
-            best = min(best, time.perf_counter() - start)
+        data = collect_netlink()
         ours = [i for i in data.interfaces if i.name.startswith(f"nxnl-p{tag}v")]
         assert len(ours) == count
         assert all(i.link_netnsid is not None for i in ours)
         bridge_row = next(b for b in data.bridges if b.name == bridge)
         assert len(bridge_row.ports) == count
-        print(f"collect_netlink with {len(data.interfaces)} links: {best * 1000:.1f} ms")
-        assert best < 0.5
 
         # one process per namespace, like one init per container
         procs.extend(
@@ -406,15 +402,11 @@ def test_fast_with_200_container_like_veths() -> None:
         deadline = time.monotonic() + 20
         while any(netns_of(p.pid) == own for p in procs) and time.monotonic() < deadline:
             time.sleep(0.05)
-        start = time.perf_counter()
         ids = netnsids_for_pids(p.pid for p in procs)
-        took = time.perf_counter() - start
-        print(f"netnsids_for_pids for {len(procs)} pids: {took * 1000:.1f} ms")
         by_name = {i.name: i for i in ours}
         assert [ids[p.pid] for p in procs] == [
             by_name[f"nxnl-p{tag}v{n}"].link_netnsid for n in range(count)
         ]
-        assert took < 0.5
     finally:
         for proc in procs:
             proc.kill()
