@@ -1,0 +1,69 @@
+"""Shared pytest hooks. Keep this small: fixtures live next to the tests using them.
+
+* Everything under ``tests/integration/`` is marked ``integration``.
+* With ``NETEXPLORER_REQUIRE_LAB=1`` (set by ``.ci/run``) an integration test that
+  is skipped, at collection or at run time, counts as a failure: CI must not go
+  green because the lab was missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+REQUIRE_LAB = os.environ.get("NETEXPLORER_REQUIRE_LAB") == "1"
+
+
+def _in_integration_dir(path: Path) -> bool:
+    return path.resolve().is_relative_to(INTEGRATION_DIR)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _in_integration_dir(item.path) and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
+
+
+def _skip_reason(longrepr: object) -> str:
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        path, lineno, reason = longrepr
+        return f"{reason} ({path}:{lineno})"
+    return str(longrepr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if (
+        REQUIRE_LAB
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+        and item.get_closest_marker("integration") is not None
+    ):
+        report.outcome = "failed"
+        report.longrepr = (
+            "integration test skipped but NETEXPLORER_REQUIRE_LAB=1 makes that a failure: "
+            + _skip_reason(report.longrepr)
+        )
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    if REQUIRE_LAB and report.skipped and _in_integration_dir(collector.path):
+        report.outcome = "failed"
+        report.longrepr = (
+            "integration module skipped but NETEXPLORER_REQUIRE_LAB=1 makes that a failure: "
+            + _skip_reason(report.longrepr)
+        )
+    return report

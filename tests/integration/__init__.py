@@ -1,0 +1,1 @@
+"""Integration tests: need root and, for most, the lab (``scripts/lab up``)."""
