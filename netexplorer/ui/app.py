@@ -1,0 +1,388 @@
+"""The Textual app: panes of one snapshot, cross-linked by ``Links.related``.
+
+Data flows one way. A worker thread runs the snapshot source, correlates the
+result and posts ``SnapshotReady(snapshot, links)``; the app hands it to every
+pane, which updates its table by difference. A cursor move in the focused pane
+posts ``Selected(key)``; the app asks ``links.related(key)`` once and every pane
+marks those rows. To refresh periodically or on events later, post
+``SnapshotReady`` (or call ``action_refresh``) from a timer or watcher: nothing
+else has to change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import events, on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.widgets import Footer, Input, Static, Tab, Tabs
+
+from netexplorer.correlate import Links, correlate
+from netexplorer.model import Snapshot
+from netexplorer.snapshot_io import SnapshotFileError
+from netexplorer.ui.banner import Banner, problems, problems_text
+from netexplorer.ui.messages import CollectFailed, PaneFocused, Selected, SnapshotReady
+from netexplorer.ui.panes.base import Pane, TablePane
+from netexplorer.ui.panes.bridges import BridgesPane
+from netexplorer.ui.panes.containers import ContainersPane
+from netexplorer.ui.panes.details import KIND_NAMES, DetailsPane
+from netexplorer.ui.panes.interfaces import InterfacesPane
+from netexplorer.ui.panes.rules import RulesPane
+from netexplorer.ui.safe_text import plain
+from netexplorer.ui.screens.help import HelpScreen, TextScreen
+from netexplorer.ui.search import SearchBar, find
+from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source
+
+#: at least this many columns and rows: all panes at once; below: one pane, tabs
+WIDE_MIN = (140, 36)
+
+
+class PaneTabs(Tabs, can_focus=False):
+    """Tabs naming the panes; shown in the narrow layout only."""
+
+
+class NetExplorerApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "netexplorer"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("g", "jump", "Jump linked"),
+        Binding("b", "back_to_selected", "Back", show=False),
+        Binding("n", "next_match", "Next match", show=False),
+        Binding("t", "cycle_table", "Table"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("w", "problems", "Warnings", show=False),
+        Binding("tab", "cycle_pane(1)", "Next pane", show=False),
+        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False),
+        Binding("1", "focus_pane('containers')", "Panes", key_display="1-5"),
+        Binding("2", "focus_pane('interfaces')", show=False),
+        Binding("3", "focus_pane('bridges')", show=False),
+        Binding("4", "focus_pane('rules')", show=False),
+        Binding("5", "focus_pane('details')", show=False),
+    ]
+
+    def __init__(self, source: NamedSource, interval: float = 2.0) -> None:
+        super().__init__()
+        self.source = source
+        #: for periodic refresh (a later issue); collection runs on start and on ``r``
+        self.interval = interval
+        self.snapshot: Snapshot | None = None
+        self.links: Links | None = None
+        self.failure: str | None = None
+        self.selected: str | None = None
+        self.selected_pane: str | None = None
+        self.related: frozenset[str] = frozenset()
+        self.active_pane = "containers"
+        self._jumps: list[tuple[str, str]] = []
+        self._jump_at = -1
+        self._matches: list[tuple[str, str]] = []
+        self._match_at = -1
+        self.table_panes: list[TablePane] = [
+            ContainersPane(),
+            InterfacesPane(),
+            BridgesPane(),
+            RulesPane(),
+        ]
+        self.details = DetailsPane()
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def panes(self) -> list[Pane]:
+        return [*self.table_panes, self.details]
+
+    def pane(self, pane_id: str) -> Pane:
+        return next(p for p in self.panes if p.pane_id == pane_id)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="topbar")
+        yield Banner(id="banner")
+        with Vertical(id="body"):
+            tabs = [Tab(f"{p.number} {p.short}", id=f"tab-{p.pane_id}") for p in self.panes]
+            yield PaneTabs(*tabs, id="tabs")
+            with Container(id="panes"):
+                yield from self.panes
+        yield Static(id="status")
+        yield SearchBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Banner).display = False
+        self.query_one(SearchBar).display = False
+        self._apply_layout()
+        self._show_topbar(collecting=True)
+        self.table_panes[0].focus_pane()
+        self.action_refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout()
+
+    @property
+    def wide(self) -> bool:
+        return self.size.width >= WIDE_MIN[0] and self.size.height >= WIDE_MIN[1]
+
+    def _apply_layout(self) -> None:
+        body = self.query_one("#body")
+        body.set_class(self.wide, "-wide")
+        body.set_class(not self.wide, "-narrow")
+        self._show_active_pane()
+
+    def _show_active_pane(self) -> None:
+        for p in self.panes:
+            p.set_class(p.pane_id == self.active_pane, "-active")
+        self.query_one(PaneTabs).active = f"tab-{self.active_pane}"
+
+    # ------------------------------------------------------------------ data
+    def action_refresh(self) -> None:
+        self._show_topbar(collecting=True)
+        self.run_worker(
+            self._produce,
+            name="collect",
+            group="collect",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _produce(self) -> None:
+        """Worker thread: run the source, correlate, post the result. Never raises."""
+        try:
+            snapshot = self.source.produce()
+            links = correlate(snapshot)
+        except SnapshotFileError as exc:
+            self.post_message(CollectFailed(f"{exc}. Fix the file, then press r."))
+        except Exception as exc:
+            self.post_message(
+                CollectFailed(
+                    f"collecting failed: {type(exc).__name__}: {exc}. This is a bug in "
+                    "netexplorer; press r to try again, and run 'netexplorer snapshot "
+                    "--json' to see the traceback."
+                )
+            )
+        else:
+            self.post_message(SnapshotReady(snapshot, links))
+
+    @on(SnapshotReady)
+    def _snapshot_ready(self, message: SnapshotReady) -> None:
+        self.snapshot, self.links, self.failure = message.snapshot, message.links, None
+        for p in self.table_panes:
+            p.show_snapshot(message.snapshot, message.links)
+        self.query_one(Banner).show_problems(self.snapshot)
+        self._show_topbar()
+        if self.selected is None:
+            focused = self._focused_table_pane()
+            key = focused.table.cursor_key if focused else None
+            if focused is not None and key is not None:
+                self.select(key, focused.pane_id)
+                return
+        if self.selected is not None:
+            self._apply_marks()
+        self.details.show_item(self.details.key, self.snapshot, self.links)
+
+    @on(CollectFailed)
+    def _collect_failed(self, message: CollectFailed) -> None:
+        self.failure = message.reason
+        self.query_one(Banner).show_problems(self.snapshot, self.failure)
+        self._show_topbar()
+
+    def _show_topbar(self, collecting: bool = False) -> None:
+        text = Text(end="", no_wrap=True, overflow="ellipsis")
+        text.append(" netexplorer ", style="bold reverse")
+        text.append(f" {plain(self.source.name)}")
+        snap = self.snapshot
+        if snap is not None:
+            text.append(f" · host {plain(snap.host)}")
+            text.append(
+                f" · {len(snap.containers)} containers · {len(snap.interfaces)} interfaces"
+                f" · {len(snap.bridges)} bridges · {len(snap.rules)} rules"
+            )
+            if snap.collect_seconds:
+                text.append(f" · collected in {snap.collect_seconds:.2f} s")
+        if collecting:
+            text.append(" · collecting…", style="italic")
+        self.query_one("#topbar", Static).update(text)
+
+    # ------------------------------------------------------------------ selection
+    @on(Selected)
+    def _selected(self, message: Selected) -> None:
+        self.select(message.key, message.pane_id)
+
+    def select(self, key: str, pane_id: str) -> None:
+        if key == self.selected and pane_id == self.selected_pane:
+            return
+        self.selected, self.selected_pane = key, pane_id
+        self._jumps, self._jump_at = [], -1
+        self._apply_marks()
+        self.details.show_item(key, self.snapshot, self.links)
+
+    def _apply_marks(self) -> None:
+        if self.links is None or self.selected is None:
+            return
+        self.related = self.links.related(self.selected)
+        for p in self.table_panes:
+            p.mark(self.related, self.selected)
+        self._show_status()
+
+    def _show_status(self, note: str = "") -> None:
+        text = Text(end="", no_wrap=True, overflow="ellipsis")
+        if self.selected is not None and self.links is not None:
+            kind = KIND_NAMES.get(self.links.kind(self.selected), "item")
+            text.append("▶ ", style="bold")
+            text.append(f"{kind} {plain(self.links.labels.get(self.selected, self.selected))}")
+            linked = [
+                (p.title, len([k for k in p.table.marked() if k != self.selected]))
+                for p in self.table_panes
+            ]
+            counts = [f"{title} {n}" for title, n in linked if n]
+            if counts:
+                text.append("  ● ", style="bold")
+                text.append(" · ".join(counts))
+        if note:
+            text.append(f"  {note}", style="italic")
+        self.query_one("#status", Static).update(text)
+        for p in self.table_panes:
+            n = len(p.table.marked())
+            label = f"{p.number} {p.short}" + (f" ●{n}" if n else "")
+            self.query_one(f"#tab-{p.pane_id}", Tab).label = label
+
+    def _focused_table_pane(self) -> TablePane | None:
+        return next((p for p in self.table_panes if p.table.has_focus), None)
+
+    def action_select_here(self) -> None:
+        pane = self._focused_table_pane()
+        if pane is not None and pane.table.cursor_key is not None:
+            self.select(pane.table.cursor_key, pane.pane_id)
+
+    # ------------------------------------------------------------------ moving around
+    @on(PaneFocused)
+    def _pane_focused(self, message: PaneFocused) -> None:
+        if message.pane_id != self.active_pane:
+            self.active_pane = message.pane_id
+            self._show_active_pane()
+
+    def action_focus_pane(self, pane_id: str) -> None:
+        self.active_pane = pane_id
+        self._show_active_pane()
+        self.call_after_refresh(self.pane(pane_id).focus_pane)
+
+    def action_cycle_pane(self, step: int) -> None:
+        ids = [p.pane_id for p in self.panes]
+        at = ids.index(self.active_pane) if self.active_pane in ids else 0
+        self.action_focus_pane(ids[(at + step) % len(ids)])
+
+    @on(Tabs.TabActivated, "#tabs")
+    def _tab_clicked(self, event: Tabs.TabActivated) -> None:
+        pane_id = (event.tab.id or "").removeprefix("tab-")
+        if pane_id and pane_id != self.active_pane:
+            self.action_focus_pane(pane_id)
+
+    def _go(self, pane_id: str, key: str) -> None:
+        pane = self.pane(pane_id)
+        assert isinstance(pane, TablePane)
+        self.active_pane = pane_id
+        self._show_active_pane()
+        pane.table.move_to(key)
+        self.call_after_refresh(pane.focus_pane)
+
+    def jump_targets(self) -> list[tuple[str, str]]:
+        """Linked rows to visit: panes after the selection's first, its own pane last."""
+        ids = [p.pane_id for p in self.table_panes]
+        start = ids.index(self.selected_pane) + 1 if self.selected_pane in ids else 0
+        order = ids[start:] + ids[:start]
+        return [
+            (pane_id, key)
+            for pane_id in order
+            for key in self.pane(pane_id).table.marked()  # type: ignore[attr-defined]
+            if not (pane_id == self.selected_pane and key == self.selected)
+        ]
+
+    def action_jump(self) -> None:
+        if self.selected is None or self.links is None:
+            return
+        if not self._jumps:
+            self._jumps, self._jump_at = self.jump_targets(), -1
+        if not self._jumps:
+            self._show_status("nothing linked is shown")
+            return
+        self._jump_at = (self._jump_at + 1) % len(self._jumps)
+        pane_id, key = self._jumps[self._jump_at]
+        self._go(pane_id, key)
+        self.details.show_item(key, self.snapshot, self.links)
+        label = plain(self.links.labels.get(key, key))
+        title = self.pane(pane_id).title
+        self._show_status(f"jump {self._jump_at + 1}/{len(self._jumps)}: {title}: {label}")
+
+    def action_back_to_selected(self) -> None:
+        if self.selected is not None and self.selected_pane is not None:
+            self._go(self.selected_pane, self.selected)
+            self.details.show_item(self.selected, self.snapshot, self.links)
+            self._jump_at = -1
+            self._show_status()
+
+    def action_cycle_table(self) -> None:
+        rules = self.pane("rules")
+        assert isinstance(rules, RulesPane)
+        rules.cycle_table()
+        self._jumps = []
+        self._show_status()
+
+    # ------------------------------------------------------------------ search
+    def action_search(self) -> None:
+        bar = self.query_one(SearchBar)
+        bar.value = ""
+        bar.display = True
+        bar.focus()
+
+    def action_close_search(self) -> None:
+        self.query_one(SearchBar).display = False
+        self.action_focus_pane(self.active_pane)
+
+    @on(Input.Submitted, "#search")
+    def _search(self, event: Input.Submitted) -> None:
+        self.query_one(SearchBar).display = False
+        candidates = [(p.pane_id, p.search_texts()) for p in self.table_panes]
+        self._matches, self._match_at = find(event.value, candidates), -1
+        if not self._matches:
+            self.action_focus_pane(self.active_pane)
+            self._show_status(f"no match for '{plain(event.value)}'")
+            return
+        self.action_next_match()
+
+    def action_next_match(self) -> None:
+        if not self._matches:
+            return
+        self._match_at = (self._match_at + 1) % len(self._matches)
+        pane_id, key = self._matches[self._match_at]
+        self._go(pane_id, key)
+        self.select(key, pane_id)
+        if len(self._matches) > 1:
+            self._show_status(f"match {self._match_at + 1}/{len(self._matches)} (n: next)")
+
+    # ------------------------------------------------------------------ screens
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_problems(self) -> None:
+        items = problems(self.snapshot, self.failure)
+        body = problems_text(items) if items else Text("No warnings or errors.")
+        self.push_screen(TextScreen("Warnings and errors", body))
+
+
+def create_app(
+    snapshot: str | Path | None = None,
+    demo: bool = False,
+    interval: float = 2.0,
+    source: SnapshotSource | None = None,
+) -> NetExplorerApp:
+    """The app over the live host, a snapshot file, the demo, or ``source`` (a callable).
+
+    A file (``snapshot`` or the demo) is read here once so that a bad one raises
+    ``SnapshotFileError`` (naming the file and the problem) before the screen opens.
+    """
+    return NetExplorerApp(pick_source(snapshot, demo, source), interval=interval)

@@ -1,0 +1,148 @@
+"""A DataTable whose rows are model keys, updated by difference, with link marks.
+
+``sync(rows)`` makes the table show ``rows`` (an ordered mapping of model key to
+cells) by removing, adding and updating only what changed, then restoring the
+order; the cursor stays on the same item and the scroll position is kept.
+``mark(related, selected)`` marks rows: a glyph column (``▶`` the selected item,
+``●`` a linked one) and bold cells, so the marks read without colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.text import Text
+from textual.widgets import DataTable
+
+SELECTED_GLYPH = "▶"
+LINKED_GLYPH = "●"
+MARK_COLUMN = "mark"
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """The first cell of a row: its mark glyph, and its place in the wanted order."""
+
+    glyph: str
+    order: int
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text(self.glyph, style="bold reverse" if self.glyph.strip() else "", end="")
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(1, 1)
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, Text) and isinstance(b, Text):
+        return (a.plain, str(a.style), a.spans) == (b.plain, str(b.style), b.spans)
+    return a == b
+
+
+def _emphasised(cell: Text) -> Text:
+    out = cell.copy()
+    out.stylize("bold")
+    return out
+
+
+class KeyedTable(DataTable[object]):
+    """Rows keyed by model key; see the module docstring."""
+
+    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        self._column_spec = list(columns)
+        self._base: dict[str, list[Text]] = {}
+        self._shown: dict[str, list[object]] = {}
+        self._related: frozenset[str] = frozenset()
+        self._selected: str | None = None
+        #: the key the cursor was moved to by the program (not the user), once
+        self.quiet_key: str | None = None
+
+    def on_mount(self) -> None:
+        self.add_column(" ", key=MARK_COLUMN, width=1)
+        for key, label in self._column_spec:
+            self.add_column(label, key=key)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def keys(self) -> list[str]:
+        """Row keys in display order."""
+        return list(self._base)
+
+    @property
+    def cursor_key(self) -> str | None:
+        if not self._shown or not self.is_valid_row_index(self.cursor_row):
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def cells(self, key: str) -> list[Text]:
+        return self._base.get(key, [])
+
+    def marked(self) -> list[str]:
+        """Keys of the marked rows, in display order."""
+        return [k for k in self._base if k in self._related]
+
+    # ------------------------------------------------------------------ updates
+    def sync(self, rows: Mapping[str, Sequence[Text]]) -> None:
+        """Show exactly ``rows`` (in their order), changing only what differs."""
+        cursor = self.cursor_key
+        self._base = {key: list(cells) for key, cells in rows.items()}
+        self._apply_rows()
+        if cursor is not None and cursor in self._base:
+            self.move_to(cursor, scroll=False)
+
+    def mark(self, related: frozenset[str], selected: str | None) -> None:
+        self._related = related
+        self._selected = selected
+        self._apply_rows()
+
+    def move_to(self, key: str, *, scroll: bool = True, quiet: bool = True) -> None:
+        """Put the cursor on ``key``; ``quiet``: the move was the program's, not the user's."""
+        if key not in self._shown:
+            return
+        row = self.get_row_index(key)
+        if row != self.cursor_row:
+            self.quiet_key = key if quiet else None
+        self.move_cursor(row=row, scroll=scroll)
+
+    def reveal_marks(self) -> None:
+        """Scroll so that the first marked row is visible, if none is."""
+        marked = self.marked()
+        if not marked:
+            return
+        top = int(self.scroll_y)
+        bottom = top + max(1, self.scrollable_content_region.height - 1)
+        rows = [self.get_row_index(k) for k in marked]
+        if not any(top <= r < bottom for r in rows):
+            self.scroll_to(y=max(0, rows[0] - 1), animate=False)
+
+    def _wanted(self, key: str, order: int) -> list[object]:
+        cells = self._base[key]
+        if key == self._selected:
+            glyph = SELECTED_GLYPH
+        elif key in self._related:
+            glyph = LINKED_GLYPH
+        else:
+            return [Marker(" ", order), *cells]
+        return [Marker(glyph, order), *(_emphasised(c) for c in cells)]
+
+    def _apply_rows(self) -> None:
+        for key in [k for k in self._shown if k not in self._base]:
+            self.remove_row(key)
+            del self._shown[key]
+        columns = [MARK_COLUMN, *(k for k, _ in self._column_spec)]
+        for order, key in enumerate(self._base):
+            wanted = self._wanted(key, order)
+            shown = self._shown.get(key)
+            if shown is None:
+                self.add_row(*wanted, key=key)
+            else:
+                for column, old, new in zip(columns, shown, wanted, strict=False):
+                    if not _same(old, new):
+                        self.update_cell(key, column, new, update_width=True)
+            self._shown[key] = wanted
+        if [r.key.value for r in self.ordered_rows] != list(self._base):
+            self.sort(MARK_COLUMN, key=lambda marker: marker.order)

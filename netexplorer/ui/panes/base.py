@@ -1,0 +1,113 @@
+"""What every pane shares: a titled box that is focused by number; a table of model rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable
+
+from netexplorer.correlate import Links
+from netexplorer.model import Snapshot
+from netexplorer.ui.keyed_table import KeyedTable
+from netexplorer.ui.messages import PaneFocused, Selected
+
+Rows = dict[str, list[Text]]
+
+
+class Pane(Vertical):
+    """A box with a numbered title; subclasses fill it."""
+
+    pane_id = ""
+    number = 0
+    title = ""
+    #: the tab label in the narrow layout
+    short = ""
+
+    def __init__(self) -> None:
+        super().__init__(id=self.pane_id, classes="pane")
+
+    def on_mount(self) -> None:
+        self.border_title = self.heading()
+
+    def heading(self) -> str:
+        return f"{self.number} {self.title}"
+
+    def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
+        """Render ``snapshot``; called with every new one."""
+
+    def mark(self, related: frozenset[str], selected: str | None) -> None:
+        """Mark the rows of ``related``; ``selected`` is the item they relate to."""
+
+    def focus_pane(self) -> None:
+        self.focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.post_message(PaneFocused(self.pane_id))
+
+
+class KeyedTableWithJump(KeyedTable):
+    BINDINGS = [
+        Binding("enter", "app.jump", "Jump to linked", show=False),
+        Binding("space", "app.select_here", "Select row", show=False),
+    ]
+
+
+class TablePane(Pane):
+    """A pane showing one KeyedTable of model items."""
+
+    #: (column key, label) after the mark column
+    columns: Sequence[tuple[str, str]] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = KeyedTableWithJump(self.columns, id=f"{self.pane_id}-table")
+        self._snapshot: Snapshot | None = None
+        self._links: Links | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.table
+
+    def rows(self, snapshot: Snapshot, links: Links) -> Rows:
+        raise NotImplementedError
+
+    def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
+        self._snapshot, self._links = snapshot, links
+        self.table.sync(self.rows(snapshot, links))
+        self.border_title = self.heading()
+
+    def mark(self, related: frozenset[str], selected: str | None) -> None:
+        self.table.mark(related, selected)
+        if not self.table.has_focus:
+            self.table.reveal_marks()
+        self.border_subtitle = self._mark_count()
+
+    def _mark_count(self) -> str:
+        n = len(self.table.marked())
+        return f"{n} linked" if n else ""
+
+    def focus_pane(self) -> None:
+        self.table.focus()
+
+    def search_texts(self) -> list[tuple[str, list[str]]]:
+        """(key, plain texts of its cells) for every row, in display order."""
+        return [(k, [c.plain for c in self.table.cells(k)]) for k in self.table.keys]
+
+    @on(DataTable.RowHighlighted)
+    def _cursor_moved(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        key = event.row_key.value
+        if key is None:
+            return
+        quiet = self.table.quiet_key == key
+        self.table.quiet_key = None
+        if quiet or self.table.has_focus:
+            self.post_message(Selected(self.pane_id, key, jump=quiet))
+
+    @on(DataTable.RowSelected)
+    def _row_clicked(self, event: DataTable.RowSelected) -> None:
+        event.stop()

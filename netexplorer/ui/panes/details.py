@@ -1,0 +1,215 @@
+"""Details: everything the model knows about the item under the cursor, and what it links to."""
+
+from __future__ import annotations
+
+from dataclasses import fields, is_dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from netexplorer.correlate import Links
+from netexplorer.model import Bridge, BridgePort, Container, Endpoint, Interface, Rule, Snapshot
+from netexplorer.ui.panes.base import Pane
+from netexplorer.ui.safe_text import plain
+
+KIND_NAMES = {
+    "ct": "container",
+    "ep": "endpoint",
+    "if": "interface",
+    "br": "bridge",
+    "net": "network",
+    "rule": "rule",
+}
+KIND_ORDER = ("ct", "ep", "if", "br", "net", "rule")
+
+
+def entity_index(snapshot: Snapshot) -> dict[str, list[object]]:
+    """Model key -> the objects with that key (an interface and its bridge port share one)."""
+    index: dict[str, list[object]] = {}
+    items: list[object] = [*snapshot.containers, *snapshot.interfaces, *snapshot.bridges]
+    items += [ep for ct in snapshot.containers for ep in ct.endpoints]
+    items += [port for br in snapshot.bridges for port in br.ports]
+    items += [*snapshot.networks, *snapshot.rules]
+    for item in items:
+        index.setdefault(item.key, []).append(item)  # type: ignore[attr-defined]
+    return index
+
+
+# ---------------------------------------------------------------------- facts
+def _container_facts(ct: Container) -> list[str]:
+    lines = [
+        f"{plain(ct.name)}  {plain(ct.state)}  image {plain(ct.image)}  id {ct.short_id}",
+        f"pid {plain(ct.pid)}  netns id {plain(ct.netnsid)}  network mode {plain(ct.network_mode)}",
+    ]
+    for p in ct.published_ports:
+        lines.append(
+            f"published {plain(p.host_ip)}:{p.host_port} -> {p.container_port}/{plain(p.protocol)}"
+        )
+    for ep in ct.endpoints:
+        lines += _endpoint_facts(ep)
+    return lines
+
+
+def _endpoint_facts(ep: Endpoint) -> list[str]:
+    addr = f"{plain(ep.ipv4)}/{plain(ep.ipv4_prefixlen)}" if ep.ipv4 else plain(ep.ipv6)
+    lines = [f"on {plain(ep.network)}: IP {addr}  MAC {plain(ep.mac)}  gateway {plain(ep.gateway)}"]
+    if ep.ipv6 and ep.ipv4:
+        lines.append(f"  IPv6 {plain(ep.ipv6)}/{plain(ep.ipv6_prefixlen)}")
+    if ep.host_veth:
+        lines.append(
+            f"  host side: {plain(ep.host_veth)}@if{plain(ep.peer_ifindex)} "
+            f"(ifindex {plain(ep.host_ifindex)}) on bridge {plain(ep.bridge)}"
+        )
+        lines.append(
+            f"  container side: ifindex {plain(ep.peer_ifindex)}, shown as "
+            f"eth?@if{plain(ep.host_ifindex)} by 'ip a' inside; netns id {plain(ep.netnsid)}"
+        )
+    else:
+        lines.append(f"  bridge {plain(ep.bridge)}; host veth not found")
+    return lines
+
+
+def _interface_facts(iface: Interface, snapshot: Snapshot) -> list[str]:
+    name = plain(iface.name)
+    if iface.link_ifindex:
+        name += f"@if{iface.link_ifindex}"
+    lines = [
+        f"{iface.ifindex}: {name}: <{','.join(plain(f) for f in iface.flags)}> "
+        f"mtu {plain(iface.mtu)} state {plain(iface.operstate).upper()}"
+        + (f" master {plain(iface.master)}" if iface.master else ""),
+        f"    link/ether {plain(iface.mac)}  kind {plain(iface.kind, empty='(physical)')}",
+    ]
+    lines += [f"    {a.family} {plain(a.cidr)} scope {plain(a.scope)}" for a in iface.addresses]
+    if iface.link_ifindex is not None:
+        lines.append(f"peer: ifindex {iface.link_ifindex} in netns id {plain(iface.link_netnsid)}")
+    for ct in snapshot.containers:
+        for ep in ct.endpoints:
+            if ep.host_ifindex == iface.ifindex:
+                lines.append(f"veth of container {plain(ct.name)} on network {plain(ep.network)}")
+    return lines
+
+
+def _bridge_facts(br: Bridge) -> list[str]:
+    lines = [
+        f"bridge {plain(br.name)} (ifindex {br.ifindex}) {plain(br.operstate).upper()}  "
+        f"MAC {plain(br.mac)}  STP {'on' if br.stp else 'off'}  network {plain(br.network)}"
+    ]
+    lines += [f"  port {plain(p.name)} (ifindex {p.ifindex}) {plain(p.state)}" for p in br.ports]
+    return lines
+
+
+def _rule_facts(rule: Rule, snapshot: Snapshot) -> list[str]:
+    return [
+        f"{plain(rule.table)} / {plain(rule.chain)} #{rule.position}  "
+        f"({plain(rule.backend)}, {plain(rule.family)})",
+        plain(rule.text),
+        f"packets {rule.packets}  bytes {rule.bytes}",
+        "containers: "
+        + (", ".join(plain(n) for n in snapshot.rule_containers.get(rule.id, [])) or "none"),
+        "bridges: "
+        + (", ".join(plain(n) for n in snapshot.rule_bridges.get(rule.id, [])) or "none"),
+    ]
+
+
+def facts(item: object, snapshot: Snapshot) -> list[str]:
+    if isinstance(item, Container):
+        return _container_facts(item)
+    if isinstance(item, Endpoint):
+        return _endpoint_facts(item)
+    if isinstance(item, Interface):
+        return _interface_facts(item, snapshot)
+    if isinstance(item, BridgePort):
+        return [f"port of a bridge, STP state {plain(item.state)}"]
+    if isinstance(item, Bridge):
+        return _bridge_facts(item)
+    if isinstance(item, Rule):
+        return _rule_facts(item, snapshot)
+    return []
+
+
+# ---------------------------------------------------------------------- model dump
+def _dump(obj: object, indent: int, out: Text) -> None:
+    pad = "  " * indent
+    if not (is_dataclass(obj) and not isinstance(obj, type)):
+        out.append(f"{pad}{plain(obj)}\n")
+        return
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if value is None or value == [] or value == {} or value == "":
+            continue
+        if isinstance(value, list) and is_dataclass(value[0]):
+            out.append(f"{pad}{f.name}:\n", style="italic")
+            for n, item in enumerate(value):
+                out.append(f"{pad}  [{n}]\n")
+                _dump(item, indent + 2, out)
+        elif isinstance(value, list):
+            out.append(f"{pad}{f.name}: ", style="italic")
+            out.append(", ".join(plain(v) for v in value) + "\n")
+        elif isinstance(value, dict):
+            out.append(f"{pad}{f.name}:\n", style="italic")
+            for k, v in value.items():
+                out.append(f"{pad}  {plain(k)} = {plain(v)}\n")
+        else:
+            out.append(f"{pad}{f.name}: ", style="italic")
+            out.append(f"{plain(value)}\n")
+
+
+def describe(key: str, snapshot: Snapshot, links: Links) -> Text:
+    """The details text for ``key``: facts, linked items, then every model field."""
+    items = entity_index(snapshot).get(key, [])
+    kind = KIND_NAMES.get(links.kind(key), "item")
+    out = Text(end="")
+    out.append(f"{kind} {plain(links.labels.get(key, key))}\n", style="bold underline")
+    if not items:
+        out.append("not in this snapshot (gone since it was selected)\n")
+        return out
+    for item in items:
+        for line in facts(item, snapshot):
+            out.append(line + "\n")
+    related = sorted(
+        links.related(key) - {key},
+        key=lambda k: (
+            KIND_ORDER.index(links.kind(k)) if links.kind(k) in KIND_ORDER else 99,
+            links.labels.get(k, k),
+        ),
+    )
+    out.append(f"\nlinked ({len(related)}):\n", style="bold")
+    for k in related:
+        out.append(f"  {KIND_NAMES.get(links.kind(k), '?'):<9} ", style="italic")
+        out.append(plain(links.labels.get(k, k)) + "\n")
+    out.append("\nmodel:\n", style="bold")
+    for item in items:
+        out.append(f"  {type(item).__name__}\n", style="italic")
+        _dump(item, 2, out)
+    return out
+
+
+class DetailsPane(Pane):
+    pane_id = "details"
+    number = 5
+    title = "Details"
+    short = "Details"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scroller = VerticalScroll(id="details-scroll")
+        self.body = Static(Text("Nothing selected yet."), id="details-body")
+        self.key: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with self.scroller:
+            yield self.body
+
+    def focus_pane(self) -> None:
+        self.scroller.focus()
+
+    def show_item(self, key: str | None, snapshot: Snapshot | None, links: Links | None) -> None:
+        if key != self.key:
+            self.scroller.scroll_home(animate=False)
+        self.key = key
+        if key is None or snapshot is None or links is None:
+            self.body.update(Text("Nothing selected yet."))
+            return
+        self.body.update(describe(key, snapshot, links))

@@ -1,0 +1,46 @@
+"""Host interfaces, like ``ip a``: index, name@peer, state, addresses, master, MAC."""
+
+from __future__ import annotations
+
+from netexplorer.correlate import Links
+from netexplorer.model import Interface, Snapshot
+from netexplorer.ui.panes.base import Rows, TablePane
+from netexplorer.ui.safe_text import numeric, plain, safe
+
+
+def link_name(iface: Interface) -> str:
+    """``veth1234@if5`` as ``ip link`` prints a veth whose peer is ifindex 5."""
+    name = plain(iface.name)
+    return f"{name}@if{iface.link_ifindex}" if iface.link_ifindex else name
+
+
+class InterfacesPane(TablePane):
+    pane_id = "interfaces"
+    number = 2
+    title = "Host interfaces"
+    short = "Interfaces"
+    columns = (
+        ("ifindex", "#"),
+        ("name", "Name"),
+        ("state", "State"),
+        ("addresses", "Addresses"),
+        ("master", "Master"),
+        ("mac", "MAC"),
+        ("kind", "Kind"),
+        ("mtu", "MTU"),
+    )
+
+    def rows(self, snapshot: Snapshot, links: Links) -> Rows:
+        return {
+            iface.key: [
+                numeric(iface.ifindex),
+                safe(link_name(iface)),
+                safe(iface.operstate.upper() if iface.operstate else ""),
+                safe(" ".join(a.cidr for a in iface.addresses if a.scope != "link")),
+                safe(iface.master),
+                safe(iface.mac),
+                safe(iface.kind),
+                numeric(iface.mtu),
+            ]
+            for iface in sorted(snapshot.interfaces, key=lambda i: i.ifindex)
+        }

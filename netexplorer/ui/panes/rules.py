@@ -1,0 +1,63 @@
+"""Firewall rules of one table (nat by default, ``t`` cycles), iptables-save form with counters."""
+
+from __future__ import annotations
+
+from netexplorer.correlate import Links
+from netexplorer.model import Rule, Snapshot
+from netexplorer.ui.panes.base import Rows, TablePane
+from netexplorer.ui.safe_text import numeric, safe
+
+#: tables in the order ``t`` visits them; others found in a snapshot follow
+TABLE_ORDER = ("nat", "filter", "mangle", "raw", "security")
+
+
+def where(rule: Rule) -> str:
+    fam = "v6" if rule.family == "ipv6" else "v4"
+    return f"{fam} legacy" if rule.backend.endswith("legacy") else fam
+
+
+class RulesPane(TablePane):
+    pane_id = "rules"
+    number = 4
+    title = "NAT rules"
+    short = "Rules"
+    columns = (
+        ("pkts", "Pkts"),
+        ("bytes", "Bytes"),
+        ("where", "Fam"),
+        ("rule", "Rule (iptables-save)"),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table_name = "nat"
+
+    def heading(self) -> str:
+        name = "NAT" if self.table_name == "nat" else self.table_name
+        backends = ", ".join(self._snapshot.firewall_backends) if self._snapshot else ""
+        return f"{self.number} {name} rules" + (f" ({backends})" if backends else "")
+
+    def tables(self) -> list[str]:
+        found = {r.table for r in self._snapshot.rules} if self._snapshot else set()
+        known = [t for t in TABLE_ORDER if t in found or t in ("nat", "filter")]
+        return known + sorted(found - set(known))
+
+    def cycle_table(self) -> str:
+        tables = self.tables()
+        at = tables.index(self.table_name) if self.table_name in tables else -1
+        self.table_name = tables[(at + 1) % len(tables)]
+        if self._snapshot is not None and self._links is not None:
+            self.show_snapshot(self._snapshot, self._links)
+        return self.table_name
+
+    def rows(self, snapshot: Snapshot, links: Links) -> Rows:
+        return {
+            rule.key: [
+                numeric(rule.packets),
+                numeric(rule.bytes),
+                safe(where(rule)),
+                safe(rule.text),
+            ]
+            for rule in snapshot.rules
+            if rule.table == self.table_name
+        }

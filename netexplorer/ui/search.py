@@ -1,0 +1,48 @@
+"""``/`` search: rank rows of every pane against a typed name; the bar that asks for it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.binding import Binding
+from textual.widgets import Input
+
+#: (pane id, [(row key, plain texts of its cells)]) in pane order
+Candidates = Sequence[tuple[str, Sequence[tuple[str, Sequence[str]]]]]
+
+_TREE = "├└─ "
+
+
+def _rank(query: str, texts: Sequence[str]) -> int | None:
+    """0: a cell is the query; 1: a cell starts with it; 2: it occurs in a cell."""
+    cells = [t.lstrip(_TREE).casefold() for t in texts]
+    if any(c == query or c.split("@", 1)[0] == query for c in cells):
+        return 0
+    if any(c.startswith(query) for c in cells):
+        return 1
+    if any(query in c for c in cells):
+        return 2
+    return None
+
+
+def find(query: str, candidates: Candidates) -> list[tuple[str, str]]:
+    """Matches as (pane id, row key): exact before prefix before substring, then pane order."""
+    q = query.strip().casefold()
+    if not q:
+        return []
+    found: list[tuple[int, int, int, str, str]] = []
+    for pane_no, (pane_id, rows) in enumerate(candidates):
+        for row_no, (key, texts) in enumerate(rows):
+            rank = _rank(q, texts)
+            if rank is not None:
+                found.append((rank, pane_no, row_no, pane_id, key))
+    return [(pane_id, key) for *_, pane_id, key in sorted(found)]
+
+
+class SearchBar(Input):
+    """A one-line input shown by ``/``; Enter searches, Escape closes."""
+
+    BINDINGS = [Binding("escape", "app.close_search", "Close search")]
+
+    def __init__(self) -> None:
+        super().__init__(placeholder="search: a container, interface, bridge or rule…", id="search")

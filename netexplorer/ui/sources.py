@@ -1,0 +1,58 @@
+"""Where snapshots come from: the live host, a file, or the demo recorded from the lab.
+
+A source is a plain callable returning a Snapshot; it runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from netexplorer.model import Snapshot
+from netexplorer.snapshot_io import load_snapshot
+
+SnapshotSource = Callable[[], Snapshot]
+
+DEMO_FILE = "lab-snapshot.json"
+
+
+def demo_path() -> Path:
+    """The lab snapshot shipped in the package (netexplorer/demo/)."""
+    return Path(str(resources.files("netexplorer.demo").joinpath(DEMO_FILE)))
+
+
+@dataclass(frozen=True)
+class NamedSource:
+    """A source and how the top bar names it."""
+
+    produce: SnapshotSource
+    name: str
+
+
+def live_source() -> NamedSource:
+    def collect() -> Snapshot:
+        from netexplorer.collect.snapshot import collect_snapshot
+
+        return collect_snapshot()
+
+    return NamedSource(collect, "live")
+
+
+def file_source(path: str | Path, name: str | None = None) -> NamedSource:
+    """Reads ``path`` at once (raising SnapshotFileError if unusable), again on refresh."""
+    load_snapshot(path)
+    return NamedSource(lambda: load_snapshot(path), name or f"file {Path(path).name}")
+
+
+def pick_source(
+    snapshot: str | Path | None, demo: bool, source: SnapshotSource | None
+) -> NamedSource:
+    if source is not None:
+        return NamedSource(source, "snapshot")
+    if demo:
+        return file_source(demo_path(), "demo: recorded lab")
+    if snapshot is not None:
+        return file_source(snapshot)
+    return live_source()
