@@ -52,6 +52,8 @@ def test_internet_route_and_netns(lab: str) -> None:
     route = gt.route_get(gt.INET_ADDR)
     assert route["dev"] == gt.INET_HOST_IF
     assert route["gateway"] == gt.INET_NETNS_ADDR
+    # only 203.0.113.1 goes into the netns: the rest of 203.0.113.0/24 may be real
+    assert gt.route_get("203.0.113.80")["dev"] != gt.INET_HOST_IF
     addrs = gt.netns_exec(gt.INET_NETNS, "ip", "-o", "addr", "show", "dev", "lo")
     assert f"{gt.INET_ADDR}/32" in addrs
 
