@@ -18,6 +18,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
+from textual.geometry import Size
 from textual.widgets import Footer, Input, Static, Tab, Tabs
 
 from netexplorer.correlate import Links, correlate
@@ -59,8 +60,8 @@ class NetExplorerApp(App[int]):
         Binding("t", "cycle_table", "Table"),
         Binding("r", "refresh", "Refresh"),
         Binding("w", "problems", "Warnings", show=False),
-        Binding("tab", "cycle_pane(1)", "Next pane", show=False),
-        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False),
+        Binding("tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
+        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, priority=True),
         Binding("1", "focus_pane('containers')", "Panes", key_display="1-5"),
         Binding("2", "focus_pane('interfaces')", show=False),
         Binding("3", "focus_pane('bridges')", show=False),
@@ -121,16 +122,15 @@ class NetExplorerApp(App[int]):
         self.action_refresh()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._apply_layout()
+        self._apply_layout(event.size)
 
-    @property
-    def wide(self) -> bool:
-        return self.size.width >= WIDE_MIN[0] and self.size.height >= WIDE_MIN[1]
-
-    def _apply_layout(self) -> None:
+    def _apply_layout(self, size: Size | None = None) -> None:
+        """All panes at once when the terminal is large enough, else one with tabs."""
+        width, height = size or self.size
+        wide = width >= WIDE_MIN[0] and height >= WIDE_MIN[1]
         body = self.query_one("#body")
-        body.set_class(self.wide, "-wide")
-        body.set_class(not self.wide, "-narrow")
+        body.set_class(wide, "-wide")
+        body.set_class(not wide, "-narrow")
         self._show_active_pane()
 
     def _show_active_pane(self) -> None:
@@ -272,6 +272,8 @@ class NetExplorerApp(App[int]):
         self.call_after_refresh(self.pane(pane_id).focus_pane)
 
     def action_cycle_pane(self, step: int) -> None:
+        if len(self.screen_stack) > 1:  # a help or warnings page is open
+            return
         ids = [p.pane_id for p in self.panes]
         at = ids.index(self.active_pane) if self.active_pane in ids else 0
         self.action_focus_pane(ids[(at + step) % len(ids)])

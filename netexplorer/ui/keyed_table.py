@@ -58,8 +58,8 @@ class KeyedTable(DataTable[object]):
         self._shown: dict[str, list[object]] = {}
         self._related: frozenset[str] = frozenset()
         self._selected: str | None = None
-        #: the key the cursor was moved to by the program (not the user), once
-        self.quiet_key: str | None = None
+        #: the row the cursor was last known on; a highlight of another row is a move
+        self.last_key: str | None = None
 
     def on_mount(self) -> None:
         self.add_column(" ", key=MARK_COLUMN, width=1)
@@ -99,14 +99,18 @@ class KeyedTable(DataTable[object]):
         self._selected = selected
         self._apply_rows()
 
-    def move_to(self, key: str, *, scroll: bool = True, quiet: bool = True) -> None:
-        """Put the cursor on ``key``; ``quiet``: the move was the program's, not the user's."""
+    def move_to(self, key: str, *, scroll: bool = True) -> None:
+        """Put the cursor on ``key``: a move by the program, so not a user's selection."""
         if key not in self._shown:
             return
-        row = self.get_row_index(key)
-        if row != self.cursor_row:
-            self.quiet_key = key if quiet else None
-        self.move_cursor(row=row, scroll=scroll)
+        self.last_key = key
+        self.move_cursor(row=self.get_row_index(key), scroll=scroll)
+
+    def cursor_moved_to(self, key: str) -> bool:
+        """Note a highlighted row; True if that is a move to another row (the user's)."""
+        moved = key != self.last_key
+        self.last_key = key
+        return moved
 
     def reveal_marks(self) -> None:
         """Scroll so that the first marked row is visible, if none is."""

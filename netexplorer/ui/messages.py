@@ -34,15 +34,14 @@ class CollectFailed(Message):
 
 @dataclass
 class Selected(Message):
-    """The cursor of pane ``pane_id`` is on the item ``key``.
+    """The user moved the cursor of pane ``pane_id`` onto the item ``key``.
 
-    ``jump`` is True when the cursor got there by a jump to a linked item: the
-    details follow it but the marks stay those of the item that was selected.
+    Moves made by the program (a jump to a linked item, keeping the cursor on its
+    item across a refresh) do not post it: they do not change the selection.
     """
 
     pane_id: str
     key: str
-    jump: bool = False
 
 
 @dataclass

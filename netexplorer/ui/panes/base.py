@@ -101,12 +101,8 @@ class TablePane(Pane):
     def _cursor_moved(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         key = event.row_key.value
-        if key is None:
-            return
-        quiet = self.table.quiet_key == key
-        self.table.quiet_key = None
-        if quiet or self.table.has_focus:
-            self.post_message(Selected(self.pane_id, key, jump=quiet))
+        if key is not None and self.table.cursor_moved_to(key) and self.table.has_focus:
+            self.post_message(Selected(self.pane_id, key))
 
     @on(DataTable.RowSelected)
     def _row_clicked(self, event: DataTable.RowSelected) -> None:

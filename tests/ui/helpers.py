@@ -1,0 +1,67 @@
+"""Shared by the UI tests: apps over recorded snapshots, waiting, reading the marks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from netexplorer.model import Container, Snapshot
+from netexplorer.snapshot_io import load_snapshot
+from netexplorer.ui.app import NetExplorerApp, create_app
+from netexplorer.ui.panes.base import TablePane
+from netexplorer.ui.sources import demo_path
+
+RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "snapshots"
+NO_DOCKER = RECORDED / "no-docker.json"
+NO_ROOT = RECORDED / "no-root.json"
+WIDE = (160, 45)
+NARROW = (80, 24)
+
+
+def demo() -> Snapshot:
+    return load_snapshot(demo_path())
+
+
+def container(snap: Snapshot, name: str) -> Container:
+    return next(c for c in snap.containers if c.name == name)
+
+
+def app_over(snap: Snapshot) -> NetExplorerApp:
+    return create_app(source=lambda: snap)
+
+
+async def ready(pilot: Pilot[Any]) -> None:
+    """Wait for the collector worker and for the messages it caused."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def pane(app: NetExplorerApp, pane_id: str) -> TablePane:
+    found = app.pane(pane_id)
+    assert isinstance(found, TablePane)
+    return found
+
+
+def marked(app: NetExplorerApp, pane_id: str) -> set[str]:
+    """Labels (names, rule texts) of the marked rows of a pane."""
+    assert app.links is not None
+    return {app.links.labels.get(k, k) for k in pane(app, pane_id).table.marked()}
+
+
+async def cursor_to(pilot: Pilot[Any], pane_id: str, key: str) -> None:
+    """Focus a pane by its number key and press down until the cursor is on ``key``."""
+    app = pilot.app
+    assert isinstance(app, NetExplorerApp)
+    target = pane(app, pane_id)
+    await pilot.press(str(target.number))
+    await pilot.pause()
+    delta = target.table.get_row_index(key) - target.table.cursor_row
+    for _ in range(abs(delta)):
+        await pilot.press("down" if delta > 0 else "up")
+    await pilot.pause()
+    assert target.table.cursor_key == key
+    assert app.selected == key

@@ -1,0 +1,148 @@
+"""Sources, errors, degraded hosts, refresh by difference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from netexplorer.correlate import correlate
+from netexplorer.model import Snapshot
+from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
+from netexplorer.ui.app import create_app
+from netexplorer.ui.banner import Banner
+from netexplorer.ui.messages import SnapshotReady
+
+from .helpers import NARROW, NO_DOCKER, NO_ROOT, WIDE, app_over, container, demo, pane, ready
+
+
+def test_demo_needs_no_docker_or_root() -> None:
+    app = create_app(demo=True)
+    assert app.source.name.startswith("demo")
+    assert app.source.produce().containers
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("not json", "is not JSON"),
+        (json.dumps({"hello": 1}), "not a netexplorer snapshot"),
+        (json.dumps({"schema": 99, "containers": []}), "schema 99"),
+    ],
+)
+def test_bad_snapshot_file_is_refused_naming_file_and_problem(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(SnapshotFileError) as err:
+        create_app(snapshot=path)
+    assert str(path) in str(err.value)
+    assert problem in str(err.value)
+
+
+def test_missing_snapshot_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SnapshotFileError, match="cannot be read"):
+        create_app(snapshot=tmp_path / "nope.json")
+
+
+async def test_collector_exception_becomes_a_banner_not_a_traceback() -> None:
+    def broken() -> Snapshot:
+        raise RuntimeError("netlink exploded")
+
+    app = create_app(source=broken)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        banner = app.query_one(Banner)
+        assert banner.display
+        text = str(banner.render())
+        assert "RuntimeError: netlink exploded" in text
+        assert "press r" in text
+        assert "Traceback" not in app.export_screenshot()
+
+
+@pytest.mark.parametrize(
+    ("path", "cause", "fix"),
+    [
+        (NO_DOCKER, "No Docker daemon answers", "systemctl start docker"),
+        (NO_ROOT, "Permission denied on the Docker socket", "run netexplorer as root"),
+    ],
+)
+async def test_degraded_host_banner_names_cause_and_fix(path: Path, cause: str, fix: str) -> None:
+    app = create_app(snapshot=path)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        text = str(app.query_one(Banner).render())
+        assert cause in text
+        assert fix in text
+        assert pane(app, "interfaces").table.keys  # the rest is still shown
+
+
+async def test_new_snapshot_updates_rows_by_difference_keeping_cursor() -> None:
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"test2", "enter")
+        await pilot.pause()
+        table = pane(app, "containers").table
+        test2 = container(snap, "test2").key
+        assert table.cursor_key == test2
+        before = {k: table.get_row_index(k) for k in table.keys}
+        row_objects = {k: table.get_row(k) for k in table.keys}
+
+        later = demo()
+        later.containers = [c for c in later.containers if c.name != "db"]
+        container(later, "web").state = "paused"
+        app.post_message(SnapshotReady(later, correlate(later)))
+        await pilot.pause()
+
+        assert [table.cells(k)[0].plain for k in table.keys] == ["test1", "test2", "web"]
+        assert table.cursor_key == test2
+        assert app.selected == test2
+        web = container(later, "web").key
+        assert table.cells(web)[1].plain == "paused"
+        assert table.get_row_index(test2) == before[test2] - 1
+        # cells that did not change were left alone (only the order marker moved)
+        test1 = container(later, "test1").key
+        old, new = row_objects[test1], table.get_row(test1)
+        assert all(a is b for a, b in zip(old[1:], new[1:], strict=True))
+
+
+async def test_refresh_key_reads_the_source_again() -> None:
+    calls: list[int] = []
+
+    def source() -> Snapshot:
+        calls.append(1)
+        return load_snapshot(NO_DOCKER)
+
+    app = create_app(source=source)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await ready(pilot)
+        assert len(calls) == 2
+
+
+async def test_search_without_match_says_so() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        before = app.selected
+        await pilot.press("slash", *"nosuchthing", "enter")
+        await pilot.pause()
+        assert app.selected == before
+        assert "no match for 'nosuchthing'" in str(app.query_one("#status").render())
+
+
+async def test_help_opens_and_closes() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "Screen"

@@ -1,0 +1,176 @@
+"""Which rows are marked after key presses, in every direction, on the recorded lab."""
+
+from __future__ import annotations
+
+from .helpers import NARROW, WIDE, app_over, container, cursor_to, demo, marked, pane, ready
+
+
+def _masquerade(snap_text: str) -> str:
+    return f"-A POSTROUTING -s {snap_text} ! -o "
+
+
+async def test_search_test1_marks_its_veth_port_and_masquerade_rule() -> None:
+    snap = demo()
+    test1, test2 = container(snap, "test1"), container(snap, "test2")
+    veth = test1.endpoints[0].host_veth
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"test1", "enter")
+        await pilot.pause()
+        assert app.selected == test1.key
+        assert marked(app, "containers") == {"test1"}
+        assert marked(app, "interfaces") == {veth}
+        assert marked(app, "bridges") == {"docker0", veth}
+        rules = marked(app, "rules")
+        assert rules == {"-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"}
+        assert test2.endpoints[0].host_veth not in marked(app, "interfaces")
+
+
+async def test_container_with_published_port_marks_its_dnat_rule() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"web", "enter")
+        await pilot.pause()
+        rules = marked(app, "rules")
+        assert any("-j DNAT --to-destination 172.17.0.4:80" in r for r in rules)
+        assert any(r.startswith(_masquerade("172.17.0.0/16")) for r in rules)
+        assert any(r.startswith(_masquerade("172.30.0.0/24")) for r in rules)
+
+
+async def test_masquerade_rule_marks_every_container_on_the_default_bridge() -> None:
+    snap = demo()
+    rule = next(r for r in snap.rules if r.text.startswith(_masquerade("172.17.0.0/16")))
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await cursor_to(pilot, "rules", rule.key)
+        assert marked(app, "containers") == {"test1", "test2", "web"}
+        veths = {
+            ep.host_veth for c in snap.containers for ep in c.endpoints if ep.network == "bridge"
+        }
+        assert marked(app, "interfaces") == veths
+
+
+async def test_bridge_marks_its_ports_and_their_containers() -> None:
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await cursor_to(pilot, "bridges", "br:docker0")
+        ports = {p.name for b in snap.bridges if b.name == "docker0" for p in b.ports}
+        assert len(ports) == 3
+        assert marked(app, "bridges") == {"docker0", *ports}
+        assert marked(app, "containers") == {"test1", "test2", "web"}
+        assert marked(app, "interfaces") == {"docker0", *ports}
+
+
+async def test_veth_marks_its_container_and_bridge() -> None:
+    snap = demo()
+    ep = container(snap, "test2").endpoints[0]
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await cursor_to(pilot, "interfaces", f"if:{ep.host_ifindex}")
+        assert marked(app, "containers") == {"test2"}
+        assert marked(app, "bridges") == {"docker0", ep.host_veth}
+
+
+async def test_interface_of_multi_homed_container_marks_only_its_networks_rules() -> None:
+    snap = demo()
+    web = {ep.network: ep for ep in container(snap, "web").endpoints}
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await cursor_to(pilot, "interfaces", f"if:{web['nxlab'].host_ifindex}")
+        assert marked(app, "containers") == {"web"}
+        bridge = web["nxlab"].bridge
+        assert bridge is not None
+        assert marked(app, "rules") == {
+            f"-A POSTROUTING -s 172.30.0.0/24 ! -o {bridge} -j MASQUERADE"
+        }
+        await cursor_to(pilot, "interfaces", f"if:{web['bridge'].host_ifindex}")
+        rules = marked(app, "rules")
+        assert not any("172.30.0.0/24" in r for r in rules)
+        assert any(r.startswith(_masquerade("172.17.0.0/16")) for r in rules)
+        assert any("DNAT" in r for r in rules)
+
+
+async def test_g_cycles_through_linked_items_keeping_the_selection() -> None:
+    snap = demo()
+    test1 = container(snap, "test1")
+    app = app_over(snap)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"test1", "enter")
+        await pilot.pause()
+        visits = []
+        for _ in range(4):
+            await pilot.press("g")
+            await pilot.pause()
+            visits.append((app.active_pane, pane(app, app.active_pane).table.cursor_key))
+            assert app.selected == test1.key
+        assert visits[0] == ("interfaces", f"if:{test1.endpoints[0].host_ifindex}")
+        assert [v[0] for v in visits] == ["interfaces", "bridges", "bridges", "rules"]
+        await pilot.press("g")  # wraps round to the first linked item
+        await pilot.pause()
+        assert (app.active_pane, pane(app, app.active_pane).table.cursor_key) == visits[0]
+        await pilot.press("b")
+        await pilot.pause()
+        assert app.active_pane == "containers"
+        assert pane(app, "containers").table.cursor_key == test1.key
+
+
+async def test_focus_by_number_and_tab_in_narrow_layout() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        assert app.query_one("#body").has_class("-narrow")
+        await pilot.press("3")
+        await pilot.pause()
+        assert app.active_pane == "bridges"
+        assert pane(app, "bridges").table.has_focus
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.active_pane == "rules"
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.active_pane == "details"
+        assert app.details.scroller.has_focus
+
+
+async def test_layout_follows_terminal_size() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        assert app.query_one("#body").has_class("-narrow")
+        await pilot.resize_terminal(*WIDE)
+        await pilot.pause()
+        assert app.query_one("#body").has_class("-wide")
+        assert all(p.display for p in app.panes)
+
+
+async def test_rules_table_toggle_shows_filter_rules() -> None:
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        rules = pane(app, "rules")
+        nat = [r.key for r in snap.rules if r.table == "nat"]
+        assert rules.table.keys == nat
+        await pilot.press("t")
+        await pilot.pause()
+        assert rules.table.keys == [r.key for r in snap.rules if r.table == "filter"]
+        assert "filter" in str(rules.border_title)
+
+
+async def test_focusing_a_pane_keeps_the_selection() -> None:
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"test2", "enter", "2", "3", "4", "tab")
+        await pilot.pause()
+        assert app.selected == container(snap, "test2").key
+        assert marked(app, "interfaces") == {container(snap, "test2").endpoints[0].host_veth}

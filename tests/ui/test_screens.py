@@ -1,0 +1,84 @@
+"""Screenshots (pytest-textual-snapshot) at 80x24 and 160x45 on recorded snapshots.
+
+Update after an intended change with ``pytest tests/ui --snapshot-update`` and look
+at the SVGs in ``__snapshots__`` before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from netexplorer.ui.app import NetExplorerApp, create_app
+
+from .helpers import NARROW, NO_DOCKER, NO_ROOT, WIDE, cursor_to, demo, ready
+
+SIZES = pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x45"])
+Steps = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+def masquerade_key() -> str:
+    return next(r.key for r in demo().rules if r.text.startswith("-A POSTROUTING -s 172.17."))
+
+
+async def start(pilot: Pilot[Any]) -> None:
+    await ready(pilot)
+
+
+async def select_test1(pilot: Pilot[Any]) -> None:
+    await ready(pilot)
+    await pilot.press("slash", *"test1", "enter")
+    await pilot.pause()
+
+
+async def rule_selected(pilot: Pilot[Any]) -> None:
+    await ready(pilot)
+    await cursor_to(pilot, "rules", masquerade_key())
+
+
+async def bridge_selected(pilot: Pilot[Any]) -> None:
+    await ready(pilot)
+    await cursor_to(pilot, "bridges", "br:docker0")
+
+
+async def searching(pilot: Pilot[Any]) -> None:
+    await ready(pilot)
+    await pilot.press("slash", *"test1")
+    await pilot.pause()
+
+
+async def help_open(pilot: Pilot[Any]) -> None:
+    await ready(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause()
+
+
+def demo_app() -> NetExplorerApp:
+    return create_app(demo=True)
+
+
+def file_app(path: Path) -> Callable[[], NetExplorerApp]:
+    return lambda: create_app(snapshot=path)
+
+
+SCENES: dict[str, tuple[Callable[[], NetExplorerApp], Steps]] = {
+    "start": (demo_app, start),
+    "test1_selected": (demo_app, select_test1),
+    "rule_selected": (demo_app, rule_selected),
+    "bridge_selected": (demo_app, bridge_selected),
+    "search": (demo_app, searching),
+    "help": (demo_app, help_open),
+    "no_docker": (file_app(NO_DOCKER), start),
+    "no_root": (file_app(NO_ROOT), start),
+}
+
+
+@SIZES
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_screen(snap_compare: Any, scene: str, size: tuple[int, int]) -> None:
+    make, steps = SCENES[scene]
+    assert snap_compare(make(), terminal_size=size, run_before=steps)
