@@ -283,13 +283,27 @@ def _rule_endpoints(
         if to is not None:
             found.extend(index.exact.get(to, ()))
     elif rule.table != "nat":
+        # a rule naming one address concerns that endpoint only (Docker's per-port
+        # ACCEPT in chain DOCKER); a filter rule naming a bridge concerns the
+        # endpoints on it that its address conditions admit
         for cidr in (src, dst):
             if cidr is not None and cidr.num_addresses == 1:
                 found.extend(index.exact.get(cidr.network_address, ()))
-        if rule.table == "filter":
+        if not found and rule.table == "filter":
             for br in named:
-                found.extend(by_bridge[br])
+                found.extend(
+                    ep for ep in by_bridge[br] if _admits(src, ep) and _admits(dst, ep)
+                )
     return found, named
+
+
+def _admits(cidr: IPNetwork | None, ep: Endpoint) -> bool:
+    if cidr is None:
+        return True
+    return any(
+        a is not None and a.version == cidr.version and a in cidr
+        for a in (_addr(ep.ipv4), _addr(ep.ipv6))
+    )
 
 
 def _leaves_bridge(rule: Rule, bridge: str | None) -> bool:

@@ -8,6 +8,8 @@ naming the cause and the fix; the others still fill the snapshot.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import socket
 import time
@@ -40,6 +42,27 @@ def _timed(name: str, fn: Callable[[], T]) -> tuple[Source, T | None]:
     return Source(name, True, None, time.perf_counter() - start), result
 
 
+def preload_libraries() -> None:
+    """Import every collector and its library in the calling thread.
+
+    Imports racing in the collector threads can deadlock on the import locks
+    (seen: docker's import chain against another thread's), so collection starts
+    only once everything is imported. A missing library is not an error here: the
+    collector that needs it says so in words when it runs.
+    """
+    import netexplorer.collect.docker_source
+    import netexplorer.collect.firewall
+    import netexplorer.collect.firewall.legacy
+    import netexplorer.collect.firewall.nft
+    import netexplorer.collect.netlink_source
+
+    for name in ("docker", "pyroute2"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    with contextlib.suppress(SourceError):
+        netexplorer.collect.firewall.legacy.import_iptc()
+
+
 def collect_snapshot(
     docker: Callable[[], Any] | None = None,
     netlink: Callable[[], Any] | None = None,
@@ -51,6 +74,7 @@ def collect_snapshot(
     from netexplorer.collect.firewall import collect_firewall
     from netexplorer.collect.netlink_source import collect_netlink, netnsids_for_pids
 
+    preload_libraries()
     docker = docker or collect_docker
     netlink = netlink or collect_netlink
     firewall = firewall or collect_firewall
