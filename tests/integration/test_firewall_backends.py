@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -86,6 +87,21 @@ def traffic(ns: str) -> None:
     sh(ns, sys.executable, "-c", code)
 
 
+def settle(ns: str, backend: str) -> None:
+    """Wait until the counters stop moving (ICMP errors and late packets count too),
+    so that the collector and the save tool see the same numbers."""
+    save = f"iptables-{backend}-save"
+    before = sh(ns, save, "-c")
+    for _ in range(50):
+        time.sleep(0.1)
+        now = sh(ns, save, "-c")
+        if [ln for ln in now.splitlines() if not ln.startswith("#")] == [
+            ln for ln in before.splitlines() if not ln.startswith("#")
+        ]:
+            return
+        before = now
+
+
 def collect(ns: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
@@ -153,6 +169,7 @@ def legacy_tables(ns: str) -> str:
 def test_collector_equals_save(netns: str, backend: str, ruleset: str) -> None:
     load(netns, backend, ruleset)
     traffic(netns)
+    settle(netns, backend)
     tables_before = legacy_tables(netns)
     data = collect(netns)
     assert data["errors"] == {}
