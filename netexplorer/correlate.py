@@ -291,9 +291,7 @@ def _rule_endpoints(
                 found.extend(index.exact.get(cidr.network_address, ()))
         if not found and rule.table == "filter":
             for br in named:
-                found.extend(
-                    ep for ep in by_bridge[br] if _admits(src, ep) and _admits(dst, ep)
-                )
+                found.extend(ep for ep in by_bridge[br] if _admits(src, ep) and _admits(dst, ep))
     return found, named
 
 

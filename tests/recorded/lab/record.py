@@ -20,7 +20,10 @@ def run(*cmd: str) -> str:
 
 
 def container_iflinks(name: str) -> dict[str, int]:
-    script = 'for i in /sys/class/net/*; do n=${i##*/}; [ "$n" = lo ] || echo "$n $(cat $i/iflink)"; done'
+    script = (
+        "for i in /sys/class/net/*; do n=${i##*/}; "
+        '[ "$n" = lo ] || echo "$n $(cat $i/iflink)"; done'
+    )
     out = run("docker", "exec", name, "sh", "-c", script)
     return {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if line.strip()}
 
