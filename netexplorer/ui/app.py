@@ -53,7 +53,9 @@ class NetExplorerApp(App[int]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("slash", "search", "Search", key_display="/"),
+        # priority: handled by the app as the key arrives, before the keys behind
+        # it are forwarded, so that a burst like "/test1<Enter>" lands in the bar
+        Binding("slash", "search", "Search", key_display="/", priority=True),
         Binding("g", "jump", "Jump linked"),
         Binding("b", "back_to_selected", "Back", show=False),
         Binding("n", "next_match", "Next match", show=False),
@@ -337,9 +339,15 @@ class NetExplorerApp(App[int]):
     # ------------------------------------------------------------------ search
     def action_search(self) -> None:
         bar = self.query_one(SearchBar)
+        if self.focused is bar:  # "/" typed in a search, e.g. 172.17.0.0/16
+            bar.insert_text_at_cursor("/")
+            return
         bar.value = ""
         bar.display = True
-        bar.focus()
+        # focus now, not after the next refresh (Widget.focus defers): keys typed
+        # in one burst after "/" (a fast typist, a paste, tmux send-keys) must
+        # reach the bar, not the pane bindings behind it
+        self.screen.set_focus(bar)
 
     def action_close_search(self) -> None:
         self.query_one(SearchBar).display = False

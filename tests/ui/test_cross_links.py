@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.widgets import Input
+
 from .helpers import NARROW, WIDE, app_over, container, cursor_to, demo, marked, pane, ready
 
 
@@ -174,3 +176,31 @@ async def test_focusing_a_pane_keeps_the_selection() -> None:
         await pilot.pause()
         assert app.selected == container(snap, "test2").key
         assert marked(app, "interfaces") == {container(snap, "test2").endpoints[0].host_veth}
+
+
+async def test_search_typed_in_one_burst_reaches_the_bar() -> None:
+    """A terminal delivers "/test1<Enter>" in one read (fast typing, paste, tmux
+    send-keys): the keys after "/" must land in the search bar, not in the pane
+    bindings behind it (t, 1 and Enter are pane keys too)."""
+    from textual import events
+
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        app.post_message(events.Key("slash", "/"))
+        for ch in "test1":
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.selected == container(snap, "test1").key
+        assert marked(app, "containers") == {"test1"}
+
+
+async def test_slash_inside_a_search_is_text() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"172.17.0.0", "slash", *"16")
+        assert app.query_one("#search", Input).value == "172.17.0.0/16"
