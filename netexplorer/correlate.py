@@ -123,6 +123,7 @@ def correlate(snap: Snapshot) -> Links:
     _link_networks(links, snap.networks, bridges, by_name)
     endpoints = _link_endpoints(links, snap, networks, bridges)
     _link_rules(links, snap, endpoints, bridges)
+    attach_flows(snap)
     return links
 
 
@@ -343,3 +344,25 @@ def _link_rules(
             links.link(rule.key, bridges[br].key)
         snap.rule_containers[rule.id] = sorted(names)
         snap.rule_bridges[rule.id] = sorted(named)
+
+
+def attach_flows(snap: Snapshot) -> None:
+    """Hand each NATed conntrack entry to the container it belongs to.
+
+    A SNAT flow belongs to the container whose endpoint address is its original
+    source (the container started it); a DNAT flow to the one whose address
+    answers it (the reply source: where a published port leads).
+    """
+    owner: dict[str, Container] = {}
+    for ct in snap.containers:
+        ct.conntrack = []
+        for ep in ct.endpoints:
+            for a in (ep.ipv4, ep.ipv6):
+                if a and ct.state == "running":
+                    owner.setdefault(a, ct)
+    for flow in snap.conntrack:
+        for addr, wanted in ((flow.orig_src, flow.snat), (flow.reply_src, flow.dnat)):
+            found = owner.get(addr) if wanted else None
+            if found is not None:
+                found.conntrack.append(flow)
+                break

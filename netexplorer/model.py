@@ -96,6 +96,8 @@ class Container:
     published_ports: list[PublishedPort] = field(default_factory=list)
     endpoints: list[Endpoint] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    #: filled by correlation: this container's live NATed conntrack entries
+    conntrack: list[NatFlow] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -104,6 +106,41 @@ class Container:
     @property
     def short_id(self) -> str:
         return self.id[:12]
+
+
+@dataclass(slots=True)
+class NatFlow:
+    """A live conntrack entry that was source- or destination-NATed (``conntrack -L``).
+
+    ``orig_*`` is the tuple as the first packet left its sender, ``reply_*`` the
+    tuple the answer comes back with: for SNAT ``reply_dst`` is the address the
+    flow left as (``172.17.0.2 -> 203.0.113.1`` leaves as ``198.51.100.1``), for
+    DNAT ``reply_src`` is where it really went. Ports are None for portless
+    protocols (ICMP: ``orig_sport`` and ``reply_sport`` hold the echo id).
+    """
+
+    proto: str  # tcp, udp, icmp, icmpv6, sctp, or the protocol number
+    nat: str  # "snat", "dnat" or "snat+dnat"
+    orig_src: str
+    orig_dst: str
+    reply_src: str
+    reply_dst: str
+    orig_sport: int | None = None
+    orig_dport: int | None = None
+    reply_sport: int | None = None
+    reply_dport: int | None = None
+    #: TCP state (ESTABLISHED, TIME_WAIT ...); "" for other protocols
+    state: str = ""
+    #: conntrack status flags that matter to a reader: ASSURED, UNREPLIED
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def snat(self) -> bool:
+        return "snat" in self.nat
+
+    @property
+    def dnat(self) -> bool:
+        return "dnat" in self.nat
 
 
 # --------------------------------------------------------------------------- netlink
@@ -205,6 +242,10 @@ class Rule:
     bytes: int = 0
     #: stable id: backend, family, table, chain and text hashed (see rule_id)
     id: str = ""
+    #: packets/bytes counted since the previous firewall read (live view only;
+    #: None without a previous read or when the counters were reset)
+    delta_packets: int | None = None
+    delta_bytes: int | None = None
 
     @property
     def key(self) -> str:
@@ -231,6 +272,11 @@ class Source:
     ok: bool
     error: str | None = None
     seconds: float = 0.0
+    #: wall-clock time (time.time()) the data shown from this source was read;
+    #: 0 when unknown. With ``stale`` it is older than this snapshot: the source
+    #: failed now and the live view keeps showing what it read last.
+    read_at: float = 0.0
+    stale: bool = False
 
 
 @dataclass(slots=True)
@@ -248,6 +294,8 @@ class Snapshot:
     warnings: list[str] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     collect_seconds: float = 0.0
+    #: every NATed conntrack entry of the host (correlation hands them to containers)
+    conntrack: list[NatFlow] = field(default_factory=list)
     #: filled by correlation: rule id -> names of the containers it applies to
     rule_containers: dict[str, list[str]] = field(default_factory=dict)
     #: filled by correlation: rule id -> bridges it names

@@ -1,9 +1,15 @@
 """Run every collector, time each, keep going past faults, and correlate.
 
-The three sources (Docker API, netlink, firewall) are independent and run
-concurrently; the netns ids of the containers (one netlink batch) follow the
-Docker answer. A source that fails is recorded in ``sources[]`` with a sentence
-naming the cause and the fix; the others still fill the snapshot.
+The five sources (Docker API, netlink, firewall, conntrack, the sysctls in
+/proc/sys) are independent and run concurrently; the netns ids of the containers
+(one netlink batch) follow the Docker answer in the Docker thread. A source that
+fails is recorded in ``sources[]`` with a sentence naming the cause and the fix;
+the others still fill the snapshot.
+
+Collection is two steps so that the live view can re-read a single source:
+:func:`collect_parts` reads some sources into :class:`Part` objects (a ``Source``
+record and the collector's data), :func:`assemble` builds one correlated Snapshot
+from a part per source. :func:`collect_snapshot` is both at once.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import importlib
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
@@ -22,6 +29,9 @@ from netexplorer.correlate import correlate
 from netexplorer.model import Snapshot, Source
 
 T = TypeVar("T")
+
+#: every source, in the order of ``Snapshot.sources``
+SOURCE_NAMES = ("docker", "netlink", "firewall", "conntrack", "sysctl")
 
 NOT_ROOT = (
     "not running as root: firewall rules and containers' network namespaces cannot be "
@@ -32,6 +42,7 @@ NOT_ROOT = (
 
 def _timed(name: str, fn: Callable[[], T]) -> tuple[Source, T | None]:
     start = time.perf_counter()
+    read_at = time.time()
     try:
         result = fn()
     except SourceError as exc:
@@ -39,7 +50,7 @@ def _timed(name: str, fn: Callable[[], T]) -> tuple[Source, T | None]:
     except Exception as exc:  # a collector bug must not take the others down
         msg = f"{name} collector failed unexpectedly: {type(exc).__name__}: {exc}"
         return Source(name, False, msg, time.perf_counter() - start), None
-    return Source(name, True, None, time.perf_counter() - start), result
+    return Source(name, True, None, time.perf_counter() - start, read_at=read_at), result
 
 
 def preload_libraries() -> None:
@@ -50,6 +61,7 @@ def preload_libraries() -> None:
     only once everything is imported. A missing library is not an error here: the
     collector that needs it says so in words when it runs.
     """
+    import netexplorer.collect.conntrack_source
     import netexplorer.collect.docker_source
     import netexplorer.collect.firewall
     import netexplorer.collect.firewall.legacy
@@ -63,64 +75,128 @@ def preload_libraries() -> None:
         netexplorer.collect.firewall.legacy.import_iptc()
 
 
+@dataclass(slots=True)
+class Part:
+    """One source's read: how it fared, and its data (None if it failed)."""
+
+    source: Source
+    data: Any
+
+
+@dataclass(slots=True)
+class Collectors:
+    """The functions that read each source; tests replace some."""
+
+    docker: Callable[[], Any] | None = None
+    netlink: Callable[[], Any] | None = None
+    firewall: Callable[[], Any] | None = None
+    netnsids: Callable[[list[int]], dict[int, int | None]] | None = None
+    conntrack: Callable[[], Any] | None = None
+    sysctl: Callable[[], Any] | None = None
+
+    def resolved(self) -> Collectors:
+        from netexplorer.collect.conntrack_source import collect_conntrack
+        from netexplorer.collect.docker_source import collect_docker
+        from netexplorer.collect.firewall import collect_firewall
+        from netexplorer.collect.netlink_source import collect_netlink, netnsids_for_pids
+        from netexplorer.collect.sysctl_source import collect_sysctls
+
+        return Collectors(
+            docker=self.docker or collect_docker,
+            netlink=self.netlink or collect_netlink,
+            firewall=self.firewall or collect_firewall,
+            netnsids=self.netnsids or netnsids_for_pids,
+            conntrack=self.conntrack or collect_conntrack,
+            sysctl=self.sysctl or collect_sysctls,
+        )
+
+
+def _docker_part(c: Collectors) -> Part:
+    """Docker, then the netns ids of its running containers (they need the pids)."""
+    assert c.docker is not None and c.netnsids is not None
+    src, data = _timed("docker", c.docker)
+    if data is not None:
+        pids = [ct.pid for ct in data.containers if ct.pid]
+        if pids:
+            netnsids = c.netnsids
+            ns_src, ids = _timed("netns", lambda: netnsids(pids))
+            if ids is not None:
+                for ct in data.containers:
+                    ct.netnsid = ids.get(ct.pid) if ct.pid else None
+            src.seconds += ns_src.seconds
+            if not ns_src.ok:
+                data.warnings.append(f"container network namespaces: {ns_src.error}")
+    return Part(src, data)
+
+
+def collect_parts(
+    names: Collection[str] = SOURCE_NAMES, collectors: Collectors | None = None
+) -> dict[str, Part]:
+    """Read the sources ``names`` concurrently."""
+    preload_libraries()
+    c = (collectors or Collectors()).resolved()
+    jobs: dict[str, Callable[[], Part]] = {
+        "docker": lambda: _docker_part(c),
+        "netlink": lambda: Part(*_timed("netlink", c.netlink)),  # type: ignore[arg-type]
+        "firewall": lambda: Part(*_timed("firewall", c.firewall)),  # type: ignore[arg-type]
+        "conntrack": lambda: Part(*_timed("conntrack", c.conntrack)),  # type: ignore[arg-type]
+        "sysctl": lambda: Part(*_timed("sysctl", c.sysctl)),  # type: ignore[arg-type]
+    }
+    wanted = [n for n in SOURCE_NAMES if n in names]
+    with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+        futures: dict[str, Future[Part]] = {n: pool.submit(jobs[n]) for n in wanted}
+        return {n: futures[n].result() for n in wanted}
+
+
+def assemble(parts: Mapping[str, Part], host: str | None = None) -> Snapshot:
+    """One correlated Snapshot from a part per source (correlation mutates the data)."""
+    snap = Snapshot(host=socket.gethostname() if host is None else host)
+    if os.geteuid() != 0:
+        snap.warnings.append(NOT_ROOT)
+    for name in SOURCE_NAMES:
+        part = parts.get(name)
+        if part is None:
+            continue
+        src, data = part.source, part.data
+        if data is not None:
+            snap.warnings.extend(data.warnings)
+            if name == "docker":
+                snap.networks = data.networks
+                snap.containers = data.containers
+            elif name == "netlink":
+                snap.interfaces = data.interfaces
+                snap.bridges = data.bridges
+            elif name == "firewall":
+                snap.rules = data.rules
+                snap.chains = data.chains
+                snap.firewall_backends = data.backends
+                if data.errors and src.ok:
+                    src.error = "; ".join(f"{b}: {m}" for b, m in sorted(data.errors.items()))
+            elif name == "conntrack":
+                snap.conntrack = data.flows
+            elif name == "sysctl":
+                snap.sysctls = data.values
+        snap.sources.append(src)
+    for src in snap.sources:
+        if not src.ok and src.error:
+            snap.warnings.append(src.error)
+    correlate(snap)
+    return snap
+
+
 def collect_snapshot(
     docker: Callable[[], Any] | None = None,
     netlink: Callable[[], Any] | None = None,
     firewall: Callable[[], Any] | None = None,
     netnsids: Callable[[list[int]], dict[int, int | None]] | None = None,
+    conntrack: Callable[[], Any] | None = None,
+    sysctl: Callable[[], Any] | None = None,
 ) -> Snapshot:
     """Read the live host into one correlated Snapshot. Arguments replace sources (tests)."""
-    from netexplorer.collect.docker_source import collect_docker
-    from netexplorer.collect.firewall import collect_firewall
-    from netexplorer.collect.netlink_source import collect_netlink, netnsids_for_pids
-
-    preload_libraries()
-    docker = docker or collect_docker
-    netlink = netlink or collect_netlink
-    firewall = firewall or collect_firewall
-    netnsids = netnsids or netnsids_for_pids
-
     start = time.perf_counter()
-    snap = Snapshot(host=socket.gethostname())
-    if os.geteuid() != 0:
-        snap.warnings.append(NOT_ROOT)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures: dict[str, Future[tuple[Source, Any]]] = {
-            "docker": pool.submit(_timed, "docker", docker),
-            "netlink": pool.submit(_timed, "netlink", netlink),
-            "firewall": pool.submit(_timed, "firewall", firewall),
-        }
-        docker_src, docker_data = futures["docker"].result()
-        if docker_data is not None:
-            snap.networks = docker_data.networks
-            snap.containers = docker_data.containers
-            snap.warnings.extend(docker_data.warnings)
-            pids = [c.pid for c in snap.containers if c.pid]
-            if pids:
-                ns_src, ids = _timed("netns", lambda: netnsids(pids))
-                if ids is not None:
-                    for ct in snap.containers:
-                        ct.netnsid = ids.get(ct.pid) if ct.pid else None
-                docker_src.seconds += ns_src.seconds
-                if not ns_src.ok:
-                    snap.warnings.append(f"container network namespaces: {ns_src.error}")
-        netlink_src, netlink_data = futures["netlink"].result()
-        if netlink_data is not None:
-            snap.interfaces = netlink_data.interfaces
-            snap.bridges = netlink_data.bridges
-            snap.warnings.extend(netlink_data.warnings)
-        fw_src, fw_data = futures["firewall"].result()
-        if fw_data is not None:
-            snap.rules = fw_data.rules
-            snap.chains = fw_data.chains
-            snap.firewall_backends = fw_data.backends
-            snap.warnings.extend(fw_data.warnings)
-            if fw_data.errors and fw_src.ok:
-                fw_src.error = "; ".join(f"{b}: {m}" for b, m in sorted(fw_data.errors.items()))
-    snap.sources = [docker_src, netlink_src, fw_src]
-    for src in snap.sources:
-        if not src.ok and src.error:
-            snap.warnings.append(src.error)
-    correlate(snap)
+    parts = collect_parts(
+        SOURCE_NAMES, Collectors(docker, netlink, firewall, netnsids, conntrack, sysctl)
+    )
+    snap = assemble(parts)
     snap.collect_seconds = time.perf_counter() - start
     return snap
