@@ -139,6 +139,11 @@ class NetExplorerApp(App[int]):
         for p in self.panes:
             p.set_class(p.pane_id == self.active_pane, "-active")
         self.query_one(PaneTabs).active = f"tab-{self.active_pane}"
+        active = self.pane(self.active_pane)
+        if isinstance(active, TablePane):
+            # a pane hidden (narrow layout) when the marks were set could not scroll
+            # to them then: do it once it has a size
+            self.call_after_refresh(active.table.reveal_marks)
 
     # ------------------------------------------------------------------ data
     def action_refresh(self) -> None:
