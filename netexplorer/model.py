@@ -15,6 +15,10 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 
+#: bridge driver options (``docker network create -o ...``)
+ICC_OPTION = "com.docker.network.bridge.enable_icc"
+MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
+
 
 # --------------------------------------------------------------------------- docker
 @dataclass(slots=True)
@@ -34,10 +38,23 @@ class Network:
     enable_ipv6: bool = False
     options: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    #: macvlan/ipvlan: the host interface the network hangs off (Docker's option
+    #: ``parent``, e.g. eth0 or eth0.10). None for other drivers.
+    parent: str | None = None
 
     @property
     def key(self) -> str:
         return f"net:{self.id}"
+
+    @property
+    def icc(self) -> bool:
+        """Inter-container communication on the bridge (``enable_icc``; default on)."""
+        return self.options.get(ICC_OPTION, "true").lower() != "false"
+
+    @property
+    def masquerade(self) -> bool:
+        """Does Docker masquerade traffic leaving the network (``enable_ip_masquerade``)?"""
+        return self.options.get(MASQUERADE_OPTION, "true").lower() != "false"
 
 
 @dataclass(slots=True)
@@ -76,6 +93,10 @@ class Endpoint:
     netnsid: int | None = None
     #: keys of the rules that concern this endpoint (see correlate)
     rules: list[str] = field(default_factory=list)
+    #: macvlan/ipvlan: the host interface the container's interface hangs off
+    #: (filled by correlation from the network's ``parent``); no veth then
+    parent: str | None = None
+    parent_ifindex: int | None = None
 
     @property
     def key(self) -> str:
@@ -88,6 +109,8 @@ class Container:
     name: str
     image: str
     state: str
+    #: Docker's HostConfig.NetworkMode: default, bridge, <network>, host, none or
+    #: container:<id> (the other container's full id as Docker stores it)
     network_mode: str
     pid: int | None = None
     #: netns id of the container's network namespace as seen from the host
@@ -98,6 +121,9 @@ class Container:
     labels: dict[str, str] = field(default_factory=dict)
     #: filled by correlation: this container's live NATed conntrack entries
     conntrack: list[NatFlow] = field(default_factory=list)
+    #: ``--network container:<other>``: the id of the container whose network
+    #: namespace this one shares (it has no endpoints of its own); None otherwise
+    netns_owner: str | None = None
 
     @property
     def key(self) -> str:
@@ -300,6 +326,11 @@ class Snapshot:
     rule_containers: dict[str, list[str]] = field(default_factory=dict)
     #: filled by correlation: rule id -> bridges it names
     rule_bridges: dict[str, list[str]] = field(default_factory=dict)
+    #: kernel settings that decide whether containers' packets get through, as
+    #: read from /proc/sys ("net.ipv4.ip_forward" -> "1"). A name that is
+    #: absent was not there: net.bridge.* exist only while br_netfilter is
+    #: loaded. Empty when not collected (then ``source("sysctl")`` is None).
+    sysctls: dict[str, str] = field(default_factory=dict)
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)
