@@ -78,6 +78,9 @@ class Links:
     edges: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     kinds: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    #: lines describing an item that is not in the snapshot itself (a doctor
+    #: finding), for the details view
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
     def link(self, a: str, b: str) -> None:
         self.edges[a].add(b)
@@ -97,12 +100,22 @@ class Links:
         bridge, network, rules; rule -> endpoints -> containers, veths (but not
         the endpoints' other rules); veth -> its one endpoint (so a multi-homed
         container's interface lights only its own network's rules); bridge ->
-        ports, endpoints -> containers.
+        ports, endpoints -> containers. A container sharing another's network
+        namespace (``container:<other>``) also reaches the other's endpoints and
+        what they link to. A doctor finding (``doc:<id>``, linked by
+        :func:`netexplorer.doctor.link_findings`) relates to its evidence only.
         """
         origin = self.kind(key)
         out = {key}
         first = self.neighbours(key)
         out |= first
+        if origin == "doc":
+            return frozenset(out)
+        if origin == "ct":
+            # a container sharing another's netns (container:<other>) reaches the
+            # owner's endpoints, and the owner those of its sharers
+            first = first | {k2 for k in first if self.kind(k) == "ct" for k2 in self.neighbours(k)}
+            out |= first
         for k in first:
             if self.kind(k) != "ep":
                 continue
@@ -157,6 +170,9 @@ def _link_networks(
             links.link(net.key, bridges[net.bridge].key)
         elif net.bridge and net.bridge in by_name:
             links.link(net.key, by_name[net.bridge].key)
+        if net.parent and net.parent in by_name:
+            # macvlan/ipvlan: the network hangs off this host interface
+            links.link(net.key, by_name[net.parent].key)
 
 
 def _link_endpoints(
@@ -171,13 +187,20 @@ def _link_endpoints(
         if iface.kind == "veth" and iface.link_netnsid is not None and iface.master:
             veths[iface.link_netnsid][iface.master] = iface
     owner_of: dict[str, Container] = {c.id: c for c in snap.containers}
+    by_name = {i.name: i for i in snap.interfaces}
     endpoints: list[Endpoint] = []
     for ct in snap.containers:
         links.labels[ct.key] = ct.name
         netns = ct.netnsid
-        if netns is None and ct.network_mode.startswith("container:"):
-            other = owner_of.get(ct.network_mode.split(":", 1)[1])
-            netns = other.netnsid if other else None
+        if ct.netns_owner is None and ct.network_mode.startswith("container:"):
+            ct.netns_owner = ct.network_mode.split(":", 1)[1] or None  # older snapshots
+        other = owner_of.get(ct.netns_owner) if ct.netns_owner else None
+        if other is not None:
+            # --network container:<other>: one network namespace, the owner's
+            # endpoints are this container's interfaces
+            links.link(ct.key, other.key)
+            if netns is None:
+                netns = other.netnsid
         for ep in ct.endpoints:
             endpoints.append(ep)
             links.labels[ep.key] = f"{ct.name}@{ep.network}"
@@ -187,6 +210,13 @@ def _link_endpoints(
                 links.link(ep.key, net.key)
                 ep.bridge = net.bridge
             ep.netnsid = netns
+            ep.parent = net.parent if net is not None else None
+            parent = by_name.get(ep.parent) if ep.parent else None
+            ep.parent_ifindex = parent.ifindex if parent is not None else None
+            if parent is not None:
+                # macvlan/ipvlan: no veth; the container's interface is a child
+                # of this host interface, living in the container's netns
+                links.link(ep.key, parent.key)
             if ep.bridge:
                 if ep.bridge in bridges:
                     links.link(ep.key, bridges[ep.bridge].key)

@@ -17,6 +17,9 @@ from netexplorer.collect.errors import SourceError
 from netexplorer.model import Container, Endpoint, Network, PublishedPort
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+PARENT_OPTION = "parent"
+#: drivers whose endpoints hang off a host interface instead of a veth on a bridge
+PARENT_DRIVERS = frozenset({"macvlan", "ipvlan"})
 INSPECT_WORKERS = 8
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
@@ -95,7 +98,23 @@ def network_from_api(net: Mapping[str, Any]) -> Network:
         enable_ipv6=bool(net.get("EnableIPv6", False)),
         options={str(k): str(v) for k, v in (net.get("Options") or {}).items()},
         labels={str(k): str(v) for k, v in (net.get("Labels") or {}).items()},
+        parent=parent_name(net),
     )
+
+
+def parent_name(net: Mapping[str, Any]) -> str | None:
+    """Host interface a macvlan/ipvlan network hangs off (option ``parent``), else None."""
+    if net.get("Driver") not in PARENT_DRIVERS:
+        return None
+    parent = (net.get("Options") or {}).get(PARENT_OPTION)
+    return str(parent) if parent else None
+
+
+def netns_owner(network_mode: str) -> str | None:
+    """``container:<id>`` -> id: the container whose network namespace is shared."""
+    if network_mode.startswith("container:"):
+        return network_mode.split(":", 1)[1] or None
+    return None
 
 
 def _name(summary: Mapping[str, Any]) -> str:
@@ -152,6 +171,7 @@ def container_from_api(summary: Mapping[str, Any], pid: int | None = None) -> Co
         published_ports=ports,
         endpoints=endpoints,
         labels={str(k): str(v) for k, v in (summary.get("Labels") or {}).items()},
+        netns_owner=netns_owner(str(host_config.get("NetworkMode", ""))),
     )
 
 
