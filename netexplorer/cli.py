@@ -4,11 +4,14 @@
     netexplorer --snapshot FILE      explore a snapshot written earlier
     netexplorer --demo               explore the snapshot recorded from the lab
     netexplorer snapshot --json [-o FILE]
+    netexplorer doctor [--json] [--snapshot FILE]   explain broken container networking
 
 Exit codes (also in README):
-    0  success
-    1  snapshot written, but a source failed (its error is in sources[])
+    0  success (doctor: no problem found)
+    1  snapshot written, but a source failed (its error is in sources[]);
+       doctor: no problem found, but a source failed, so not everything was checked
     2  usage error
+    3  doctor: at least one problem found
     4  a snapshot file could not be read or written
     130 interrupted
 """
@@ -23,6 +26,7 @@ from pathlib import Path
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
+EXIT_PROBLEMS = 3
 EXIT_FILE = 4
 EXIT_INTERRUPTED = 130
 
@@ -55,6 +59,21 @@ def _parser() -> argparse.ArgumentParser:
     snap = sub.add_parser("snapshot", help="collect the host once and print it")
     snap.add_argument("--json", action="store_true", help="print the correlated snapshot as JSON")
     snap.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    doc = sub.add_parser(
+        "doctor",
+        help="explain broken container networking (exit 3 when a problem is found)",
+        description="Check the host (or a snapshot file) for what breaks container "
+        "networking: ip_forward off, FORWARD DROP, missing MASQUERADE or DNAT, rules in "
+        "both iptables backends, br_netfilter, ports down, missing veths. Silent and exit 0 "
+        "when healthy; exit 3 when a problem is found.",
+    )
+    doc.add_argument("--json", action="store_true", help="print the findings as JSON")
+    doc.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="check a snapshot file instead of the live host",
+    )
     return parser
 
 
@@ -99,6 +118,42 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from netexplorer.correlate import correlate
+    from netexplorer.doctor import diagnose, link_findings
+    from netexplorer.doctor.report import findings_to_json, findings_to_text
+    from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
+
+    if args.snapshot or args.demo:
+        from netexplorer.ui.sources import demo_path
+
+        try:
+            snap = load_snapshot(args.snapshot or demo_path())
+        except SnapshotFileError as exc:
+            print(f"netexplorer: {exc}", file=sys.stderr)
+            return EXIT_FILE
+    else:
+        from netexplorer.collect.snapshot import collect_snapshot
+
+        snap = collect_snapshot()
+    links = correlate(snap)
+    findings = diagnose(snap)
+    link_findings(links, findings)
+    if args.json:
+        sys.stdout.write(findings_to_json(snap, links, findings))
+    else:
+        sys.stdout.write(findings_to_text(links, findings))
+    failed = [s for s in snap.sources if not s.ok]
+    for s in failed:
+        print(
+            f"netexplorer: {s.name}: {s.error} (the checks that need it were skipped)",
+            file=sys.stderr,
+        )
+    if findings:
+        return EXIT_PROBLEMS
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from netexplorer.snapshot_io import SnapshotFileError
 
@@ -125,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "snapshot":
             return cmd_snapshot(args)
+        if args.command == "doctor":
+            return cmd_doctor(args)
         return cmd_app(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -1,0 +1,679 @@
+"""The doctor's checks: each a function ``Snapshot -> list[Finding]``.
+
+Firewall checks look at the backends Docker maintains (see :func:`live_backends`)
+and walk chains generically: a rule counts when it sits in a built-in chain or in
+any chain reachable from it by ``-j``/``-g``, so Docker 20.10's FORWARD layout
+(DOCKER-ISOLATION-STAGE-1/2, per-bridge ACCEPTs in FORWARD) and newer Docker's
+(DOCKER-FORWARD, DOCKER-BRIDGE, DOCKER-CT) are read the same way.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from netexplorer.correlate import dnat_address, iface_matches
+from netexplorer.doctor import WARNING, Finding
+from netexplorer.model import Chain, Container, Endpoint, Network, Rule, Snapshot
+
+IP_FORWARD = "net.ipv4.ip_forward"
+IP6_FORWARD = "net.ipv6.conf.all.forwarding"
+BRIDGE_NF = {
+    "ipv4": "net.bridge.bridge-nf-call-iptables",
+    "ipv6": "net.bridge.bridge-nf-call-ip6tables",
+}
+LEGACY = "iptables-legacy"
+NFT = "iptables-nft"
+RUNNING = ("running", "paused", "restarting")
+RESTRICTIVE = frozenset({"DROP", "REJECT"})
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    #: one line for the README/help table: what it looks for
+    summary: str
+    run: Callable[[Snapshot], list[Finding]]
+
+
+# ------------------------------------------------------------------ helpers
+def _is_docker_chain(name: str) -> bool:
+    return name == "DOCKER" or name.startswith("DOCKER-")
+
+
+def _family_of(cidr: str) -> str | None:
+    try:
+        return "ipv6" if ipaddress.ip_network(cidr, strict=False).version == 6 else "ipv4"
+    except ValueError:
+        return None
+
+
+def _command(backend: str, family: str) -> str:
+    """The binary that edits ``backend``/``family``: iptables-nft, ip6tables-legacy ..."""
+    tool = "ip6tables" if family == "ipv6" else "iptables"
+    return f"{tool}-{backend.removeprefix('iptables-')}"
+
+
+def _running(snap: Snapshot) -> list[Container]:
+    return [c for c in snap.containers if c.state in RUNNING]
+
+
+def _bridge_networks(snap: Snapshot) -> list[Network]:
+    """Docker bridge networks whose bridge exists on the host."""
+    bridges = {b.name for b in snap.bridges}
+    return [n for n in snap.networks if n.bridge and n.bridge in bridges]
+
+
+def _members(snap: Snapshot, net: Network) -> list[tuple[Container, Endpoint]]:
+    """Running containers on ``net`` and their endpoint on it."""
+    return [(ct, ep) for ct in _running(snap) for ep in ct.endpoints if ep.network_id == net.id]
+
+
+def _net_evidence(snap: Snapshot, net: Network) -> list[str]:
+    keys = [net.key]
+    if net.bridge:
+        keys.append(f"br:{net.bridge}")
+    for ct, ep in _members(snap, net):
+        keys += [ct.key, ep.key]
+    return keys
+
+
+def _subnets(net: Network, family: str) -> list[str]:
+    if family == "ipv6" and not net.enable_ipv6:
+        return []
+    return [s for s in net.subnets if _family_of(s) == family]
+
+
+def docker_tables(snap: Snapshot) -> set[tuple[str, str, str]]:
+    """(backend, family, table) that hold one of Docker's chains."""
+    return {(c.backend, c.family, c.table) for c in snap.chains if _is_docker_chain(c.name)}
+
+
+def live_backends(snap: Snapshot) -> list[str]:
+    """The backend(s) dockerd maintains now.
+
+    One backend with Docker's chains: that one. Both (stale rules after switching
+    the iptables alternative): the one whose rules name more of the bridges that
+    exist now, since the stale set lacks what was created after the switch; both
+    if they tie.
+    """
+    backends = list(snap.firewall_backends)
+    if len(backends) <= 1:
+        return backends
+    current = {n.bridge for n in _bridge_networks(snap) if n.bridge}
+    named: dict[str, set[str]] = {b: set() for b in backends}
+    for r in snap.rules:
+        if r.backend in named:
+            named[r.backend] |= {
+                i for i in (r.in_interface, r.out_interface) if i is not None and i in current
+            }
+    score = {b: len(named[b]) for b in backends}
+    best = max(score.values())
+    return [b for b in backends if score[b] == best]
+
+
+class Tables:
+    """Rules of one snapshot grouped by (backend, family, table, chain)."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.chains: dict[tuple[str, str, str, str], Chain] = {
+            (c.backend, c.family, c.table, c.name): c for c in snap.chains
+        }
+        self.rules: dict[tuple[str, str, str, str], list[Rule]] = {}
+        for r in snap.rules:
+            self.rules.setdefault((r.backend, r.family, r.table, r.chain), []).append(r)
+
+    def reachable(self, backend: str, family: str, table: str, start: str) -> Iterator[Rule]:
+        """Rules of chain ``start`` and of every chain reachable from it by jumps."""
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            chain = todo.pop(0)
+            if chain in seen:
+                continue
+            seen.add(chain)
+            for r in self.rules.get((backend, family, table, chain), []):
+                yield r
+                if (backend, family, table, r.target) in self.chains:
+                    todo.append(r.target)
+
+    def policy(self, backend: str, family: str, table: str, chain: str) -> str | None:
+        c = self.chains.get((backend, family, table, chain))
+        return c.policy if c is not None else None
+
+
+def _matches(pattern: str | None, negated: bool, name: str) -> bool:
+    return pattern is not None and not negated and iface_matches(pattern, name)
+
+
+# ------------------------------------------------------------------ checks
+def check_ip_forward(snap: Snapshot) -> list[Finding]:
+    """Routing between the bridge and the outside is off in the kernel."""
+    out: list[Finding] = []
+    for family, sysctl in (("ipv4", IP_FORWARD), ("ipv6", IP6_FORWARD)):
+        if snap.sysctls.get(sysctl) != "0":
+            continue  # on, or not read (then there is nothing to say)
+        nets = [
+            n
+            for n in _bridge_networks(snap)
+            if not n.internal and _subnets(n, family) and _members(snap, n)
+        ]
+        if not nets:
+            continue
+        names = ", ".join(n.name for n in nets)
+        evidence = [k for n in nets for k in _net_evidence(snap, n)]
+        out.append(
+            Finding(
+                check="ip-forward",
+                subject=sysctl,
+                title=f"{sysctl} is 0: the kernel does not route {family} packets "
+                f"between the Docker bridges and other interfaces",
+                detail=f"Containers on {names} reach each other and the host, but nothing "
+                "beyond it: their packets to other networks and replies to published "
+                "ports are not forwarded. Docker sets it to 1 when it starts; something "
+                "(a sysctl.conf, a VPN or firewall tool) turned it off since.",
+                fix=f"sysctl -w {sysctl}=1\n"
+                f"echo '{sysctl} = 1' > /etc/sysctl.d/99-docker-forward.conf  # keep it",
+                evidence=evidence,
+            )
+        )
+    return out
+
+
+def _accepts(tables: Tables, backend: str, family: str, bridge: str) -> tuple[bool, bool]:
+    """(is traffic out of ``bridge`` accepted, are replies into it accepted) in FORWARD."""
+    out_ok = in_ok = False
+    for r in tables.reachable(backend, family, "filter", "FORWARD"):
+        if r.target != "ACCEPT":
+            continue
+        if _matches(r.in_interface, r.in_negated, bridge) and not _matches(
+            r.out_interface, r.out_negated, bridge
+        ):
+            out_ok = True
+        if _matches(r.out_interface, r.out_negated, bridge):
+            in_ok = True
+    return out_ok, in_ok
+
+
+def check_forward_drop(snap: Snapshot) -> list[Finding]:
+    """FORWARD policy DROP and no ACCEPT for a bridge network, in any backend."""
+    out: list[Finding] = []
+    tables = Tables(snap)
+    for (backend, family, table, name), chain in sorted(tables.chains.items()):
+        if table != "filter" or name != "FORWARD" or chain.policy != "DROP":
+            continue
+        for net in _bridge_networks(snap):
+            if net.internal or not _subnets(net, family) or net.bridge is None:
+                continue
+            out_ok, in_ok = _accepts(tables, backend, family, net.bridge)
+            if out_ok and in_ok:
+                continue
+            br = net.bridge
+            tool = _command(backend, family)
+            into = (
+                "DOCKER-USER"
+                if (backend, family, "filter", "DOCKER-USER") in tables.chains
+                else "FORWARD"
+            )
+            missing = []
+            fixes = []
+            if not out_ok:
+                missing.append(f"out of {br}")
+                fixes.append(f"{tool} -I {into} -i {br} ! -o {br} -j ACCEPT")
+            if not in_ok:
+                missing.append(f"replies into {br}")
+                fixes.append(
+                    f"{tool} -I {into} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+                )
+            stale = backend not in live_backends(snap)
+            out.append(
+                Finding(
+                    check="forward-drop",
+                    subject=f"{backend}/{family}/{br}",
+                    title=f"{backend} {family} FORWARD policy is DROP and no rule accepts "
+                    f"traffic {' or '.join(missing)} (network {net.name})",
+                    detail="Packets of the containers on this bridge to anywhere but the "
+                    "host (and replies to them) fall through to the DROP policy. "
+                    + (
+                        f"Docker does not maintain {backend}, but both backends hook into "
+                        "netfilter, so this policy drops the traffic all the same; set it "
+                        "back to ACCEPT if nothing else needs it."
+                        if stale
+                        else "Docker adds these rules when it creates the network: a "
+                        "firewall reload (firewalld, ufw, iptables-restore) probably flushed "
+                        "them; restarting dockerd re-creates them."
+                    ),
+                    fix=(
+                        f"{tool} -P FORWARD ACCEPT"
+                        if stale
+                        else "\n".join([*fixes, "# or: systemctl restart docker"])
+                    ),
+                    evidence=_net_evidence(snap, net),
+                )
+            )
+    return out
+
+
+def _masquerades(tables: Tables, backend: str, family: str, subnet: str, bridge: str) -> bool:
+    want = ipaddress.ip_network(subnet, strict=False)
+    for r in tables.reachable(backend, family, "nat", "POSTROUTING"):
+        if r.target not in ("MASQUERADE", "SNAT") or r.source is None or r.source_negated:
+            continue
+        try:
+            src = ipaddress.ip_network(r.source, strict=False)
+        except ValueError:
+            continue
+        if src.version != want.version or not want.subnet_of(src):  # type: ignore[arg-type]
+            continue
+        if _matches(r.out_interface, r.out_negated, bridge):
+            continue  # only traffic staying on the bridge
+        return True
+    return False
+
+
+def check_masquerade(snap: Snapshot) -> list[Finding]:
+    """A bridge network whose traffic leaves un-NATed (no MASQUERADE for its subnet)."""
+    out: list[Finding] = []
+    tables = Tables(snap)
+    with_nat = docker_tables(snap)
+    for backend in live_backends(snap):
+        for family in ("ipv4", "ipv6"):
+            if (backend, family, "nat") not in with_nat:
+                continue  # Docker does not NAT this family here (e.g. no --ip6tables)
+            for net in _bridge_networks(snap):
+                if net.internal or not net.masquerade or net.bridge is None:
+                    continue
+                for subnet in _subnets(net, family):
+                    if _masquerades(tables, backend, family, subnet, net.bridge):
+                        continue
+                    tool = _command(backend, family)
+                    out.append(
+                        Finding(
+                            check="masquerade",
+                            subject=f"{backend}/{subnet}",
+                            title=f"no MASQUERADE for {subnet} (network {net.name}, bridge "
+                            f"{net.bridge}) in {backend} {family}",
+                            detail="Packets from these containers leave the host with their "
+                            "private source address, so answers never find the way back. "
+                            "Docker adds this rule when it creates the network (unless "
+                            "com.docker.network.bridge.enable_ip_masquerade=false); a "
+                            "firewall reload probably flushed it.",
+                            fix=f"{tool} -t nat -A POSTROUTING -s {subnet} ! -o {net.bridge} "
+                            "-j MASQUERADE\n# or: systemctl restart docker",
+                            evidence=_net_evidence(snap, net),
+                        )
+                    )
+    return out
+
+
+def check_both_backends(snap: Snapshot) -> list[Finding]:
+    """Docker's chains in both iptables backends: one set is stale."""
+    if len(snap.firewall_backends) < 2:
+        return []
+    live = live_backends(snap)
+    stale = [b for b in snap.firewall_backends if b not in live]
+    suspects = stale or list(snap.firewall_backends)
+    evidence = [
+        r.key
+        for r in snap.rules
+        if r.backend in suspects and (_is_docker_chain(r.chain) or _is_docker_chain(r.target))
+    ]
+    if stale:
+        which = f"{' and '.join(stale)} holds stale ones (it names fewer of today's bridges)"
+        fixes = [
+            f"for t in nat filter; do {_command(b, f)} -t $t -F && {_command(b, f)} -t $t -X; done"
+            for b in stale
+            for f in ("ipv4", "ipv6")
+            if (b, f, "nat") in docker_tables(snap) or (b, f, "filter") in docker_tables(snap)
+        ]
+        fix = "\n".join(
+            ["# if nothing but Docker uses that backend (this also drops its other rules):", *fixes]
+        )
+    else:
+        which = "which set is stale cannot be told from the rules"
+        fix = (
+            "readlink -f $(command -v iptables)  # the backend dockerd uses since its start\n"
+            "# then flush the other one: for t in nat filter; do iptables-<other> -t $t -F "
+            "&& iptables-<other> -t $t -X; done"
+        )
+    return [
+        Finding(
+            check="both-backends",
+            subject="+".join(snap.firewall_backends),
+            title=f"Docker's chains are in both iptables backends; {which}",
+            detail="The iptables alternative was switched while Docker had rules. Both "
+            "backends hook into netfilter: stale DROP rules or a DROP policy there still "
+            "drop packets, and stale DNAT rules send published ports to addresses that "
+            "may now belong to other containers.",
+            fix=fix,
+            evidence=evidence,
+            severity=WARNING,
+        )
+    ]
+
+
+def _restrictive_same_bridge(snap: Snapshot, bridge: str, family: str) -> list[Rule]:
+    live = live_backends(snap)
+    return [
+        r
+        for r in snap.rules
+        if r.backend in live
+        and r.family == family
+        and r.table == "filter"
+        and r.target in RESTRICTIVE
+        and _matches(r.in_interface, r.in_negated, bridge)
+        and _matches(r.out_interface, r.out_negated, bridge)
+    ]
+
+
+def check_br_netfilter(snap: Snapshot) -> list[Finding]:
+    """Rules between containers on one bridge, but bridged traffic skips iptables."""
+    src = snap.source("sysctl")
+    if src is None or not src.ok:
+        return []
+    out: list[Finding] = []
+    for net in _bridge_networks(snap):
+        if net.bridge is None:
+            continue
+        for family, sysctl in BRIDGE_NF.items():
+            rules = _restrictive_same_bridge(snap, net.bridge, family)
+            if family == "ipv4" and not net.icc and not rules:
+                continue  # icc=false without Docker's DROP: nothing to enforce
+            if not rules:
+                continue
+            value = snap.sysctls.get(sysctl)
+            if value not in (None, "0"):
+                continue
+            why = (
+                f"enable_icc=false on {net.name}"
+                if not net.icc
+                else f"{len(rules)} filter rule(s) between containers on {net.bridge}"
+            )
+            state = (
+                "the br_netfilter module is not loaded (no /proc/sys/net/bridge)"
+                if value is None
+                else f"{sysctl} is 0"
+            )
+            out.append(
+                Finding(
+                    check="br-netfilter",
+                    subject=f"{family}/{net.bridge}",
+                    title=f"{why} is not enforced: {state}",
+                    detail="Packets between two containers on the same bridge are bridged, "
+                    "not routed: iptables sees them only while br_netfilter is loaded and "
+                    f"{sysctl} is 1. Until then these rules never match and the containers "
+                    "talk freely.",
+                    fix=("modprobe br_netfilter\n" if value is None else "")
+                    + f"sysctl -w {sysctl}=1",
+                    evidence=_net_evidence(snap, net) + [r.key for r in rules],
+                    severity=WARNING,
+                )
+            )
+    return out
+
+
+def check_ports_down(snap: Snapshot) -> list[Finding]:
+    """A container's veth, its bridge port or the bridge is down or not forwarding."""
+    out: list[Finding] = []
+    ifaces = {i.ifindex: i for i in snap.interfaces}
+    bridges = {b.name: b for b in snap.bridges}
+    ports = {p.ifindex: p for b in snap.bridges for p in b.ports}
+    reported: set[str] = set()
+    for ct in _running(snap):
+        for ep in ct.endpoints:
+            if ep.host_ifindex is None:
+                continue
+            veth = ifaces.get(ep.host_ifindex)
+            if veth is None:
+                continue
+            keys = [ct.key, ep.key, veth.key] + ([f"br:{ep.bridge}"] if ep.bridge else [])
+            port = ports.get(veth.ifindex)
+            br = bridges.get(ep.bridge or "")
+            if "UP" not in veth.flags:
+                out.append(
+                    Finding(
+                        check="port-down",
+                        subject=veth.name,
+                        title=f"host veth {veth.name} of {ct.name} ({ep.network}) is down",
+                        detail="The container's packets stop at the host end of its veth "
+                        "pair: it reaches nothing on this network, and nothing reaches it.",
+                        fix=f"ip link set {veth.name} up",
+                        evidence=keys,
+                    )
+                )
+            elif veth.operstate == "LOWERLAYERDOWN":
+                pid = ct.pid or "<pid>"
+                out.append(
+                    Finding(
+                        check="port-down",
+                        subject=veth.name,
+                        title=f"the container end of {veth.name} is down inside {ct.name}",
+                        detail=f"Interface ifindex {ep.peer_ifindex} in the container's "
+                        "network namespace is down, so the veth pair carries nothing.",
+                        fix=f"nsenter -t {pid} -n ip -o link | grep '^{ep.peer_ifindex}:'  "
+                        "# its name, e.g. eth0\n"
+                        f"nsenter -t {pid} -n ip link set eth0 up",
+                        evidence=keys,
+                    )
+                )
+            elif port is not None and port.state != "forwarding":
+                out.append(
+                    Finding(
+                        check="port-down",
+                        subject=veth.name,
+                        title=f"bridge port {veth.name} of {ct.name} is {port.state}, "
+                        "not forwarding",
+                        detail="The bridge does not pass frames through a port that is not "
+                        "in the forwarding state"
+                        + (" (STP is on: it may be blocking a loop)" if br and br.stp else "")
+                        + ".",
+                        fix=f"bridge link set dev {veth.name} state 3  # 3 = forwarding",
+                        evidence=keys,
+                    )
+                )
+            if br is not None and br.name not in reported and br.operstate != "UP":
+                iface = ifaces.get(br.ifindex)
+                if iface is not None and "UP" not in iface.flags:
+                    reported.add(br.name)
+                    out.append(
+                        Finding(
+                            check="port-down",
+                            subject=br.name,
+                            title=f"bridge {br.name} ({ep.network}) is down",
+                            detail="Every container on this bridge is cut off from the "
+                            "host and from each other.",
+                            fix=f"ip link set {br.name} up",
+                            evidence=[br.key, iface.key, *_net_keys(snap, br.name)],
+                        )
+                    )
+    return out
+
+
+def _net_keys(snap: Snapshot, bridge: str) -> list[str]:
+    return [k for n in snap.networks if n.bridge == bridge for k in _net_evidence(snap, n)]
+
+
+def check_parent(snap: Snapshot) -> list[Finding]:
+    """A macvlan/ipvlan network whose parent interface is missing or down."""
+    out: list[Finding] = []
+    by_name = {i.name: i for i in snap.interfaces}
+    for net in snap.networks:
+        if not net.parent:
+            continue
+        members = _members(snap, net)
+        if not members:
+            continue
+        iface = by_name.get(net.parent)
+        keys = [net.key] + [k for ct, ep in members for k in (ct.key, ep.key)]
+        if iface is None:
+            out.append(
+                Finding(
+                    check="parent",
+                    subject=net.name,
+                    title=f"parent interface {net.parent} of {net.driver} network {net.name} "
+                    "does not exist",
+                    detail="The containers' interfaces hang off this host interface; without "
+                    "it they have no way out.",
+                    fix=f"ip link show {net.parent}  # create or rename it, then: "
+                    f"docker restart {' '.join(ct.name for ct, _ in members)}",
+                    evidence=keys,
+                )
+            )
+        elif "UP" not in iface.flags:
+            out.append(
+                Finding(
+                    check="parent",
+                    subject=net.name,
+                    title=f"parent interface {net.parent} of {net.driver} network {net.name} "
+                    "is down",
+                    detail="Every container on this network is cut off: their interfaces "
+                    "send through the parent.",
+                    fix=f"ip link set {net.parent} up",
+                    evidence=[iface.key, *keys],
+                )
+            )
+    return out
+
+
+def _dnat_to(tables: Tables, backend: str, family: str, port: int, proto: str) -> Iterable[Rule]:
+    for r in tables.reachable(backend, family, "nat", "PREROUTING"):
+        if r.target == "DNAT" and r.dport == str(port) and (r.protocol or proto) == proto:
+            yield r
+
+
+def check_dnat(snap: Snapshot) -> list[Finding]:
+    """A published port of a running container with no DNAT rule to it."""
+    out: list[Finding] = []
+    tables = Tables(snap)
+    with_nat = docker_tables(snap)
+    live = live_backends(snap)
+    for ct in _running(snap):
+        eps = [ep for ep in ct.endpoints if ep.bridge]
+        if not eps or not ct.published_ports:
+            continue
+        for p in ct.published_ports:
+            family = "ipv6" if ":" in p.host_ip else "ipv4"
+            backends = [b for b in live if (b, family, "nat") in with_nat]
+            if not backends:
+                continue  # Docker does not NAT this family (IPv6 without --ip6tables)
+            targets = {ep.ipv6 if family == "ipv6" else ep.ipv4 for ep in eps} - {None}
+            found = False
+            for backend in backends:
+                for r in _dnat_to(tables, backend, family, p.host_port, p.protocol):
+                    to = r.target_options.get("--to-destination", "")
+                    addr = dnat_address(to)
+                    if (
+                        addr is not None
+                        and str(addr) in targets
+                        and to.endswith(f":{p.container_port}")
+                    ):
+                        found = True
+            if found:
+                continue
+            ep = next((e for e in eps if (e.ipv6 if family == "ipv6" else e.ipv4)), eps[0])
+            ip = (ep.ipv6 if family == "ipv6" else ep.ipv4) or "?"
+            dest = f"[{ip}]:{p.container_port}" if family == "ipv6" else f"{ip}:{p.container_port}"
+            host = "" if p.host_ip in ("", "0.0.0.0", "::") else f"-d {p.host_ip} "
+            tool = _command(backends[0], family)
+            out.append(
+                Finding(
+                    check="dnat",
+                    subject=f"{ct.name}/{p.host_ip or '*'}:{p.host_port}/{p.protocol}",
+                    title=f"published port {p.host_ip or '*'}:{p.host_port}/{p.protocol} of "
+                    f"{ct.name} has no DNAT rule to it",
+                    detail="Connections from other hosts to this port are not redirected to "
+                    "the container (docker-proxy may still answer connections from the host "
+                    "itself). Docker adds the rule when the container starts; a firewall "
+                    "reload probably flushed it.",
+                    fix=f"{tool} -t nat -A DOCKER {host}! -i {ep.bridge} -p {p.protocol} "
+                    f"-m {p.protocol} --dport {p.host_port} -j DNAT --to-destination {dest}\n"
+                    f"# or: docker restart {ct.name}",
+                    evidence=[ct.key, *(e.key for e in eps)],
+                )
+            )
+    return out
+
+
+def check_veth_missing(snap: Snapshot) -> list[Finding]:
+    """A running container on a bridge network whose host veth is not there."""
+    out: list[Finding] = []
+    for ct in _running(snap):
+        for ep in ct.endpoints:
+            if not ep.bridge or ep.host_veth or not (ep.ipv4 or ep.ipv6):
+                continue
+            if ep.netnsid is None:
+                continue  # cannot tell without the container's netns id (not root)
+            out.append(
+                Finding(
+                    check="veth-missing",
+                    subject=ep.key,
+                    title=f"{ct.name} has no veth on bridge {ep.bridge} (network {ep.network})",
+                    detail="Docker says the container is attached, but no host interface "
+                    f"on {ep.bridge} leads into its network namespace: the veth pair was "
+                    "deleted or moved, so the container is cut off from this network.",
+                    fix=f"docker restart {ct.name}\n"
+                    f"# or: docker network disconnect {ep.network} {ct.name} && "
+                    f"docker network connect {ep.network} {ct.name}",
+                    evidence=[ct.key, ep.key, f"br:{ep.bridge}", f"net:{ep.network_id}"],
+                )
+            )
+    return out
+
+
+def check_netns_owner(snap: Snapshot) -> list[Finding]:
+    """``--network container:<other>`` with the other container gone or stopped."""
+    out: list[Finding] = []
+    by_id = {c.id: c for c in snap.containers}
+    for ct in _running(snap):
+        if not ct.netns_owner:
+            continue
+        owner = by_id.get(ct.netns_owner)
+        if owner is not None and owner.state in RUNNING:
+            continue
+        what = f"{owner.name} is {owner.state}" if owner else "it no longer exists"
+        out.append(
+            Finding(
+                check="netns-owner",
+                subject=ct.name,
+                title=f"{ct.name} shares the network namespace of a container that is not "
+                f"running ({what})",
+                detail="A container:<other> container has no network of its own; when the "
+                "owner stops, Docker removes the owner's interfaces and this one keeps "
+                "only loopback.",
+                fix=(f"docker start {owner.name} && " if owner else "")
+                + f"docker restart {ct.name}",
+                evidence=[ct.key] + ([owner.key] if owner else []),
+            )
+        )
+    return out
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("ip-forward", "net.ipv4.ip_forward (or IPv6 forwarding) is 0", check_ip_forward),
+    Check(
+        "forward-drop",
+        "FORWARD policy DROP and no ACCEPT for a bridge network (any backend)",
+        check_forward_drop,
+    ),
+    Check("masquerade", "a bridge network without its MASQUERADE rule", check_masquerade),
+    Check(
+        "both-backends", "Docker rules in both iptables backends (stale set)", check_both_backends
+    ),
+    Check(
+        "br-netfilter",
+        "icc=false or same-bridge DROP rules while br_netfilter/bridge-nf-call is off",
+        check_br_netfilter,
+    ),
+    Check(
+        "port-down",
+        "a container's veth, bridge port or bridge down / not forwarding",
+        check_ports_down,
+    ),
+    Check("parent", "a macvlan/ipvlan parent interface missing or down", check_parent),
+    Check("dnat", "a published port without its DNAT rule", check_dnat),
+    Check(
+        "veth-missing", "a running container whose host veth cannot be found", check_veth_missing
+    ),
+    Check("netns-owner", "container:<other> whose owner is not running", check_netns_owner),
+)
