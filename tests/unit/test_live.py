@@ -1,0 +1,266 @@
+"""The live data layer on recorded data: debounce, counter deltas, conntrack, events."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netexplorer.collect.conntrack_source import parse_conntrack
+from netexplorer.collect.netlink_source import plain_from_json
+from netexplorer.collect.snapshot import Collectors
+from netexplorer.correlate import attach_flows
+from netexplorer.live.debounce import Debouncer
+from netexplorer.live.deltas import apply_deltas, counter_deltas
+from netexplorer.live.docker_events import describe_event
+from netexplorer.live.feed import LiveFeed
+from netexplorer.live.netlink_events import describe_messages
+from netexplorer.model import Container, Endpoint, Rule, Snapshot, Source
+
+RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "live"
+
+
+def events() -> list[dict[str, Any]]:
+    lines = (RECORDED / "docker-events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+# ------------------------------------------------------------------ debounce
+def test_a_recorded_container_lifecycle_becomes_few_triggers() -> None:
+    # docker run, network connect and rm -f within ~0.5 s: each burst settles into one
+    d = Debouncer(quiet=0.15, max_wait=0.6)
+    fired: list[list[str]] = []
+    recorded = events()
+    t0 = recorded[0]["timeNano"] / 1e9
+    for ev in recorded:
+        now = ev["timeNano"] / 1e9 - t0
+        due = d.deadline()
+        if due is not None and due <= now:
+            taken = d.take(due)
+            assert taken is not None
+            fired.append(taken)
+        d.add(describe_event(ev), now)
+    last = d.deadline()
+    assert last is not None
+    assert d.take(last - 0.001) is None  # not yet
+    fired.append(d.take(last) or [])
+    assert 1 <= len(fired) <= 3 < len(recorded)
+    flat = [r for burst in fired for r in burst]
+    assert "docker: container create nxt-rec" in flat
+    assert "docker: container destroy nxt-rec" in flat
+    assert not d.pending
+
+
+def test_a_steady_trickle_cannot_postpone_collection_forever() -> None:
+    d = Debouncer(quiet=0.15, max_wait=0.6)
+    fired_at = None
+    for n in range(100):
+        now = n * 0.1  # an event every 100 ms, never quiet for 150 ms
+        if d.take(now) is not None:
+            fired_at = now
+            break
+        d.add("netlink: new link 7", now)
+    assert fired_at is not None and fired_at <= 0.6 + 0.1
+
+
+def test_reasons_are_kept_once_in_order() -> None:
+    d = Debouncer(quiet=0.1, max_wait=1)
+    for reason in ("a", "b", "a", "c"):
+        d.add(reason, 0.0)
+    assert d.take(0.05) is None
+    assert d.take(0.1) == ["a", "b", "c"]
+    assert d.take(10) is None
+
+
+# ------------------------------------------------------------------ deltas
+def rule(text: str, packets: int, rid: str | None = None) -> Rule:
+    return Rule(
+        "iptables-nft", "ipv4", "nat", "POSTROUTING", 1, text, packets=packets,
+        bytes=packets * 84, id=rid or text,
+    )  # fmt: skip
+
+
+def snapshot(*rules: Rule, fw_ok: bool = True, stale: bool = False) -> Snapshot:
+    return Snapshot(rules=list(rules), sources=[Source("firewall", fw_ok, stale=stale)])
+
+
+def test_deltas_by_rule_id_not_position() -> None:
+    before = [rule("masq", 10), rule("dnat", 5)]
+    after = [rule("new", 3), rule("masq", 12), rule("dnat", 5)]  # one inserted above
+    deltas = counter_deltas(before, after)
+    assert deltas["masq"].packets == 2 and deltas["masq"].bytes == 168
+    assert deltas["dnat"].packets == 0
+    assert "new" not in deltas
+
+
+def test_zeroed_counters_have_no_delta() -> None:
+    assert counter_deltas([rule("masq", 10)], [rule("masq", 1)]) == {}
+
+
+def test_apply_deltas_fills_rules_and_skips_stale_reads() -> None:
+    prev = snapshot(rule("masq", 10))
+    cur = snapshot(rule("masq", 11), rule("other", 4))
+    apply_deltas(prev, cur)
+    assert [(r.delta_packets, r.delta_bytes) for r in cur.rules] == [(1, 84), (None, None)]
+    apply_deltas(None, cur)
+    assert cur.rules[0].delta_packets is None
+    stale = snapshot(rule("masq", 11), stale=True)
+    apply_deltas(prev, stale)
+    assert stale.rules[0].delta_packets is None
+
+
+# ------------------------------------------------------------------ conntrack
+def recorded_flows() -> list[Any]:
+    messages = plain_from_json(json.loads((RECORDED / "conntrack.json").read_text()))
+    return parse_conntrack(messages).flows
+
+
+def test_only_nated_entries_become_flows() -> None:
+    flows = recorded_flows()
+    assert len(flows) == 2  # the ping and the published port; DNS and IGMP untouched
+    icmp = next(f for f in flows if f.proto == "icmp")
+    assert (icmp.nat, icmp.orig_src, icmp.orig_dst) == ("snat", "172.17.0.2", "203.0.113.1")
+    assert (icmp.reply_src, icmp.reply_dst) == ("203.0.113.1", "198.51.100.1")
+    assert icmp.orig_dport is None and icmp.orig_sport == 85  # the echo id
+    tcp = next(f for f in flows if f.proto == "tcp")
+    assert tcp.nat == "dnat" and tcp.state == "TIME_WAIT" and "ASSURED" in tcp.flags
+    assert (tcp.orig_dst, tcp.orig_dport) == ("198.51.100.1", 8080)
+    assert (tcp.reply_src, tcp.reply_sport) == ("172.17.0.4", 80)
+
+
+def test_correlation_hands_flows_to_their_containers() -> None:
+    def ct(name: str, ip: str) -> Container:
+        c = Container(name, name, "busybox", "running", "bridge")
+        c.endpoints = [Endpoint(name, name, "bridge", "n", ipv4=ip)]
+        return c
+
+    snap = Snapshot(containers=[ct("test1", "172.17.0.2"), ct("web", "172.17.0.4")])
+    snap.conntrack = recorded_flows()
+    attach_flows(snap)
+    attach_flows(snap)  # idempotent
+    test1, web = snap.containers
+    assert [f.proto for f in test1.conntrack] == ["icmp"]  # SNAT: by original source
+    assert [f.proto for f in web.conntrack] == ["tcp"]  # DNAT: by reply source
+
+
+# ------------------------------------------------------------------ event names
+def test_events_are_named_for_the_reader() -> None:
+    names = [describe_event(e) for e in events()]
+    assert names[0] == "docker: container create nxt-rec"
+    assert names[1].startswith("docker: network connect bridge (")
+
+
+def test_netlink_messages_are_named_with_their_ifindex() -> None:
+    link = struct.pack("=IHHII", 32, 16, 0, 0, 0) + struct.pack("=BxHiII", 0, 1, 42, 0, 0)
+    addr = struct.pack("=IHHII", 24, 21, 0, 0, 0) + struct.pack("=BBBBI", 2, 24, 0, 0, 7)
+    other = struct.pack("=IHHII", 16, 24, 0, 0, 0)  # a route: ignored
+    assert list(describe_messages(link + addr + other)) == [
+        "netlink: new link 42",
+        "netlink: del addr 7",
+    ]
+
+
+# ------------------------------------------------------------------ the feed
+class Fake:
+    """Collectors counting their calls; docker can be made to fail."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.docker_down = False
+
+    def counted(self, name: str, result: Callable[[], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return result()
+
+        return call
+
+    def collectors(self) -> Collectors:
+        from netexplorer.collect.conntrack_source import ConntrackData
+        from netexplorer.collect.docker_source import DockerData
+        from netexplorer.collect.errors import SourceError
+        from netexplorer.collect.firewall import FirewallData
+        from netexplorer.collect.netlink_source import NetlinkData
+
+        def docker() -> DockerData:
+            if self.docker_down:
+                raise SourceError("No Docker daemon answers at unix:///var/run/docker.sock")
+            c = Container("c1", "test1", "busybox", "running", "bridge")
+            return DockerData(containers=[c])
+
+        n = self.calls
+        return Collectors(
+            docker=self.counted("docker", docker),
+            netlink=self.counted("netlink", NetlinkData),
+            firewall=self.counted(
+                "firewall", lambda: FirewallData(rules=[rule("masq", 10 * n["firewall"])])
+            ),
+            netnsids=lambda pids: {},
+            conntrack=self.counted("conntrack", ConntrackData),
+        )
+
+
+def test_a_poll_rereads_only_firewall_and_conntrack_and_computes_deltas() -> None:
+    fake = Fake()
+    feed = LiveFeed(collectors=fake.collectors(), watch=False)
+    first = feed.collect()
+    polled = feed.collect(("firewall", "conntrack"))
+    assert {k: fake.calls[k] for k in ("docker", "netlink", "firewall", "conntrack")} == {
+        "docker": 1,
+        "netlink": 1,
+        "firewall": 2,
+        "conntrack": 2,
+    }
+    names = [s.name for s in polled.sources]
+    assert names[:4] == ["docker", "netlink", "firewall", "conntrack"]
+    assert [c.name for c in polled.containers] == ["test1"]
+    assert polled.containers[0] is not first.containers[0]  # never shared across threads
+    assert first.rules[0].delta_packets is None
+    assert polled.rules[0].delta_packets == 10
+
+
+def test_a_failed_docker_keeps_its_last_read_marked_stale() -> None:
+    fake = Fake()
+    feed = LiveFeed(collectors=fake.collectors(), watch=False)
+    good = feed.collect()
+    fake.docker_down = True
+    down = feed.collect()
+    src = down.source("docker")
+    assert src is not None and not src.ok and src.stale
+    assert src.read_at == good.source("docker").read_at  # type: ignore[union-attr]
+    assert "No Docker daemon answers" in (src.error or "")
+    assert [c.name for c in down.containers] == ["test1"]
+    fake.docker_down = False
+    back = feed.collect()
+    src = back.source("docker")
+    assert src is not None and src.ok and not src.stale
+
+
+def test_the_loop_collects_on_notify_and_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    fake = Fake()
+    feed = LiveFeed(interval=60, quiet=0.01, max_wait=0.05, collectors=fake.collectors(),
+                    watch=False)  # fmt: skip
+    got: list[list[str]] = []
+    done = threading.Event()
+
+    def emit(snap: Snapshot, reasons: list[str]) -> None:
+        got.append(reasons)
+        if len(got) == 1:
+            feed.notify("docker: container start x")
+            feed.notify("netlink: new link 3")
+        else:
+            done.set()
+
+    thread = threading.Thread(target=feed.run, args=(emit,))
+    thread.start()
+    assert done.wait(10)
+    feed.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert got[:2] == [["start"], ["docker: container start x", "netlink: new link 3"]]
