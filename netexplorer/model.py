@@ -240,14 +240,21 @@ class Bridge:
 # --------------------------------------------------------------------------- firewall
 @dataclass(slots=True)
 class Rule:
-    """One firewall rule, in iptables-save form, whichever backend holds it."""
+    """One firewall rule, whichever backend holds it.
 
-    backend: str  # "iptables-nft" | "iptables-legacy"
-    family: str  # "ipv4" | "ipv6"
-    table: str  # nat, filter, ...
+    iptables rules are in iptables-save form; native nftables rules (backend
+    "nftables", e.g. Docker's ``docker-bridges`` tables) have their match fields
+    filled from the nft expressions and ``text`` in nft syntax.
+    """
+
+    backend: str  # "iptables-nft" | "iptables-legacy" | "nftables"
+    family: str  # "ipv4" | "ipv6" ("inet" for a native nftables inet table)
+    table: str  # nat, filter, ... (nftables: the table's name, e.g. docker-bridges)
     chain: str
     position: int  # 1-based position within the chain
-    text: str  # "-A CHAIN ..." exactly as iptables-save prints it
+    #: "-A CHAIN ..." exactly as iptables-save prints it; nftables: the rule as
+    #: ``nft list ruleset`` prints it, without its counter values and handle
+    text: str
     target: str = ""  # MASQUERADE, DNAT, ACCEPT, DOCKER ... ("" for none)
     target_options: dict[str, str] = field(default_factory=dict)
     source: str | None = None  # "-s" as written ("172.17.0.0/16")
@@ -268,6 +275,15 @@ class Rule:
     bytes: int = 0
     #: stable id: backend, family, table, chain and text hashed (see rule_id)
     id: str = ""
+    #: nftables only: the rule's handle (unique within its table)
+    handle: int | None = None
+    #: nftables only: the interface a verdict map dispatches this rule's chain on
+    #: (Docker's per-bridge chains: docker0 for nat-postrouting-out__docker0), so
+    #: the rule sees only packets with that interface, as if it had the condition too
+    chain_interface: str | None = None
+    #: "in": the map is keyed on the input interface (iifname, like -i); "out": on
+    #: the output interface (oifname, like -o). None when chain_interface is None.
+    chain_interface_dir: str | None = None
     #: packets/bytes counted since the previous firewall read (live view only;
     #: None without a previous read or when the counters were reset)
     delta_packets: int | None = None

@@ -1,8 +1,11 @@
-"""Firewall collectors: Docker's iptables rules from both iptables backends.
+"""Firewall collectors: Docker's rules from both iptables backends and native nftables.
 
-``collect_firewall()`` reads the iptables-nft backend (``iptables-nft-save -c``)
-and the iptables-legacy backend (x_tables through python-iptables) into the
-same ``model.Rule``/``model.Chain`` form. Nothing here imports Textual.
+``collect_firewall()`` reads the iptables-nft backend (``iptables-nft-save -c``),
+the iptables-legacy backend (x_tables through python-iptables) and native
+nftables tables (``nft -j list ruleset``: Docker's ``docker-bridges`` with
+``--firewall-backend=nftables``; iptables-nft's own tables are left to the
+iptables-nft backend) into the same ``model.Rule``/``model.Chain`` form. Nothing
+here imports Textual.
 """
 
 from __future__ import annotations
@@ -17,8 +20,14 @@ from netexplorer.model import Chain, Rule
 
 NFT = "iptables-nft"
 LEGACY = "iptables-legacy"
-#: the order backends are read and reported in (nft is Debian's default)
-BACKENDS = (NFT, LEGACY)
+#: Docker's native nftables backend (table docker-bridges), and other nft tables
+NFTABLES = "nftables"
+#: the two iptables backends (nft is Debian's default)
+IPTABLES_BACKENDS = (NFT, LEGACY)
+#: the order backends are read and reported in
+BACKENDS = (NFT, LEGACY, NFTABLES)
+#: the table Docker's nftables backend owns (ip and ip6)
+DOCKER_NFT_TABLE = "docker-bridges"
 FAMILIES = ("ipv4", "ipv6")
 
 Reader = Callable[[], tuple[list[Rule], list[Chain], list[str]]]
@@ -28,7 +37,8 @@ Reader = Callable[[], tuple[list[Rule], list[Chain], list[str]]]
 class FirewallData:
     rules: list[Rule] = field(default_factory=list)
     chains: list[Chain] = field(default_factory=list)
-    #: backends that hold Docker's chains (DOCKER or DOCKER-*), in BACKENDS order
+    #: backends that hold Docker's chains (DOCKER or DOCKER-*; for nftables the
+    #: table docker-bridges), in BACKENDS order
     backends: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     #: backend -> why it could not be read
@@ -39,8 +49,14 @@ def is_docker_chain(name: str) -> bool:
     return name == "DOCKER" or name.startswith("DOCKER-")
 
 
+def holds_docker_chain(chain: Chain) -> bool:
+    if chain.backend == NFTABLES:
+        return chain.table == DOCKER_NFT_TABLE
+    return is_docker_chain(chain.name)
+
+
 def collect_firewall(readers: dict[str, Reader] | None = None) -> FirewallData:
-    """Read both backends; one failing does not stop the other.
+    """Read every backend; one failing does not stop the others.
 
     Raises SourceError only if no backend could be read at all. ``readers``
     replaces the real backend readers (tests).
@@ -48,8 +64,9 @@ def collect_firewall(readers: dict[str, Reader] | None = None) -> FirewallData:
     if readers is None:
         from netexplorer.collect.firewall.legacy import read_legacy
         from netexplorer.collect.firewall.nft import read_nft
+        from netexplorer.collect.firewall.nft_native import read_nft_native
 
-        readers = {NFT: read_nft, LEGACY: read_legacy}
+        readers = {NFT: read_nft, LEGACY: read_legacy, NFTABLES: read_nft_native}
     data = FirewallData()
     for backend in BACKENDS:
         if backend not in readers:
@@ -66,9 +83,9 @@ def collect_firewall(readers: dict[str, Reader] | None = None) -> FirewallData:
         raise SourceError(" ".join(dict.fromkeys(data.errors.values())))
     data.rules.sort(key=_rule_order(data.chains))
     data.backends = [
-        b for b in BACKENDS if any(c.backend == b and is_docker_chain(c.name) for c in data.chains)
+        b for b in BACKENDS if any(c.backend == b and holds_docker_chain(c) for c in data.chains)
     ]
-    if len(data.backends) > 1:
+    if len([b for b in data.backends if b in IPTABLES_BACKENDS]) > 1:
         data.warnings.append(both_backends_warning(active_iptables_backend()))
     return data
 
