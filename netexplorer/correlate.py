@@ -292,38 +292,69 @@ def _rule_endpoints(
     index: _AddressIndex,
     by_bridge: dict[str, list[Endpoint]],
 ) -> tuple[list[Endpoint], list[str]]:
-    """Endpoints a rule concerns, and the bridges it names."""
+    """Endpoints a rule concerns, and the bridges it names.
+
+    A native nftables rule in a chain that a verdict map dispatches on an
+    interface (Docker's ``filter-forward-in__docker0`` ...) names that bridge as
+    if it had the interface condition itself.
+    """
+    table = _table_kind(rule)
     named = [
         br
         for br in by_bridge
         if any(
             pat is not None and iface_matches(pat, br)
-            for pat in (rule.in_interface, rule.out_interface)
+            for pat in (rule.in_interface, rule.out_interface, rule.chain_interface)
         )
     ]
     found: list[Endpoint] = []
     src = None if rule.source_negated else _net(rule.source)
     dst = None if rule.destination_negated else _net(rule.destination)
-    if rule.table == "nat" and rule.target in SNAT_TARGETS:
+    if table == "nat" and rule.target in SNAT_TARGETS:
+        # nftables nat-postrouting-out__X is dispatched on iifname X: only
+        # packets coming from bridge X, whatever the rule's own conditions
+        came_from = rule.chain_interface if rule.chain_interface_dir == "in" else None
         if src is not None:
-            for ep in index.within(src):
-                if _leaves_bridge(rule, ep.bridge):
-                    found.append(ep)
-    elif rule.table == "nat" and rule.target in DNAT_TARGETS:
+            candidates = index.within(src)
+        elif came_from is not None:
+            candidates = [
+                ep for br in named if iface_matches(came_from, br) for ep in by_bridge[br]
+            ]
+        else:
+            candidates = []
+        for ep in candidates:
+            if _leaves_bridge(rule, ep.bridge) and (
+                came_from is None or (ep.bridge is not None and iface_matches(came_from, ep.bridge))
+            ):
+                found.append(ep)
+    elif table == "nat" and rule.target in DNAT_TARGETS:
         to = dnat_address(rule.target_options.get("--to-destination", ""))
         if to is not None:
             found.extend(index.exact.get(to, ()))
-    elif rule.table != "nat":
+    elif table != "nat":
         # a rule naming one address concerns that endpoint only (Docker's per-port
         # ACCEPT in chain DOCKER); a filter rule naming a bridge concerns the
         # endpoints on it that its address conditions admit
         for cidr in (src, dst):
             if cidr is not None and cidr.num_addresses == 1:
                 found.extend(index.exact.get(cidr.network_address, ()))
-        if not found and rule.table == "filter":
+        if not found and table == "filter":
             for br in named:
                 found.extend(ep for ep in by_bridge[br] if _admits(src, ep) and _admits(dst, ep))
     return found, named
+
+
+def _table_kind(rule: Rule) -> str:
+    """The rule's iptables table; for native nftables (whose table is e.g.
+    docker-bridges) nat if it translates addresses (only nat chains may), else
+    the prefix of Docker's chain names (filter-FORWARD, raw-PREROUTING,
+    filter-forward-in__docker0 ...), else ""."""
+    if rule.backend != "nftables":
+        return rule.table
+    if rule.target in SNAT_TARGETS or rule.target in DNAT_TARGETS:
+        return "nat"
+    head = rule.chain.split("-", 1)[0]
+    return head if head in ("filter", "nat", "raw", "mangle") else ""
 
 
 def _admits(cidr: IPNetwork | None, ep: Endpoint) -> bool:
