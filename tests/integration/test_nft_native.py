@@ -1,0 +1,222 @@
+"""Docker's native nftables layout for real, in scratch network namespaces (root needed).
+
+The hand-written docker-bridges fixture (tests/recorded/nft-native/docker-bridges.nft,
+in the shape Docker 29 writes with --firewall-backend=nftables) is loaded with
+``nft -f`` into a fresh netns ``nxnf-<hex>``, some local traffic moves counters, and
+the collector run inside that netns (``python -m netexplorer.collect.firewall``)
+must agree with ``nft -j list ruleset`` read there independently: the same rules
+per chain, in handle order, with the same counters. The host's ruleset is never
+touched; the netns is deleted in every case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netexplorer.correlate import correlate
+from netexplorer.snapshot_io import snapshot_from_dict
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDED = ROOT / "tests" / "recorded"
+FIXTURE = RECORDED / "nft-native" / "docker-bridges.nft"
+IPTABLES_NFT = RECORDED / "firewall" / "host-iptables-nft-save-c.txt"
+TOOLS = ["ip", "nft", "iptables-nft-restore", "iptables-nft-save"]
+MASQ = 'oifname != "docker0" ip saddr 172.17.0.0/16 counter masquerade comment "MASQUERADE"'
+DNAT = 'iifname != "docker0" tcp dport 8080 counter dnat to 172.17.0.4:80 comment "DNAT"'
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_root_and_tools() -> None:
+    """Fail (never skip): CI must run these."""
+    if os.geteuid() != 0:
+        pytest.fail("tests/integration/test_nft_native.py must run as root (ip netns)")
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"missing tools {missing}: apt-get install iproute2 nftables iptables")
+
+
+def sh(ns: str, *cmd: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, *cmd], input=stdin, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"{cmd} in {ns} failed: {done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    name = f"nxnf-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        sh(name, "ip", "link", "set", "lo", "up")
+        # a local, non-loopback address: nat-OUTPUT counts traffic to it
+        sh(name, "ip", "link", "add", "nxv0", "type", "veth", "peer", "name", "nxv1")
+        sh(name, "ip", "addr", "add", "10.99.0.1/24", "dev", "nxv0")
+        sh(name, "ip", "link", "set", "nxv0", "up")
+        sh(name, "ip", "link", "set", "nxv1", "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def load(ns: str, with_iptables_nft: bool = False) -> None:
+    if with_iptables_nft:
+        sh(ns, "iptables-nft-restore", stdin=IPTABLES_NFT.read_text())
+    sh(ns, "nft", "-f", str(FIXTURE))
+
+
+def traffic(ns: str) -> None:
+    """UDP to a local address (nat-OUTPUT) and a TCP connect to 8080 (the DNAT rule)."""
+    code = (
+        "import socket\n"
+        "for _ in range(3):\n"
+        "    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('10.99.0.1', 9))\n"
+        "s = socket.socket()\n"
+        "s.settimeout(0.5)\n"
+        "try:\n"
+        "    s.connect(('10.99.0.1', 8080))\n"
+        "except OSError:\n"
+        "    pass\n"
+    )
+    sh(ns, sys.executable, "-c", code)
+
+
+def nft_json(ns: str) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = json.loads(sh(ns, "nft", "-j", "list", "ruleset"))["nftables"]
+    return objects
+
+
+def settle(ns: str) -> None:
+    """Wait until the counters stop moving, so the collector and nft see the same."""
+    before = nft_json(ns)
+    for _ in range(50):
+        time.sleep(0.1)
+        now = nft_json(ns)
+        if now == before:
+            return
+        before = now
+
+
+def collect(ns: str) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, sys.executable, "-m", "netexplorer.collect.firewall"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+FAMILY = {"ip": "ipv4", "ip6": "ipv6"}
+
+
+def truth(ns: str) -> list[tuple[Any, ...]]:
+    """(family, chain, handle, packets, bytes) of docker-bridges' rules in nft's order,
+    read from ``nft -j`` without netexplorer."""
+    out = []
+    for obj in nft_json(ns):
+        rule = obj.get("rule")
+        if rule is None or rule["table"] != "docker-bridges":
+            continue
+        counter: dict[str, int] = next((e["counter"] for e in rule["expr"] if "counter" in e), {})
+        out.append(
+            (
+                FAMILY[rule["family"]],
+                rule["chain"],
+                rule["handle"],
+                counter.get("packets", 0),
+                counter.get("bytes", 0),
+            )
+        )
+    return out
+
+
+def collected(data: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (r["family"], r["chain"], r["handle"], r["packets"], r["bytes"])
+        for r in data["rules"]
+        if r["backend"] == "nftables"
+    ]
+
+
+def test_collector_equals_nft(netns: str) -> None:
+    load(netns)
+    traffic(netns)
+    settle(netns)
+    data = collect(netns)
+    assert data["errors"] == {}
+    want = truth(netns)
+    assert len(want) == 27
+    assert collected(data) == want
+    assert any(r[3] for r in want), "traffic should have moved a counter"
+    per_chain: dict[tuple[str, str], list[int]] = {}
+    for r in data["rules"]:
+        per_chain.setdefault((r["family"], r["chain"]), []).append(r["position"])
+    assert all(p == list(range(1, len(p) + 1)) for p in per_chain.values())
+    assert {(r["backend"], r["table"]) for r in data["rules"]} == {("nftables", "docker-bridges")}
+    assert data["backends"] == ["nftables"]
+    texts = {r["text"] for r in data["rules"]}
+    assert MASQ in texts and DNAT in texts
+    ids = [r["id"] for r in data["rules"]]
+    assert len(set(ids)) == len(ids)
+
+
+def test_iptables_nft_tables_are_not_counted_twice(netns: str) -> None:
+    load(netns, with_iptables_nft=True)
+    data = collect(netns)
+    assert data["errors"] == {}
+    assert collected(data) == truth(netns)
+    save = sh(netns, "iptables-nft-save")
+    ipt_rules = [ln for ln in save.splitlines() if ln.startswith("-A ")]
+    got_ipt = [r for r in data["rules"] if r["backend"] == "iptables-nft"]
+    assert len(got_ipt) == len(ipt_rules) > 0
+    native = [r for r in data["rules"] if r["backend"] == "nftables"]
+    assert {r["table"] for r in native} == {"docker-bridges"}
+    assert len(native) == 27
+    assert data["backends"] == ["iptables-nft", "nftables"]
+
+
+def test_empty_netns_has_no_native_rules_and_no_errors(netns: str) -> None:
+    data = collect(netns)
+    assert data["errors"] == {} and data["backends"] == []
+    assert not [r for r in data["rules"] if r["backend"] == "nftables"]
+    assert sh(netns, "nft", "list", "ruleset") == "", "reading must not create tables"
+
+
+def test_collected_native_rules_correlate_like_iptables_ones(netns: str) -> None:
+    """The lab as recorded (containers, networks, interfaces), its rules replaced by
+    the native ones collected from the netns: the same cross-links as with iptables."""
+    load(netns)
+    data = collect(netns)
+    doc = json.loads((RECORDED / "lab" / "nft.snapshot.json").read_text())
+    doc["rules"], doc["chains"] = data["rules"], data["chains"]
+    doc["firewall_backends"] = data["backends"]
+    snap = snapshot_from_dict(doc)
+    links = correlate(snap)
+    rule = {(r.chain, r.text): r for r in snap.rules}
+    masq = rule[("nat-postrouting-out__docker0", MASQ)]
+    dnat = rule[("nat-prerouting-and-output", DNAT)]
+    cts = {c.name: c for c in snap.containers}
+    assert masq.id in cts["test1"].endpoints[0].rules
+    assert masq.key in links.related(cts["test1"].key)
+    assert snap.rule_containers[masq.id] == ["test1", "test2", "web"]
+    assert snap.rule_containers[dnat.id] == ["web"]
+    assert dnat.key in links.related(cts["web"].key)
+    assert dnat.key not in links.related(cts["db"].key)
