@@ -1,0 +1,292 @@
+"""Every Docker network mode on the live lab, checked against Docker and the kernel.
+
+One module-scoped set of throwaway objects (all named ``nxt-<hex>...``, removed in
+``finally``): a user-defined bridge with a custom bridge name and
+``enable_icc=false``, an ``--internal`` network, an IPv6 network, a macvlan network
+on a veth pair made for it (this kernel has no dummy driver; a veth is as good a
+parent), and containers on them: one on three networks, one ``container:`` sharing
+its namespace, one ``host``, one ``none``, one internal, one macvlan.
+
+Ground truth: ``docker inspect``, ``ip -j link``, ``bridge -j link``,
+``/sys/class/net/*/iflink`` inside the containers, ``iptables-save``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from integration import groundtruth as gt
+from netexplorer.collect.snapshot import collect_snapshot
+from netexplorer.correlate import Links, correlate
+from netexplorer.model import Container, Endpoint, Snapshot
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Modes:
+    tag: str
+    parent: str  # macvlan parent (host end of a veth pair)
+    nets: dict[str, str] = field(default_factory=dict)  # role -> network name
+    cts: dict[str, str] = field(default_factory=dict)  # role -> container name
+    v6_subnet: str = ""
+    icc_bridge: str = ""
+
+
+def _net(name: str, *args: str) -> str:
+    gt.run("docker", "network", "create", "--label", gt.THROWAWAY_LABEL, *args, name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def modes(lab: str) -> Iterator[Modes]:
+    tag = uuid.uuid4().hex[:6]
+    m = Modes(tag=tag, parent=f"nxt-{tag}p0", icc_bridge=f"nxt-{tag}ic")
+    m.v6_subnet = f"fd00:6e78:{int(tag[:4], 16):x}::/64"
+    try:
+        gt.run("ip", "link", "add", m.parent, "type", "veth", "peer", "name", f"nxt-{tag}p1")
+        gt.run("ip", "link", "set", m.parent, "up")
+        gt.run("ip", "link", "set", f"nxt-{tag}p1", "up")
+        m.nets["icc"] = _net(
+            f"nxt-{tag}-icc",
+            "-o",
+            "com.docker.network.bridge.enable_icc=false",
+            "-o",
+            f"com.docker.network.bridge.name={m.icc_bridge}",
+        )
+        m.nets["internal"] = _net(f"nxt-{tag}-int", "--internal")
+        m.nets["v6"] = _net(f"nxt-{tag}-v6", "--ipv6", "--subnet", m.v6_subnet)
+        m.nets["macvlan"] = _net(
+            f"nxt-{tag}-mv",
+            "-d",
+            "macvlan",
+            "-o",
+            f"parent={m.parent}",
+            "--subnet",
+            "10.99.77.0/24",
+        )
+        names = {role: f"nxt-{tag}-{role}" for role in ("multi", "shared", "host", "none")}
+        names |= {"internal": f"nxt-{tag}-int1", "macvlan": f"nxt-{tag}-mv1"}
+        m.cts = names
+        gt.create_container(names["multi"], (m.nets["icc"], m.nets["v6"], "bridge"))
+        gt.create_container(names["shared"], (f"container:{names['multi']}",))
+        gt.create_container(names["host"], ("host",))
+        gt.create_container(names["none"], ("none",))
+        gt.create_container(names["internal"], (m.nets["internal"],))
+        gt.create_container(names["macvlan"], (m.nets["macvlan"],))
+        yield m
+    finally:
+        for name in m.cts.values():
+            gt.remove_container(name)
+        for net in m.nets.values():
+            gt.run("docker", "network", "rm", net, check=False)
+        gt.run("ip", "link", "del", m.parent, check=False)
+
+
+@pytest.fixture(scope="module")
+def snap_links(modes: Modes) -> tuple[Snapshot, Links]:
+    snap = collect_snapshot()
+    return snap, correlate(snap)
+
+
+def ct(snap: Snapshot, name: str) -> Container:
+    return next(c for c in snap.containers if c.name == name)
+
+
+def ep(snap: Snapshot, name: str, network: str) -> Endpoint:
+    return next(e for e in ct(snap, name).endpoints if e.network == network)
+
+
+def test_multi_homed_container_has_the_kernels_veth_on_each_bridge(
+    modes: Modes, snap_links: tuple[Snapshot, Links]
+) -> None:
+    snap, _ = snap_links
+    name = modes.cts["multi"]
+    iflinks = gt.ground_truth_iflink(name)  # eth0, eth1, eth2 -> host veth ifindex
+    links = gt.host_links()
+    ports = gt.bridge_ports()
+    c = ct(snap, name)
+    assert {e.network for e in c.endpoints} == {modes.nets["icc"], modes.nets["v6"], "bridge"}
+    assert sorted(e.host_ifindex for e in c.endpoints) == sorted(iflinks.values())  # type: ignore[type-var]
+    for e in c.endpoints:
+        veth = links[e.host_ifindex]  # type: ignore[index]
+        assert e.host_veth == veth["ifname"]
+        assert ports[veth["ifname"]] == e.bridge == gt.bridge_ifname(e.network)
+        assert e.ipv4 == gt.container_ips(name)[e.network]
+    # the custom bridge name is the bridge the kernel has the port on
+    assert ep(snap, name, modes.nets["icc"]).bridge == modes.icc_bridge
+
+
+def test_container_sharing_a_netns_is_shown_with_its_owner(
+    modes: Modes, snap_links: tuple[Snapshot, Links]
+) -> None:
+    snap, links = snap_links
+    owner, shared = ct(snap, modes.cts["multi"]), ct(snap, modes.cts["shared"])
+    inspect = gt.docker_inspect(modes.cts["shared"])
+    assert shared.network_mode == inspect["HostConfig"]["NetworkMode"] == f"container:{owner.id}"
+    assert shared.netns_owner == owner.id
+    assert shared.endpoints == []
+    # one namespace: the same interfaces inside, so the same host veths
+    assert gt.ground_truth_iflink(modes.cts["shared"]) == gt.ground_truth_iflink(owner.name)
+    related = links.related(shared.key)
+    assert owner.key in related
+    for e in owner.endpoints:
+        assert {e.key, f"if:{e.host_ifindex}", f"br:{e.bridge}"} <= related
+    assert shared.key in links.related(owner.key)
+    assert not [w for w in snap.warnings if modes.cts["shared"] in w]
+
+
+def test_host_and_none_containers_have_no_veth_and_no_warning(
+    modes: Modes, snap_links: tuple[Snapshot, Links]
+) -> None:
+    snap, links = snap_links
+    for role, net in (("host", "host"), ("none", "none")):
+        c = ct(snap, modes.cts[role])
+        assert c.network_mode == net == gt.docker_inspect(c.name)["HostConfig"]["NetworkMode"]
+        assert [(e.network, e.ipv4, e.host_veth, e.bridge) for e in c.endpoints] == [
+            (net, None, None, None)
+        ]
+        docker_net = next(n for n in snap.networks if n.name == net)
+        assert docker_net.key in links.related(c.key)
+        assert not [w for w in snap.warnings if c.name in w]
+
+
+def test_macvlan_endpoint_is_linked_to_its_parent_interface(
+    modes: Modes, snap_links: tuple[Snapshot, Links]
+) -> None:
+    snap, links = snap_links
+    name = modes.cts["macvlan"]
+    e = ep(snap, name, modes.nets["macvlan"])
+    parent = gt.host_link(modes.parent)
+    assert e.parent == modes.parent
+    assert e.parent_ifindex == parent["ifindex"]
+    # the kernel's own answer: a macvlan's iflink is its parent's ifindex
+    assert list(gt.ground_truth_iflink(name).values()) == [parent["ifindex"]]
+    assert e.host_veth is None and e.bridge is None
+    assert e.ipv4 == gt.container_ips(name)[modes.nets["macvlan"]]
+    assert f"if:{parent['ifindex']}" in links.related(e.key)
+    assert e.key in links.related(f"if:{parent['ifindex']}")
+    net = next(n for n in snap.networks if n.name == modes.nets["macvlan"])
+    assert net.driver == "macvlan" and net.parent == modes.parent
+    assert not [w for w in snap.warnings if name in w]
+
+
+def _rule(snap: Snapshot, text: str) -> Any:
+    backend = "iptables-" + gt.active_iptables_mode()
+    return next(
+        r for r in snap.rules if r.text == text and r.backend == backend and r.family == "ipv4"
+    )
+
+
+def test_internal_network_isolation_rules_link_to_its_bridge_and_members(
+    modes: Modes, snap_links: tuple[Snapshot, Links]
+) -> None:
+    snap, links = snap_links
+    net = gt.network_inspect(modes.nets["internal"])
+    assert net["Internal"] is True
+    br = gt.bridge_ifname(modes.nets["internal"])
+    subnet = net["IPAM"]["Config"][0]["Subnet"]
+    saved = gt.iptables_save(gt.active_iptables_mode(), "filter")
+    texts = [
+        f"-A DOCKER-ISOLATION-STAGE-1 ! -s {subnet} -o {br} -j DROP",
+        f"-A DOCKER-ISOLATION-STAGE-1 ! -d {subnet} -i {br} -j DROP",
+    ]
+    member = ct(snap, modes.cts["internal"])
+    for text in texts:
+        assert text in saved.splitlines()
+        rule = _rule(snap, text)
+        assert snap.rule_bridges[rule.id] == [br]
+        assert snap.rule_containers[rule.id] == [member.name]
+        assert {f"br:{br}", member.key, member.endpoints[0].key} <= links.related(rule.key)
+    # no MASQUERADE for an internal network
+    assert f"-s {subnet} ! -o {br} -j MASQUERADE" not in gt.iptables_save(
+        gt.active_iptables_mode(), "nat"
+    )
+
+
+def test_icc_false_drop_rule_links_to_its_bridge_and_members(
+    modes: Modes, snap_links: tuple[Snapshot, Links]
+) -> None:
+    snap, links = snap_links
+    br = modes.icc_bridge
+    text = f"-A FORWARD -i {br} -o {br} -j DROP"
+    assert text in gt.iptables_save(gt.active_iptables_mode(), "filter").splitlines()
+    rule = _rule(snap, text)
+    member = ct(snap, modes.cts["multi"])
+    assert snap.rule_bridges[rule.id] == [br]
+    assert snap.rule_containers[rule.id] == [member.name]
+    e = ep(snap, member.name, modes.nets["icc"])
+    assert {f"br:{br}", e.key, member.key, f"if:{e.host_ifindex}"} <= links.related(rule.key)
+    net = next(n for n in snap.networks if n.name == modes.nets["icc"])
+    assert net.icc is False and net.bridge == br
+
+
+def test_ipv6_endpoint_address_matches_docker_and_the_bridge(
+    modes: Modes, snap_links: tuple[Snapshot, Links]
+) -> None:
+    snap, _ = snap_links
+    name = modes.cts["multi"]
+    e = ep(snap, name, modes.nets["v6"])
+    truth = gt.docker_inspect(name)["NetworkSettings"]["Networks"][modes.nets["v6"]]
+    assert e.ipv6 == truth["GlobalIPv6Address"] and e.ipv6
+    assert e.ipv6_prefixlen == truth["GlobalIPv6PrefixLen"] == 64
+    assert ipaddress.ip_address(e.ipv6) in ipaddress.ip_network(modes.v6_subnet)
+    net = next(n for n in snap.networks if n.name == modes.nets["v6"])
+    assert net.enable_ipv6 and modes.v6_subnet in net.subnets
+    bridge = next(i for i in snap.interfaces if i.name == e.bridge)
+    gw = truth["IPv6Gateway"]
+    assert any(a.family == "inet6" and a.address == gw for a in bridge.addresses)
+
+
+@pytest.fixture
+def ipv6_rules(modes: Modes) -> Iterator[tuple[str, list[str]]]:
+    """An unhooked ip6tables chain in both backends naming the IPv6 endpoint.
+
+    Docker 20.10 writes no ip6tables rules without ``--experimental --ip6tables``
+    (a daemon restart); a chain nothing jumps to changes no packet's fate.
+    """
+    chain = f"NXT6-{modes.tag}"
+    backends = ("nft", "legacy")
+    snap = collect_snapshot()
+    addr = ep(snap, modes.cts["multi"], modes.nets["v6"]).ipv6
+    bridge = ep(snap, modes.cts["multi"], modes.nets["v6"]).bridge
+    assert addr and bridge
+    texts = [f"-A {chain} -d {addr}/128 -p tcp -m tcp --dport 80 -j ACCEPT"]
+    texts.append(f"-A {chain} -s {modes.v6_subnet} -o {bridge} -j ACCEPT")
+    try:
+        for b in backends:
+            gt.run(f"ip6tables-{b}", "-N", chain)
+            for t in texts:
+                gt.run(f"ip6tables-{b}", *t.split())
+        yield chain, texts
+    finally:
+        for b in backends:
+            subprocess.run([f"ip6tables-{b}", "-F", chain], capture_output=True, check=False)
+            subprocess.run([f"ip6tables-{b}", "-X", chain], capture_output=True, check=False)
+
+
+def test_ipv6_rules_of_both_backends_link_to_the_ipv6_endpoint(
+    modes: Modes, ipv6_rules: tuple[str, list[str]]
+) -> None:
+    chain, texts = ipv6_rules
+    snap = collect_snapshot()
+    links = correlate(snap)
+    e = ep(snap, modes.cts["multi"], modes.nets["v6"])
+    for backend in ("iptables-nft", "iptables-legacy"):
+        saved = gt.iptables_save(backend.removeprefix("iptables-"), "filter", "ipv6")
+        rules = [r for r in snap.rules if r.chain == chain and r.backend == backend]
+        assert [r.text for r in rules] == texts
+        assert all(t in saved.splitlines() for t in texts)
+        assert all(r.family == "ipv6" for r in rules)
+        one, subnet = rules
+        assert snap.rule_containers[one.id] == [modes.cts["multi"]]
+        assert one.id in e.rules and e.key in links.related(one.key)
+        assert snap.rule_bridges[subnet.id] == [e.bridge]
+        assert e.key in links.related(subnet.key)
