@@ -161,7 +161,13 @@ def test_multi_homed_endpoints_have_only_their_own_networks_rules(snap: dict[str
 
 def test_schema_sources_and_deterministic_order(snap: dict[str, Any]) -> None:
     assert snap["schema"] == 1
-    assert [s["name"] for s in snap["sources"]] == ["docker", "netlink", "firewall", "conntrack"]
+    assert [s["name"] for s in snap["sources"]] == [
+        "docker",
+        "netlink",
+        "firewall",
+        "conntrack",
+        "sysctl",
+    ]
     assert all(s["ok"] and s["error"] is None for s in snap["sources"])
     assert snap["collect_seconds"] >= max(s["seconds"] for s in snap["sources"]) > 0
     _, again, _ = snapshot_cli()
