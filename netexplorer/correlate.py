@@ -221,6 +221,7 @@ def _link_endpoints(
                 if ep.bridge in bridges:
                     links.link(ep.key, bridges[ep.bridge].key)
                 veth = veths.get(netns, {}).get(ep.bridge) if netns is not None else None
+                ep.host_veth = ep.host_ifindex = ep.peer_ifindex = None  # derived: redo
                 if veth is not None:
                     ep.host_veth = veth.name
                     ep.host_ifindex = veth.ifindex

@@ -69,7 +69,9 @@ def diagnose(snap: Snapshot, checks: tuple[str, ...] | None = None) -> list[Find
         if checks is not None and check.name not in checks:
             continue
         try:
-            found.extend(check.run(snap))
+            for f in check.run(snap):
+                f.evidence = list(dict.fromkeys(f.evidence))
+                found.append(f)
         except Exception as exc:  # a doctor bug must not hide the other findings
             found.append(
                 Finding(

@@ -542,6 +542,32 @@ def _dnat_to(tables: Tables, backend: str, family: str, port: int, proto: str) -
             yield r
 
 
+def _published_endpoint(
+    snap: Snapshot, backends: list[str], family: str, eps: list[Endpoint], port: int
+) -> Endpoint:
+    """The endpoint Docker publishes on: the one its per-port filter ACCEPT names
+    (``-A DOCKER -d <ip>/32 ... --dport <port> -j ACCEPT``), else the first with an
+    address of ``family``."""
+
+    def addr(e: Endpoint) -> str | None:
+        return e.ipv6 if family == "ipv6" else e.ipv4
+
+    for r in snap.rules:
+        if (
+            r.backend in backends
+            and r.family == family
+            and r.table == "filter"
+            and r.target == "ACCEPT"
+            and r.dport == str(port)
+            and r.destination
+        ):
+            dest = r.destination.split("/", 1)[0]
+            hit = next((e for e in eps if addr(e) == dest), None)
+            if hit is not None:
+                return hit
+    return next((e for e in eps if addr(e)), eps[0])
+
+
 def check_dnat(snap: Snapshot) -> list[Finding]:
     """A published port of a running container with no DNAT rule to it."""
     out: list[Finding] = []
@@ -571,7 +597,7 @@ def check_dnat(snap: Snapshot) -> list[Finding]:
                         found = True
             if found:
                 continue
-            ep = next((e for e in eps if (e.ipv6 if family == "ipv6" else e.ipv4)), eps[0])
+            ep = _published_endpoint(snap, backends, family, eps, p.container_port)
             ip = (ep.ipv6 if family == "ipv6" else ep.ipv4) or "?"
             dest = f"[{ip}]:{p.container_port}" if family == "ipv6" else f"{ip}:{p.container_port}"
             host = "" if p.host_ip in ("", "0.0.0.0", "::") else f"-d {p.host_ip} "

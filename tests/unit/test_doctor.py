@@ -1,0 +1,276 @@
+"""Network modes and the doctor on snapshots recorded from the lab (tests/recorded/modes).
+
+``healthy.snapshot.json`` holds every network mode; ``broken.snapshot.json`` the same
+host with a published port's DNAT deleted, the macvlan parent down and
+ip_forward read as 0. Other faults are made by editing the loaded healthy snapshot
+the way the host would show them (tests/integration/test_doctor_live.py makes each
+of them for real). Re-record with tests/recorded/modes/record.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netexplorer.cli import EXIT_FILE, EXIT_OK, EXIT_PROBLEMS, main
+from netexplorer.correlate import Links, correlate
+from netexplorer.doctor import diagnose, link_findings
+from netexplorer.doctor.checks import CHECKS, live_backends
+from netexplorer.doctor.report import findings_to_dict, findings_to_text
+from netexplorer.model import Chain, Container, Rule, Snapshot
+from netexplorer.snapshot_io import load_snapshot
+
+MODES = Path(__file__).resolve().parents[1] / "recorded" / "modes"
+HEALTHY = MODES / "healthy.snapshot.json"
+BROKEN = MODES / "broken.snapshot.json"
+TAG = "nxt-rec"
+
+
+def load(path: Path = HEALTHY) -> tuple[Snapshot, Links]:
+    snap = load_snapshot(path)
+    return snap, correlate(snap)
+
+
+def ct(snap: Snapshot, name: str) -> Container:
+    return next(c for c in snap.containers if c.name == name)
+
+
+def checks_found(snap: Snapshot) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in diagnose(snap):
+        out.setdefault(f.check, []).append(f.subject)
+    return out
+
+
+def active_rules(snap: Snapshot) -> list[Rule]:
+    (backend,) = snap.firewall_backends
+    return [r for r in snap.rules if r.backend == backend and r.family == "ipv4"]
+
+
+# ------------------------------------------------------------------ network modes
+def test_container_sharing_a_netns_links_to_its_owner_and_its_endpoints() -> None:
+    snap, links = load()
+    owner, shared = ct(snap, f"{TAG}-multi"), ct(snap, f"{TAG}-shared")
+    assert shared.netns_owner == owner.id and not shared.endpoints
+    related = links.related(shared.key)
+    assert owner.key in related
+    for ep in owner.endpoints:
+        assert {ep.key, f"if:{ep.host_ifindex}", f"br:{ep.bridge}"} <= related
+    assert shared.key in links.related(owner.key)
+
+
+def test_old_snapshots_without_netns_owner_get_it_from_network_mode() -> None:
+    snap = load_snapshot(HEALTHY)
+    shared = ct(snap, f"{TAG}-shared")
+    shared.netns_owner = None
+    correlate(snap)
+    assert shared.netns_owner == ct(snap, f"{TAG}-multi").id
+
+
+def test_macvlan_endpoint_links_to_its_parent_not_to_a_veth() -> None:
+    snap, links = load()
+    (ep,) = ct(snap, f"{TAG}-mv1").endpoints
+    parent = next(i for i in snap.interfaces if i.name == f"{TAG}-p0")
+    assert (ep.parent, ep.parent_ifindex, ep.host_veth, ep.bridge) == (
+        parent.name,
+        parent.ifindex,
+        None,
+        None,
+    )
+    assert parent.key in links.related(ep.key)
+    net = next(n for n in snap.networks if n.name == f"{TAG}-mv")
+    assert parent.key in links.related(net.key)
+
+
+def test_host_none_and_internal_and_icc_false() -> None:
+    snap, links = load()
+    for name in (f"{TAG}-host", f"{TAG}-none"):
+        (ep,) = ct(snap, name).endpoints
+        assert ep.ipv4 is None and ep.host_veth is None
+    assert not [w for w in snap.warnings if TAG in w]
+    icc = next(n for n in snap.networks if n.name == f"{TAG}-icc")
+    assert icc.icc is False and icc.bridge == f"{TAG}-ic"
+    drop = next(
+        r for r in active_rules(snap) if r.text == f"-A FORWARD -i {TAG}-ic -o {TAG}-ic -j DROP"
+    )
+    assert snap.rule_containers[drop.id] == [f"{TAG}-multi"]
+    internal = next(n for n in snap.networks if n.name == f"{TAG}-int")
+    assert internal.internal
+    isolation = [
+        r for r in active_rules(snap) if r.out_interface == internal.bridge and r.target == "DROP"
+    ]
+    assert any(r.source_negated and r.chain == "DOCKER-ISOLATION-STAGE-1" for r in isolation)
+    for r in isolation:
+        assert f"br:{internal.bridge}" in links.related(r.key)
+
+
+def test_ipv6_endpoint_is_indexed_for_ipv6_rules() -> None:
+    snap = load_snapshot(HEALTHY)
+    ep = next(e for e in ct(snap, f"{TAG}-multi").endpoints if e.network == f"{TAG}-v6")
+    assert ep.ipv6 and ep.ipv6.startswith("fd00:6e78:ec::")
+    rule = Rule(
+        backend="iptables-nft",
+        family="ipv6",
+        table="filter",
+        chain="NXT6",
+        position=1,
+        text=f"-A NXT6 -d {ep.ipv6}/128 -j ACCEPT",
+        target="ACCEPT",
+        destination=f"{ep.ipv6}/128",
+        id="nxt6",
+    )
+    snap.rules.append(rule)
+    links = correlate(snap)
+    assert ep.key in links.related(rule.key) and "nxt6" in ep.rules
+
+
+# ------------------------------------------------------------------ doctor on recordings
+def test_healthy_recording_has_no_findings() -> None:
+    snap, _ = load()
+    assert diagnose(snap) == []
+
+
+def test_broken_recording_explains_each_fault_with_evidence() -> None:
+    snap, links = load(BROKEN)
+    found = {f.check: f for f in diagnose(snap)}
+    assert set(found) == {"ip-forward", "parent", "dnat"}
+    assert "br:docker0" in found["ip-forward"].evidence
+    assert ct(snap, f"{TAG}-multi").key in found["ip-forward"].evidence
+    parent = next(i for i in snap.interfaces if i.name == f"{TAG}-p0")
+    assert parent.key in found["parent"].evidence
+    assert found["parent"].fix == f"ip link set {TAG}-p0 up"
+    dnat = found["dnat"]
+    assert dnat.subject == f"{TAG}-multi/127.0.0.1:28080/tcp"
+    assert "--dport 28080 -j DNAT --to-destination" in dnat.fix
+    link_findings(links, list(found.values()))
+    assert links.related(dnat.key) == frozenset({dnat.key, *dnat.evidence})
+
+
+def test_forward_drop_without_accepts() -> None:
+    snap, _ = load()
+    backend = snap.firewall_backends[0]
+    fwd = next(
+        c
+        for c in snap.chains
+        if (c.backend, c.family, c.table, c.name) == (backend, "ipv4", "filter", "FORWARD")
+    )
+    fwd.policy = "DROP"
+    assert "forward-drop" not in checks_found(snap)  # Docker's ACCEPTs are there
+    snap.rules = [r for r in snap.rules if not (r.chain == "FORWARD" and "docker0" in r.text)]
+    correlate(snap)
+    assert checks_found(snap)["forward-drop"] == [f"{backend}/ipv4/docker0"]
+
+
+def test_masquerade_missing_unless_disabled() -> None:
+    snap, _ = load()
+    snap.rules = [r for r in snap.rules if "-s 172.30.0.0/24 ! -o" not in r.text]
+    assert [s for s in checks_found(snap)["masquerade"] if "172.30.0.0/24" in s]
+    nxlab = next(n for n in snap.networks if n.name == "nxlab")
+    nxlab.options["com.docker.network.bridge.enable_ip_masquerade"] = "false"
+    assert "masquerade" not in checks_found(snap)
+
+
+def test_both_backends_names_the_stale_one() -> None:
+    snap, _ = load()
+    live = snap.firewall_backends[0]
+    stale = "iptables-legacy" if live == "iptables-nft" else "iptables-nft"
+    snap.chains.append(Chain(stale, "ipv4", "nat", "DOCKER", None))
+    old = Rule(stale, "ipv4", "nat", "DOCKER", 1, "-A DOCKER -i docker0 -j RETURN", "RETURN")
+    old.id, old.in_interface = "stale1", "docker0"
+    snap.rules.append(old)
+    snap.firewall_backends = [live, stale]
+    correlate(snap)
+    assert live_backends(snap) == [live]
+    (f,) = [f for f in diagnose(snap) if f.check == "both-backends"]
+    assert f.evidence == ["rule:stale1"] and stale in f.title
+
+
+def test_br_netfilter_matters_only_with_same_bridge_drops() -> None:
+    snap, _ = load()
+    del snap.sysctls["net.bridge.bridge-nf-call-iptables"]
+    found = [f for f in diagnose(snap) if f.check == "br-netfilter"]
+    assert [f.subject for f in found] == [f"ipv4/{TAG}-ic"]  # icc=false, its DROP rule
+    assert "modprobe br_netfilter" in found[0].fix
+    snap.sysctls["net.bridge.bridge-nf-call-iptables"] = "0"
+    assert [f.subject for f in diagnose(snap) if f.check == "br-netfilter"] == [f"ipv4/{TAG}-ic"]
+    snap.sysctls = {}  # not collected: nothing to say
+    snap.sources = [s for s in snap.sources if s.name != "sysctl"]
+    assert "br-netfilter" not in checks_found(snap)
+
+
+def test_veth_down_port_not_forwarding_and_veth_missing() -> None:
+    snap, _ = load()
+    ep = ct(snap, "test1").endpoints[0]
+    veth = next(i for i in snap.interfaces if i.ifindex == ep.host_ifindex)
+    veth.flags.remove("UP")
+    assert checks_found(snap)["port-down"] == [veth.name]
+    veth.flags.append("UP")
+    port = next(p for b in snap.bridges for p in b.ports if p.ifindex == veth.ifindex)
+    port.state = "blocking"
+    assert checks_found(snap)["port-down"] == [veth.name]
+    port.state = "forwarding"
+    snap.interfaces.remove(veth)
+    correlate(snap)
+    assert checks_found(snap)["veth-missing"] == [ep.key]
+
+
+def test_netns_owner_stopped() -> None:
+    snap, _ = load()
+    ct(snap, f"{TAG}-multi").state = "exited"
+    assert checks_found(snap)["netns-owner"] == [f"{TAG}-shared"]
+
+
+def test_a_failing_check_becomes_a_finding_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netexplorer.doctor import checks
+
+    def boom(snap: Snapshot) -> list[object]:
+        raise KeyError("x")
+
+    monkeypatch.setattr(checks, "CHECKS", (checks.Check("boom", "", boom),))  # type: ignore[arg-type]
+    (f,) = diagnose(load()[0])
+    assert f.check == "boom" and "could not run" in f.title
+
+
+# ------------------------------------------------------------------ output and CLI
+def test_text_output_escapes_hostile_names() -> None:
+    snap, links = load()
+    snap.sysctls["net.ipv4.ip_forward"] = "0"
+    ct(snap, "test1").name = "evil\x1b[2Jname"
+    links = correlate(snap)
+    findings = diagnose(snap)
+    link_findings(links, findings)
+    text = findings_to_text(links, findings)
+    assert "\x1b" not in text and "evil\\x1b[2Jname" in text
+    doc = findings_to_dict(snap, links, findings)
+    assert doc["healthy"] is False
+    assert {"key", "kind", "label"} == set(doc["findings"][0]["evidence"][0])
+
+
+def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--snapshot", str(HEALTHY)]) == EXIT_OK
+    assert capsys.readouterr().out == ""
+    assert main(["doctor", "--snapshot", str(BROKEN), "--json"]) == EXIT_PROBLEMS
+    doc = json.loads(capsys.readouterr().out)
+    assert {f["check"] for f in doc["findings"]} == {"ip-forward", "parent", "dnat"}
+    assert main(["--snapshot", str(BROKEN), "doctor"]) == EXIT_PROBLEMS
+    assert main(["doctor", "--snapshot", str(MODES / "missing.json")]) == EXIT_FILE
+    assert "cannot be read" in capsys.readouterr().err
+
+
+def test_every_check_is_documented() -> None:
+    names = [c.name for c in CHECKS]
+    assert len(names) == len(set(names)) == 10
+    assert all(c.summary for c in CHECKS)
+
+
+def test_doctor_package_does_not_import_textual() -> None:
+    code = (
+        "import sys, netexplorer.doctor.checks, netexplorer.doctor.report; "
+        "print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
