@@ -11,6 +11,8 @@ else has to change.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -20,8 +22,10 @@ from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.geometry import Size
 from textual.widgets import Footer, Input, Static, Tab, Tabs
+from textual.worker import get_current_worker
 
 from netexplorer.correlate import Links, correlate
+from netexplorer.live.feed import LiveFeed
 from netexplorer.model import Snapshot
 from netexplorer.snapshot_io import SnapshotFileError
 from netexplorer.ui.banner import Banner, problems, problems_text
@@ -71,11 +75,20 @@ class NetExplorerApp(App[int]):
         Binding("5", "focus_pane('details')", show=False),
     ]
 
-    def __init__(self, source: NamedSource, interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        source: NamedSource,
+        interval: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
         self.source = source
-        #: for periodic refresh (a later issue); collection runs on start and on ``r``
+        #: live source: how often firewall rules, counters and conntrack are polled
         self.interval = interval
+        #: wall clock for the age of stale data (tests inject one)
+        self.clock = clock
+        #: the live feed, while the live source runs (None for files and callables)
+        self.feed: LiveFeed | None = None
         self.snapshot: Snapshot | None = None
         self.links: Links | None = None
         self.failure: str | None = None
@@ -121,7 +134,14 @@ class NetExplorerApp(App[int]):
         self._apply_layout()
         self._show_topbar(collecting=True)
         self.table_panes[0].focus_pane()
-        self.action_refresh()
+        if self.source.live:
+            self._start_live()
+        else:
+            self.action_refresh()
+
+    def on_unmount(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size)
@@ -148,6 +168,9 @@ class NetExplorerApp(App[int]):
     # ------------------------------------------------------------------ data
     def action_refresh(self) -> None:
         self._show_topbar(collecting=True)
+        if self.feed is not None:
+            self.feed.notify("refresh (r)")
+            return
         self.run_worker(
             self._produce,
             name="collect",
@@ -175,13 +198,45 @@ class NetExplorerApp(App[int]):
         else:
             self.post_message(SnapshotReady(snapshot, links))
 
+    def _start_live(self) -> None:
+        """The live source: a LiveFeed in a worker thread posts each Snapshot it makes."""
+        self.feed = LiveFeed(interval=self.interval)
+        self.run_worker(self._run_live, name="live", group="live", thread=True, exit_on_error=False)
+        self.set_interval(1.0, self._age_stale)
+
+    def _run_live(self) -> None:
+        """Worker thread: run the feed until the app ends. Never raises."""
+        feed, worker = self.feed, get_current_worker()
+        assert feed is not None
+
+        def emit(snapshot: Snapshot, reasons: list[str]) -> None:
+            self.post_message(SnapshotReady(snapshot, correlate(snapshot)))
+
+        try:
+            feed.run(emit, lambda: worker.is_cancelled)
+        except Exception as exc:
+            self.post_message(
+                CollectFailed(
+                    f"the live view stopped: {type(exc).__name__}: {exc}. This is a bug in "
+                    "netexplorer; restart it, or use 'netexplorer snapshot --json'."
+                )
+            )
+
+    def _age_stale(self) -> None:
+        """Once a second: a stale source's age grows on the banner."""
+        if self.snapshot is not None and any(s.stale for s in self.snapshot.sources):
+            self.query_one(Banner).show_problems(self.snapshot, self.failure, self.clock())
+
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
+        gone = self._selected_row()
         self.snapshot, self.links, self.failure = message.snapshot, message.links, None
         for p in self.table_panes:
             p.show_snapshot(message.snapshot, message.links)
-        self.query_one(Banner).show_problems(self.snapshot)
+        self.query_one(Banner).show_problems(self.snapshot, None, self.clock())
         self._show_topbar()
+        if gone is not None and self._reselect(*gone):
+            return
         if self.selected is None:
             focused = self._focused_table_pane()
             key = focused.table.cursor_key if focused else None
@@ -192,10 +247,38 @@ class NetExplorerApp(App[int]):
             self._apply_marks()
         self.details.show_item(self.details.key, self.snapshot, self.links)
 
+    def _selected_row(self) -> tuple[TablePane, int, str] | None:
+        """The selection's pane, row and label, to find a place for it if it goes."""
+        pane = self.pane(self.selected_pane) if self.selected_pane else None
+        if self.selected is None or not isinstance(pane, TablePane):
+            return None
+        keys = pane.table.keys
+        if self.selected not in keys:
+            return None
+        label = self.links.labels.get(self.selected, self.selected) if self.links else ""
+        return pane, keys.index(self.selected), label
+
+    def _reselect(self, pane: TablePane, row: int, label: str) -> bool:
+        """The selected item vanished: select the row now at its place, say it is gone."""
+        keys = pane.table.keys
+        if self.selected in keys:
+            return False
+        note = f"{plain(label)} is gone (removed at refresh)"
+        if not keys:
+            self.selected = None
+            self.details.show_item(None, self.snapshot, self.links, note)
+            return True
+        key = keys[min(row, len(keys) - 1)]
+        pane.table.move_to(key, scroll=False)
+        self.select(key, pane.pane_id)
+        self.details.show_item(key, self.snapshot, self.links, note)
+        self._show_status(note)
+        return True
+
     @on(CollectFailed)
     def _collect_failed(self, message: CollectFailed) -> None:
         self.failure = message.reason
-        self.query_one(Banner).show_problems(self.snapshot, self.failure)
+        self.query_one(Banner).show_problems(self.snapshot, self.failure, self.clock())
         self._show_topbar()
 
     def _show_topbar(self, collecting: bool = False) -> None:
@@ -394,10 +477,11 @@ def create_app(
     demo: bool = False,
     interval: float = 2.0,
     source: SnapshotSource | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> NetExplorerApp:
     """The app over the live host, a snapshot file, the demo, or ``source`` (a callable).
 
     A file (``snapshot`` or the demo) is read here once so that a bad one raises
     ``SnapshotFileError`` (naming the file and the problem) before the screen opens.
     """
-    return NetExplorerApp(pick_source(snapshot, demo, source), interval=interval)
+    return NetExplorerApp(pick_source(snapshot, demo, source), interval=interval, clock=clock)

@@ -12,8 +12,24 @@ from netexplorer.ui.safe_text import plain
 SHOWN = 2
 
 
-def problems(snapshot: Snapshot | None, failure: str | None = None) -> list[tuple[str, str]]:
-    """(severity, sentence) of everything that went wrong, failures first, each once."""
+def age_text(seconds: float) -> str:
+    """``12 s``, ``3 min``, ``2 h``."""
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
+
+
+def problems(
+    snapshot: Snapshot | None, failure: str | None = None, now: float | None = None
+) -> list[tuple[str, str]]:
+    """(severity, sentence) of everything that went wrong, failures first, each once.
+
+    A stale source (the live view kept its last read when it failed) says how old
+    that read is at ``now`` (wall clock; without it the age is left out).
+    """
     out: list[tuple[str, str]] = []
     if failure:
         out.append(("error", failure))
@@ -21,6 +37,18 @@ def problems(snapshot: Snapshot | None, failure: str | None = None) -> list[tupl
         for src in snapshot.sources:
             if not src.ok:
                 out.append(("error", f"{src.name}: {src.error or 'failed'}"))
+            if src.stale:
+                age = (
+                    f" {age_text(now - src.read_at)} ago"
+                    if now is not None and src.read_at
+                    else " earlier"
+                )
+                out.append(
+                    (
+                        "error",
+                        f"{src.name}: STALE - showing what was read{age}; retrying on its own",
+                    )
+                )
         errors = {src.error for src in snapshot.sources if src.error}
         out += [("warning", w) for w in snapshot.warnings if w not in errors]
     return out
@@ -41,8 +69,10 @@ def problems_text(items: list[tuple[str, str]], limit: int | None = None) -> Tex
 class Banner(Static):
     """Hidden while all is well."""
 
-    def show_problems(self, snapshot: Snapshot | None, failure: str | None = None) -> None:
-        items = problems(snapshot, failure)
+    def show_problems(
+        self, snapshot: Snapshot | None, failure: str | None = None, now: float | None = None
+    ) -> None:
+        items = problems(snapshot, failure, now)
         self.display = bool(items)
         self.set_class(any(s == "error" for s, _ in items), "-error")
         self.update(problems_text(items, SHOWN))

@@ -29,6 +29,8 @@ class NamedSource:
 
     produce: SnapshotSource
     name: str
+    #: the live host: the app follows it with a LiveFeed instead of calling ``produce``
+    live: bool = False
 
 
 def live_source() -> NamedSource:
@@ -37,7 +39,7 @@ def live_source() -> NamedSource:
 
         return collect_snapshot()
 
-    return NamedSource(collect, "live")
+    return NamedSource(collect, "live", live=True)
 
 
 def file_source(path: str | Path, name: str | None = None) -> NamedSource:

@@ -10,7 +10,16 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from netexplorer.correlate import Links
-from netexplorer.model import Bridge, BridgePort, Container, Endpoint, Interface, Rule, Snapshot
+from netexplorer.model import (
+    Bridge,
+    BridgePort,
+    Container,
+    Endpoint,
+    Interface,
+    NatFlow,
+    Rule,
+    Snapshot,
+)
 from netexplorer.ui.panes.base import Pane
 from netexplorer.ui.safe_text import plain
 
@@ -38,6 +47,28 @@ def entity_index(snapshot: Snapshot) -> dict[str, list[object]]:
 
 
 # ---------------------------------------------------------------------- facts
+def flow_text(flow: NatFlow) -> str:
+    """``icmp 172.17.0.2 -> 203.0.113.1 leaves as 198.51.100.1 (SNAT)``."""
+
+    def ep(addr: str, port: int | None) -> str:
+        text = plain(addr)
+        if port is None:
+            return text
+        return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
+
+    portless = flow.orig_dport is None
+    src = ep(flow.orig_src, None if portless else flow.orig_sport)
+    dst = ep(flow.orig_dst, flow.orig_dport)
+    parts = [f"{plain(flow.proto)} {src} -> {dst}"]
+    if flow.snat:
+        parts.append(f"leaves as {ep(flow.reply_dst, None if portless else flow.reply_dport)}")
+    if flow.dnat:
+        parts.append(f"goes to {ep(flow.reply_src, None if portless else flow.reply_sport)}")
+    parts.append(f"({plain(flow.nat).upper()})")
+    extra = [plain(x) for x in (flow.state, *flow.flags) if x]
+    return " ".join(parts + extra)
+
+
 def _container_facts(ct: Container) -> list[str]:
     lines = [
         f"{plain(ct.name)}  {plain(ct.state)}  image {plain(ct.image)}  id {ct.short_id}",
@@ -49,6 +80,9 @@ def _container_facts(ct: Container) -> list[str]:
         )
     for ep in ct.endpoints:
         lines += _endpoint_facts(ep)
+    if ct.conntrack:
+        lines.append(f"NAT translations now ({len(ct.conntrack)}):")
+        lines += [f"  {flow_text(f)}" for f in ct.conntrack]
     return lines
 
 
@@ -105,7 +139,12 @@ def _rule_facts(rule: Rule, snapshot: Snapshot) -> list[str]:
         f"{plain(rule.table)} / {plain(rule.chain)} #{rule.position}  "
         f"({plain(rule.backend)}, {plain(rule.family)})",
         plain(rule.text),
-        f"packets {rule.packets}  bytes {rule.bytes}",
+        f"packets {rule.packets}  bytes {rule.bytes}"
+        + (
+            f"  (+{rule.delta_packets} packets, +{rule.delta_bytes} bytes since the previous read)"
+            if rule.delta_packets is not None
+            else ""
+        ),
         "containers: "
         + (", ".join(plain(n) for n in snapshot.rule_containers.get(rule.id, [])) or "none"),
         "bridges: "
@@ -197,6 +236,8 @@ class DetailsPane(Pane):
         self.scroller = VerticalScroll(id="details-scroll")
         self.body = Static(Text("Nothing selected yet."), id="details-body")
         self.key: str | None = None
+        #: a line above the item's facts (the previous selection vanished)
+        self.note: str | None = None
 
     def compose(self) -> ComposeResult:
         with self.scroller:
@@ -205,11 +246,25 @@ class DetailsPane(Pane):
     def focus_pane(self) -> None:
         self.scroller.focus()
 
-    def show_item(self, key: str | None, snapshot: Snapshot | None, links: Links | None) -> None:
+    def show_item(
+        self,
+        key: str | None,
+        snapshot: Snapshot | None,
+        links: Links | None,
+        note: str | None = None,
+    ) -> None:
+        """Show ``key``; ``note`` (e.g. "test3 is gone") stays until another item is shown."""
         if key != self.key:
             self.scroller.scroll_home(animate=False)
+            self.note = None
         self.key = key
+        if note is not None:
+            self.note = note
+        text = Text(end="")
+        if self.note:
+            text.append(f"{self.note}\n\n", style="bold reverse")
         if key is None or snapshot is None or links is None:
-            self.body.update(Text("Nothing selected yet."))
-            return
-        self.body.update(describe(key, snapshot, links))
+            text.append("Nothing selected yet.")
+        else:
+            text.append_text(describe(key, snapshot, links))
+        self.body.update(text)

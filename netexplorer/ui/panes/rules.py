@@ -16,12 +16,18 @@ def where(rule: Rule) -> str:
     return f"{fam} legacy" if rule.backend.endswith("legacy") else fam
 
 
+def delta_text(rule: Rule) -> str:
+    """``+3``: packets counted since the previous poll; empty when none or unknown."""
+    return f"+{rule.delta_packets}" if rule.delta_packets else ""
+
+
 class RulesPane(TablePane):
     pane_id = "rules"
     number = 4
     title = "NAT rules"
     short = "Rules"
     columns = (
+        ("delta", "Δpkts"),
         ("pkts", "Pkts"),
         ("bytes", "Bytes"),
         ("where", "Fam"),
@@ -53,6 +59,7 @@ class RulesPane(TablePane):
     def rows(self, snapshot: Snapshot, links: Links) -> Rows:
         return {
             rule.key: [
+                safe(delta_text(rule), style="bold", empty="", justify="right"),
                 numeric(rule.packets),
                 numeric(rule.bytes),
                 safe(where(rule)),

@@ -38,6 +38,7 @@ def record_conntrack() -> None:
 
 def record_events(count: int) -> None:
     import docker
+
     from netexplorer.live.docker_events import EVENT_FILTERS
 
     api = docker.from_env().api
