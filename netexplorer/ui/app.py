@@ -25,6 +25,7 @@ from textual.widgets import Footer, Input, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
 from netexplorer.correlate import Links, correlate
+from netexplorer.doctor import Finding
 from netexplorer.live.feed import LiveFeed
 from netexplorer.model import Snapshot
 from netexplorer.snapshot_io import SnapshotFileError
@@ -37,6 +38,7 @@ from netexplorer.ui.panes.details import KIND_NAMES, DetailsPane
 from netexplorer.ui.panes.interfaces import InterfacesPane
 from netexplorer.ui.panes.rules import RulesPane
 from netexplorer.ui.safe_text import plain
+from netexplorer.ui.screens.doctor import DoctorScreen, diagnose_and_link
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
 from netexplorer.ui.search import SearchBar, find
 from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source
@@ -66,6 +68,7 @@ class NetExplorerApp(App[int]):
         Binding("t", "cycle_table", "Table"),
         Binding("r", "refresh", "Refresh"),
         Binding("w", "problems", "Warnings", show=False),
+        Binding("d", "doctor", "Doctor", show=False),
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, priority=True),
         Binding("1", "focus_pane('containers')", "Panes", key_display="1-5"),
@@ -93,6 +96,8 @@ class NetExplorerApp(App[int]):
         self.links: Links | None = None
         self.failure: str | None = None
         self.selected: str | None = None
+        #: the doctor's findings on the current snapshot (linked as doc:<id>)
+        self.findings: list[Finding] = []
         self.selected_pane: str | None = None
         self.related: frozenset[str] = frozenset()
         self.active_pane = "containers"
@@ -231,6 +236,7 @@ class NetExplorerApp(App[int]):
     def _snapshot_ready(self, message: SnapshotReady) -> None:
         gone = self._selected_row()
         self.snapshot, self.links, self.failure = message.snapshot, message.links, None
+        self.findings = diagnose_and_link(message.snapshot, message.links)
         for p in self.table_panes:
             p.show_snapshot(message.snapshot, message.links)
         self.query_one(Banner).show_problems(self.snapshot, None, self.clock())
@@ -285,6 +291,9 @@ class NetExplorerApp(App[int]):
         text = Text(end="", no_wrap=True, overflow="ellipsis")
         text.append(" netexplorer ", style="bold reverse")
         text.append(f" {plain(self.source.name)}")
+        if self.findings:
+            n = len(self.findings)
+            text.append(f" · doctor: {n} problem{'s' if n > 1 else ''} (d)", style="bold")
         snap = self.snapshot
         if snap is not None:
             text.append(f" · host {plain(snap.host)}")
@@ -465,6 +474,13 @@ class NetExplorerApp(App[int]):
     # ------------------------------------------------------------------ screens
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_doctor(self) -> None:
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.select(key, "doctor")
+
+        self.push_screen(DoctorScreen(self.findings, self.links), chosen)
 
     def action_problems(self) -> None:
         items = problems(self.snapshot, self.failure)

@@ -16,6 +16,8 @@ from netexplorer.ui.sources import demo_path
 RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "snapshots"
 NO_DOCKER = RECORDED / "no-docker.json"
 NO_ROOT = RECORDED / "no-root.json"
+#: every network mode, with three doctor findings (tests/recorded/modes)
+BROKEN = RECORDED.parent / "modes" / "broken.snapshot.json"
 WIDE = (160, 45)
 NARROW = (80, 24)
 

@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from netexplorer.ui.app import NetExplorerApp, create_app
 
-from .helpers import NARROW, NO_DOCKER, NO_ROOT, WIDE, cursor_to, demo, ready
+from .helpers import BROKEN, NARROW, NO_DOCKER, NO_ROOT, WIDE, cursor_to, demo, ready
 
 SIZES = pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x45"])
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
@@ -57,6 +57,12 @@ async def help_open(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+async def doctor_open(pilot: Pilot[Any]) -> None:
+    await ready(pilot)
+    await pilot.press("d")
+    await pilot.pause()
+
+
 def demo_app() -> NetExplorerApp:
     return create_app(demo=True)
 
@@ -74,6 +80,7 @@ SCENES: dict[str, tuple[Callable[[], NetExplorerApp], Steps]] = {
     "help": (demo_app, help_open),
     "no_docker": (file_app(NO_DOCKER), start),
     "no_root": (file_app(NO_ROOT), start),
+    "doctor": (file_app(BROKEN), doctor_open),
 }
 
 

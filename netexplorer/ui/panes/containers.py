@@ -8,10 +8,20 @@ from netexplorer.ui.panes.base import Rows, TablePane
 from netexplorer.ui.safe_text import plain, safe
 
 
-def networks_cell(ct: Container) -> str:
+def networks_cell(ct: Container, names: dict[str, str] | None = None) -> str:
+    """``nxlab:172.30.0.2 bridge:172.17.0.4``; ``host``/``none`` alone; a container
+    sharing another's namespace as ``container:<owner name>`` (``names``: id -> name)."""
+    if ct.netns_owner:
+        owner = (names or {}).get(ct.netns_owner, ct.netns_owner[:12])
+        return f"container:{plain(owner)}"
     if not ct.endpoints:
         return plain(ct.network_mode)
-    return " ".join(f"{plain(ep.network)}:{plain(ep.ipv4 or ep.ipv6)}" for ep in ct.endpoints)
+    return " ".join(
+        f"{plain(ep.network)}:{plain(ep.ipv4 or ep.ipv6)}"
+        if ep.ipv4 or ep.ipv6
+        else plain(ep.network)
+        for ep in ct.endpoints
+    )
 
 
 def ports_cell(ct: Container) -> str:
@@ -37,11 +47,12 @@ class ContainersPane(TablePane):
     )
 
     def rows(self, snapshot: Snapshot, links: Links) -> Rows:
+        names = {c.id: c.name for c in snapshot.containers}
         return {
             ct.key: [
                 safe(ct.name),
                 safe(ct.state),
-                safe(networks_cell(ct)),
+                safe(networks_cell(ct, names)),
                 safe(ports_cell(ct)),
                 safe(ct.image),
                 safe(ct.short_id),

@@ -30,8 +30,9 @@ KIND_NAMES = {
     "br": "bridge",
     "net": "network",
     "rule": "rule",
+    "doc": "finding",
 }
-KIND_ORDER = ("ct", "ep", "if", "br", "net", "rule")
+KIND_ORDER = ("ct", "ep", "if", "br", "net", "rule", "doc")
 
 
 def entity_index(snapshot: Snapshot) -> dict[str, list[object]]:
@@ -69,11 +70,19 @@ def flow_text(flow: NatFlow) -> str:
     return " ".join(parts + extra)
 
 
-def _container_facts(ct: Container) -> list[str]:
+def _container_facts(ct: Container, snapshot: Snapshot) -> list[str]:
     lines = [
         f"{plain(ct.name)}  {plain(ct.state)}  image {plain(ct.image)}  id {ct.short_id}",
         f"pid {plain(ct.pid)}  netns id {plain(ct.netnsid)}  network mode {plain(ct.network_mode)}",
     ]
+    if ct.netns_owner:
+        owner = next((c for c in snapshot.containers if c.id == ct.netns_owner), None)
+        lines.append(
+            f"shares the network namespace of container {plain(owner.name)} ({plain(owner.state)})"
+            if owner
+            else f"shares the network namespace of container {plain(ct.netns_owner[:12])}, "
+            "which no longer exists"
+        )
     for p in ct.published_ports:
         lines.append(
             f"published {plain(p.host_ip)}:{p.host_port} -> {p.container_port}/{plain(p.protocol)}"
@@ -91,7 +100,12 @@ def _endpoint_facts(ep: Endpoint) -> list[str]:
     lines = [f"on {plain(ep.network)}: IP {addr}  MAC {plain(ep.mac)}  gateway {plain(ep.gateway)}"]
     if ep.ipv6 and ep.ipv4:
         lines.append(f"  IPv6 {plain(ep.ipv6)}/{plain(ep.ipv6_prefixlen)}")
-    if ep.host_veth:
+    if ep.parent:
+        lines.append(
+            f"  child of host interface {plain(ep.parent)} (ifindex {plain(ep.parent_ifindex)})"
+            "; no veth: the container's interface lives in its own netns"
+        )
+    elif ep.host_veth:
         lines.append(
             f"  host side: {plain(ep.host_veth)}@if{plain(ep.peer_ifindex)} "
             f"(ifindex {plain(ep.host_ifindex)}) on bridge {plain(ep.bridge)}"
@@ -100,7 +114,7 @@ def _endpoint_facts(ep: Endpoint) -> list[str]:
             f"  container side: ifindex {plain(ep.peer_ifindex)}, shown as "
             f"eth?@if{plain(ep.host_ifindex)} by 'ip a' inside; netns id {plain(ep.netnsid)}"
         )
-    else:
+    elif ep.bridge:
         lines.append(f"  bridge {plain(ep.bridge)}; host veth not found")
     return lines
 
@@ -154,7 +168,7 @@ def _rule_facts(rule: Rule, snapshot: Snapshot) -> list[str]:
 
 def facts(item: object, snapshot: Snapshot) -> list[str]:
     if isinstance(item, Container):
-        return _container_facts(item)
+        return _container_facts(item, snapshot)
     if isinstance(item, Endpoint):
         return _endpoint_facts(item)
     if isinstance(item, Interface):
@@ -201,12 +215,14 @@ def describe(key: str, snapshot: Snapshot, links: Links) -> Text:
     kind = KIND_NAMES.get(links.kind(key), "item")
     out = Text(end="")
     out.append(f"{kind} {plain(links.labels.get(key, key))}\n", style="bold underline")
-    if not items:
+    if not items and key not in links.notes:
         out.append("not in this snapshot (gone since it was selected)\n")
         return out
     for item in items:
         for line in facts(item, snapshot):
             out.append(line + "\n")
+    for line in links.notes.get(key, []):
+        out.append(plain(line, empty="") + "\n")
     related = sorted(
         links.related(key) - {key},
         key=lambda k: (

@@ -21,6 +21,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("t", "rules pane: next table (nat, filter, ...)"),
     ("r", "refresh: collect again (or re-read the file)"),
     ("w", "all warnings and errors"),
+    ("d", "doctor: what breaks container networking; Enter marks a finding's evidence"),
     ("?", "this help"),
     ("q", "quit"),
 )
