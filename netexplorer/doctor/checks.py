@@ -90,6 +90,17 @@ def docker_tables(snap: Snapshot) -> set[tuple[str, str, str]]:
     return {(c.backend, c.family, c.table) for c in snap.chains if _is_docker_chain(c.name)}
 
 
+def iptables_backends(snap: Snapshot) -> list[str]:
+    """The iptables backends holding Docker's chains.
+
+    The firewall checks read iptables-style tables (FORWARD, POSTROUTING, Docker's
+    DOCKER* chains). Docker's native nftables backend (table docker-bridges) has a
+    layout of its own that these checks do not walk; it is not one of "both
+    backends" either, so a leftover DOCKER-USER chain beside it is no conflict.
+    """
+    return [b for b in snap.firewall_backends if b.startswith("iptables-")]
+
+
 def live_backends(snap: Snapshot) -> list[str]:
     """The backend(s) dockerd maintains now.
 
@@ -98,7 +109,7 @@ def live_backends(snap: Snapshot) -> list[str]:
     exist now, since the stale set lacks what was created after the switch; both
     if they tie.
     """
-    backends = list(snap.firewall_backends)
+    backends = iptables_backends(snap)
     if len(backends) <= 1:
         return backends
     current = {n.bridge for n in _bridge_networks(snap) if n.bridge}
@@ -309,11 +320,12 @@ def check_masquerade(snap: Snapshot) -> list[Finding]:
 
 def check_both_backends(snap: Snapshot) -> list[Finding]:
     """Docker's chains in both iptables backends: one set is stale."""
-    if len(snap.firewall_backends) < 2:
+    backends = iptables_backends(snap)
+    if len(backends) < 2:
         return []
     live = live_backends(snap)
-    stale = [b for b in snap.firewall_backends if b not in live]
-    suspects = stale or list(snap.firewall_backends)
+    stale = [b for b in backends if b not in live]
+    suspects = stale or backends
     evidence = [
         r.key
         for r in snap.rules
@@ -340,7 +352,7 @@ def check_both_backends(snap: Snapshot) -> list[Finding]:
     return [
         Finding(
             check="both-backends",
-            subject="+".join(snap.firewall_backends),
+            subject="+".join(backends),
             title=f"Docker's chains are in both iptables backends; {which}",
             detail="The iptables alternative was switched while Docker had rules. Both "
             "backends hook into netfilter: stale DROP rules or a DROP policy there still "

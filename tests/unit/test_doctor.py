@@ -274,3 +274,13 @@ def test_doctor_package_does_not_import_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_native_nftables_beside_iptables_is_not_both_backends() -> None:
+    """Docker on its nftables backend with a leftover DOCKER-USER chain in iptables-nft
+    lists two backends; only two *iptables* backends are a conflict."""
+    snap, _ = load()
+    assert diagnose(snap) == []
+    snap.firewall_backends = [*snap.firewall_backends, "nftables"]
+    assert not [f for f in diagnose(snap) if f.check == "both-backends"]
+    assert live_backends(snap) == ["iptables-nft"]
