@@ -1,8 +1,9 @@
 """Docker networks and containers, read with the Docker SDK (HTTP API, no subprocess).
 
-One ``GET /networks``, one ``GET /containers/json?all=1`` and, for running
-containers only, ``GET /containers/<id>/json`` (for the init pid, the handle to
-the container's network namespace), issued concurrently on a small pool.
+One ``GET /networks`` and one ``GET /containers/json?all=1``. The init pid of each
+running container (the handle to its network namespace) comes from one pass over
+``/proc`` (:mod:`netexplorer.collect.proc_pids`); only containers not found there
+cost a ``GET /containers/<id>/json``, issued concurrently on a small pool.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netexplorer.collect.errors import SourceError
+from netexplorer.collect.proc_pids import container_pids
 from netexplorer.model import Container, Endpoint, Network, PublishedPort
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
@@ -199,20 +201,31 @@ def collect_docker(api: Any = None) -> DockerData:
         raw_containers = api.containers(all=True)
     except Exception as exc:
         raise SourceError(explain_docker_error(exc)) from exc
-    return build_docker_data(raw_networks, raw_containers, api.inspect_container)
+    known = container_pids(str(s.get("Id", "")) for s in raw_containers if _running(s))
+    return build_docker_data(raw_networks, raw_containers, api.inspect_container, known)
+
+
+def _running(summary: Mapping[str, Any]) -> bool:
+    return summary.get("State") in ("running", "paused", "restarting")
 
 
 def build_docker_data(
     raw_networks: Iterable[Mapping[str, Any]],
     raw_containers: Iterable[Mapping[str, Any]],
     inspect: Callable[[str], Mapping[str, Any]],
+    known_pids: Mapping[str, int] | None = None,
 ) -> DockerData:
-    """Turn API answers into the model; ``inspect`` gives a container's inspect dict."""
+    """Turn API answers into the model; ``inspect`` gives a container's inspect dict.
+
+    ``known_pids`` (container id -> init pid, e.g. from ``/proc``) spares those
+    containers the inspect call.
+    """
     data = DockerData()
     data.networks = sorted((network_from_api(n) for n in raw_networks), key=lambda n: n.name)
     summaries = list(raw_containers)
-    running = [s for s in summaries if s.get("State") in ("running", "paused", "restarting")]
-    pids: dict[str, int | None] = {}
+    known = known_pids or {}
+    pids: dict[str, int | None] = {cid: pid for cid, pid in known.items() if pid}
+    running = [s for s in summaries if _running(s) and str(s.get("Id", "")) not in pids]
     vanished: set[str] = set()
 
     def pid_of(summary: Mapping[str, Any]) -> tuple[str, int | None, str | None]:

@@ -1,0 +1,69 @@
+"""Init pids of running containers from ``/proc``, without a Docker API call each.
+
+One pass over ``/proc/*/cgroup`` finds the processes whose cgroup path names a
+container id (cgroup v1 and v2, cgroupfs ``/docker/<id>`` and the systemd driver's
+``docker-<id>.scope`` alike); of those, the container's init is the process that
+is pid 1 in its own pid namespace (last ``NSpid`` field of ``/proc/<pid>/status``),
+the same process ``docker inspect`` reports as ``State.Pid``. Processes started by
+``docker exec`` share the cgroup but are not pid 1, so they are never taken.
+
+A container not found this way (its processes are in another pid namespace than
+ours, it runs with ``--pid=host``, the cgroup path is unusual) is simply absent
+from the answer; the caller asks the Docker API for those. At 200 containers this
+pass costs ~10 ms against ~0.2 s for the per-container inspect calls.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+_ID = re.compile(rb"[0-9a-f]{64}")
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:  # the process exited, or we may not read it
+        return None
+
+
+def _ns_pid(status: bytes) -> int | None:
+    """The innermost pid of a process (last NSpid field), None if not shown."""
+    for line in status.splitlines():
+        if line.startswith(b"NSpid:"):
+            fields = line.split()[1:]
+            return int(fields[-1]) if fields else None
+    return None
+
+
+def container_pids(container_ids: Iterable[str], proc: str = "/proc") -> dict[str, int]:
+    """container id -> host pid of its init, for the containers found in ``proc``."""
+    wanted = {cid.encode() for cid in container_ids if len(cid) == 64}
+    if not wanted:
+        return {}
+    members: dict[bytes, list[int]] = {}
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return {}
+    for name in entries:
+        if not name.isdigit():
+            continue
+        cgroup = _read(f"{proc}/{name}/cgroup")
+        if not cgroup:
+            continue
+        # the innermost id on the path (nested: /docker/<outer>/docker/<inner>)
+        ids = [m for m in _ID.findall(cgroup) if m in wanted]
+        if ids:
+            members.setdefault(ids[-1], []).append(int(name))
+    found: dict[str, int] = {}
+    for cid, pids in members.items():
+        for pid in sorted(pids):
+            status = _read(f"{proc}/{pid}/status")
+            if status is not None and _ns_pid(status) == 1:
+                found[cid.decode()] = pid
+                break
+    return found

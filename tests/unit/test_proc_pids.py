@@ -1,0 +1,55 @@
+"""Container init pids from a /proc tree (a fake one in tmp_path), and their use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netexplorer.collect.docker_source import build_docker_data
+from netexplorer.collect.proc_pids import container_pids
+
+A = "a" * 64
+B = "b" * 64
+C = "c" * 64
+
+
+def _proc(root: Path, pid: int, cgroup: str, nspid: str) -> None:
+    d = root / str(pid)
+    d.mkdir()
+    (d / "cgroup").write_text(cgroup)
+    (d / "status").write_text(f"Name:\tsh\nPid:\t{pid}\nNSpid:\t{nspid}\n")
+
+
+def test_init_pids_across_cgroup_layouts(tmp_path: Path) -> None:
+    # cgroup v1 with the cgroupfs driver: the init, and a `docker exec`'d process
+    _proc(tmp_path, 100, f"4:memory:/docker/{A}\n1:cpu:/docker/{A}\n0::/docker/{A}\n", "100\t1")
+    _proc(tmp_path, 90, f"4:memory:/docker/{A}\n0::/docker/{A}\n", "90\t7")
+    # cgroup v2 with the systemd driver
+    _proc(tmp_path, 200, f"0::/system.slice/docker-{B}.scope\n", "200\t1")
+    # nested: the innermost id counts; a host process has no id
+    _proc(tmp_path, 300, f"0::/docker/{'d' * 64}/docker/{C}\n", "300\t1")
+    _proc(tmp_path, 1, "0::/init.scope\n", "1")
+    (tmp_path / "self").mkdir()
+    assert container_pids([A, B, C, "e" * 64], proc=str(tmp_path)) == {A: 100, B: 200, C: 300}
+    assert container_pids([], proc=str(tmp_path)) == {}
+
+
+def test_pid_host_container_is_not_found(tmp_path: Path) -> None:
+    _proc(tmp_path, 400, f"0::/docker/{A}\n", "400")  # --pid=host: no inner pid 1
+    assert container_pids([A], proc=str(tmp_path)) == {}
+    assert container_pids([A], proc=str(tmp_path / "missing")) == {}
+
+
+def test_known_pids_spare_the_inspect_call() -> None:
+    summaries = [
+        {"Id": A, "Names": ["/a"], "State": "running"},
+        {"Id": B, "Names": ["/b"], "State": "running"},
+    ]
+    asked: list[str] = []
+
+    def inspect(cid: str) -> dict[str, object]:
+        asked.append(cid)
+        return {"State": {"Pid": 77}}
+
+    data = build_docker_data([], summaries, inspect, known_pids={A: 55})
+    assert asked == [B]
+    assert {c.name: c.pid for c in data.containers} == {"a": 55, "b": 77}
