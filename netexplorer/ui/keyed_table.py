@@ -4,7 +4,13 @@
 cells) by removing, adding and updating only what changed, then restoring the
 order; the cursor stays on the same item and the scroll position is kept.
 ``mark(related, selected)`` marks rows: a glyph column (``▶`` the selected item,
-``●`` a linked one) and bold cells, so the marks read without colour.
+``●`` a linked one) and bold cells, so the marks read without colour; only the rows
+whose mark changes are touched, so a selection costs the same in a table of 20
+rows as of 5,000.
+
+Column widths grow when a wider cell arrives and never shrink on an update: the
+DataTable re-measures a whole column for every narrower cell it is told to fit
+(O(rows) each), which made marking rows of a 5,000-rule table take seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 SELECTED_GLYPH = "▶"
 LINKED_GLYPH = "●"
@@ -55,6 +62,8 @@ class KeyedTable(DataTable[object]):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._column_spec = list(columns)
         self._base: dict[str, list[Text]] = {}
+        #: row key -> its place in the wanted order
+        self._order: dict[str, int] = {}
         self._shown: dict[str, list[object]] = {}
         self._related: frozenset[str] = frozenset()
         self._selected: str | None = None
@@ -83,21 +92,27 @@ class KeyedTable(DataTable[object]):
 
     def marked(self) -> list[str]:
         """Keys of the marked rows, in display order."""
-        return [k for k in self._base if k in self._related]
+        order = self._order
+        return sorted((k for k in self._related if k in order), key=order.__getitem__)
 
     # ------------------------------------------------------------------ updates
     def sync(self, rows: Mapping[str, Sequence[Text]]) -> None:
         """Show exactly ``rows`` (in their order), changing only what differs."""
         cursor = self.cursor_key
         self._base = {key: list(cells) for key, cells in rows.items()}
+        self._order = {key: order for order, key in enumerate(self._base)}
         self._apply_rows()
         if cursor is not None and cursor in self._base:
             self.move_to(cursor, scroll=False)
 
     def mark(self, related: frozenset[str], selected: str | None) -> None:
+        changed = (self._related ^ related) | {self._selected, selected}
         self._related = related
         self._selected = selected
-        self._apply_rows()
+        columns = self._columns()
+        for key in changed:
+            if key is not None and key in self._shown:
+                self._update_row(key, self._wanted(key, self._order[key]), columns)
 
     def move_to(self, key: str, *, scroll: bool = True) -> None:
         """Put the cursor on ``key``: a move by the program, so not a user's selection."""
@@ -133,20 +148,33 @@ class KeyedTable(DataTable[object]):
             return [Marker(" ", order), *cells]
         return [Marker(glyph, order), *(_emphasised(c) for c in cells)]
 
+    def _columns(self) -> list[str]:
+        return [MARK_COLUMN, *(k for k, _ in self._column_spec)]
+
+    def _update_row(self, key: str, wanted: list[object], columns: list[str]) -> None:
+        for column, old, new in zip(columns, self._shown[key], wanted, strict=False):
+            if _same(old, new):
+                continue
+            if isinstance(new, Text) and isinstance(old, Text) and new.plain == old.plain:
+                grow = False  # restyled (marked or unmarked): same width
+            elif isinstance(new, Text):
+                grow = new.cell_len > self.columns[ColumnKey(column)].content_width
+            else:
+                grow = not isinstance(new, Marker)
+            self.update_cell(key, column, new, update_width=grow)
+        self._shown[key] = wanted
+
     def _apply_rows(self) -> None:
         for key in [k for k in self._shown if k not in self._base]:
             self.remove_row(key)
             del self._shown[key]
-        columns = [MARK_COLUMN, *(k for k, _ in self._column_spec)]
+        columns = self._columns()
         for order, key in enumerate(self._base):
             wanted = self._wanted(key, order)
-            shown = self._shown.get(key)
-            if shown is None:
+            if key not in self._shown:
                 self.add_row(*wanted, key=key)
+                self._shown[key] = wanted
             else:
-                for column, old, new in zip(columns, shown, wanted, strict=False):
-                    if not _same(old, new):
-                        self.update_cell(key, column, new, update_width=True)
-            self._shown[key] = wanted
+                self._update_row(key, wanted, columns)
         if [r.key.value for r in self.ordered_rows] != list(self._base):
             self.sort(MARK_COLUMN, key=lambda marker: marker.order)
