@@ -134,6 +134,7 @@ class Tables:
         self.rules: dict[tuple[str, str, str, str], list[Rule]] = {}
         for r in snap.rules:
             self.rules.setdefault((r.backend, r.family, r.table, r.chain), []).append(r)
+        self._dnat: dict[tuple[str, str], dict[str, list[Rule]]] = {}
 
     def reachable(self, backend: str, family: str, table: str, start: str) -> Iterator[Rule]:
         """Rules of chain ``start`` and of every chain reachable from it by jumps."""
@@ -148,6 +149,19 @@ class Tables:
                 yield r
                 if (backend, family, table, r.target) in self.chains:
                     todo.append(r.target)
+
+    def dnat_by_port(self, backend: str, family: str) -> dict[str, list[Rule]]:
+        """DNAT rules reachable from nat PREROUTING by ``--dport``, in rule order;
+        computed once per backend and family (per published port it made the doctor
+        quadratic: 0.3 s at 1,600 ports and 5,000 rules)."""
+        key = (backend, family)
+        if key not in self._dnat:
+            by_port: dict[str, list[Rule]] = {}
+            for r in self.reachable(backend, family, "nat", "PREROUTING"):
+                if r.target == "DNAT" and r.dport is not None:
+                    by_port.setdefault(r.dport, []).append(r)
+            self._dnat[key] = by_port
+        return self._dnat[key]
 
     def policy(self, backend: str, family: str, table: str, chain: str) -> str | None:
         c = self.chains.get((backend, family, table, chain))
@@ -549,8 +563,8 @@ def check_parent(snap: Snapshot) -> list[Finding]:
 
 
 def _dnat_to(tables: Tables, backend: str, family: str, port: int, proto: str) -> Iterable[Rule]:
-    for r in tables.reachable(backend, family, "nat", "PREROUTING"):
-        if r.target == "DNAT" and r.dport == str(port) and (r.protocol or proto) == proto:
+    for r in tables.dnat_by_port(backend, family).get(str(port), ()):
+        if (r.protocol or proto) == proto:
             yield r
 
 
