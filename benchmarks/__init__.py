@@ -1,0 +1,1 @@
+"""Benchmarks of netexplorer (``python -m benchmarks``); not part of the test suite."""
