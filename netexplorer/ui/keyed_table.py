@@ -87,6 +87,11 @@ class KeyedTable(DataTable[object]):
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
 
+    @property
+    def rows_by_key(self) -> Mapping[str, list[Text]]:
+        """Row key -> cells, in display order; a new mapping after every ``sync``."""
+        return self._base
+
     def cells(self, key: str) -> list[Text]:
         return self._base.get(key, [])
 

@@ -68,6 +68,8 @@ class TablePane(Pane):
         self.table = KeyedTableWithJump(self.columns, id=f"{self.pane_id}-table")
         self._snapshot: Snapshot | None = None
         self._links: Links | None = None
+        self._search_rows: object = None
+        self._search_texts: list[tuple[str, list[str]]] = []
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -94,8 +96,16 @@ class TablePane(Pane):
         self.table.focus()
 
     def search_texts(self) -> list[tuple[str, list[str]]]:
-        """(key, plain texts of its cells) for every row, in display order."""
-        return [(k, [c.plain for c in self.table.cells(k)]) for k in self.table.keys]
+        """(key, plain texts of its cells) for every row, in display order.
+
+        Kept until the table's rows are replaced (every ``sync`` makes new ones):
+        rebuilding it took ~70 ms of each search at 5,000 rules.
+        """
+        rows = self.table.rows_by_key
+        if self._search_rows is not rows:
+            self._search_texts = [(k, [c.plain for c in cells]) for k, cells in rows.items()]
+            self._search_rows = rows
+        return self._search_texts
 
     @on(DataTable.RowHighlighted)
     def _cursor_moved(self, event: DataTable.RowHighlighted) -> None:
