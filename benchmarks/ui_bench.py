@@ -6,7 +6,8 @@
   to marks applied in every pane, ``/name Enter`` to the match selected and marked.
   A step is timed from the key event being posted to the app (as the terminal
   driver posts it) until the result is there (the selection changed, the marks
-  applied) and the screen has been rendered (the refresh tick's work, run at once);
+  applied), every message queue has drained (deferred idle work included) and the
+  screen has been rendered (the refresh tick's work, run at once);
   ``pilot.press`` itself is not timed: its idle detection adds ~60 ms of waiting.
 * :func:`measure_pty` runs the real ``netexplorer --snapshot FILE`` on a
   pseudo-terminal: start until the top bar with the snapshot's counts is drawn,
@@ -50,6 +51,18 @@ async def _until(done: Callable[[], bool], timeout: float = 30.0) -> None:
         await asyncio.sleep(0)
 
 
+async def _settle(app: Any) -> None:
+    """Yield until every message queue (the app's and each widget's) stayed empty for
+    a few turns: deferred work such as a DataTable's idle-time column re-measuring
+    is then done too."""
+    quiet = 0
+    while quiet < 3:
+        await asyncio.sleep(0)
+        pumps = [app, *app.screen.walk_children(with_self=True)]
+        busy = any(not p._message_queue.empty() for p in pumps)
+        quiet = 0 if busy else quiet + 1
+
+
 def _paint(app: Any) -> None:
     """Render the screen now (what the next refresh tick does): layout and all
     visible lines of every changed widget, as the terminal would be sent them."""
@@ -63,6 +76,7 @@ async def _key(app: Any, key: str, done: Callable[[], bool]) -> float:
     t0 = time.perf_counter()
     app.post_message(events.Key(key, None))
     await _until(done)
+    await _settle(app)
     _paint(app)
     return time.perf_counter() - t0
 
@@ -85,6 +99,7 @@ async def _headless(path: str, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: app.snapshot is not None and app.selected is not None)
+        await _settle(app)
         _paint(app)
         out["first_paint_s"] = time.perf_counter() - start
         await pilot.pause()
