@@ -1,15 +1,12 @@
 """Host links, addresses and bridges read over rtnetlink (pyroute2), no subprocesses.
 
-Two entry points talk to the kernel:
+Two entry points talk to the kernel, each over one ``IPRoute`` socket:
 
 * :func:`collect_netlink` - one RTM_GETLINK dump and one RTM_GETADDR dump of the
   host network namespace, turned into :class:`~netexplorer.model.Interface` and
-  :class:`~netexplorer.model.Bridge` objects. The dumps are read over a plain
-  rtnetlink socket by :mod:`netexplorer.collect.rtnl_dump` (pyroute2's per-message
-  objects cost ~0.5 ms a link: most of a snapshot at a few hundred veths);
+  :class:`~netexplorer.model.Bridge` objects;
 * :func:`netnsids_for_pids` - the netns id (as the host sees it) of each
-  process's network namespace, by RTM_GETNSID on an fd of ``/proc/<pid>/ns/net``,
-  over one pyroute2 ``IPRoute`` socket.
+  process's network namespace, by RTM_GETNSID on an fd of ``/proc/<pid>/ns/net``.
 
 The message -> model conversion is the pure function :func:`parse_netlink`. It
 accepts live pyroute2 messages as well as the plain form :func:`message_to_plain`
@@ -32,7 +29,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from netexplorer.collect import rtnl_dump
 from netexplorer.collect.errors import SourceError
 from netexplorer.model import Address, Bridge, BridgePort, Interface
 
@@ -372,13 +368,13 @@ def _open_iproute() -> Any:
         ) from exc
 
 
-def _dump(what: str, warnings: list[str]) -> list[Any]:
+def _dump(ipr: Any, what: str, warnings: list[str]) -> list[Any]:
     """One full dump; repeated (at most _DUMP_ATTEMPTS times) if the kernel flags it
     as interrupted by a concurrent change (NLM_F_DUMP_INTR)."""
     msgs: list[Any] = []
-    for attempt in range(_DUMP_ATTEMPTS):
-        msgs, interrupted = rtnl_dump.dump(what, seq=attempt + 1)
-        if not interrupted:
+    for _attempt in range(_DUMP_ATTEMPTS):
+        msgs = list(getattr(ipr, what)("dump"))
+        if not any(m.get("header", {}).get("flags", 0) & NLM_F_DUMP_INTR for m in msgs):
             return msgs
     warnings.append(
         f"netlink: the {what} dump was interrupted by changes {_DUMP_ATTEMPTS} times; "
@@ -389,9 +385,13 @@ def _dump(what: str, warnings: list[str]) -> list[Any]:
 
 def _collect() -> NetlinkData:
     warnings: list[str] = []
+    ipr = _open_iproute()
     try:
-        links = _dump("link", warnings)
-        addrs = _dump("addr", warnings)
+        with ipr:
+            links = _dump(ipr, "link", warnings)
+            addrs = _dump(ipr, "addr", warnings)
+    except SourceError:
+        raise
     except PermissionError as exc:
         raise _not_permitted("dumping links and addresses over netlink") from exc
     except OSError as exc:
@@ -406,7 +406,7 @@ def collect_netlink() -> NetlinkData:
 
     Raises :class:`SourceError` (in words) if netlink cannot be read.
     """
-    return _collect()
+    return _off_loop(_collect)
 
 
 def _nsid_of_pid(ipr: Any, pid: int) -> int | None:
