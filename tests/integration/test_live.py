@@ -119,7 +119,11 @@ async def test_selection_survives_refreshes_and_a_vanished_one_moves_on(
         name = throwaway()  # a refresh (rows added)
         assert await until(pilot, lambda: shown(app, name), DEADLINE)
         assert app.selected == test1.key and containers.cursor_key == test1.key
-        assert containers.cursor_row - containers.scroll_y == on_screen
+        await pilot.pause()
+        if containers.max_scroll_y > 0:  # room to keep it where it was
+            assert containers.cursor_row - containers.scroll_y == on_screen
+        top = containers.scroll_y
+        assert top <= containers.cursor_row < top + containers.scrollable_content_region.height
         # now select the throwaway container and remove it
         ct = container(app, name)
         assert ct is not None

@@ -146,3 +146,32 @@ async def test_help_opens_and_closes() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert type(app.screen).__name__ == "Screen"
+
+
+async def test_rows_added_above_the_cursor_do_not_move_it_on_screen() -> None:
+    """A refresh that adds rows above the selected one (links appearing) keeps that
+    row where it was on the screen: the table scrolls along."""
+    import dataclasses
+
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=(80, 16)) as pilot:
+        await ready(pilot)
+        await pilot.press("2")  # host interfaces: more rows than the pane shows
+        table = pane(app, "interfaces").table
+        for _ in range(len(table.keys) - 1):
+            await pilot.press("down")
+        await pilot.pause()
+        assert table.scroll_y > 0
+        key = table.cursor_key
+        on_screen = table.cursor_row - table.scroll_y
+
+        later = demo()
+        ifb0 = next(i for i in later.interfaces if i.name == "ifb0")
+        appeared = [dataclasses.replace(ifb0, ifindex=6 + n, name=f"ifb{2 + n}") for n in range(3)]
+        later.interfaces = sorted([*later.interfaces, *appeared], key=lambda i: i.ifindex)
+        app.post_message(SnapshotReady(later, correlate(later)))
+        await pilot.pause()
+        await pilot.pause()
+        assert table.cursor_key == key
+        assert table.cursor_row - table.scroll_y == on_screen
