@@ -23,6 +23,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from netexplorer.literal import escape_controls
+from netexplorer.model import Snapshot
+
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
@@ -77,22 +80,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _summary(snap: object) -> str:
-    from netexplorer.model import Snapshot
-
-    assert isinstance(snap, Snapshot)
+def _summary(snap: Snapshot) -> str:
+    """One line per container endpoint, like the tutorial's walk; host text made literal."""
     lines = []
     for ct in snap.containers:
-        for ep in ct.endpoints or []:
+        name = escape_controls(ct.name)
+        for ep in ct.endpoints:
             lines.append(
-                f"{ct.name:<20} {ep.network:<14} {ep.ipv4 or ep.ipv6 or '-':<16} "
-                f"{ep.host_veth or '-'}@if{ep.peer_ifindex or '?'} -> {ep.bridge or '-'}  "
-                f"rules: {len(ep.rules)}"
+                f"{name:<20} {escape_controls(ep.network):<14} "
+                f"{ep.ipv4 or ep.ipv6 or '-':<16} "
+                f"{escape_controls(ep.host_veth or '-')}@if{ep.peer_ifindex or '?'} -> "
+                f"{escape_controls(ep.bridge or '-')}  rules: {len(ep.rules)}"
             )
         if not ct.endpoints:
-            lines.append(f"{ct.name:<20} {ct.network_mode}")
-    for w in snap.warnings:
-        lines.append(f"warning: {w}")
+            lines.append(f"{name:<20} {escape_controls(ct.network_mode)}")
+    lines.extend(f"warning: {escape_controls(w)}" for w in snap.warnings)
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,7 @@
 """The doctor's findings as terminal text or JSON (``netexplorer doctor [--json]``).
 
 Host names (containers, interfaces, rule text) in the output go through
-:func:`netexplorer.ui.safe_text.escape_controls`, so a hostile name cannot send
+:func:`netexplorer.literal.escape_controls`, so a hostile name cannot send
 escape sequences to the terminal. (That module needs Rich, not Textual.)
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from netexplorer.correlate import Links
 from netexplorer.doctor import Finding
+from netexplorer.literal import escape_controls
 from netexplorer.model import Snapshot
-from netexplorer.ui.safe_text import escape_controls
 
 KIND_NAMES = {
     "ct": "container",
