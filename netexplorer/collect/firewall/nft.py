@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
+from netexplorer.collect.firewall.tool import run_listing
 from netexplorer.model import Chain, Rule
 
 BACKEND = "iptables-nft"
 FAMILIES = ("ipv4", "ipv6")
 SAVE_COMMANDS = {"ipv4": "iptables-nft-save", "ipv6": "ip6tables-nft-save"}
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
-TIMEOUT = 30.0
 
 
 def read_nft(
@@ -62,24 +61,4 @@ def nft_save_text(family: str) -> str:
         raise SourceError(
             "Reading firewall rules needs root (CAP_NET_ADMIN); run netexplorer with sudo."
         )
-    env = {**os.environ, "LC_ALL": "C"}
-    try:
-        done = subprocess.run(
-            [binary, "-c"], capture_output=True, text=True, timeout=TIMEOUT, env=env, check=False
-        )
-    except subprocess.TimeoutExpired as err:
-        raise SourceError(
-            f"{binary} -c did not finish within {TIMEOUT:.0f} s; the nftables ruleset "
-            "may be huge or the kernel busy. Try again."
-        ) from err
-    except OSError as err:
-        raise SourceError(f"Cannot run {binary}: {err.strerror}.") from err
-    if done.returncode != 0:
-        message = done.stderr.strip() or f"exit status {done.returncode}"
-        if "ermission denied" in message or "not permitted" in message:
-            raise SourceError(
-                f"{binary} was refused access to the firewall ({message}); reading "
-                "firewall rules needs root (CAP_NET_ADMIN): run netexplorer with sudo."
-            )
-        raise SourceError(f"{binary} -c failed: {message}")
-    return done.stdout
+    return run_listing(binary, "-c", rules="firewall")

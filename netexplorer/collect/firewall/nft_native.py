@@ -45,7 +45,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from netexplorer.collect.errors import SourceError
+from netexplorer.collect.firewall.tool import run_listing
 from netexplorer.model import Chain, Rule, rule_id
 
 BACKEND = "nftables"
@@ -69,7 +69,6 @@ DOCKER_CHAIN_DIRS = {
     "nat-postrouting-out": "in",
 }
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
-TIMEOUT = 30.0
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 
 Triple = tuple[list[Rule], list[Chain], list[str]]
@@ -105,28 +104,7 @@ def find_nft() -> str | None:
 
 
 def run_nft(binary: str, *args: str) -> str:
-    env = {**os.environ, "LC_ALL": "C"}
-    command = " ".join(("nft", *args))
-    try:
-        done = subprocess.run(
-            [binary, *args], capture_output=True, text=True, timeout=TIMEOUT, env=env, check=False
-        )
-    except subprocess.TimeoutExpired as err:
-        raise SourceError(
-            f"{command} did not finish within {TIMEOUT:.0f} s; the nftables ruleset may be "
-            "huge or the kernel busy. Try again."
-        ) from err
-    except OSError as err:
-        raise SourceError(f"Cannot run {binary}: {err.strerror}.") from err
-    if done.returncode != 0:
-        message = done.stderr.strip() or f"exit status {done.returncode}"
-        if "ermission denied" in message or "not permitted" in message:
-            raise SourceError(
-                f"{command} was refused access to the firewall ({message}); reading "
-                "nftables rules needs root (CAP_NET_ADMIN): run netexplorer with sudo."
-            )
-        raise SourceError(f"{command} failed: {message}")
-    return done.stdout
+    return run_listing(binary, *args, rules="nftables")
 
 
 def docker_uses_nftables(daemon_json: Path = DAEMON_JSON, proc: Path = Path("/proc")) -> bool:
