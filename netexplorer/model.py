@@ -15,6 +15,17 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 
+#: what the prefix of a model key names, for people ("ct:..." is a container)
+KIND_NAMES = {
+    "ct": "container",
+    "ep": "endpoint",
+    "if": "interface",
+    "br": "bridge",
+    "net": "network",
+    "rule": "rule",
+    "doc": "finding",  # a doctor finding (netexplorer.doctor)
+}
+
 #: bridge driver options (``docker network create -o ...``)
 ICC_OPTION = "com.docker.network.bridge.enable_icc"
 MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"

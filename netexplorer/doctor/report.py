@@ -13,16 +13,7 @@ from typing import Any
 from netexplorer.correlate import Links
 from netexplorer.doctor import Finding
 from netexplorer.literal import escape_controls
-from netexplorer.model import Snapshot
-
-KIND_NAMES = {
-    "ct": "container",
-    "ep": "endpoint",
-    "if": "interface",
-    "br": "bridge",
-    "net": "network",
-    "rule": "rule",
-}
+from netexplorer.model import KIND_NAMES, Snapshot
 
 
 def evidence_items(f: Finding, links: Links) -> list[dict[str, str]]:

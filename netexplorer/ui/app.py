@@ -27,14 +27,14 @@ from textual.worker import get_current_worker
 from netexplorer.correlate import Links, correlate
 from netexplorer.doctor import Finding
 from netexplorer.live.feed import LiveFeed
-from netexplorer.model import Snapshot
+from netexplorer.model import KIND_NAMES, Snapshot
 from netexplorer.snapshot_io import SnapshotFileError
 from netexplorer.ui.banner import Banner, problems, problems_text
 from netexplorer.ui.messages import CollectFailed, PaneFocused, Selected, SnapshotReady
 from netexplorer.ui.panes.base import Pane, TablePane
 from netexplorer.ui.panes.bridges import BridgesPane
 from netexplorer.ui.panes.containers import ContainersPane
-from netexplorer.ui.panes.details import KIND_NAMES, DetailsPane
+from netexplorer.ui.panes.details import DetailsPane
 from netexplorer.ui.panes.interfaces import InterfacesPane
 from netexplorer.ui.panes.rules import RulesPane
 from netexplorer.ui.safe_text import plain
@@ -445,6 +445,12 @@ class NetExplorerApp(App[int]):
         # in one burst after "/" (a fast typist, a paste, tmux send-keys) must
         # reach the bar, not the pane bindings behind it
         self.screen.set_focus(bar)
+        # fold the rows for search while the query is typed, not after Enter
+        self.call_after_refresh(self._prepare_search)
+
+    def _prepare_search(self) -> None:
+        for pane in self.table_panes:
+            pane.search_texts()
 
     def action_close_search(self) -> None:
         self.query_one(SearchBar).display = False
