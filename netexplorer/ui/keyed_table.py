@@ -8,6 +8,14 @@ order; the cursor stays on the same item and the scroll position is kept.
 whose mark changes are touched, so a selection costs the same in a table of 20
 rows as of 5,000.
 
+A mark never changes a cell's width, so it is applied without DataTable's
+``update_cell``: that bumps the table's update counter, which every render cache
+is keyed on, so one marked row made all visible rows of every table be rendered
+again through Rich (and the row offsets of 5,000 rows be rebuilt). Instead the
+cells are replaced in place and only the cache entries of the re-marked rows are
+dropped (:meth:`KeyedTable._restyle_rows`; DataTable internals of textual 8.2.8,
+which the project pins).
+
 Column widths grow when a wider cell arrives and never shrink on an update: the
 DataTable re-measures a whole column for every narrower cell it is told to fit
 (O(rows) each), which made marking rows of a 5,000-rule table take seconds.
@@ -22,7 +30,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 SELECTED_GLYPH = "▶"
 LINKED_GLYPH = "●"
@@ -114,10 +122,13 @@ class KeyedTable(DataTable[object]):
         changed = (self._related ^ related) | {self._selected, selected}
         self._related = related
         self._selected = selected
-        columns = self._columns()
-        for key in changed:
-            if key is not None and key in self._shown:
-                self._update_row(key, self._wanted(key, self._order[key]), columns)
+        self._restyle_rows(
+            {
+                key: self._wanted(key, self._order[key])
+                for key in changed
+                if key is not None and key in self._shown
+            }
+        )
 
     def move_to(self, key: str, *, scroll: bool = True) -> None:
         """Put the cursor on ``key``: a move by the program, so not a user's selection."""
@@ -155,6 +166,39 @@ class KeyedTable(DataTable[object]):
 
     def _columns(self) -> list[str]:
         return [MARK_COLUMN, *(k for k, _ in self._column_spec)]
+
+    def _restyle_rows(self, wanted: Mapping[str, list[object]]) -> None:
+        """Show ``wanted`` (key -> the same texts, marked or not): the cells are
+        replaced in place and only these rows' cached renderings are dropped."""
+        columns = [ColumnKey(c) for c in self._columns()]
+        row_keys: set[RowKey] = set()
+        lines: set[int] = set()
+        # rows are one line high (add_row's default): a row's line is its index
+        # below the header
+        header = self.header_height if self.show_header else 0
+        for key, cells in wanted.items():
+            row_key = RowKey(key)
+            data = self._data[row_key]
+            for column, cell in zip(columns, cells, strict=False):
+                data[column] = cell
+            self._shown[key] = cells
+            index = self._row_locations.get(row_key)
+            if index is not None:
+                row_keys.add(row_key)
+                lines.add(index + header)
+                self._row_renderable_cache.discard((self._update_count, index))
+        if not row_keys:
+            return
+        # LRUCache is not iterable: its keys() are
+        rendered_cells = self._cell_render_cache
+        for cell_key in [k for k in rendered_cells.keys() if k[0] in row_keys]:  # noqa: SIM118
+            rendered_cells.discard(cell_key)
+        rendered = self._row_render_cache
+        for row_line in [k for k in rendered.keys() if k[0] in row_keys]:  # noqa: SIM118
+            rendered.discard(row_line)
+        for line_key in [k for k in self._line_cache.keys() if k[0] in lines]:  # noqa: SIM118
+            self._line_cache.discard(line_key)
+        self.refresh()
 
     def _update_row(self, key: str, wanted: list[object], columns: list[str]) -> None:
         for column, old, new in zip(columns, self._shown[key], wanted, strict=False):
