@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from textual.binding import Binding
 from textual.widgets import Input
 
-#: (pane id, [(row key, plain texts of its cells)]) in pane order
-Candidates = Sequence[tuple[str, Sequence[tuple[str, Sequence[str]]]]]
-
 _TREE = "├└─ "
 
 
-def _rank(query: str, texts: Sequence[str]) -> int | None:
+@dataclass(frozen=True, slots=True)
+class SearchRow:
+    """A row as search compares it: its cells folded once, not at every search."""
+
+    key: str
+    #: the plain texts of its cells, tree glyphs stripped, casefolded
+    cells: tuple[str, ...]
+    #: the cells joined by newlines: one substring test rules out most rows
+    joined: str
+
+
+def search_row(key: str, texts: Sequence[str]) -> SearchRow:
+    cells = tuple(t.lstrip(_TREE).casefold() for t in texts)
+    return SearchRow(key, cells, "\n".join(cells))
+
+
+#: (pane id, its rows in display order) in pane order
+Candidates = Sequence[tuple[str, Sequence[SearchRow]]]
+
+
+def _rank(query: str, row: SearchRow) -> int | None:
     """0: a cell is the query; 1: a cell starts with it; 2: it occurs in a cell."""
-    cells = [t.lstrip(_TREE).casefold() for t in texts]
+    if query not in row.joined:  # then in no cell
+        return None
+    cells = row.cells
     if any(c == query or c.split("@", 1)[0] == query for c in cells):
         return 0
     if any(c.startswith(query) for c in cells):
@@ -32,10 +52,10 @@ def find(query: str, candidates: Candidates) -> list[tuple[str, str]]:
         return []
     found: list[tuple[int, int, int, str, str]] = []
     for pane_no, (pane_id, rows) in enumerate(candidates):
-        for row_no, (key, texts) in enumerate(rows):
-            rank = _rank(q, texts)
+        for row_no, row in enumerate(rows):
+            rank = _rank(q, row)
             if rank is not None:
-                found.append((rank, pane_no, row_no, pane_id, key))
+                found.append((rank, pane_no, row_no, pane_id, row.key))
     return [(pane_id, key) for *_, pane_id, key in sorted(found)]
 
 
