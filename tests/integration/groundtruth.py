@@ -58,6 +58,21 @@ def lab_status() -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def lab_command(*args: str) -> str:
+    """Run ``scripts/lab ARGS`` (e.g. ``dockerd-stop``, ``up``); its output, or raise."""
+    proc = subprocess.run([str(LAB_SCRIPT), *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise GroundTruthError(
+            f"scripts/lab {' '.join(args)} -> {proc.returncode}: {proc.stdout}{proc.stderr}"
+        )
+    return proc.stdout + proc.stderr
+
+
+def docker_answers() -> bool:
+    """``docker info`` succeeds: a Docker daemon answers on the default socket."""
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
 # ------------------------------------------------------------------ docker
 def docker_inspect(name: str) -> dict[str, Any]:
     data: list[dict[str, Any]] = json.loads(run("docker", "inspect", name))
