@@ -26,6 +26,8 @@ def _escape_char(ch: str) -> str:
 
 def escape_controls(value: str) -> str:
     """``value`` with every control character replaced by a visible escape."""
+    if value.isascii() and value.isprintable():  # the usual case, tested in C
+        return value
     if value.isprintable() and not any(ord(c) in _BIDI for c in value):
         return value
     return "".join(_escape_char(c) for c in value)
