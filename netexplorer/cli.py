@@ -19,6 +19,7 @@ Exit codes (also in README):
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -168,9 +169,13 @@ def cmd_app(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    # start-up makes millions of long-lived objects (the snapshot, its rows): no
+    # collector passes over them; the app freezes them after its first paint
+    gc.disable()
     try:
         app = create_app(snapshot=args.snapshot, demo=args.demo, interval=args.interval)
     except SnapshotFileError as exc:
+        gc.enable()
         print(f"netexplorer: {exc}", file=sys.stderr)
         return EXIT_FILE
     app.run()

@@ -11,6 +11,7 @@ else has to change.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -235,6 +236,7 @@ class NetExplorerApp(App[int]):
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
         gone = self._selected_row()
+        self.call_after_refresh(self._freeze_objects)
         self.snapshot, self.links, self.failure = message.snapshot, message.links, None
         self.findings = diagnose_and_link(message.snapshot, message.links)
         for p in self.table_panes:
@@ -252,6 +254,13 @@ class NetExplorerApp(App[int]):
         if self.selected is not None:
             self._apply_marks()
         self.details.show_item(self.details.key, self.snapshot, self.links)
+
+    def _freeze_objects(self) -> None:
+        """Move what exists now out of the collector's sight (``gc.freeze``) and turn
+        it on if start-up turned it off: the snapshot's objects then cost the
+        cycle collector nothing, which kept full passes (~0.1 s) out of keypresses."""
+        gc.freeze()
+        gc.enable()
 
     def _selected_row(self) -> tuple[TablePane, int, str] | None:
         """The selection's pane, row and label, to find a place for it if it goes."""
