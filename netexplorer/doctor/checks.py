@@ -610,6 +610,10 @@ def check_dnat(snap: Snapshot) -> list[Finding]:
             if not backends:
                 continue  # Docker does not NAT this family (IPv6 without --ip6tables)
             targets = {ep.ipv6 if family == "ipv6" else ep.ipv4 for ep in eps} - {None}
+            if not targets:
+                # a "::" binding of a container without an IPv6 address: Docker has
+                # nothing to DNAT to and leaves it to docker-proxy, by design
+                continue
             found = False
             for backend in backends:
                 for r in _dnat_to(tables, backend, family, p.host_port, p.protocol):

@@ -290,3 +290,25 @@ def test_ipv6_rules_of_both_backends_link_to_the_ipv6_endpoint(
         assert one.id in e.rules and e.key in links.related(one.key)
         assert snap.rule_bridges[subnet.id] == [e.bridge]
         assert e.key in links.related(subnet.key)
+
+
+def test_docker_nat66_masquerade_links_to_the_ipv6_endpoint(
+    modes: Modes, snap_links: tuple[Snapshot, Links]
+) -> None:
+    """The lab's dockerd runs with --ip6tables: Docker itself writes the IPv6
+    network's MASQUERADE (NAT66) into ip6tables' nat table; it concerns the IPv6
+    endpoints on that bridge and no IPv4 one."""
+    snap, links = snap_links
+    e = ep(snap, modes.cts["multi"], modes.nets["v6"])
+    text = f"-A POSTROUTING -s {modes.v6_subnet} ! -o {e.bridge} -j MASQUERADE"
+    mode = gt.active_iptables_mode()
+    assert text in gt.iptables_save(mode, "nat", "ipv6").splitlines()
+    rule = next(
+        r for r in snap.rules
+        if r.text == text and r.family == "ipv6" and r.backend == f"iptables-{mode}"
+    )  # fmt: skip
+    assert rule.table == "nat" and rule.target == "MASQUERADE"
+    assert snap.rule_containers[rule.id] == [modes.cts["multi"]]
+    assert rule.id in e.rules and e.key in links.related(rule.key)
+    v4_bridge = ep(snap, modes.cts["multi"], "bridge")
+    assert rule.id not in v4_bridge.rules

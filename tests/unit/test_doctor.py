@@ -284,3 +284,16 @@ def test_native_nftables_beside_iptables_is_not_both_backends() -> None:
     snap.firewall_backends = [*snap.firewall_backends, "nftables"]
     assert not [f for f in diagnose(snap) if f.check == "both-backends"]
     assert live_backends(snap) == ["iptables-nft"]
+
+
+def test_ipv6_binding_without_ipv6_address_needs_no_dnat() -> None:
+    """Recorded with dockerd --ip6tables: web publishes 8080 on 0.0.0.0 and ::, but
+    has no IPv6 address, so Docker writes no IPv6 DNAT (docker-proxy serves it)."""
+    snap = load_snapshot(
+        Path(__file__).resolve().parents[1] / "recorded/lab/nft-ip6tables.snapshot.json"
+    )
+    correlate(snap)
+    assert any(r.family == "ipv6" and r.table == "nat" for r in snap.rules)
+    web = ct(snap, "web")
+    assert {p.host_ip for p in web.published_ports} == {"0.0.0.0", "::"}
+    assert diagnose(snap) == []
