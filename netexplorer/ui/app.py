@@ -292,6 +292,7 @@ class NetExplorerApp(App[int]):
 
     @on(CollectFailed)
     def _collect_failed(self, message: CollectFailed) -> None:
+        gc.enable()  # start-up turned it off until a first snapshot; none came
         self.failure = message.reason
         self.query_one(Banner).show_problems(self.snapshot, self.failure, self.clock())
         self._show_topbar()
