@@ -171,8 +171,10 @@ def ui_section(head: dict[str, Any], real: dict[str, Any], repeats: int) -> list
         "|---|---|---:|---:|---:|---|",
         f"| start to first full paint | real pty | {ms(paint) if paint else 'no paint'} | - | "
         f"<= {FIRST_PAINT_MAX_S} s | {verdict(paint is not None and paint <= FIRST_PAINT_MAX_S)} |",
-        f"| start to first full paint | headless | {ms(head['first_paint_s'])} | - | "
-        f"<= {FIRST_PAINT_MAX_S} s | {verdict(head['first_paint_s'] <= FIRST_PAINT_MAX_S)} |",
+        # the target is what a user sees (the pty row); in-process run_test adds the
+        # test harness and skips the CLI's start-up, so this row only informs
+        f"| start to first full paint (informative: test harness, no CLI) | headless | "
+        f"{ms(head['first_paint_s'])} | - | - | - |",
         f"| keypress to cross-link highlight (container, all panes) | headless | "
         f"{ms(statistics.median(hl))} | {ms(p90(hl))} | <= {HIGHLIGHT_MAX_S * 1000:.0f} ms | "
         f"{verdict(statistics.median(hl) <= HIGHLIGHT_MAX_S)} |",
