@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from integration.scratch_netns import require_root_and_tools, scratch_netns, sh
 from netexplorer.correlate import correlate
 from netexplorer.snapshot_io import snapshot_from_dict
 
@@ -40,36 +39,15 @@ DNAT = 'iifname != "docker0" tcp dport 8080 counter dnat to 172.17.0.4:80 commen
 
 @pytest.fixture(scope="module", autouse=True)
 def _needs_root_and_tools() -> None:
-    """Fail (never skip): CI must run these."""
-    if os.geteuid() != 0:
-        pytest.fail("tests/integration/test_nft_native.py must run as root (ip netns)")
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.fail(f"missing tools {missing}: apt-get install iproute2 nftables iptables")
-
-
-def sh(ns: str, *cmd: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        ["ip", "netns", "exec", ns, *cmd], input=stdin, capture_output=True, text=True
+    require_root_and_tools(
+        "tests/integration/test_nft_native.py", TOOLS, "iproute2 nftables iptables"
     )
-    assert done.returncode == 0, f"{cmd} in {ns} failed: {done.stderr}"
-    return done.stdout
 
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    name = f"nxnf-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        sh(name, "ip", "link", "set", "lo", "up")
-        # a local, non-loopback address: nat-OUTPUT counts traffic to it
-        sh(name, "ip", "link", "add", "nxv0", "type", "veth", "peer", "name", "nxv1")
-        sh(name, "ip", "addr", "add", "10.99.0.1/24", "dev", "nxv0")
-        sh(name, "ip", "link", "set", "nxv0", "up")
-        sh(name, "ip", "link", "set", "nxv1", "up")
+    with scratch_netns("nxnf") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def load(ns: str, with_iptables_nft: bool = False) -> None:

@@ -1,0 +1,49 @@
+"""Scratch network namespaces for firewall tests: rules are loaded there, never on the host.
+
+Each namespace has lo up and a veth with a local, non-loopback address (10.99.0.1)
+so that nat OUTPUT rules see traffic; it is deleted after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+
+def require_root_and_tools(module: str, tools: list[str], packages: str) -> None:
+    """Fail (never skip): CI must run these."""
+    if os.geteuid() != 0:
+        pytest.fail(f"{module} must run as root (ip netns)")
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"missing tools {missing}: apt-get install {packages}")
+
+
+def sh(ns: str, *cmd: str, stdin: str | None = None) -> str:
+    """Run ``cmd`` inside netns ``ns``; its stdout (a failure fails the test)."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, *cmd], input=stdin, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"{cmd} in {ns} failed: {done.stderr}"
+    return done.stdout
+
+
+@contextmanager
+def scratch_netns(prefix: str) -> Iterator[str]:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        sh(name, "ip", "link", "set", "lo", "up")
+        sh(name, "ip", "link", "add", "nxv0", "type", "veth", "peer", "name", "nxv1")
+        sh(name, "ip", "addr", "add", "10.99.0.1/24", "dev", "nxv0")
+        sh(name, "ip", "link", "set", "nxv0", "up")
+        sh(name, "ip", "link", "set", "nxv1", "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
