@@ -31,6 +31,11 @@ RECORDED = ROOT / "tests" / "recorded" / "firewall"
 RULESETS = {
     "docker-host": {"ipv4": "host-iptables-nft-save-c.txt"},
     "variety": {"ipv4": "variety-ipv4.rules", "ipv6": "variety-ipv6.rules"},
+    # Docker with --ip6tables: MASQUERADE (an extension both families share) in both
+    "docker-ip6tables": {
+        "ipv4": "host-iptables-legacy-save-c-ip6tables.txt",
+        "ipv6": "host-ip6tables-legacy-save-c-ip6tables.txt",
+    },
 }
 PREFIX = {"ipv4": "iptables", "ipv6": "ip6tables"}
 TOOLS = ["ip", "iptables-legacy-restore", "iptables-nft-restore", "ip6tables-legacy-restore"]
@@ -143,7 +148,13 @@ def legacy_tables(ns: str) -> str:
     ("ruleset", "backend"),
     # the variety ruleset checks the legacy reader's own formatting of many
     # extensions; nf_tables refuses some of its rules (e.g. "! -s 0.0.0.0/0")
-    [("docker-host", "legacy"), ("docker-host", "nft"), ("variety", "legacy")],
+    [
+        ("docker-host", "legacy"),
+        ("docker-host", "nft"),
+        ("variety", "legacy"),
+        ("docker-ip6tables", "legacy"),
+        ("docker-ip6tables", "nft"),
+    ],
 )
 def test_collector_equals_save(netns: str, backend: str, ruleset: str) -> None:
     load(netns, backend, ruleset)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -223,25 +226,28 @@ AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 def test_not_root_is_said_in_words(lab: str) -> None:
-    probe = subprocess.run(
-        [*AS_NOBODY, sys.executable, "-c", "import docker, pyroute2"],
-        capture_output=True,
-        check=False,
-    )
-    if probe.returncode != 0:
-        pytest.skip(
-            f"user nobody cannot import this interpreter's packages ({sys.executable}); "
-            "run the tests from a venv outside /root, as .ci/run does"
-        )
-    proc = subprocess.run(
-        [*AS_NOBODY, sys.executable, "-m", "netexplorer", "snapshot", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=gt.REPO,
-        timeout=60,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(gt.REPO)},
-    )
+    # user nobody must be able to read the code: the checkout may sit in a private
+    # directory, so run a copy of the package from a world-readable one
+    readable = Path(tempfile.mkdtemp(prefix="nx-nobody-"))
+    try:
+        readable.chmod(0o755)
+        shutil.copytree(gt.REPO / "netexplorer", readable / "netexplorer")
+        env = {**os.environ, "PYTHONPATH": str(readable)}
+        probe = subprocess.run(
+            [*AS_NOBODY, sys.executable, "-c", "import docker, pyroute2, netexplorer.cli"],
+            capture_output=True, cwd=readable, env=env, check=False,
+        )  # fmt: skip
+        if probe.returncode != 0:
+            pytest.skip(
+                f"user nobody cannot import this interpreter's packages ({sys.executable}); "
+                "run the tests from a venv outside /root, as .ci/run does"
+            )
+        proc = subprocess.run(
+            [*AS_NOBODY, sys.executable, "-m", "netexplorer", "snapshot", "--json"],
+            capture_output=True, text=True, cwd=readable, timeout=60, check=False, env=env,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(readable, ignore_errors=True)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     doc = json.loads(proc.stdout)

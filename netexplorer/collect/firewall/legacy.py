@@ -20,6 +20,7 @@ import glob
 import importlib
 import importlib.util
 import os
+import shutil
 import socket
 import sys
 import sysconfig
@@ -34,6 +35,8 @@ from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_
 from netexplorer.model import Chain, Rule
 
 BACKEND = "iptables-legacy"
+#: what the python-iptables formatter writes for an extension it cannot find
+UNSUPPORTED = "[unsupported revision]"
 FAMILIES = ("ipv4", "ipv6")
 _NAMES_FILE = {"ipv4": "ip_tables_names", "ipv6": "ip6_tables_names"}
 #: iptc's caches and the swapped C stdout are process-wide: one reader at a time
@@ -86,11 +89,34 @@ def read_legacy(
         if not tables:
             continue
         text, save_problems = legacy_save_text(family, tables)
+        if UNSUPPORTED in text:
+            text, save_problems = _save_tool_text(family), []
         r, c, p = parse_iptables_save_with_problems(text, BACKEND, family)
         rules += r
         chains += c
         problems += save_problems + p
     return rules, chains, problems
+
+
+def _save_tool_text(family: str) -> str:
+    """The family's rules from ``ip{6}tables-legacy-save -c`` (one process per family).
+
+    libxtables registers an extension that both families share (libxt_*.so, e.g.
+    MASQUERADE) only for the family whose tables a process reads first: its
+    constructor runs once and drops the other family's half. Rules of the second
+    family using such an extension cannot be formatted through python-iptables in
+    the same process, so that family is listed by the save tool instead.
+    """
+    from netexplorer.collect.firewall.tool import run_listing
+
+    name = "iptables-legacy-save" if family == "ipv4" else "ip6tables-legacy-save"
+    binary = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if binary is None:
+        raise SourceError(
+            f"Cannot read {family} iptables-legacy rules: {name} was not found; "
+            "install the Debian package 'iptables' (apt-get install iptables)."
+        )
+    return run_listing(binary, "-c", rules="firewall")
 
 
 def legacy_save_text(family: str, tables: list[str] | None = None) -> tuple[str, list[str]]:
@@ -268,7 +294,7 @@ def _find_module(find: Callable[[str], Any], name: str, revision: int) -> Any:
 def _extension(xt: Any, option: str, name: str, module: Any, ip: Any, ptr: Any) -> str:
     """`` -m name ...`` / `` -j NAME ...`` as iptables-save prints a match/target."""
     if module is None:
-        return f" {option} {name} [unsupported revision]"
+        return f" {option} {name} {UNSUPPORTED}"
     alias = getattr(module, "alias", None)
     shown = alias(ptr).decode() if alias else name
     saved = ""
