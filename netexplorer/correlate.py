@@ -299,7 +299,7 @@ def _rule_endpoints(
     interface (Docker's ``filter-forward-in__docker0`` ...) names that bridge as
     if it had the interface condition itself.
     """
-    table = _table_kind(rule)
+    table = table_kind(rule)
     named = [
         br
         for br in by_bridge
@@ -323,11 +323,7 @@ def _rule_endpoints(
             ]
         else:
             candidates = []
-        for ep in candidates:
-            if _leaves_bridge(rule, ep.bridge) and (
-                came_from is None or (ep.bridge is not None and iface_matches(came_from, ep.bridge))
-            ):
-                found.append(ep)
+        found.extend(ep for ep in candidates if snat_applies(rule, ep.bridge))
     elif table == "nat" and rule.target in DNAT_TARGETS:
         to = dnat_address(rule.target_options.get("--to-destination", ""))
         if to is not None:
@@ -345,7 +341,7 @@ def _rule_endpoints(
     return found, named
 
 
-def _table_kind(rule: Rule) -> str:
+def table_kind(rule: Rule) -> str:
     """The rule's iptables table; for native nftables (whose table is e.g.
     docker-bridges) nat if it translates addresses (only nat chains may), else
     the prefix of Docker's chain names (filter-FORWARD, raw-PREROUTING,
@@ -374,6 +370,26 @@ def _leaves_bridge(rule: Rule, bridge: str | None) -> bool:
     if rule.out_negated:
         return True  # "! -o X": any interface but X, and there is always another
     return not iface_matches(rule.out_interface, bridge)
+
+
+def snat_applies(rule: Rule, bridge: str | None) -> bool:
+    """Does a MASQUERADE/SNAT rule see packets that come from ``bridge`` and leave it?
+
+    Its own out-interface condition must let them leave the bridge; a native
+    nftables rule in a chain dispatched on the input interface
+    (``nat-postrouting-out__X``, ``chain_interface_dir`` "in") sees only packets
+    from bridge X, and one in a chain dispatched on the output interface
+    (``nat-postrouting-in__X``, "out") only packets going into bridge X, which
+    never leave ``bridge`` when X is ``bridge``. (Whether its source admits the
+    bridge's addresses is the caller's: correlation asks per endpoint, the
+    doctor per subnet.)
+    """
+    via, direction = rule.chain_interface, rule.chain_interface_dir
+    if via is not None and direction == "in" and (bridge is None or not iface_matches(via, bridge)):
+        return False
+    if via is not None and direction == "out" and bridge is not None and iface_matches(via, bridge):
+        return False
+    return _leaves_bridge(rule, bridge)
 
 
 def _link_rules(
