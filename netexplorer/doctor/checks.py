@@ -5,6 +5,12 @@ and walk chains generically: a rule counts when it sits in a built-in chain or i
 any chain reachable from it by ``-j``/``-g``, so Docker 20.10's FORWARD layout
 (DOCKER-ISOLATION-STAGE-1/2, per-bridge ACCEPTs in FORWARD) and newer Docker's
 (DOCKER-FORWARD, DOCKER-BRIDGE, DOCKER-CT) are read the same way.
+
+Docker's native nftables backend (table ``docker-bridges``) feeds the same
+forward-drop, masquerade and dnat checks through :meth:`Tables.hook`: there the
+per-bridge chains are reached through verdict maps keyed on the interface, which
+a rule does not record as a jump, so every chain of the table counts and the map
+key (``chain_interface``) stands in for the interface condition.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from netexplorer.correlate import dnat_address, iface_matches
+from netexplorer.collect.firewall import DOCKER_NFT_TABLE, NFTABLES
+from netexplorer.correlate import dnat_address, iface_matches, snat_applies, table_kind
 from netexplorer.doctor import WARNING, Finding
 from netexplorer.model import Chain, Container, Endpoint, Network, Rule, Snapshot
 
@@ -47,6 +54,16 @@ def _family_of(cidr: str) -> str | None:
         return "ipv6" if ipaddress.ip_network(cidr, strict=False).version == 6 else "ipv4"
     except ValueError:
         return None
+
+
+def _ip(family: str) -> str:
+    """nft's family keyword (``ip``/``ip6``), also its address match's (``ip saddr``)."""
+    return "ip6" if family == "ipv6" else "ip"
+
+
+def _nft(family: str) -> str:
+    """Docker's table in nft's syntax: ``ip docker-bridges``."""
+    return f"{_ip(family)} {DOCKER_NFT_TABLE}"
 
 
 def _command(backend: str, family: str) -> str:
@@ -86,17 +103,26 @@ def _subnets(net: Network, family: str) -> list[str]:
 
 
 def docker_tables(snap: Snapshot) -> set[tuple[str, str, str]]:
-    """(backend, family, table) that hold one of Docker's chains."""
-    return {(c.backend, c.family, c.table) for c in snap.chains if _is_docker_chain(c.name)}
+    """(backend, family, table) that hold one of Docker's chains.
+
+    For the native nftables backend the table is the kind of a chain of
+    ``docker-bridges`` (``nat`` for nat-POSTROUTING, ``filter`` for filter-FORWARD).
+    """
+    out = {(c.backend, c.family, c.table) for c in snap.chains if _is_docker_chain(c.name)}
+    out |= {
+        (c.backend, c.family, c.name.split("-", 1)[0])
+        for c in snap.chains
+        if c.backend == NFTABLES and c.table == DOCKER_NFT_TABLE
+    }
+    return out
 
 
 def iptables_backends(snap: Snapshot) -> list[str]:
     """The iptables backends holding Docker's chains.
 
-    The firewall checks read iptables-style tables (FORWARD, POSTROUTING, Docker's
-    DOCKER* chains). Docker's native nftables backend (table docker-bridges) has a
-    layout of its own that these checks do not walk; it is not one of "both
-    backends" either, so a leftover DOCKER-USER chain beside it is no conflict.
+    Docker's native nftables backend (table docker-bridges) is not one of them: it
+    is not one of "both backends", so a leftover DOCKER-USER chain beside it is no
+    conflict. forward-drop, masquerade and dnat read it too (:func:`rule_backends`).
     """
     return [b for b in snap.firewall_backends if b.startswith("iptables-")]
 
@@ -122,6 +148,13 @@ def live_backends(snap: Snapshot) -> list[str]:
     score = {b: len(named[b]) for b in backends}
     best = max(score.values())
     return [b for b in backends if score[b] == best]
+
+
+def rule_backends(snap: Snapshot) -> list[str]:
+    """The backends whose rules the forward-drop, masquerade and dnat checks read:
+    :func:`live_backends`, and Docker's native nftables backend when it is listed
+    (its rules are in table docker-bridges, read through :meth:`Tables.hook`)."""
+    return live_backends(snap) + [b for b in snap.firewall_backends if b == NFTABLES]
 
 
 class Tables:
@@ -150,6 +183,26 @@ class Tables:
                 if (backend, family, table, r.target) in self.chains:
                     todo.append(r.target)
 
+    def hook(self, backend: str, family: str, table: str, base: str) -> Iterator[Rule]:
+        """Rules that see the packets of iptables' built-in chain ``table``/``base``.
+
+        iptables backends: :meth:`reachable` from ``base``. Docker's native
+        nftables backend: every rule of table docker-bridges whose kind is
+        ``table`` (chain prefix nat-/filter-, or a NAT target), in any chain. Its
+        base chains reach the per-bridge chains only through verdict maps
+        (``oifname vmap @filter-forward-in-jumps``), which a rule does not record
+        as a jump, so walking jumps would miss them; the map key is in each
+        rule's ``chain_interface``. Taking all chains of the kind also takes
+        nat-OUTPUT's, which is harmless: Docker's nat-PREROUTING and nat-OUTPUT
+        jump to the same nat-prerouting-and-output chain.
+        """
+        if backend != NFTABLES:
+            yield from self.reachable(backend, family, table, base)
+            return
+        for (b, f, t, _), rules in self.rules.items():
+            if (b, f, t) == (backend, family, DOCKER_NFT_TABLE):
+                yield from (r for r in rules if table_kind(r) == table)
+
     def dnat_by_port(self, backend: str, family: str) -> dict[str, list[Rule]]:
         """DNAT rules reachable from nat PREROUTING by ``--dport``, in rule order;
         computed once per backend and family (per published port it made the doctor
@@ -157,7 +210,7 @@ class Tables:
         key = (backend, family)
         if key not in self._dnat:
             by_port: dict[str, list[Rule]] = {}
-            for r in self.reachable(backend, family, "nat", "PREROUTING"):
+            for r in self.hook(backend, family, "nat", "PREROUTING"):
                 if r.target == "DNAT" and r.dport is not None:
                     by_port.setdefault(r.dport, []).append(r)
             self._dnat[key] = by_port
@@ -206,27 +259,42 @@ def check_ip_forward(snap: Snapshot) -> list[Finding]:
     return out
 
 
+#: the base chain whose policy forward-drop reads, per kind of backend
+FORWARD_CHAIN = {"iptables": ("filter", "FORWARD"), NFTABLES: (DOCKER_NFT_TABLE, "filter-FORWARD")}
+
+
+def _via(r: Rule, direction: str, bridge: str) -> bool:
+    """Is ``r`` in a chain a verdict map dispatches on ``bridge`` as in/out interface?"""
+    return (
+        r.chain_interface is not None
+        and r.chain_interface_dir == direction
+        and iface_matches(r.chain_interface, bridge)
+    )
+
+
 def _accepts(tables: Tables, backend: str, family: str, bridge: str) -> tuple[bool, bool]:
     """(is traffic out of ``bridge`` accepted, are replies into it accepted) in FORWARD."""
     out_ok = in_ok = False
-    for r in tables.reachable(backend, family, "filter", "FORWARD"):
+    for r in tables.hook(backend, family, "filter", "FORWARD"):
         if r.target != "ACCEPT":
             continue
-        if _matches(r.in_interface, r.in_negated, bridge) and not _matches(
-            r.out_interface, r.out_negated, bridge
-        ):
+        from_br = _matches(r.in_interface, r.in_negated, bridge) or _via(r, "in", bridge)
+        into_br = _matches(r.out_interface, r.out_negated, bridge) or _via(r, "out", bridge)
+        if from_br and not into_br:
             out_ok = True
-        if _matches(r.out_interface, r.out_negated, bridge):
+        if into_br:
             in_ok = True
     return out_ok, in_ok
 
 
 def check_forward_drop(snap: Snapshot) -> list[Finding]:
-    """FORWARD policy DROP and no ACCEPT for a bridge network, in any backend."""
+    """FORWARD policy DROP and no ACCEPT for a bridge network, in any backend (Docker's
+    native nftables: filter-FORWARD, and the accepts of filter-forward-in__/out__<bridge>)."""
     out: list[Finding] = []
     tables = Tables(snap)
     for (backend, family, table, name), chain in sorted(tables.chains.items()):
-        if table != "filter" or name != "FORWARD" or chain.policy != "DROP":
+        kind = NFTABLES if backend == NFTABLES else "iptables"
+        if (table, name) != FORWARD_CHAIN[kind] or chain.policy != "DROP":
             continue
         for net in _bridge_networks(snap):
             if net.internal or not _subnets(net, family) or net.bridge is None:
@@ -243,20 +311,28 @@ def check_forward_drop(snap: Snapshot) -> list[Finding]:
             )
             missing = []
             fixes = []
+            nft = f"nft insert rule {_nft(family)}"
             if not out_ok:
                 missing.append(f"out of {br}")
-                fixes.append(f"{tool} -I {into} -i {br} ! -o {br} -j ACCEPT")
+                fixes.append(
+                    f"{nft} filter-forward-out__{br} counter accept"
+                    if kind == NFTABLES
+                    else f"{tool} -I {into} -i {br} ! -o {br} -j ACCEPT"
+                )
             if not in_ok:
                 missing.append(f"replies into {br}")
                 fixes.append(
-                    f"{tool} -I {into} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+                    f"{nft} filter-forward-in__{br} ct state established,related counter accept"
+                    if kind == NFTABLES
+                    else f"{tool} -I {into} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED "
+                    "-j ACCEPT"
                 )
-            stale = backend not in live_backends(snap)
+            stale = backend not in rule_backends(snap)
             out.append(
                 Finding(
                     check="forward-drop",
                     subject=f"{backend}/{family}/{br}",
-                    title=f"{backend} {family} FORWARD policy is DROP and no rule accepts "
+                    title=f"{backend} {family} {name} policy is DROP and no rule accepts "
                     f"traffic {' or '.join(missing)} (network {net.name})",
                     detail="Packets of the containers on this bridge to anywhere but the "
                     "host (and replies to them) fall through to the DROP policy. "
@@ -266,23 +342,22 @@ def check_forward_drop(snap: Snapshot) -> list[Finding]:
                         "back to ACCEPT if nothing else needs it."
                         if stale
                         else "Docker adds these rules when it creates the network: a "
-                        "firewall reload (firewalld, ufw, iptables-restore) probably flushed "
-                        "them; restarting dockerd re-creates them."
+                        "firewall reload (firewalld, ufw, iptables-restore, nft -f) probably "
+                        "flushed them; restarting dockerd re-creates them."
                     ),
-                    fix=(
-                        f"{tool} -P FORWARD ACCEPT"
-                        if stale
-                        else "\n".join([*fixes, "# or: systemctl restart docker"])
-                    ),
+                    fix=(f"{tool} -P FORWARD ACCEPT" if stale else "\n".join([*fixes, _RESTART])),
                     evidence=_net_evidence(snap, net),
                 )
             )
     return out
 
 
+_RESTART = "# or: systemctl restart docker (Docker rewrites its rules)"
+
+
 def _masquerades(tables: Tables, backend: str, family: str, subnet: str, bridge: str) -> bool:
     want = ipaddress.ip_network(subnet, strict=False)
-    for r in tables.reachable(backend, family, "nat", "POSTROUTING"):
+    for r in tables.hook(backend, family, "nat", "POSTROUTING"):
         if r.target not in ("MASQUERADE", "SNAT") or r.source is None or r.source_negated:
             continue
         try:
@@ -291,10 +366,22 @@ def _masquerades(tables: Tables, backend: str, family: str, subnet: str, bridge:
             continue
         if src.version != want.version or not want.subnet_of(src):  # type: ignore[arg-type]
             continue
-        if _matches(r.out_interface, r.out_negated, bridge):
-            continue  # only traffic staying on the bridge
-        return True
+        if snat_applies(r, bridge):  # not only traffic staying on (or into) the bridge
+            return True
     return False
+
+
+def _masquerade_fix(tables: Tables, backend: str, family: str, subnet: str, bridge: str) -> str:
+    if backend != NFTABLES:
+        tool = _command(backend, family)
+        return f"{tool} -t nat -A POSTROUTING -s {subnet} ! -o {bridge} -j MASQUERADE\n{_RESTART}"
+    chain = f"nat-postrouting-out__{bridge}"
+    if (backend, family, DOCKER_NFT_TABLE, chain) not in tables.chains:
+        chain = "nat-POSTROUTING"
+    return (
+        f'nft add rule {_nft(family)} {chain} oifname != "{bridge}" {_ip(family)} saddr {subnet} '
+        f'counter masquerade comment "MASQUERADE"\n{_RESTART}'
+    )
 
 
 def check_masquerade(snap: Snapshot) -> list[Finding]:
@@ -302,7 +389,7 @@ def check_masquerade(snap: Snapshot) -> list[Finding]:
     out: list[Finding] = []
     tables = Tables(snap)
     with_nat = docker_tables(snap)
-    for backend in live_backends(snap):
+    for backend in rule_backends(snap):
         for family in ("ipv4", "ipv6"):
             if (backend, family, "nat") not in with_nat:
                 continue  # Docker does not NAT this family here (e.g. no --ip6tables)
@@ -312,7 +399,6 @@ def check_masquerade(snap: Snapshot) -> list[Finding]:
                 for subnet in _subnets(net, family):
                     if _masquerades(tables, backend, family, subnet, net.bridge):
                         continue
-                    tool = _command(backend, family)
                     out.append(
                         Finding(
                             check="masquerade",
@@ -324,8 +410,7 @@ def check_masquerade(snap: Snapshot) -> list[Finding]:
                             "Docker adds this rule when it creates the network (unless "
                             "com.docker.network.bridge.enable_ip_masquerade=false); a "
                             "firewall reload probably flushed it.",
-                            fix=f"{tool} -t nat -A POSTROUTING -s {subnet} ! -o {net.bridge} "
-                            "-j MASQUERADE\n# or: systemctl restart docker",
+                            fix=_masquerade_fix(tables, backend, family, subnet, net.bridge),
                             evidence=_net_evidence(snap, net),
                         )
                     )
@@ -582,7 +667,7 @@ def _published_endpoint(
         if (
             r.backend in backends
             and r.family == family
-            and r.table == "filter"
+            and table_kind(r) == "filter"
             and r.target == "ACCEPT"
             and r.dport == str(port)
             and r.destination
@@ -599,7 +684,7 @@ def check_dnat(snap: Snapshot) -> list[Finding]:
     out: list[Finding] = []
     tables = Tables(snap)
     with_nat = docker_tables(snap)
-    live = live_backends(snap)
+    live = rule_backends(snap)
     for ct in _running(snap):
         eps = [ep for ep in ct.endpoints if ep.bridge]
         if not eps or not ct.published_ports:
@@ -630,8 +715,21 @@ def check_dnat(snap: Snapshot) -> list[Finding]:
             ep = _published_endpoint(snap, backends, family, eps, p.container_port)
             ip = (ep.ipv6 if family == "ipv6" else ep.ipv4) or "?"
             dest = f"[{ip}]:{p.container_port}" if family == "ipv6" else f"{ip}:{p.container_port}"
-            host = "" if p.host_ip in ("", "0.0.0.0", "::") else f"-d {p.host_ip} "
-            tool = _command(backends[0], family)
+            any_ip = p.host_ip in ("", "0.0.0.0", "::")
+            if backends[0] == NFTABLES:
+                daddr = "" if any_ip else f"{_ip(family)} daddr {p.host_ip} "
+                fix = (
+                    f"nft add rule {_nft(family)} nat-prerouting-and-output {daddr}"
+                    f'iifname != "{ep.bridge}" {p.protocol} dport {p.host_port} counter '
+                    f'dnat to {dest} comment "DNAT"'
+                )
+            else:
+                host = "" if any_ip else f"-d {p.host_ip} "
+                fix = (
+                    f"{_command(backends[0], family)} -t nat -A DOCKER {host}! -i {ep.bridge} "
+                    f"-p {p.protocol} -m {p.protocol} --dport {p.host_port} -j DNAT "
+                    f"--to-destination {dest}"
+                )
             out.append(
                 Finding(
                     check="dnat",
@@ -642,9 +740,7 @@ def check_dnat(snap: Snapshot) -> list[Finding]:
                     "the container (docker-proxy may still answer connections from the host "
                     "itself). Docker adds the rule when the container starts; a firewall "
                     "reload probably flushed it.",
-                    fix=f"{tool} -t nat -A DOCKER {host}! -i {ep.bridge} -p {p.protocol} "
-                    f"-m {p.protocol} --dport {p.host_port} -j DNAT --to-destination {dest}\n"
-                    f"# or: docker restart {ct.name}",
+                    fix=f"{fix}\n# or: docker restart {ct.name}",
                     evidence=[ct.key, *(e.key for e in eps)],
                 )
             )
@@ -709,7 +805,8 @@ CHECKS: tuple[Check, ...] = (
     Check("ip-forward", "net.ipv4.ip_forward (or IPv6 forwarding) is 0", check_ip_forward),
     Check(
         "forward-drop",
-        "FORWARD policy DROP and no ACCEPT for a bridge network (any backend)",
+        "FORWARD (nftables: filter-FORWARD) policy DROP and no ACCEPT for a bridge network "
+        "(any backend)",
         check_forward_drop,
     ),
     Check("masquerade", "a bridge network without its MASQUERADE rule", check_masquerade),

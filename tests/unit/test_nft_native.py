@@ -24,6 +24,8 @@ from netexplorer.collect.firewall import (
 from netexplorer.collect.firewall import nft_native as nn
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
 from netexplorer.correlate import correlate
+from netexplorer.doctor import Finding, diagnose
+from netexplorer.doctor.checks import docker_tables, rule_backends
 from netexplorer.model import Rule, Snapshot
 from netexplorer.snapshot_io import snapshot_from_dict
 
@@ -398,3 +400,79 @@ def test_masquerade_without_own_conditions_stays_on_its_bridge() -> None:
     masq.chain, masq.chain_interface_dir = "nat-postrouting-in__docker0", "out"
     correlate(snap)
     assert names(snap, masq) == []
+
+
+# --------------------------------------------------------------------------- doctor
+def findings(snap: Snapshot) -> dict[str, list[Finding]]:
+    correlate(snap)
+    out: dict[str, list[Finding]] = {}
+    for f in diagnose(snap):
+        out.setdefault(f.check, []).append(f)
+    return out
+
+
+def without(snap: Snapshot, chain: str, text: str) -> Snapshot:
+    gone = by_text(snap.rules, chain, text)
+    snap.rules = [r for r in snap.rules if r is not gone]
+    return snap
+
+
+def test_doctor_is_silent_on_dockers_native_rules() -> None:
+    snap = native_lab()
+    assert rule_backends(snap) == [NFTABLES]
+    assert ("nftables", "ipv4", "nat") in docker_tables(snap)
+    assert diagnose(snap) == []
+
+
+def test_doctor_finds_the_missing_native_masquerade_rule() -> None:
+    snap = without(native_lab(), "nat-postrouting-out__docker0", MASQ)
+    (f,) = findings(snap)["masquerade"]
+    assert f.subject == "nftables/172.17.0.0/16"
+    assert "172.17.0.0/16 (network bridge, bridge docker0)" in f.title
+    assert f.fix.splitlines() == [
+        'nft add rule ip docker-bridges nat-postrouting-out__docker0 oifname != "docker0" '
+        'ip saddr 172.17.0.0/16 counter masquerade comment "MASQUERADE"',
+        "# or: systemctl restart docker (Docker rewrites its rules)",
+    ]
+    assert "net:" + next(n.id for n in snap.networks if n.name == "bridge") in f.evidence
+
+
+def test_native_masquerade_of_another_bridges_chain_does_not_count() -> None:
+    """nat-postrouting-out__<lab bridge> is dispatched on iifname <lab bridge>: a rule
+    there with docker0's subnet never sees docker0's packets."""
+    snap = without(native_lab(), "nat-postrouting-out__docker0", MASQ)
+    lab = next(r for r in snap.rules if r.chain == "nat-postrouting-out__" + LAB_BRIDGE)
+    lab.source = "172.16.0.0/12"  # contains both subnets
+    assert [f.subject for f in findings(snap)["masquerade"]] == ["nftables/172.17.0.0/16"]
+    lab.chain_interface = None  # undispatched (e.g. in nat-POSTROUTING itself): it counts
+    assert "masquerade" not in findings(snap)
+
+
+def test_doctor_finds_the_missing_native_dnat_rule() -> None:
+    snap = without(native_lab(), "nat-prerouting-and-output", DNAT)
+    (f,) = findings(snap)["dnat"]
+    assert f.subject == "web/0.0.0.0:8080/tcp"
+    assert f.fix.splitlines() == [
+        'nft add rule ip docker-bridges nat-prerouting-and-output iifname != "docker0" '
+        'tcp dport 8080 counter dnat to 172.17.0.4:80 comment "DNAT"',
+        "# or: docker restart web",
+    ]
+    assert set(findings(snap)) == {"dnat"}
+
+
+def test_doctor_finds_a_drop_policy_on_filter_forward_without_the_bridges_accepts() -> None:
+    snap = native_lab()
+    fwd = next(
+        c
+        for c in snap.chains
+        if (c.family, c.table, c.name) == ("ipv4", nn.DOCKER_TABLE, "filter-FORWARD")
+    )
+    fwd.policy = "DROP"
+    assert "forward-drop" not in findings(snap)  # the per-bridge chains accept
+    snap.rules = [r for r in snap.rules if r.chain != "filter-forward-out__docker0"]
+    (f,) = findings(snap)["forward-drop"]
+    assert f.subject == "nftables/ipv4/docker0"
+    assert "out of docker0" in f.title and "replies" not in f.title
+    assert f.fix.splitlines()[0] == (
+        "nft insert rule ip docker-bridges filter-forward-out__docker0 counter accept"
+    )
