@@ -83,6 +83,17 @@ class KeyedTable(DataTable[object]):
         for key, label in self._column_spec:
             self.add_column(label, key=key)
 
+    def relabel(self, key: str, label: str) -> None:
+        """Give column ``key`` the header ``label`` (now, or when mounted)."""
+        self._column_spec = [(k, label if k == key else old) for k, old in self._column_spec]
+        column = self.columns.get(ColumnKey(key))
+        if column is None or column.label.plain == label:
+            return
+        column.label = Text(label)
+        column.content_width = max(column.content_width, column.label.cell_len)
+        self._clear_caches()
+        self.refresh()
+
     # ------------------------------------------------------------------ queries
     @property
     def keys(self) -> list[str]:

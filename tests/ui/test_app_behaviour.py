@@ -175,3 +175,40 @@ async def test_rows_added_above_the_cursor_do_not_move_it_on_screen() -> None:
         await pilot.pause()
         assert table.cursor_key == key
         assert table.cursor_row - table.scroll_y == on_screen
+
+
+async def test_rule_column_says_nft_for_dockers_native_nftables_rules() -> None:
+    """The lab with its rules replaced by the recorded docker-bridges ones (as in
+    tests/unit/test_nft_native.py): their text is nft's, and the header says so."""
+    from textual.widgets.data_table import ColumnKey
+
+    from netexplorer.collect.firewall import NFTABLES
+    from netexplorer.collect.firewall.nft_native import parse_ruleset
+    from netexplorer.ui.panes.rules import RulesPane
+
+    recorded = Path(__file__).resolve().parents[1] / "recorded"
+    snap = load_snapshot(recorded / "lab" / "nft.snapshot.json")
+    native = recorded / "nft-native" / "netns-docker-bridges"
+    doc = json.loads(native.with_suffix(".json").read_text())
+    snap.rules, snap.chains, _ = parse_ruleset(doc, native.with_suffix(".txt").read_text())
+    snap.firewall_backends = [NFTABLES]
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        rules = pane(app, "rules")
+        assert isinstance(rules, RulesPane)
+
+        def label() -> str:
+            return rules.table.columns[ColumnKey("rule")].label.plain
+
+        assert label() == "Rule (iptables-save)"  # table nat: no rules, iptables' table
+        while rules.table_name != "docker-bridges":
+            await pilot.press("t")
+        await pilot.pause()
+        assert label() == "Rule (nft)"
+        assert rules.heading() == "4 docker-bridges rules (nftables)"
+        texts = [c[-1].plain for c in rules.table.rows_by_key.values()]
+        assert any(t.startswith("oifname vmap @filter-forward-in-jumps") for t in texts)
+        await pilot.press("t")
+        await pilot.pause()
+        assert label() == "Rule (iptables-save)"

@@ -1,7 +1,9 @@
-"""Firewall rules of one table (nat by default, ``t`` cycles), iptables-save form with counters."""
+"""Firewall rules of one table (nat by default, ``t`` cycles) with counters: iptables-save
+form, or nft's own syntax for Docker's native nftables tables (docker-bridges)."""
 
 from __future__ import annotations
 
+from netexplorer.collect.firewall import NFTABLES
 from netexplorer.correlate import Links
 from netexplorer.model import Rule, Snapshot
 from netexplorer.ui.panes.base import Rows, TablePane
@@ -42,6 +44,21 @@ class RulesPane(TablePane):
         name = "NAT" if self.table_name == "nat" else self.table_name
         backends = ", ".join(self._snapshot.firewall_backends) if self._snapshot else ""
         return f"{self.number} {name} rules" + (f" ({backends})" if backends else "")
+
+    def syntax(self) -> str:
+        """How the rules shown are written: ``nft`` for native nftables rules."""
+        shown = (
+            {r.backend for r in self._snapshot.rules if r.table == self.table_name}
+            if self._snapshot
+            else set()
+        )
+        if NFTABLES not in shown:
+            return "iptables-save"
+        return "nft" if shown == {NFTABLES} else "iptables-save, nft"
+
+    def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
+        super().show_snapshot(snapshot, links)
+        self.table.relabel("rule", f"Rule ({self.syntax()})")
 
     def tables(self) -> list[str]:
         found = {r.table for r in self._snapshot.rules} if self._snapshot else set()
