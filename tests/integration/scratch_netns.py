@@ -6,14 +6,20 @@ so that nat OUTPUT rules see traffic; it is deleted after the test.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def require_root_and_tools(module: str, tools: list[str], packages: str) -> None:
@@ -47,3 +53,17 @@ def scratch_netns(prefix: str) -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def collect(ns: str) -> dict[str, Any]:
+    """The firewall collector run inside ``ns``: its JSON output."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, sys.executable, "-m", "netexplorer.collect.firewall"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data

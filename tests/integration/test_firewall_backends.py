@@ -9,9 +9,6 @@ traffic makes counters move, and the collector, run inside that netns
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -21,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from integration.scratch_netns import require_root_and_tools, scratch_netns, sh
+from integration.scratch_netns import collect, require_root_and_tools, scratch_netns, sh
 
 pytestmark = pytest.mark.integration
 
@@ -84,20 +81,6 @@ def settle(ns: str, backend: str) -> None:
         ]:
             return
         before = now
-
-
-def collect(ns: str) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        ["ip", "netns", "exec", ns, sys.executable, "-m", "netexplorer.collect.firewall"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    data: dict[str, Any] = json.loads(done.stdout)
-    return data
 
 
 def truth(

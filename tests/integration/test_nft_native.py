@@ -12,8 +12,6 @@ touched; the netns is deleted in every case.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from integration.scratch_netns import require_root_and_tools, scratch_netns, sh
+from integration.scratch_netns import collect, require_root_and_tools, scratch_netns, sh
 from netexplorer.correlate import correlate
 from netexplorer.snapshot_io import snapshot_from_dict
 
@@ -86,20 +84,6 @@ def settle(ns: str) -> None:
         if now == before:
             return
         before = now
-
-
-def collect(ns: str) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        ["ip", "netns", "exec", ns, sys.executable, "-m", "netexplorer.collect.firewall"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    data: dict[str, Any] = json.loads(done.stdout)
-    return data
 
 
 FAMILY = {"ip": "ipv4", "ip6": "ipv6"}
