@@ -21,6 +21,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: local traffic inside a scratch netns: UDP to its non-loopback address (nat OUTPUT
+#: counts it) and a TCP connect to port 8080 there (a Docker DNAT rule's port)
+LOCAL_TRAFFIC = (
+    "import socket\n"
+    "for _ in range(3):\n"
+    "    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('10.99.0.1', 9))\n"
+    "s = socket.socket()\n"
+    "s.settimeout(0.5)\n"
+    "try:\n"
+    "    s.connect(('10.99.0.1', 8080))\n"
+    "except OSError:\n"
+    "    pass\n"
+)
+
 
 def require_root_and_tools(module: str, tools: list[str], packages: str) -> None:
     """Fail (never skip): CI must run these."""

@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 
-from integration.scratch_netns import collect, require_root_and_tools, scratch_netns, sh
+from integration.scratch_netns import (
+    LOCAL_TRAFFIC,
+    collect,
+    require_root_and_tools,
+    scratch_netns,
+    sh,
+)
 from netexplorer.correlate import correlate
 from netexplorer.snapshot_io import snapshot_from_dict
 
@@ -55,19 +61,7 @@ def load(ns: str, with_iptables_nft: bool = False) -> None:
 
 
 def traffic(ns: str) -> None:
-    """UDP to a local address (nat-OUTPUT) and a TCP connect to 8080 (the DNAT rule)."""
-    code = (
-        "import socket\n"
-        "for _ in range(3):\n"
-        "    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('10.99.0.1', 9))\n"
-        "s = socket.socket()\n"
-        "s.settimeout(0.5)\n"
-        "try:\n"
-        "    s.connect(('10.99.0.1', 8080))\n"
-        "except OSError:\n"
-        "    pass\n"
-    )
-    sh(ns, sys.executable, "-c", code)
+    sh(ns, sys.executable, "-c", LOCAL_TRAFFIC)
 
 
 def nft_json(ns: str) -> list[dict[str, Any]]:
