@@ -217,6 +217,10 @@ def _link_endpoints(
                 # macvlan/ipvlan: no veth; the container's interface is a child
                 # of this host interface, living in the container's netns
                 links.link(ep.key, parent.key)
+                if net is not None and net.driver == "ipvlan" and not ep.mac:
+                    # an ipvlan child has no MAC of its own (Docker reports none):
+                    # in every mode it sends with its parent's
+                    ep.mac = parent.mac
             if ep.bridge:
                 if ep.bridge in bridges:
                     links.link(ep.key, bridges[ep.bridge].key)

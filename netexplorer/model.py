@@ -58,6 +58,16 @@ class Network:
         return f"net:{self.id}"
 
     @property
+    def child_mode(self) -> str | None:
+        """macvlan/ipvlan mode: option ``macvlan_mode`` (Docker's default ``bridge``) or
+        ``ipvlan_mode`` (default ``l2``); None for other drivers."""
+        if self.driver == "macvlan":
+            return self.options.get("macvlan_mode", "bridge")
+        if self.driver == "ipvlan":
+            return self.options.get("ipvlan_mode", "l2")
+        return None
+
+    @property
     def icc(self) -> bool:
         """Inter-container communication on the bridge (``enable_icc``; default on)."""
         return self.options.get(ICC_OPTION, "true").lower() != "false"

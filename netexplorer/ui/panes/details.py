@@ -92,21 +92,30 @@ def _container_facts(ct: Container, snapshot: Snapshot) -> list[str]:
             f"published {plain(p.host_ip)}:{p.host_port} -> {p.container_port}/{plain(p.protocol)}"
         )
     for ep in ct.endpoints:
-        lines += _endpoint_facts(ep)
+        lines += _endpoint_facts(ep, snapshot)
     if ct.conntrack:
         lines.append(f"NAT translations now ({len(ct.conntrack)}):")
         lines += [f"  {flow_text(f)}" for f in ct.conntrack]
     return lines
 
 
-def _endpoint_facts(ep: Endpoint) -> list[str]:
+def _child_kind(ep: Endpoint, snapshot: Snapshot) -> str:
+    """'ipvlan l3 ' / 'macvlan bridge ' for a macvlan/ipvlan endpoint, else ''."""
+    net = next((n for n in snapshot.networks if n.id == ep.network_id), None)
+    if net is None or net.child_mode is None:
+        return ""
+    return f"{plain(net.driver)} {plain(net.child_mode)} "
+
+
+def _endpoint_facts(ep: Endpoint, snapshot: Snapshot) -> list[str]:
     addr = f"{plain(ep.ipv4)}/{plain(ep.ipv4_prefixlen)}" if ep.ipv4 else plain(ep.ipv6)
     lines = [f"on {plain(ep.network)}: IP {addr}  MAC {plain(ep.mac)}  gateway {plain(ep.gateway)}"]
     if ep.ipv6 and ep.ipv4:
         lines.append(f"  IPv6 {plain(ep.ipv6)}/{plain(ep.ipv6_prefixlen)}")
     if ep.parent:
         lines.append(
-            f"  child of host interface {plain(ep.parent)} (ifindex {plain(ep.parent_ifindex)})"
+            f"  {_child_kind(ep, snapshot)}child of host interface {plain(ep.parent)} "
+            f"(ifindex {plain(ep.parent_ifindex)})"
             "; no veth: the container's interface lives in its own netns"
         )
     elif ep.host_veth:
@@ -140,6 +149,11 @@ def _interface_facts(iface: Interface, snapshot: Snapshot) -> list[str]:
         for ep in ct.endpoints:
             if ep.host_ifindex == iface.ifindex:
                 lines.append(f"veth of container {plain(ct.name)} on network {plain(ep.network)}")
+            elif ep.parent_ifindex == iface.ifindex:
+                lines.append(
+                    f"parent of the {_child_kind(ep, snapshot)}interface of container "
+                    f"{plain(ct.name)} on network {plain(ep.network)}"
+                )
     return lines
 
 
@@ -174,7 +188,7 @@ def facts(item: object, snapshot: Snapshot) -> list[str]:
     if isinstance(item, Container):
         return _container_facts(item, snapshot)
     if isinstance(item, Endpoint):
-        return _endpoint_facts(item)
+        return _endpoint_facts(item, snapshot)
     if isinstance(item, Interface):
         return _interface_facts(item, snapshot)
     if isinstance(item, BridgePort):
