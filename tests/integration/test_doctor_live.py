@@ -211,13 +211,16 @@ def test_container_sharing_a_stopped_containers_netns(lab: str) -> None:
         gt.remove_container(owner)
 
 
-def test_macvlan_parent_down(lab: str) -> None:
+@pytest.mark.parametrize("driver", ["macvlan", pytest.param("ipvlan", marks=pytest.mark.kernel)])
+def test_macvlan_or_ipvlan_parent_down(driver: str, lab: str) -> None:
+    if driver == "ipvlan" and gt.kernel_lacks_link_kind("ipvlan"):
+        gt.skip_no_kernel_driver("ipvlan")
     tag = uuid.uuid4().hex[:8]
-    parent, net, name = f"nxt-{tag[:6]}p0", f"nxt-{tag}-mv", f"nxt-{tag}-c"
+    parent, net, name = f"nxt-{tag[:6]}p0", f"nxt-{tag}-{driver[:2]}", f"nxt-{tag}-c"
     try:
         gt.run("ip", "link", "add", parent, "type", "veth", "peer", "name", f"nxt-{tag[:6]}p1")
         gt.run("ip", "link", "set", parent, "up")
-        gt.run("docker", "network", "create", "-d", "macvlan", "-o", f"parent={parent}", net)
+        gt.run("docker", "network", "create", "-d", driver, "-o", f"parent={parent}", net)
         gt.create_container(name, (net,))
         assert not [f for f in findings(collect_snapshot(), "parent") if f.subject == net]
         gt.run("ip", "link", "set", parent, "down")

@@ -3,9 +3,14 @@
 One module-scoped set of throwaway objects (all named ``nxt-<hex>...``, removed in
 ``finally``): a user-defined bridge with a custom bridge name and
 ``enable_icc=false``, an ``--internal`` network, an IPv6 network, a macvlan network
-on a veth pair made for it (this kernel has no dummy driver; a veth is as good a
+and two ipvlan networks (l2, l3), each on a veth pair made for it (Docker wants a
+parent per network; this kernel has no dummy driver and a veth is as good a
 parent), and containers on them: one on three networks, one ``container:`` sharing
-its namespace, one ``host``, one ``none``, one internal, one macvlan.
+its namespace, one ``host``, one ``none``, one internal, one macvlan, two ipvlan.
+
+Where the kernel has no ipvlan driver (this project's sandbox), the ipvlan networks
+are not made and their tests skip; ``scripts/kernel-vm test`` runs them on Debian's
+own kernel (tests/conftest.py).
 
 Ground truth: ``docker inspect``, ``ip -j link``, ``bridge -j link``,
 ``/sys/class/net/*/iflink`` inside the containers, ``iptables-save``.
@@ -30,14 +35,27 @@ from netexplorer.model import Container, Endpoint, Snapshot
 pytestmark = pytest.mark.integration
 
 
+#: role -> (driver, mode option or None, subnet); each gets its own parent veth
+CHILD_NETWORKS = {
+    "macvlan": ("macvlan", None, "10.99.77.0/24"),
+    "ipvlan": ("ipvlan", None, "10.99.78.0/24"),
+    "ipvlan-l3": ("ipvlan", "l3", "10.99.79.0/24"),
+}
+
+
 @dataclass
 class Modes:
     tag: str
-    parent: str  # macvlan parent (host end of a veth pair)
+    parents: dict[str, str] = field(default_factory=dict)  # role -> parent (host veth end)
     nets: dict[str, str] = field(default_factory=dict)  # role -> network name
     cts: dict[str, str] = field(default_factory=dict)  # role -> container name
     v6_subnet: str = ""
     icc_bridge: str = ""
+    ipvlan: bool = True  # the kernel has the ipvlan driver
+
+    @property
+    def parent(self) -> str:
+        return self.parents["macvlan"]
 
 
 def _net(name: str, *args: str) -> str:
@@ -48,12 +66,15 @@ def _net(name: str, *args: str) -> str:
 @pytest.fixture(scope="module")
 def modes(lab: str) -> Iterator[Modes]:
     tag = uuid.uuid4().hex[:6]
-    m = Modes(tag=tag, parent=f"nxt-{tag}p0", icc_bridge=f"nxt-{tag}ic")
+    m = Modes(tag=tag, icc_bridge=f"nxt-{tag}ic", ipvlan=not gt.kernel_lacks_link_kind("ipvlan"))
     m.v6_subnet = f"fd00:6e78:{int(tag[:4], 16):x}::/64"
+    children = {r: v for r, v in CHILD_NETWORKS.items() if m.ipvlan or v[0] != "ipvlan"}
     try:
-        gt.run("ip", "link", "add", m.parent, "type", "veth", "peer", "name", f"nxt-{tag}p1")
-        gt.run("ip", "link", "set", m.parent, "up")
-        gt.run("ip", "link", "set", f"nxt-{tag}p1", "up")
+        for i, role in enumerate(children):
+            parent = m.parents[role] = f"nxt-{tag}p{i}"
+            gt.run("ip", "link", "add", parent, "type", "veth", "peer", "name", f"nxt-{tag}q{i}")
+            gt.run("ip", "link", "set", parent, "up")
+            gt.run("ip", "link", "set", f"nxt-{tag}q{i}", "up")
         m.nets["icc"] = _net(
             f"nxt-{tag}-icc",
             "-o",
@@ -63,31 +84,37 @@ def modes(lab: str) -> Iterator[Modes]:
         )
         m.nets["internal"] = _net(f"nxt-{tag}-int", "--internal")
         m.nets["v6"] = _net(f"nxt-{tag}-v6", "--ipv6", "--subnet", m.v6_subnet)
-        m.nets["macvlan"] = _net(
-            f"nxt-{tag}-mv",
-            "-d",
-            "macvlan",
-            "-o",
-            f"parent={m.parent}",
-            "--subnet",
-            "10.99.77.0/24",
-        )
+        for role, (driver, mode, subnet) in children.items():
+            opts = ["-o", f"{driver}_mode={mode}"] if mode else []
+            m.nets[role] = _net(
+                f"nxt-{tag}-{role}",
+                "-d",
+                driver,
+                "-o",
+                f"parent={m.parents[role]}",
+                *opts,
+                "--subnet",
+                subnet,
+            )
         names = {role: f"nxt-{tag}-{role}" for role in ("multi", "shared", "host", "none")}
-        names |= {"internal": f"nxt-{tag}-int1", "macvlan": f"nxt-{tag}-mv1"}
+        names |= {"internal": f"nxt-{tag}-int1"}
+        names |= {role: f"nxt-{tag}-{role}1" for role in children}
         m.cts = names
         gt.create_container(names["multi"], (m.nets["icc"], m.nets["v6"], "bridge"))
         gt.create_container(names["shared"], (f"container:{names['multi']}",))
         gt.create_container(names["host"], ("host",))
         gt.create_container(names["none"], ("none",))
         gt.create_container(names["internal"], (m.nets["internal"],))
-        gt.create_container(names["macvlan"], (m.nets["macvlan"],))
+        for role in children:
+            gt.create_container(names[role], (m.nets[role],))
         yield m
     finally:
         for name in m.cts.values():
             gt.remove_container(name)
         for net in m.nets.values():
             gt.run("docker", "network", "rm", net, check=False)
-        gt.run("ip", "link", "del", m.parent, check=False)
+        for parent in m.parents.values():
+            gt.run("ip", "link", "del", parent, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -158,23 +185,47 @@ def test_host_and_none_containers_have_no_veth_and_no_warning(
         assert not [w for w in snap.warnings if c.name in w]
 
 
-def test_macvlan_endpoint_is_linked_to_its_parent_interface(
-    modes: Modes, snap_links: tuple[Snapshot, Links]
+@pytest.mark.parametrize(
+    "role",
+    [
+        "macvlan",
+        pytest.param("ipvlan", marks=pytest.mark.kernel),
+        pytest.param("ipvlan-l3", marks=pytest.mark.kernel),
+    ],
+)
+def test_macvlan_and_ipvlan_endpoints_are_linked_to_their_parent_interface(
+    role: str, modes: Modes, snap_links: tuple[Snapshot, Links]
 ) -> None:
+    driver, mode, _ = CHILD_NETWORKS[role]
+    if driver == "ipvlan" and not modes.ipvlan:
+        gt.skip_no_kernel_driver("ipvlan")
     snap, links = snap_links
-    name = modes.cts["macvlan"]
-    e = ep(snap, name, modes.nets["macvlan"])
-    parent = gt.host_link(modes.parent)
-    assert e.parent == modes.parent
+    name, network = modes.cts[role], modes.nets[role]
+    e = ep(snap, name, network)
+    parent = gt.host_link(modes.parents[role])
+    assert e.parent == modes.parents[role]
     assert e.parent_ifindex == parent["ifindex"]
-    # the kernel's own answer: a macvlan's iflink is its parent's ifindex
+    # the kernel's own answers: the child's iflink is its parent's ifindex, and it
+    # is a link of that kind and mode inside the container's netns
     assert list(gt.ground_truth_iflink(name).values()) == [parent["ifindex"]]
+    child = gt.container_link(name)
+    info = child["linkinfo"]
+    assert info["info_kind"] == driver
+    assert info["info_data"]["mode"] == (mode or {"macvlan": "bridge", "ipvlan": "l2"}[driver])
+    if driver == "ipvlan":
+        # an ipvlan child sends with its parent's MAC; Docker reports none
+        assert gt.docker_inspect(name)["NetworkSettings"]["Networks"][network]["MacAddress"] == ""
+        assert e.mac == child["address"] == parent["address"]
+    else:
+        assert e.mac == child["address"] != parent["address"]
     assert e.host_veth is None and e.bridge is None
-    assert e.ipv4 == gt.container_ips(name)[modes.nets["macvlan"]]
+    assert e.ipv4 == gt.container_ips(name)[network]
     assert f"if:{parent['ifindex']}" in links.related(e.key)
     assert e.key in links.related(f"if:{parent['ifindex']}")
-    net = next(n for n in snap.networks if n.name == modes.nets["macvlan"])
-    assert net.driver == "macvlan" and net.parent == modes.parent
+    net = next(n for n in snap.networks if n.name == network)
+    assert net.driver == driver and net.parent == modes.parents[role]
+    assert net.child_mode == info["info_data"]["mode"]
+    assert net.key in links.related(f"if:{parent['ifindex']}")
     assert not [w for w in snap.warnings if name in w]
 
 
