@@ -18,6 +18,8 @@ NO_DOCKER = RECORDED / "no-docker.json"
 NO_ROOT = RECORDED / "no-root.json"
 #: every network mode, with three doctor findings (tests/recorded/modes)
 BROKEN = RECORDED.parent / "modes" / "broken.snapshot.json"
+#: macvlan and ipvlan l2/l3 on Debian's kernel (tests/recorded/kernel-vm)
+CHILDREN = RECORDED.parent / "kernel-vm" / "children.snapshot.json"
 WIDE = (160, 45)
 NARROW = (80, 24)
 

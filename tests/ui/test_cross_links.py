@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from .helpers import NARROW, WIDE, app_over, container, cursor_to, demo, marked, pane, ready
+from netexplorer.snapshot_io import load_snapshot
+
+from .helpers import (
+    CHILDREN,
+    NARROW,
+    WIDE,
+    app_over,
+    container,
+    cursor_to,
+    demo,
+    marked,
+    pane,
+    ready,
+)
 
 
 def _masquerade(snap_text: str) -> str:
@@ -204,3 +217,25 @@ async def test_slash_inside_a_search_is_text() -> None:
         await ready(pilot)
         await pilot.press("slash", *"172.17.0.0", "slash", *"16")
         assert app.query_one("#search", Input).value == "172.17.0.0/16"
+
+
+async def test_ipvlan_container_and_its_parent_interface_mark_each_other() -> None:
+    snap = load_snapshot(CHILDREN)
+    ipvlan = container(snap, "nxr-ipvlan-l31")
+    parent = next(i for i in snap.interfaces if i.name == ipvlan.endpoints[0].parent)
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"nxr-ipvlan-l3", "enter")
+        await pilot.pause()
+        assert app.selected == ipvlan.key
+        # no veth and no bridge port: the parent interface is the host end
+        assert marked(app, "interfaces") == {parent.name}
+        assert marked(app, "bridges") == set()
+        details = str(app.details.body.render())
+        assert f"ipvlan l3 child of host interface {parent.name} " in details
+        assert f"MAC {parent.mac}" in details
+        await cursor_to(pilot, "interfaces", parent.key)
+        assert marked(app, "containers") == {"nxr-ipvlan-l31"}
+        details = str(app.details.body.render())
+        assert "parent of the ipvlan l3 interface of container nxr-ipvlan-l31" in details
