@@ -28,6 +28,11 @@ def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
     doc: dict[str, Any] = as_plain(snap)
     doc.pop("rule_containers", None)
     doc.pop("rule_bridges", None)
+    for net, net_doc in zip(snap.networks, doc["networks"], strict=True):
+        # derived from the options; written for readers of the JSON, ignored on load
+        net_doc["icc"] = net.icc
+        net_doc["masquerade"] = net.masquerade
+        net_doc["child_mode"] = net.child_mode
     for ct_doc in doc["containers"]:
         for ep_doc in ct_doc["endpoints"]:
             ep_doc["ip"] = ep_doc["ipv4"] or ep_doc["ipv6"]

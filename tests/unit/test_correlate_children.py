@@ -17,7 +17,7 @@ import pytest
 
 from netexplorer.correlate import Links, correlate
 from netexplorer.model import Snapshot
-from netexplorer.snapshot_io import snapshot_from_dict
+from netexplorer.snapshot_io import snapshot_from_dict, snapshot_to_dict
 
 HERE = Path(__file__).resolve().parents[1] / "recorded" / "kernel-vm"
 
@@ -69,3 +69,15 @@ def test_driver_mode_and_mac_are_the_kernels(recorded: Any) -> None:
         # where Docker reports none, the parent's (filled by correlation)
         assert ep.mac == fact["eth0"]["address"]
     assert kinds == {("macvlan", "bridge"), ("ipvlan", "l2"), ("ipvlan", "l3")}
+
+
+def test_json_names_the_mode_and_loads_back(recorded: Any) -> None:
+    snap, _, truth = recorded
+    doc = snapshot_to_dict(snap)
+    modes = {n["name"]: n["child_mode"] for n in doc["networks"]}
+    for fact in truth["containers"].values():
+        assert modes[fact["network"]] == fact["eth0"]["linkinfo"]["info_data"]["mode"]
+    assert modes["bridge"] is None
+    again = snapshot_from_dict(json.loads(json.dumps(doc)))
+    assert [n.child_mode for n in again.networks] == [n.child_mode for n in snap.networks]
+    assert snapshot_to_dict(again)["networks"] == doc["networks"]
