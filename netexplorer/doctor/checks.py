@@ -717,11 +717,14 @@ def check_dnat(snap: Snapshot) -> list[Finding]:
             dest = f"[{ip}]:{p.container_port}" if family == "ipv6" else f"{ip}:{p.container_port}"
             any_ip = p.host_ip in ("", "0.0.0.0", "::")
             if backends[0] == NFTABLES:
+                # Docker's own rule (moby nftabler port.go): in ip6 it skips
+                # link-local sources, and the host address comes after that
+                link_local = "ip6 saddr != fe80::/10 " if family == "ipv6" else ""
                 daddr = "" if any_ip else f"{_ip(family)} daddr {p.host_ip} "
                 fix = (
-                    f"nft add rule {_nft(family)} nat-prerouting-and-output {daddr}"
-                    f'iifname != "{ep.bridge}" {p.protocol} dport {p.host_port} counter '
-                    f'dnat to {dest} comment "DNAT"'
+                    f"nft add rule {_nft(family)} nat-prerouting-and-output "
+                    f'iifname != "{ep.bridge}" {link_local}{daddr}{p.protocol} dport '
+                    f'{p.host_port} counter dnat to {dest} comment "DNAT"'
                 )
             else:
                 host = "" if any_ip else f"-d {p.host_ip} "

@@ -39,6 +39,16 @@ IPTABLES_NFT = RECORDED / "firewall" / "host-iptables-nft-save-c.txt"
 TOOLS = ["ip", "nft", "iptables-nft-restore", "iptables-nft-save"]
 MASQ = 'oifname != "docker0" ip saddr 172.17.0.0/16 counter masquerade comment "MASQUERADE"'
 DNAT = 'iifname != "docker0" tcp dport 8080 counter dnat to 172.17.0.4:80 comment "DNAT"'
+V6_BRIDGE = "br-c27dd5d67fdf"  # the fixture's dual-stack network (tests/recorded/modes)
+MASQ6 = (
+    f'oifname != "{V6_BRIDGE}" ip6 saddr fd00:6e78:ec::/64 counter masquerade comment "MASQUERADE"'
+)
+DNAT6 = (
+    f'iifname != "{V6_BRIDGE}" ip6 saddr != fe80::/10 tcp dport 28080 counter '
+    'dnat to [fd00:6e78:ec::2]:80 comment "DNAT"'
+)
+#: docker-bridges' rules in the fixture: 31 in table ip, 15 in table ip6
+RULES, RULES6 = 46, 15
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -119,7 +129,8 @@ def test_collector_equals_nft(netns: str) -> None:
     data = collect(netns)
     assert data["errors"] == {}
     want = truth(netns)
-    assert len(want) == 27
+    assert len(want) == RULES
+    assert len([r for r in want if r[0] == "ipv6"]) == RULES6
     assert collected(data) == want
     assert any(r[3] for r in want), "traffic should have moved a counter"
     per_chain: dict[tuple[str, str], list[int]] = {}
@@ -128,8 +139,14 @@ def test_collector_equals_nft(netns: str) -> None:
     assert all(p == list(range(1, len(p) + 1)) for p in per_chain.values())
     assert {(r["backend"], r["table"]) for r in data["rules"]} == {("nftables", "docker-bridges")}
     assert data["backends"] == ["nftables"]
-    texts = {r["text"] for r in data["rules"]}
-    assert MASQ in texts and DNAT in texts
+    texts = {(r["family"], r["text"]) for r in data["rules"]}
+    assert {("ipv4", MASQ), ("ipv4", DNAT), ("ipv6", MASQ6), ("ipv6", DNAT6)} <= texts
+    masq6 = next(r for r in data["rules"] if r["text"] == MASQ6)
+    assert (masq6["chain"], masq6["chain_interface"], masq6["chain_interface_dir"]) == (
+        "nat-postrouting-out__" + V6_BRIDGE,
+        V6_BRIDGE,
+        "in",
+    )
     ids = [r["id"] for r in data["rules"]]
     assert len(set(ids)) == len(ids)
 
@@ -145,7 +162,7 @@ def test_iptables_nft_tables_are_not_counted_twice(netns: str) -> None:
     assert len(got_ipt) == len(ipt_rules) > 0
     native = [r for r in data["rules"] if r["backend"] == "nftables"]
     assert {r["table"] for r in native} == {"docker-bridges"}
-    assert len(native) == 27
+    assert len(native) == RULES
     assert data["backends"] == ["iptables-nft", "nftables"]
 
 

@@ -4,12 +4,15 @@ tests/recorded/nft-native holds real ``nft -j list ruleset`` / ``nft -a list
 ruleset`` output of the hand-written docker-bridges fixture loaded into scratch
 netns, once alone and once next to an iptables-nft Docker ruleset (see the
 README there). The lab snapshot's rules are replaced by these to check that
-correlation links them as it links Docker's iptables rules.
+correlation links them as it links Docker's iptables rules; for the IPv6 part
+(table ip6 docker-bridges, the dual-stack network nxt-rec-v6) the recorded
+network-modes snapshot's, which has that network and its IPv6 endpoint.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,23 @@ BOTH = "netns-docker-bridges-and-iptables-nft"
 LAB_BRIDGE = "br-7fe19de61a93"
 MASQ = 'oifname != "docker0" ip saddr 172.17.0.0/16 counter masquerade comment "MASQUERADE"'
 DNAT = 'iifname != "docker0" tcp dport 8080 counter dnat to 172.17.0.4:80 comment "DNAT"'
+#: the dual-stack network nxt-rec-v6 of tests/recorded/modes (container nxt-rec-multi)
+V6_BRIDGE = "br-c27dd5d67fdf"
+V6_SUBNET = "fd00:6e78:ec::/64"
+V6_ADDR = "fd00:6e78:ec::2"
+MASQ6 = f'oifname != "{V6_BRIDGE}" ip6 saddr {V6_SUBNET} counter masquerade comment "MASQUERADE"'
+MASQ_V4_OF_V6 = (
+    f'oifname != "{V6_BRIDGE}" ip saddr 192.168.32.0/20 counter masquerade comment "MASQUERADE"'
+)
+DNAT6 = (
+    f'iifname != "{V6_BRIDGE}" ip6 saddr != fe80::/10 tcp dport 28080 counter '
+    f'dnat to [{V6_ADDR}]:80 comment "DNAT"'
+)
+DNAT_V4_OF_V6 = (
+    f'iifname != "{V6_BRIDGE}" ip daddr 127.0.0.1 tcp dport 28080 counter '
+    'dnat to 192.168.32.2:80 comment "DNAT"'
+)
+PORT6 = f"ip6 daddr {V6_ADDR} tcp dport 80 counter accept"
 
 
 def recorded(name: str) -> tuple[dict[str, Any], str]:
@@ -71,7 +91,8 @@ def test_every_docker_rule_in_listing_order_with_positions_and_handles() -> None
     for (family, chain), group in _groups(rules).items():
         assert [r.position for r in group] == list(range(1, len(group) + 1)), (family, chain)
     ids = [r.id for r in rules]
-    assert len(set(ids)) == len(ids) == 27
+    assert len(set(ids)) == len(ids) == 46
+    assert len([r for r in rules if r.family == "ipv6"]) == 15
 
 
 def _groups(rules: list[Rule]) -> dict[tuple[str, str], list[Rule]]:
@@ -85,9 +106,9 @@ def test_text_is_nfts_own_without_counter_values() -> None:
     _, listing = recorded(ALONE)
     rules, _ = parsed()
     masq = by_text(rules, "nat-postrouting-out__docker0", MASQ)
-    assert masq.position == 1 and masq.handle == 33
+    assert masq.position == 1 and masq.handle == 40
     lines = [ln.strip() for ln in listing.splitlines()]
-    assert f"{MASQ.replace('counter', 'counter packets 0 bytes 0')} # handle 33" in lines
+    assert f"{MASQ.replace('counter', 'counter packets 0 bytes 0')} # handle 40" in lines
     assert not [r for r in rules if "packets" in r.text or "handle" in r.text]
 
 
@@ -98,7 +119,7 @@ def test_counters_targets_and_match_fields() -> None:
         "nat-OUTPUT",
         "ip daddr != 127.0.0.0/8 fib daddr type local counter jump nat-prerouting-and-output",
     )
-    assert (out.packets, out.bytes) == (4, 174)
+    assert (out.packets, out.bytes) == (4, 147)
     assert out.target == "nat-prerouting-and-output"
     assert (out.destination, out.destination_negated, out.matches) == ("127.0.0.0/8", True, ["fib"])
 
@@ -145,24 +166,109 @@ def test_chains_with_policies() -> None:
     v4 = {c.name: c.policy for c in chains if c.family == "ipv4"}
     assert v4["filter-FORWARD"] == "ACCEPT" and v4["nat-POSTROUTING"] == "ACCEPT"
     assert v4["nat-postrouting-in__docker0"] is None
-    assert len(v4) == 14 and len([c for c in chains if c.family == "ipv6"]) == 6
+    assert len(v4) == 18
+    v6 = {c.name: c.policy for c in chains if c.family == "ipv6"}
+    assert len(v6) == 10 and v6["nat-POSTROUTING"] == "ACCEPT"
+    assert v6["nat-postrouting-out__" + V6_BRIDGE] is None
 
 
 def test_verdict_maps_give_each_per_bridge_chain_its_interface_and_direction() -> None:
     rules, _ = parsed()
-    got = {(r.chain, r.chain_interface, r.chain_interface_dir) for r in rules if r.chain_interface}
-    assert got == {
-        # oifname vmap @filter-forward-in-jumps: packets going into the bridge
-        ("filter-forward-in__docker0", "docker0", "out"),
-        ("filter-forward-in__" + LAB_BRIDGE, LAB_BRIDGE, "out"),
-        # iifname vmap @filter-forward-out-jumps: packets coming from the bridge
-        ("filter-forward-out__docker0", "docker0", "in"),
-        ("filter-forward-out__" + LAB_BRIDGE, LAB_BRIDGE, "in"),
-        # iifname vmap @nat-postrouting-out-jumps
-        ("nat-postrouting-out__docker0", "docker0", "in"),
-        ("nat-postrouting-out__" + LAB_BRIDGE, LAB_BRIDGE, "in"),
+    got = {
+        (r.family, r.chain, r.chain_interface, r.chain_interface_dir)
+        for r in rules
+        if r.chain_interface
     }
+    want = set()
+    for family, bridges in (("ipv4", ("docker0", LAB_BRIDGE, V6_BRIDGE)), ("ipv6", (V6_BRIDGE,))):
+        for br in bridges:
+            want |= {
+                # oifname vmap @filter-forward-in-jumps: packets going into the bridge
+                (family, "filter-forward-in__" + br, br, "out"),
+                # iifname vmap @filter-forward-out-jumps: packets coming from the bridge
+                (family, "filter-forward-out__" + br, br, "in"),
+                # iifname vmap @nat-postrouting-out-jumps
+                (family, "nat-postrouting-out__" + br, br, "in"),
+            }
+    assert got == want
     assert not [r for r in rules if r.chain.endswith("FORWARD") and r.chain_interface]
+
+
+def test_ip6_rules_are_read_with_family_ipv6_in_their_chains() -> None:
+    doc, _ = recorded(ALONE)
+    rules, _ = parsed()
+    v6 = [r for r in rules if r.family == "ipv6"]
+    assert [(r.family, r.handle) for r in v6] == [
+        ("ipv6", r["handle"]) for r in json_rules(doc) if r["family"] == "ip6"
+    ]
+    got = [
+        (r.chain.split("__")[0], r.position, r.handle, r.text)
+        for r in v6
+        if r.chain.endswith("__" + V6_BRIDGE)
+    ]
+    assert got == [
+        ("filter-forward-in", 1, 23, "ct state established,related counter accept"),
+        ("filter-forward-in", 2, 24, f'iifname "{V6_BRIDGE}" counter accept comment "ICC"'),
+        ("filter-forward-in", 3, 25, PORT6),
+        ("filter-forward-in", 4, 26, 'counter drop comment "UNPUBLISHED PORT DROP"'),
+        ("filter-forward-out", 1, 27, "ct state established,related counter accept"),
+        ("filter-forward-out", 2, 28, 'counter accept comment "OUTGOING"'),
+        ("nat-postrouting-out", 1, 29, MASQ6),
+    ]
+
+    masq = by_text(rules, "nat-postrouting-out__" + V6_BRIDGE, MASQ6, "ipv6")
+    assert (masq.target, masq.target_options, masq.comment) == ("MASQUERADE", {}, "MASQUERADE")
+    assert (masq.source, masq.source_negated) == (V6_SUBNET, False)
+    assert (masq.out_interface, masq.out_negated) == (V6_BRIDGE, True)
+    assert (masq.table, masq.backend) == ("docker-bridges", NFTABLES)
+
+    dnat = by_text(rules, "nat-prerouting-and-output", DNAT6, "ipv6")
+    assert (dnat.position, dnat.handle, dnat.packets) == (1, 22, 1)  # record.py's IPv6 connect
+    assert dnat.target == "DNAT"
+    assert dnat.target_options == {"--to-destination": f"[{V6_ADDR}]:80"}
+    assert (dnat.source, dnat.source_negated) == ("fe80::/10", True)
+    assert (dnat.in_interface, dnat.in_negated) == (V6_BRIDGE, True)
+    assert (dnat.protocol, dnat.dport) == ("tcp", "28080")
+
+    port = by_text(rules, "filter-forward-in__" + V6_BRIDGE, PORT6, "ipv6")
+    assert (port.target, port.destination, port.destination_negated) == ("ACCEPT", V6_ADDR, False)
+    raw = by_text(
+        rules,
+        "raw-PREROUTING",
+        f'ip6 daddr {V6_ADDR} iifname != "{V6_BRIDGE}" counter drop comment "DROP DIRECT ACCESS"',
+        "ipv6",
+    )
+    assert (raw.position, raw.destination, raw.target) == (1, V6_ADDR, "DROP")
+    # the same text in both families is two rules
+    est = [
+        r
+        for r in rules
+        if (r.chain, r.text)
+        == ("filter-forward-in__" + V6_BRIDGE, "ct state established,related counter accept")
+    ]
+    assert sorted(r.family for r in est) == ["ipv4", "ipv6"] and est[0].id != est[1].id
+
+
+def test_ip6_per_bridge_chains_take_their_bridge_from_the_ip6_vmap() -> None:
+    """Both tables have maps of the same names: the ip6 chains must take the key
+    of the ip6 table's map element, not the ip table's nor the chain's suffix."""
+    doc, listing = recorded(ALONE)
+    for o in doc["nftables"]:
+        m = o.get("map")
+        if m and m["family"] == "ip6":
+            m["elem"] = [["br-renamed", verdict] for _, verdict in m["elem"]]
+    rules, _, _ = nn.parse_ruleset(doc, listing)
+    for family, bridge in (("ipv6", "br-renamed"), ("ipv4", V6_BRIDGE)):
+        got = {
+            (r.chain, r.chain_interface, r.chain_interface_dir)
+            for r in rules
+            if r.family == family and V6_BRIDGE in r.chain
+        }
+        assert got == {
+            ("filter-forward-in__" + V6_BRIDGE, bridge, "out"),
+            ("filter-forward-out__" + V6_BRIDGE, bridge, "in"),
+            ("nat-postrouting-out__" + V6_BRIDGE, bridge, "in"),
+        }, family
 
 
 def test_chain_name_suffix_is_the_fallback_without_map_elements() -> None:
@@ -175,6 +281,8 @@ def test_chain_name_suffix_is_the_fallback_without_map_elements() -> None:
         rules, "filter-forward-in__docker0", 'iifname "docker0" counter accept comment "ICC"'
     )
     assert (icc.chain_interface, icc.chain_interface_dir) == ("docker0", "out")
+    masq6 = by_text(rules, "nat-postrouting-out__" + V6_BRIDGE, MASQ6, "ipv6")
+    assert (masq6.chain_interface, masq6.chain_interface_dir) == (V6_BRIDGE, "in")
 
 
 def test_rendered_text_equals_nfts_for_every_docker_rule() -> None:
@@ -359,6 +467,71 @@ def test_correlation_links_native_rules_like_iptables_ones() -> None:
     assert masq.id not in on_lab.rules
 
 
+def native_v6_lab() -> Snapshot:
+    """The recorded network-modes snapshot (the lab plus throwaway networks, among
+    them the dual-stack nxt-rec-v6 with nxt-rec-multi at fd00:6e78:ec::2), its
+    iptables rules replaced by the native nftables ones."""
+    doc = json.loads((RECORDED / "modes" / "healthy.snapshot.json").read_text())
+    snap = snapshot_from_dict(doc)
+    v6 = next(n for n in snap.networks if n.bridge == V6_BRIDGE)
+    assert v6.enable_ipv6 and V6_SUBNET in v6.subnets
+    snap.rules, snap.chains = parsed(BOTH)
+    snap.firewall_backends = [NFTABLES]
+    return snap
+
+
+def v6_endpoint(snap: Snapshot) -> Any:
+    multi = next(c for c in snap.containers if c.name == "nxt-rec-multi")
+    return next(ep for ep in multi.endpoints if ep.bridge == V6_BRIDGE)
+
+
+def test_nat66_masquerade_links_to_the_ipv6_endpoint_only() -> None:
+    snap = native_v6_lab()
+    links = correlate(snap)
+    masq6 = by_text(snap.rules, "nat-postrouting-out__" + V6_BRIDGE, MASQ6, "ipv6")
+    ep = v6_endpoint(snap)
+    assert ep.ipv6 == V6_ADDR
+    assert names(snap, masq6) == ["nxt-rec-multi"]
+    assert snap.rule_bridges[masq6.id] == [V6_BRIDGE]
+    assert masq6.key in links.related(ep.key)
+    holders = [
+        (c.name, e.network) for c in snap.containers for e in c.endpoints if masq6.id in e.rules
+    ]
+    assert holders == [("nxt-rec-multi", "nxt-rec-v6")]  # not its docker0 or icc endpoints
+    # the network's IPv4 masquerade links to the same (dual-stack) endpoint
+    masq4 = by_text(snap.rules, "nat-postrouting-out__" + V6_BRIDGE, MASQ_V4_OF_V6)
+    assert masq4.id in ep.rules and names(snap, masq4) == ["nxt-rec-multi"]
+    # the IPv4-only endpoints on docker0 do not get the NAT66 rule, nor the other way
+    docker0_masq = by_text(snap.rules, "nat-postrouting-out__docker0", MASQ)
+    assert "nxt-rec-multi" in names(snap, docker0_masq)
+    assert docker0_masq.id not in ep.rules
+
+    # an endpoint without an IPv6 address on the same bridge: the NAT66 rule is not its
+    ep.ipv6 = None
+    correlate(snap)
+    assert names(snap, masq6) == [] and masq6.id not in ep.rules
+    assert masq4.id in ep.rules
+
+
+def test_ip6_port_rules_link_to_the_ipv6_endpoint() -> None:
+    snap = native_v6_lab()
+    links = correlate(snap)
+    ep = v6_endpoint(snap)
+    multi = next(c for c in snap.containers if c.name == "nxt-rec-multi")
+    dnat6 = by_text(snap.rules, "nat-prerouting-and-output", DNAT6, "ipv6")
+    port6 = by_text(snap.rules, "filter-forward-in__" + V6_BRIDGE, PORT6, "ipv6")
+    for rule in (dnat6, port6):
+        assert names(snap, rule) == ["nxt-rec-multi"], rule.text
+        assert rule.id in ep.rules
+        assert rule.key in links.related(multi.key)
+    web = next(c for c in snap.containers if c.name == "web")
+    assert dnat6.key not in links.related(web.key)
+    # ip6 dispatch rules concern no container
+    for r in snap.rules:
+        if r.family == "ipv6" and r.chain in ("filter-FORWARD", "nat-POSTROUTING"):
+            assert names(snap, r) == [], r.text
+
+
 def test_per_bridge_filter_chains_link_to_their_bridges_endpoints() -> None:
     snap = native_lab()
     correlate(snap)
@@ -411,8 +584,8 @@ def findings(snap: Snapshot) -> dict[str, list[Finding]]:
     return out
 
 
-def without(snap: Snapshot, chain: str, text: str) -> Snapshot:
-    gone = by_text(snap.rules, chain, text)
+def without(snap: Snapshot, chain: str, text: str, family: str = "ipv4") -> Snapshot:
+    gone = by_text(snap.rules, chain, text, family)
     snap.rules = [r for r in snap.rules if r is not gone]
     return snap
 
@@ -420,8 +593,79 @@ def without(snap: Snapshot, chain: str, text: str) -> Snapshot:
 def test_doctor_is_silent_on_dockers_native_rules() -> None:
     snap = native_lab()
     assert rule_backends(snap) == [NFTABLES]
-    assert ("nftables", "ipv4", "nat") in docker_tables(snap)
+    assert {("nftables", f, "nat") for f in ("ipv4", "ipv6")} <= docker_tables(snap)
     assert diagnose(snap) == []
+
+
+def native_v6_lab_with_ipv6_port() -> Snapshot:
+    """The fixture also publishes nxt-rec-multi's port 80 on [::]:28080 (the
+    recording has only 127.0.0.1:28080): the snapshot gets that binding too."""
+    snap = native_v6_lab()
+    multi = next(c for c in snap.containers if c.name == "nxt-rec-multi")
+    (p,) = multi.published_ports
+    assert (p.host_ip, p.host_port, p.container_port) == ("127.0.0.1", 28080, 80)
+    multi.published_ports.append(replace(p, host_ip="::"))
+    return snap
+
+
+def test_doctor_is_silent_on_the_ipv6_network() -> None:
+    """Only the network the fixture leaves out (nxt-rec-icc) lacks its rules."""
+    got = findings(native_v6_lab_with_ipv6_port())
+    assert {c: [f.subject for f in fs] for c, fs in got.items()} == {
+        "masquerade": ["nftables/192.168.0.0/20"]
+    }
+
+
+def test_doctor_finds_the_missing_nat66_masquerade_rule() -> None:
+    snap = without(
+        native_v6_lab_with_ipv6_port(), "nat-postrouting-out__" + V6_BRIDGE, MASQ6, "ipv6"
+    )
+    got = [f for f in findings(snap)["masquerade"] if f.subject != "nftables/192.168.0.0/20"]
+    (f,) = got
+    assert f.subject == f"nftables/{V6_SUBNET}"
+    assert f"{V6_SUBNET} (network nxt-rec-v6, bridge {V6_BRIDGE}) in nftables ipv6" in f.title
+    # the fix is Docker's rule, word for word
+    assert f.fix.splitlines() == [
+        f"nft add rule ip6 docker-bridges nat-postrouting-out__{V6_BRIDGE} {MASQ6}",
+        "# or: systemctl restart docker (Docker rewrites its rules)",
+    ]
+    assert v6_endpoint(snap).key in f.evidence
+
+
+def test_doctor_finds_the_missing_ip6_dnat_rule_and_gives_dockers_rule() -> None:
+    snap = without(native_v6_lab_with_ipv6_port(), "nat-prerouting-and-output", DNAT6, "ipv6")
+    (f,) = findings(snap)["dnat"]
+    assert f.subject == "nxt-rec-multi/:::28080/tcp"
+    assert f.fix.splitlines() == [
+        f"nft add rule ip6 docker-bridges nat-prerouting-and-output {DNAT6}",
+        "# or: docker restart nxt-rec-multi",
+    ]
+    # and the IPv4 binding on 127.0.0.1 likewise
+    snap = without(native_v6_lab(), "nat-prerouting-and-output", DNAT_V4_OF_V6)
+    (f,) = findings(snap)["dnat"]
+    assert f.subject == "nxt-rec-multi/127.0.0.1:28080/tcp"
+    assert f.fix.splitlines()[0] == (
+        f"nft add rule ip docker-bridges nat-prerouting-and-output {DNAT_V4_OF_V6}"
+    )
+
+
+def test_doctor_finds_a_drop_policy_on_ip6_filter_forward() -> None:
+    snap = native_v6_lab_with_ipv6_port()
+    fwd = next(
+        c
+        for c in snap.chains
+        if (c.family, c.table, c.name) == ("ipv6", nn.DOCKER_TABLE, "filter-FORWARD")
+    )
+    fwd.policy = "DROP"
+    assert "forward-drop" not in findings(snap)  # the per-bridge chains accept
+    snap.rules = [
+        r for r in snap.rules if (r.family, r.chain) != ("ipv6", "filter-forward-out__" + V6_BRIDGE)
+    ]
+    (f,) = findings(snap)["forward-drop"]
+    assert f.subject == f"nftables/ipv6/{V6_BRIDGE}"
+    assert f.fix.splitlines()[0] == (
+        f"nft insert rule ip6 docker-bridges filter-forward-out__{V6_BRIDGE} counter accept"
+    )
 
 
 def test_doctor_finds_the_missing_native_masquerade_rule() -> None:
