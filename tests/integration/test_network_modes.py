@@ -30,6 +30,7 @@ import pytest
 from integration import groundtruth as gt
 from netexplorer.collect.snapshot import collect_snapshot
 from netexplorer.correlate import Links, correlate
+from netexplorer.doctor import diagnose
 from netexplorer.model import Container, Endpoint, Snapshot
 
 pytestmark = pytest.mark.integration
@@ -363,3 +364,12 @@ def test_docker_nat66_masquerade_links_to_the_ipv6_endpoint(
     assert rule.id in e.rules and e.key in links.related(rule.key)
     v4_bridge = ep(snap, modes.cts["multi"], "bridge")
     assert rule.id not in v4_bridge.rules
+
+
+@pytest.mark.kernel  # also run in scripts/kernel-vm's VM, where the ipvlan networks exist
+def test_doctor_is_silent_with_every_mode_up(
+    modes: Modes, snap_links: tuple[Snapshot, Links]
+) -> None:
+    snap, _ = snap_links
+    assert modes.ipvlan == (not gt.kernel_lacks_link_kind("ipvlan"))
+    assert [(f.check, f.subject, f.title) for f in diagnose(snap)] == []
