@@ -212,3 +212,29 @@ async def test_rule_column_says_nft_for_dockers_native_nftables_rules() -> None:
         await pilot.press("t")
         await pilot.pause()
         assert label() == "Rule (iptables-save)"
+
+
+async def test_panes_of_a_failed_live_source_say_their_rows_are_its_last_read() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        containers, interfaces = pane(app, "containers"), pane(app, "interfaces")
+        assert not containers.has_class("-stale")
+
+        docker_down = demo()
+        src = docker_down.source("docker")
+        assert src is not None
+        src.ok, src.stale, src.error = False, True, "Docker is not running"
+        app.post_message(SnapshotReady(docker_down, correlate(docker_down)))
+        await pilot.pause()
+        assert containers.has_class("-stale")
+        assert str(containers.border_title).endswith("· stale: docker failed, last read shown")
+        assert containers.table.keys  # the last read is still shown
+        assert not interfaces.has_class("-stale")
+        assert "stale" not in str(interfaces.border_title)
+
+        back = demo()
+        app.post_message(SnapshotReady(back, correlate(back)))
+        await pilot.pause()
+        assert not containers.has_class("-stale")
+        assert str(containers.border_title) == "1 Containers"

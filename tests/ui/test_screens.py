@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from netexplorer.model import Snapshot
+from netexplorer.snapshot_io import load_snapshot
 from netexplorer.ui.app import NetExplorerApp, create_app
 
 from .helpers import BROKEN, NARROW, NO_DOCKER, NO_ROOT, WIDE, cursor_to, demo, ready
@@ -67,6 +69,20 @@ def demo_app() -> NetExplorerApp:
     return create_app(demo=True)
 
 
+def docker_stale_app() -> NetExplorerApp:
+    """The live view after Docker went away: its last read, marked stale, with the
+    error recorded from a host without a Docker daemon (age left out: no clock)."""
+
+    def produce() -> Snapshot:
+        snap, down = demo(), load_snapshot(NO_DOCKER).source("docker")
+        src = snap.source("docker")
+        assert src is not None and down is not None
+        src.ok, src.stale, src.error, src.read_at = False, True, down.error, 0.0
+        return snap
+
+    return create_app(source=produce)
+
+
 def file_app(path: Path) -> Callable[[], NetExplorerApp]:
     return lambda: create_app(snapshot=path)
 
@@ -80,6 +96,7 @@ SCENES: dict[str, tuple[Callable[[], NetExplorerApp], Steps]] = {
     "help": (demo_app, help_open),
     "no_docker": (file_app(NO_DOCKER), start),
     "no_root": (file_app(NO_ROOT), start),
+    "docker_stale": (docker_stale_app, select_test1),
     "doctor": (file_app(BROKEN), doctor_open),
 }
 

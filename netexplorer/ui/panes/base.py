@@ -63,6 +63,9 @@ class TablePane(Pane):
 
     #: (column key, label) after the mark column
     columns: Sequence[tuple[str, str]] = ()
+    #: the collectors (``Source.name``) whose data the rows show: when one of them
+    #: failed in the live view, the rows are its last read and the pane says so
+    sources: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,7 +84,18 @@ class TablePane(Pane):
     def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
         self._snapshot, self._links = snapshot, links
         self.table.sync(self.rows(snapshot, links))
-        self.border_title = self.heading()
+        stale = self.stale_sources()
+        self.set_class(bool(stale), "-stale")
+        self.border_title = self.heading() + (
+            f" · stale: {', '.join(stale)} failed, last read shown" if stale else ""
+        )
+
+    def stale_sources(self) -> list[str]:
+        """Names of this pane's sources whose last read is shown because they failed."""
+        if self._snapshot is None:
+            return []
+        found = (self._snapshot.source(name) for name in self.sources)
+        return [s.name for s in found if s is not None and s.stale]
 
     def mark(self, related: frozenset[str], selected: str | None) -> None:
         self.table.mark(related, selected)

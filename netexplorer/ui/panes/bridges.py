@@ -22,6 +22,7 @@ class BridgesPane(TablePane):
     pane_id = "bridges"
     number = 3
     title = "Bridge ports"
+    sources = ("netlink",)
     short = "Bridges"
     columns = (
         ("name", "Bridge / port"),

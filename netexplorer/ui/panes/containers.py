@@ -36,6 +36,7 @@ class ContainersPane(TablePane):
     pane_id = "containers"
     number = 1
     title = "Containers"
+    sources = ("docker",)
     short = "Containers"
     columns = (
         ("name", "Name"),

@@ -18,6 +18,7 @@ class InterfacesPane(TablePane):
     pane_id = "interfaces"
     number = 2
     title = "Host interfaces"
+    sources = ("netlink",)
     short = "Interfaces"
     columns = (
         ("ifindex", "#"),

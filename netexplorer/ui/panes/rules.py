@@ -27,6 +27,7 @@ class RulesPane(TablePane):
     pane_id = "rules"
     number = 4
     title = "NAT rules"
+    sources = ("firewall",)
     short = "Rules"
     columns = (
         ("delta", "Δpkts"),
