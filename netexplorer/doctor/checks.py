@@ -3,8 +3,10 @@
 Firewall checks look at the backends Docker maintains (see :func:`live_backends`)
 and walk chains generically: a rule counts when it sits in a built-in chain or in
 any chain reachable from it by ``-j``/``-g``, so Docker 20.10's FORWARD layout
-(DOCKER-ISOLATION-STAGE-1/2, per-bridge ACCEPTs in FORWARD) and newer Docker's
-(DOCKER-FORWARD, DOCKER-BRIDGE, DOCKER-CT) are read the same way.
+(DOCKER-ISOLATION-STAGE-1/2, per-bridge ACCEPTs in FORWARD) and Docker 28's
+(FORWARD -> DOCKER-FORWARD -> DOCKER-CT, DOCKER-INTERNAL or, in 28.0.1,
+DOCKER-ISOLATION-STAGE-1, and DOCKER-BRIDGE -> DOCKER) are read the same way
+(tests/recorded/docker28-iptables).
 
 Docker's native nftables backend (table ``docker-bridges``) feeds the same
 forward-drop, masquerade and dnat checks through :meth:`Tables.hook`: there the
@@ -272,8 +274,33 @@ def _via(r: Rule, direction: str, bridge: str) -> bool:
     )
 
 
+def _one_port_or_host(r: Rule) -> bool:
+    """Does ``r`` admit only one port or one address (Docker's per-port ACCEPT
+    ``-d <ctr>/32 ... --dport 80``, nft ``ip daddr <ctr> tcp dport 80 accept``)?"""
+    if r.dport is not None:
+        return True
+    if r.destination is None or r.destination_negated:
+        return False
+    dest = _net_or_none(r.destination)
+    return dest is not None and dest.num_addresses == 1
+
+
+def _net_or_none(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
 def _accepts(tables: Tables, backend: str, family: str, bridge: str) -> tuple[bool, bool]:
-    """(is traffic out of ``bridge`` accepted, are replies into it accepted) in FORWARD."""
+    """(is traffic out of ``bridge`` accepted, are replies into it accepted) in FORWARD.
+
+    Replies count as accepted only by a rule that takes any traffic into the bridge
+    from elsewhere (Docker's conntrack ACCEPT): not by a published port's ACCEPT
+    for one address and port, nor by the ICC rule (``-i br -o br``), which takes
+    only traffic from the bridge itself. Docker 28 follows those with an explicit
+    ``! -i br -o br -j DROP`` in chain DOCKER, so with them alone replies are lost.
+    """
     out_ok = in_ok = False
     for r in tables.hook(backend, family, "filter", "FORWARD"):
         if r.target != "ACCEPT":
@@ -282,7 +309,7 @@ def _accepts(tables: Tables, backend: str, family: str, bridge: str) -> tuple[bo
         into_br = _matches(r.out_interface, r.out_negated, bridge) or _via(r, "out", bridge)
         if from_br and not into_br:
             out_ok = True
-        if into_br:
+        if into_br and not from_br and not _one_port_or_host(r):
             in_ok = True
     return out_ok, in_ok
 
