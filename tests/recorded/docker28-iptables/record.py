@@ -1,0 +1,85 @@
+"""Record real ``ip{,6}tables-{nft,legacy}-save -c`` output of the Docker 28 fixture.
+
+Run as root:  PYTHONPATH=. python tests/recorded/docker28-iptables/record.py
+For each ruleset (``docker28``: Docker 28's later layout in both families;
+``docker28.0``: the 28.0.1 layout with the isolation chains, IPv4 only) and each
+iptables backend a fresh netns ``nx28-rec-<hex>`` is made (lo up, a veth with
+10.99.0.1/24, here also 2001:db8:99::1/64), the hand-written rulesets
+``<ruleset>-ipv4.rules`` (and ``-ipv6.rules``) are loaded with
+``ip{,6}tables-<backend>-restore``, a little local IPv4 and IPv6 traffic moves
+some counters (nat OUTPUT, the DNAT rules for ports 8080 and 28080), then
+``ip{,6}tables-<backend>-save -c`` is written next to this file as
+``netns-<ruleset>-ip{,6}tables-<backend>-save-c.txt``. The netns is deleted
+afterwards, also on failure. The host's own ruleset is never touched.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))  # tests/: the scratch netns helpers
+
+from integration.scratch_netns import LOCAL_TRAFFIC, scratch_netns, sh  # noqa: E402
+
+BACKENDS = ("nft", "legacy")
+#: family -> the tool prefix
+TOOLS = {"ipv4": "iptables", "ipv6": "ip6tables"}
+#: ruleset -> the families it has an input file for (``<ruleset>-<family>.rules``)
+RULESETS = {"docker28": ("ipv4", "ipv6"), "docker28.0": ("ipv4",)}
+#: a local IPv6 address (documentation prefix) on the veth, so that ip6 nat
+#: OUTPUT sees traffic: 3 UDP datagrams to it and a TCP connect to its port 28080
+#: (the fixture's IPv6 DNAT port)
+ADDR6 = "2001:db8:99::1"
+LOCAL_TRAFFIC6 = (
+    "import socket\n"
+    "for _ in range(3):\n"
+    f"    socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b'x', ('{ADDR6}', 9))\n"
+    "s = socket.socket(socket.AF_INET6)\n"
+    "s.settimeout(0.5)\n"
+    "try:\n"
+    f"    s.connect(('{ADDR6}', 28080))\n"
+    "except OSError:\n"
+    "    pass\n"
+)
+
+
+def input_file(ruleset: str, family: str) -> Path:
+    """The hand-written input: ``docker28-ipv4.rules`` ..."""
+    return HERE / f"{ruleset}-{family}.rules"
+
+
+def output_file(ruleset: str, backend: str, family: str) -> Path:
+    """The recorded output: ``netns-docker28-ip6tables-legacy-save-c.txt`` ..."""
+    return HERE / f"netns-{ruleset}-{TOOLS[family]}-{backend}-save-c.txt"
+
+
+def load(ns: str, ruleset: str, backend: str) -> None:
+    """The ruleset's families into ``ns`` with ``backend``'s restore tool."""
+    for family in RULESETS[ruleset]:
+        rules = input_file(ruleset, family).read_text()
+        sh(ns, f"{TOOLS[family]}-{backend}-restore", stdin=rules)
+
+
+def record(ruleset: str, backend: str) -> None:
+    with scratch_netns("nx28-rec") as ns:
+        sh(ns, "ip", "-6", "addr", "add", f"{ADDR6}/64", "dev", "nxv0", "nodad")
+        load(ns, ruleset, backend)
+        sh(ns, sys.executable, "-c", LOCAL_TRAFFIC)
+        sh(ns, sys.executable, "-c", LOCAL_TRAFFIC6)
+        time.sleep(0.5)
+        for family in RULESETS[ruleset]:
+            text = sh(ns, f"{TOOLS[family]}-{backend}-save", "-c")
+            output_file(ruleset, backend, family).write_text(text)
+
+
+def main() -> None:
+    for ruleset in RULESETS:
+        for backend in BACKENDS:
+            record(ruleset, backend)
+
+
+if __name__ == "__main__":
+    main()
