@@ -305,6 +305,9 @@ class Rule:
     #: "in": the map is keyed on the input interface (iifname, like -i); "out": on
     #: the output interface (oifname, like -o). None when chain_interface is None.
     chain_interface_dir: str | None = None
+    #: nftables only: no base chain reaches this rule's chain (no jump, goto or
+    #: verdict-map element leads there), so the rule never sees a packet
+    unreached: bool = False
     #: packets/bytes counted since the previous firewall read (live view only;
     #: None without a previous read or when the counters were reset)
     delta_packets: int | None = None

@@ -203,7 +203,8 @@ class Tables:
             return
         for (b, f, t, _), rules in self.rules.items():
             if (b, f, t) == (backend, family, DOCKER_NFT_TABLE):
-                yield from (r for r in rules if table_kind(r) == table)
+                # a chain no map element leads to never runs: check_unreached_chain
+                yield from (r for r in rules if table_kind(r) == table and not r.unreached)
 
     def dnat_by_port(self, backend: str, family: str) -> dict[str, list[Rule]]:
         """DNAT rules reachable from nat PREROUTING by ``--dport``, in rule order;
@@ -217,6 +218,11 @@ class Tables:
                     by_port.setdefault(r.dport, []).append(r)
             self._dnat[key] = by_port
         return self._dnat[key]
+
+    def unreached(self, family: str, chain: str) -> bool:
+        """Does Docker's native ``chain`` hold rules that no packet reaches?"""
+        rules = self.rules.get((NFTABLES, family, DOCKER_NFT_TABLE, chain), [])
+        return any(r.unreached for r in rules)
 
     def policy(self, backend: str, family: str, table: str, chain: str) -> str | None:
         c = self.chains.get((backend, family, table, chain))
@@ -423,6 +429,10 @@ def check_masquerade(snap: Snapshot) -> list[Finding]:
             for net in _bridge_networks(snap):
                 if net.internal or not net.masquerade or net.bridge is None:
                     continue
+                if backend == NFTABLES and tables.unreached(
+                    family, f"{NAT_OUT_PREFIX}__{net.bridge}"
+                ):
+                    continue  # its chain is cut off: check_unreached_chain says so
                 for subnet in _subnets(net, family):
                     if _masquerades(tables, backend, family, subnet, net.bridge):
                         continue
@@ -441,6 +451,51 @@ def check_masquerade(snap: Snapshot) -> list[Finding]:
                             evidence=_net_evidence(snap, net),
                         )
                     )
+    return out
+
+
+#: Docker's native per-bridge chain for traffic out of a bridge, to masquerade
+NAT_OUT_PREFIX = "nat-postrouting-out"
+
+
+def check_unreached_chain(snap: Snapshot) -> list[Finding]:
+    """A per-bridge chain of Docker's native nftables table that no map leads to.
+
+    Docker reaches ``<prefix>__<bridge>`` only through the element ``<bridge>`` of
+    the verdict map ``<prefix>-jumps``; without it the chain's rules never run.
+    """
+    out: list[Finding] = []
+    cut: dict[tuple[str, str], list[Rule]] = {}
+    for r in snap.rules:
+        if r.backend == NFTABLES and r.table == DOCKER_NFT_TABLE and r.unreached:
+            cut.setdefault((r.family, r.chain), []).append(r)
+    nets = {n.bridge: n for n in _bridge_networks(snap) if n.bridge}
+    for (family, chain), rules in sorted(cut.items()):
+        prefix, sep, bridge = chain.partition("__")
+        net = nets.get(bridge) if sep else None
+        if net is None:
+            continue  # not a bridge of today's networks: a harmless leftover
+        what = {
+            "filter-forward-in": "forwarding into the bridge (replies, published ports)",
+            "filter-forward-out": "forwarding out of the bridge",
+            "nat-postrouting-in": "NAT of traffic into the bridge",
+            NAT_OUT_PREFIX: "MASQUERADE of traffic leaving the bridge",
+        }.get(prefix, "its rules")
+        out.append(
+            Finding(
+                check="unreached-chain",
+                subject=f"{_ip(family)}/{chain}",
+                title=f"chain {chain} ({_nft(family)}) is in no verdict map: its "
+                f"{len(rules)} rule(s) for bridge {bridge} never run",
+                detail=f"Docker jumps to its per-bridge chains only through the map "
+                f"{prefix}-jumps, keyed by interface; its element for {bridge} is gone, so "
+                f"{what} of network {net.name} is not done. A partial flush or a hand "
+                "edit of the table does this.",
+                fix=f'nft add element {_nft(family)} {prefix}-jumps {{ "{bridge}" : jump {chain} }}'
+                f"\n{_RESTART}",
+                evidence=[r.key for r in rules] + _net_evidence(snap, net),
+            )
+        )
     return out
 
 
@@ -840,6 +895,11 @@ CHECKS: tuple[Check, ...] = (
         check_forward_drop,
     ),
     Check("masquerade", "a bridge network without its MASQUERADE rule", check_masquerade),
+    Check(
+        "unreached-chain",
+        "a per-bridge chain of Docker's native nftables table that no map leads to",
+        check_unreached_chain,
+    ),
     Check(
         "both-backends", "Docker rules in both iptables backends (stale set)", check_both_backends
     ),

@@ -28,6 +28,8 @@ from integration.scratch_netns import (
     sh,
 )
 from netexplorer.correlate import correlate
+from netexplorer.doctor import diagnose
+from netexplorer.model import Snapshot
 from netexplorer.snapshot_io import snapshot_from_dict
 
 pytestmark = pytest.mark.integration
@@ -193,3 +195,52 @@ def test_collected_native_rules_correlate_like_iptables_ones(netns: str) -> None
     assert snap.rule_containers[dnat.id] == ["web"]
     assert dnat.key in links.related(cts["web"].key)
     assert dnat.key not in links.related(cts["db"].key)
+
+
+def native_lab(ns: str) -> Snapshot:
+    """The recorded lab, its rules replaced by the native ones collected in ``ns``."""
+    data = collect(ns)
+    doc = json.loads((RECORDED / "lab" / "nft.snapshot.json").read_text())
+    doc["rules"], doc["chains"] = data["rules"], data["chains"]
+    doc["firewall_backends"] = data["backends"]
+    snap = snapshot_from_dict(doc)
+    correlate(snap)
+    return snap
+
+
+def map_targets(ns: str, family: str, name: str) -> set[str]:
+    """Chains the elements of map ``name`` jump to, from ``nft -j`` (no netexplorer)."""
+    for obj in nft_json(ns):
+        m = obj.get("map")
+        if m and m["table"] == "docker-bridges" and m["family"] == family and m["name"] == name:
+            return {e[1]["jump"]["target"] for e in m.get("elem", [])}
+    raise AssertionError(f"no map {name}")
+
+
+def test_a_chain_cut_from_its_map_is_found_and_the_doctors_fix_reconnects_it(netns: str) -> None:
+    load(netns)
+    assert diagnose(native_lab(netns)) == []
+    chain = "nat-postrouting-out__docker0"
+    sh(netns, "nft", "delete", "element", "ip", "docker-bridges", "nat-postrouting-out-jumps",
+       '{ "docker0" }')  # fmt: skip
+    assert chain not in map_targets(netns, "ip", "nat-postrouting-out-jumps")
+
+    snap = native_lab(netns)
+    cut = [r for r in snap.rules if r.unreached]
+    assert [(r.family, r.chain, r.text) for r in cut] == [("ipv4", chain, MASQ)]
+    # still shown and linked to its bridge, but the doctor says it never runs
+    assert snap.rule_containers[cut[0].id] == ["test1", "test2", "web"]
+    (f,) = diagnose(snap)
+    assert (f.check, f.subject) == ("unreached-chain", f"ip/{chain}")
+    assert {cut[0].key, "br:docker0"} <= set(f.evidence)
+    command = f.fix.splitlines()[0]
+    assert command == (
+        'nft add element ip docker-bridges nat-postrouting-out-jumps { "docker0" : jump '
+        f"{chain} }}"
+    )
+
+    sh(netns, "nft", "-f", "-", stdin=command.removeprefix("nft ") + "\n")
+    assert chain in map_targets(netns, "ip", "nat-postrouting-out-jumps")
+    again = native_lab(netns)
+    assert not [r for r in again.rules if r.unreached]
+    assert diagnose(again) == []

@@ -14,7 +14,18 @@ from netexplorer.ui.app import create_app
 from netexplorer.ui.banner import Banner
 from netexplorer.ui.messages import SnapshotReady
 
-from .helpers import NARROW, NO_DOCKER, NO_ROOT, WIDE, app_over, container, demo, pane, ready
+from .helpers import (
+    NARROW,
+    NO_DOCKER,
+    NO_ROOT,
+    WIDE,
+    app_over,
+    container,
+    cursor_to,
+    demo,
+    pane,
+    ready,
+)
 
 
 def test_demo_needs_no_docker_or_root() -> None:
@@ -238,3 +249,17 @@ async def test_panes_of_a_failed_live_source_say_their_rows_are_its_last_read() 
         await pilot.pause()
         assert not containers.has_class("-stale")
         assert str(containers.border_title) == "1 Containers"
+
+
+async def test_details_of_a_rule_that_never_runs_say_so() -> None:
+    snap = demo()
+    masq = next(r for r in snap.rules if r.target == "MASQUERADE")
+    masq.unreached = True  # as the nftables collector marks a chain no map leads to
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await cursor_to(pilot, "rules", masq.key)
+        details = str(app.details.body.render())
+        assert details.splitlines()[1].startswith(
+            f"NEVER RUNS: no base chain leads to {masq.chain}"
+        )

@@ -173,6 +173,7 @@ def parse_ruleset(doc: dict[str, Any], listing: str | None = None) -> Triple:
             continue
         family = FAMILIES[table.family]
         dispatch = _chain_interfaces(table)
+        unreached = _unreached_chains(table)
         for c in table.chains:
             policy = c.get("policy")
             chains.append(
@@ -187,6 +188,7 @@ def parse_ruleset(doc: dict[str, Any], listing: str | None = None) -> Triple:
                 text = render_rule(r)
             rule = rule_from_json(r, family, positions[r["chain"]], strip_counter(text))
             rule.chain_interface, rule.chain_interface_dir = dispatch.get(r["chain"], (None, None))
+            rule.unreached = r["chain"] in unreached
             seen[(rule.chain, rule.text)] += 1
             rule.id = rule_id(
                 BACKEND, family, table.name, rule.chain, rule.text, seen[(rule.chain, rule.text)]
@@ -237,6 +239,43 @@ def _chain_interfaces(table: _Table) -> dict[str, tuple[str | None, str | None]]
             if sep and bridge and prefix in DOCKER_CHAIN_DIRS and c["name"] not in found:
                 out[c["name"]] = (bridge, DOCKER_CHAIN_DIRS[prefix])
     return out
+
+
+def _verdict_targets(node: Any, maps: dict[str, Any]) -> Iterable[str]:
+    """Chains a rule's expressions jump or go to: plain verdicts, anonymous verdict
+    maps and the elements of the named maps it looks up (``vmap @name``)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _verdict_targets(item, maps)
+    elif isinstance(node, dict):
+        for kind in ("jump", "goto"):
+            target = node.get(kind)
+            if isinstance(target, dict) and isinstance(target.get("target"), str):
+                yield target["target"]
+        data = node.get("vmap", {}).get("data") if isinstance(node.get("vmap"), dict) else None
+        if isinstance(data, str) and data.startswith("@"):
+            yield from _verdict_targets(maps.get(data[1:], {}).get("elem", []), maps)
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                yield from _verdict_targets(value, maps)
+
+
+def _unreached_chains(table: _Table) -> set[str]:
+    """Regular chains of ``table`` that no base chain leads to, directly or through
+    other chains: their rules never see a packet (e.g. a per-bridge chain whose
+    verdict-map element was deleted)."""
+    by_chain: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in table.rules:
+        by_chain[r["chain"]].append(r)
+    reached = {c["name"] for c in table.chains if "hook" in c}
+    todo = list(reached)
+    while todo:
+        for r in by_chain.get(todo.pop(), []):
+            for target in _verdict_targets(r.get("expr", []), table.maps):
+                if target not in reached:
+                    reached.add(target)
+                    todo.append(target)
+    return {c["name"] for c in table.chains} - reached
 
 
 def _vmap_elements(elems: Iterable[Any]) -> Iterable[tuple[str, str]]:

@@ -167,7 +167,16 @@ def _bridge_facts(br: Bridge) -> list[str]:
 
 
 def _rule_facts(rule: Rule, snapshot: Snapshot) -> list[str]:
+    unreached = (
+        [
+            f"NEVER RUNS: no base chain leads to {plain(rule.chain)} "
+            "(no jump, goto or verdict-map element; see the doctor)"
+        ]
+        if rule.unreached
+        else []
+    )
     return [
+        *unreached,
         f"{plain(rule.table)} / {plain(rule.chain)} #{rule.position}  "
         f"({plain(rule.backend)}, {plain(rule.family)})",
         plain(rule.text),
