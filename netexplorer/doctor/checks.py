@@ -382,6 +382,66 @@ def check_forward_drop(snap: Snapshot) -> list[Finding]:
                     evidence=_net_evidence(snap, net),
                 )
             )
+    return out + _replies_dropped_by_rule(snap, tables)
+
+
+def _drop_into(tables: Tables, backend: str, family: str, bridge: str) -> Rule | None:
+    """A DROP in FORWARD's reach of everything entering ``bridge`` from elsewhere:
+    Docker 28's ``-A DOCKER ! -i br -o br -j DROP`` after its per-port ACCEPTs."""
+    for r in tables.hook(backend, family, "filter", "FORWARD"):
+        if r.target != "DROP" or _one_port_or_host(r) or r.source is not None:
+            continue
+        # '! -i br' itself, not a jump's condition: a bare '-o br -j DROP' (20.10's
+        # DOCKER-ISOLATION-STAGE-2) is reached only from other bridges, which the
+        # walk over jumps cannot tell
+        if (
+            _matches(r.out_interface, r.out_negated, bridge)
+            and r.in_interface is not None
+            and r.in_negated
+            and iface_matches(r.in_interface, bridge)
+        ):
+            return r
+    return None
+
+
+def _replies_dropped_by_rule(snap: Snapshot, tables: Tables) -> list[Finding]:
+    """Under an ACCEPT policy: replies into a bridge that reach Docker 28's explicit
+    DROP for traffic entering the bridge, with no conntrack ACCEPT (DOCKER-CT) for it."""
+    out: list[Finding] = []
+    for backend in live_backends(snap):
+        for family in ("ipv4", "ipv6"):
+            chain = tables.chains.get((backend, family, "filter", "FORWARD"))
+            if chain is None or chain.policy == "DROP":
+                continue  # a DROP policy: the loop above covers it
+            for net in _bridge_networks(snap):
+                if net.internal or not _subnets(net, family) or net.bridge is None:
+                    continue
+                br = net.bridge
+                drop = _drop_into(tables, backend, family, br)
+                if drop is None or _accepts(tables, backend, family, br)[1]:
+                    continue
+                tool = _command(backend, family)
+                into = next(
+                    c
+                    for c in ("DOCKER-CT", "DOCKER-USER", "FORWARD")
+                    if c == "FORWARD" or (backend, family, "filter", c) in tables.chains
+                )
+                out.append(
+                    Finding(
+                        check="forward-drop",
+                        subject=f"{backend}/{family}/{br}",
+                        title=f"{backend} {family}: replies into {br} reach "
+                        f"'{drop.text}' with no conntrack ACCEPT before it (network {net.name})",
+                        detail="The FORWARD policy is ACCEPT, but Docker (28 and later) "
+                        "drops everything entering the bridge from elsewhere except published "
+                        "ports, after accepting established connections in DOCKER-CT. That "
+                        "accept is gone, so answers to the containers' own connections are "
+                        "dropped: they can send, never receive.",
+                        fix=f"{tool} -I {into} -o {br} -m conntrack --ctstate "
+                        f"RELATED,ESTABLISHED -j ACCEPT\n{_RESTART}",
+                        evidence=[drop.key, *_net_evidence(snap, net)],
+                    )
+                )
     return out
 
 

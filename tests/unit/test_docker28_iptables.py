@@ -337,6 +337,38 @@ def test_forward_drop_without_the_conntrack_accept(ruleset: str, backend: str) -
     (f,) = findings(snap)["forward-drop"]
     assert f.subject == f"{backend}/ipv4/docker0"
     assert "replies into docker0" in f.title and "out of" not in f.title
+    # with FORWARD policy ACCEPT the replies still die: Docker 28's own
+    # '! -i docker0 -o docker0 -j DROP' in chain DOCKER; the finding names it
+    fwd = next(
+        c for c in snap.chains if (c.family, c.table, c.name) == ("ipv4", "filter", "FORWARD")
+    )
+    fwd.policy = "ACCEPT"
+    (f,) = findings(snap)["forward-drop"]
+    drop = rule(snap, "-A DOCKER ! -i docker0 -o docker0 -j DROP")
+    assert f.subject == f"{backend}/ipv4/docker0"
+    assert drop.text in f.title and drop.key in f.evidence
+    tool = f"iptables-{BACKENDS[backend]}"
+    assert (
+        f.fix.splitlines()[0] == f"{tool} -I DOCKER-CT -o docker0 -m conntrack --ctstate "
+        "RELATED,ESTABLISHED -j ACCEPT"
+    )
+
+
+def test_docker_20_10_without_the_conntrack_accept_under_accept_policy_is_no_finding() -> None:
+    """Docker 20.10 has no DROP for traffic entering a bridge: replies fall through to
+    the ACCEPT policy. Its DOCKER-ISOLATION-STAGE-2 '-o docker0 -j DROP' is reached
+    only from other bridges and must not be taken for Docker 28's DROP."""
+    snap = load_snapshot(RECORDED / "lab" / "nft.snapshot.json")
+    ct = "-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+    assert any(r.text == "-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP" for r in snap.rules)
+    snap.rules = [r for r in snap.rules if not (r.text == ct and r.family == "ipv4")]
+    fwd = next(
+        c for c in snap.chains if (c.family, c.table, c.name) == ("ipv4", "filter", "FORWARD")
+    )
+    fwd.policy = "ACCEPT"
+    assert "forward-drop" not in findings(snap)
+    fwd.policy = "DROP"  # and under a DROP policy it is one
+    assert [f.subject for f in findings(snap)["forward-drop"]] == ["iptables-nft/ipv4/docker0"]
 
 
 def test_forward_drop_for_the_icc_false_and_ipv6_bridges() -> None:
