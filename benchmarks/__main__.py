@@ -122,25 +122,34 @@ def _at(results: list[CollectResult], sizes: list[int], size: int) -> CollectRes
 
 def correlate_section(repeats: int) -> list[str]:
     from netexplorer.correlate import correlate
+    from netexplorer.doctor import diagnose
 
     out = [
-        "## Correlation cost (synthetic snapshots)",
+        "## Correlation and doctor cost (synthetic snapshots)",
         "",
-        "| containers | interfaces | rules | correlate | per container | per rule |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| containers | networks | interfaces | rules | correlate | per container | per rule "
+        "| doctor |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for scale in (0.25, 0.5, 1.0):
-        sizes = {k: int(v * scale) for k, v in SYNTH.items()}
-        snap = synthetic_snapshot(**sizes)
-        times = []
+    cases: list[tuple[dict[str, int], dict[str, int]]] = [
+        ({k: int(v * scale) for k, v in SYNTH.items()}, {}) for scale in (0.25, 0.5, 1.0)
+    ]
+    cases.append((dict(SYNTH), {"per_network": 5}))  # many small networks: per-bridge checks
+    for sizes, shape in cases:
+        snap = synthetic_snapshot(**sizes, **shape)
+        times, doctor = [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
             correlate(snap)
-            times.append(time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            diagnose(snap)
+            times.append(t1 - t0)
+            doctor.append(time.perf_counter() - t1)
         t = statistics.median(times)
         out.append(
-            f"| {sizes['containers']} | {sizes['interfaces']} | {sizes['rules']} | {ms(t)} | "
-            f"{t / sizes['containers'] * 1e6:.0f} µs | {t / sizes['rules'] * 1e6:.0f} µs |"
+            f"| {sizes['containers']} | {len(snap.networks)} | {sizes['interfaces']} | "
+            f"{sizes['rules']} | {ms(t)} | {t / sizes['containers'] * 1e6:.0f} µs | "
+            f"{t / sizes['rules'] * 1e6:.0f} µs | {ms(statistics.median(doctor))} |"
         )
     return [*out, ""]
 

@@ -126,7 +126,10 @@ def _save_text(chains: dict[str, list[str]]) -> str:
 
 
 def synthetic_snapshot(
-    containers: int = 1000, interfaces: int = 2000, rules: int = 5000
+    containers: int = 1000,
+    interfaces: int = 2000,
+    rules: int = 5000,
+    per_network: int = PER_NETWORK,
 ) -> Snapshot:
     """A consistent snapshot of about that size (exact for containers and interfaces)."""
     lab = load_snapshot(RECORDED)
@@ -137,7 +140,7 @@ def synthetic_snapshot(
     user_proto = next(n for n in lab.networks if n.driver == "bridge" and n.bridge != "docker0")
     others = [n for n in lab.networks if n.driver != "bridge"]
 
-    n_user = max(1, -(-containers // PER_NETWORK))
+    n_user = max(1, -(-containers // per_network))
     networks: list[Network] = [copy.deepcopy(default_net)]
     for k in range(n_user):
         net = copy.deepcopy(user_proto)
@@ -181,7 +184,7 @@ def synthetic_snapshot(
     host_port = 20000
     for i in range(containers):
         proto = lab_web if i < two_homed else lab_one
-        user = networks[1 + i // PER_NETWORK]
+        user = networks[1 + i // per_network]
         nets = [networks[0], user] if i < two_homed else [user if i % 2 else networks[0]]
         cid = _hex(f"ct{i}", 64)
         name = f"synth-{'web' if i < two_homed else 'app'}-{i:04d}"
