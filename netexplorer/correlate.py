@@ -175,6 +175,10 @@ def _link_networks(
             links.link(net.key, by_name[net.parent].key)
 
 
+#: the sources a container's veth is found from (see _link_endpoints)
+VETH_SOURCES = frozenset({"docker", "netns", "netlink"})
+
+
 def _link_endpoints(
     links: Links,
     snap: Snapshot,
@@ -189,6 +193,9 @@ def _link_endpoints(
     owner_of: dict[str, Container] = {c.id: c for c in snap.containers}
     by_name = {i.name: i for i in snap.interfaces}
     endpoints: list[Endpoint] = []
+    # Docker's last read kept beside a fresh netlink one (or the other way round):
+    # a veth missing from it is the sources' different moments, not the host
+    mixed_reads = any(src.stale for src in snap.sources if src.name in VETH_SOURCES)
     for ct in snap.containers:
         links.labels[ct.key] = ct.name
         netns = ct.netnsid
@@ -231,7 +238,7 @@ def _link_endpoints(
                     ep.host_ifindex = veth.ifindex
                     ep.peer_ifindex = veth.link_ifindex
                     links.link(ep.key, veth.key)
-                elif ct.state == "running" and ep.ipv4:
+                elif ct.state == "running" and ep.ipv4 and not mixed_reads:
                     _warn(
                         snap,
                         f"container {ct.name}: no host veth found for its endpoint on "

@@ -44,6 +44,10 @@ class Check:
     #: one line for the README/help table: what it looks for
     summary: str
     run: Callable[[Snapshot], list[Finding]]
+    #: the collectors (``Source.name``) whose data it compares; when one of them is
+    #: stale (the live view kept its last read) the check is not run: an old read
+    #: against a new one shows problems that are not there
+    reads: tuple[str, ...] = ("docker",)
 
 
 # ------------------------------------------------------------------ helpers
@@ -1006,37 +1010,65 @@ def check_netns_owner(snap: Snapshot) -> list[Finding]:
     return out
 
 
+DOCKER_FIREWALL = ("docker", "firewall")
+DOCKER_NETLINK = ("docker", "netlink")
+
 CHECKS: tuple[Check, ...] = (
-    Check("ip-forward", "net.ipv4.ip_forward (or IPv6 forwarding) is 0", check_ip_forward),
+    Check(
+        "ip-forward",
+        "net.ipv4.ip_forward (or IPv6 forwarding) is 0",
+        check_ip_forward,
+        ("docker", "sysctl"),
+    ),
     Check(
         "forward-drop",
         "FORWARD (nftables: filter-FORWARD) policy DROP and no ACCEPT for a bridge network "
         "(any backend)",
         check_forward_drop,
+        DOCKER_FIREWALL,
     ),
-    Check("masquerade", "a bridge network without its MASQUERADE rule", check_masquerade),
+    Check(
+        "masquerade",
+        "a bridge network without its MASQUERADE rule",
+        check_masquerade,
+        DOCKER_FIREWALL,
+    ),
     Check(
         "unreached-chain",
         "a per-bridge chain of Docker's native nftables table that no map leads to",
         check_unreached_chain,
+        DOCKER_FIREWALL,
     ),
     Check(
-        "both-backends", "Docker rules in both iptables backends (stale set)", check_both_backends
+        "both-backends",
+        "Docker rules in both iptables backends (stale set)",
+        check_both_backends,
+        DOCKER_FIREWALL,
     ),
     Check(
         "br-netfilter",
         "icc=false or same-bridge DROP rules while br_netfilter/bridge-nf-call is off",
         check_br_netfilter,
+        ("docker", "firewall", "sysctl"),
     ),
     Check(
         "port-down",
         "a container's veth, bridge port or bridge down / not forwarding",
         check_ports_down,
+        DOCKER_NETLINK,
     ),
-    Check("parent", "a macvlan/ipvlan parent interface missing or down", check_parent),
-    Check("dnat", "a published port without its DNAT rule", check_dnat),
     Check(
-        "veth-missing", "a running container whose host veth cannot be found", check_veth_missing
+        "parent",
+        "a macvlan/ipvlan parent interface missing or down",
+        check_parent,
+        DOCKER_NETLINK,
+    ),
+    Check("dnat", "a published port without its DNAT rule", check_dnat, DOCKER_FIREWALL),
+    Check(
+        "veth-missing",
+        "a running container whose host veth cannot be found",
+        check_veth_missing,
+        ("docker", "netns", "netlink"),
     ),
     Check("netns-owner", "container:<other> whose owner is not running", check_netns_owner),
 )

@@ -17,6 +17,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from integration import groundtruth as gt
+from netexplorer.doctor import diagnose
 from netexplorer.model import Container, Rule
 from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.banner import Banner
@@ -253,6 +254,20 @@ async def test_real_dockerd_stop_and_start_is_survived(lab: str) -> None:
             for name in ("test1", "test2"):  # the last read, still on screen
                 ct = container(app, name)
                 assert ct is not None and ct.key in table(app, "containers").table.keys
+            assert table(app, "containers").has_class("-stale")
+            # the kernel took the containers' veths away; Docker's last read still
+            # lists them: no warning and no doctor finding out of that mismatch
+            gone = {v["ifindex"] for v in before.values()}
+
+            def veths_gone() -> bool:
+                snap = app.snapshot
+                return snap is not None and not gone & {i.ifindex for i in snap.interfaces}
+
+            assert await until(pilot, veths_gone, 15)
+            snap = app.snapshot
+            assert snap is not None
+            assert not [w for w in snap.warnings if "no host veth found" in w], snap.warnings
+            assert app.findings == [] and diagnose(snap) == []
             assert "Traceback" not in app.export_screenshot()
 
             await asyncio.to_thread(gt.lab_command, "up")  # dockerd and the lab are back
