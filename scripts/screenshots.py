@@ -2,7 +2,9 @@
 
     python scripts/screenshots.py [OUTDIR]
 
-Start screen and test1 selected, at 160x45 and at 80x24.
+Start screen and test1 selected on the demo, and an ipvlan l3 container selected on
+the macvlan/ipvlan recording made on Debian's kernel (tests/recorded/kernel-vm), at
+160x45 and at 80x24.
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ sys.path.insert(0, str(ROOT))
 from netexplorer.ui.app import create_app  # noqa: E402
 
 SIZES = {"160x45": (160, 45), "80x24": (80, 24)}
-SCENES: dict[str, tuple[str, ...]] = {
-    "start": (),
-    "test1-selected": ("slash", "t", "e", "s", "t", "1", "enter"),
+CHILDREN = ROOT / "tests" / "recorded" / "kernel-vm" / "children.snapshot.json"
+#: scene -> (snapshot file, None for the demo; keys pressed)
+SCENES: dict[str, tuple[Path | None, tuple[str, ...]]] = {
+    "start": (None, ()),
+    "test1-selected": (None, ("slash", *"test1", "enter")),
+    "ipvlan-selected": (CHILDREN, ("slash", *"nxr-ipvlan-l3", "enter")),
 }
 
 
-async def shoot(outdir: Path, scene: str, keys: tuple[str, ...], size: tuple[int, int]) -> Path:
-    app = create_app(demo=True)
+async def shoot(
+    outdir: Path, scene: str, source: Path | None, keys: tuple[str, ...], size: tuple[int, int]
+) -> Path:
+    app = create_app(demo=True) if source is None else create_app(snapshot=source)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         await app.workers.wait_for_complete()
@@ -38,9 +45,9 @@ async def shoot(outdir: Path, scene: str, keys: tuple[str, ...], size: tuple[int
 
 async def main(outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
-    for scene, keys in SCENES.items():
+    for scene, (source, keys) in SCENES.items():
         for size in SIZES.values():
-            print(await shoot(outdir, scene, keys, size))
+            print(await shoot(outdir, scene, source, keys, size))
 
 
 if __name__ == "__main__":
