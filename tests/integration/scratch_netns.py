@@ -21,19 +21,37 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 #: local traffic inside a scratch netns: UDP to its non-loopback address (nat OUTPUT
 #: counts it) and a TCP connect to port 8080 there (a Docker DNAT rule's port)
-LOCAL_TRAFFIC = (
-    "import socket\n"
-    "for _ in range(3):\n"
-    "    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('10.99.0.1', 9))\n"
-    "s = socket.socket()\n"
-    "s.settimeout(0.5)\n"
-    "try:\n"
-    "    s.connect(('10.99.0.1', 8080))\n"
-    "except OSError:\n"
-    "    pass\n"
-)
+def local_traffic(address: str, tcp_port: int) -> str:
+    """A Python script for ``sh(ns, sys.executable, "-c", ...)``: 3 UDP datagrams to
+    ``address``:9 and one TCP connect to ``address``:``tcp_port``, all local to the
+    netns (the veth's own address), to move some rules' counters."""
+    family = "AF_INET6" if ":" in address else "AF_INET"
+    return (
+        "import socket\n"
+        "for _ in range(3):\n"
+        f"    socket.socket(socket.{family}, socket.SOCK_DGRAM).sendto(b'x', ('{address}', 9))\n"
+        f"s = socket.socket(socket.{family})\n"
+        "s.settimeout(0.5)\n"
+        "try:\n"
+        f"    s.connect(('{address}', {tcp_port}))\n"
+        "except OSError:\n"
+        "    pass\n"
+    )
+
+
+LOCAL_TRAFFIC = local_traffic("10.99.0.1", 8080)
+#: an IPv6 address (documentation prefix) that :func:`add_addr6` puts on the veth
+ADDR6 = "2001:db8:99::1"
+#: the same over IPv6, to port 28080 (the fixtures' IPv6 DNAT port)
+LOCAL_TRAFFIC6 = local_traffic(ADDR6, 28080)
+
+
+def add_addr6(ns: str) -> None:
+    """Give the netns' veth :data:`ADDR6` too, so ip6 nat OUTPUT sees traffic."""
+    sh(ns, "ip", "-6", "addr", "add", f"{ADDR6}/64", "dev", "nxv0", "nodad")
 
 
 def require_root_and_tools(module: str, tools: list[str], packages: str) -> None:

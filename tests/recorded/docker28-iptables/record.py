@@ -22,28 +22,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # tests/: the scratch netns helpers
 
-from integration.scratch_netns import LOCAL_TRAFFIC, scratch_netns, sh  # noqa: E402
+from integration.scratch_netns import (  # noqa: E402
+    LOCAL_TRAFFIC,
+    LOCAL_TRAFFIC6,
+    add_addr6,
+    scratch_netns,
+    sh,
+)
 
 BACKENDS = ("nft", "legacy")
 #: family -> the tool prefix
 TOOLS = {"ipv4": "iptables", "ipv6": "ip6tables"}
 #: ruleset -> the families it has an input file for (``<ruleset>-<family>.rules``)
 RULESETS = {"docker28": ("ipv4", "ipv6"), "docker28.0": ("ipv4",)}
-#: a local IPv6 address (documentation prefix) on the veth, so that ip6 nat
-#: OUTPUT sees traffic: 3 UDP datagrams to it and a TCP connect to its port 28080
-#: (the fixture's IPv6 DNAT port)
-ADDR6 = "2001:db8:99::1"
-LOCAL_TRAFFIC6 = (
-    "import socket\n"
-    "for _ in range(3):\n"
-    f"    socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b'x', ('{ADDR6}', 9))\n"
-    "s = socket.socket(socket.AF_INET6)\n"
-    "s.settimeout(0.5)\n"
-    "try:\n"
-    f"    s.connect(('{ADDR6}', 28080))\n"
-    "except OSError:\n"
-    "    pass\n"
-)
 
 
 def input_file(ruleset: str, family: str) -> Path:
@@ -65,7 +56,7 @@ def load(ns: str, ruleset: str, backend: str) -> None:
 
 def record(ruleset: str, backend: str) -> None:
     with scratch_netns("nx28-rec") as ns:
-        sh(ns, "ip", "-6", "addr", "add", f"{ADDR6}/64", "dev", "nxv0", "nodad")
+        add_addr6(ns)
         load(ns, ruleset, backend)
         sh(ns, sys.executable, "-c", LOCAL_TRAFFIC)
         sh(ns, sys.executable, "-c", LOCAL_TRAFFIC6)

@@ -19,31 +19,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # tests/: the scratch netns helpers
 
-from integration.scratch_netns import LOCAL_TRAFFIC, scratch_netns, sh  # noqa: E402
+from integration.scratch_netns import (  # noqa: E402
+    LOCAL_TRAFFIC,
+    LOCAL_TRAFFIC6,
+    add_addr6,
+    scratch_netns,
+    sh,
+)
 
 IPTABLES_NFT = HERE.parent / "firewall" / "host-iptables-nft-save-c.txt"
-#: a local IPv6 address (documentation prefix) on the veth, so that ip6 nat-OUTPUT
-#: sees traffic: 3 UDP datagrams to it and a TCP connect to its port 28080 (the
-#: fixture's IPv6 DNAT port)
-ADDR6 = "2001:db8:99::1"
-LOCAL_TRAFFIC6 = (
-    "import socket\n"
-    "for _ in range(3):\n"
-    f"    socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b'x', ('{ADDR6}', 9))\n"
-    "s = socket.socket(socket.AF_INET6)\n"
-    "s.settimeout(0.5)\n"
-    "try:\n"
-    f"    s.connect(('{ADDR6}', 28080))\n"
-    "except OSError:\n"
-    "    pass\n"
-)
 
 
 def record(out: str, with_iptables_nft: bool) -> None:
     with scratch_netns("nxnf-rec") as ns:
         if with_iptables_nft:
             sh(ns, "iptables-nft-restore", stdin=IPTABLES_NFT.read_text())
-        sh(ns, "ip", "-6", "addr", "add", f"{ADDR6}/64", "dev", "nxv0", "nodad")
+        add_addr6(ns)
         sh(ns, "nft", "-f", str(HERE / "docker-bridges.nft"))
         sh(ns, sys.executable, "-c", LOCAL_TRAFFIC)
         sh(ns, sys.executable, "-c", LOCAL_TRAFFIC6)
