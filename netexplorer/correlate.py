@@ -269,28 +269,76 @@ def _endpoint_addrs(endpoints: Iterable[Endpoint]) -> list[_EndpointAddr]:
 
 
 class _AddressIndex:
-    """Endpoint addresses by exact address and grouped by enclosing subnet."""
+    """Endpoint addresses by exact address and grouped by enclosing subnet.
+
+    Subnets are looked up by (IP version, prefix length), never scanned: with one
+    subnet per network, scanning them per endpoint and per rule grew with
+    networks x (endpoints + rules).
+    """
 
     def __init__(self, endpoints: Iterable[Endpoint], nets: Iterable[Network]) -> None:
         self.exact: dict[IPAddress, list[Endpoint]] = defaultdict(list)
-        self.groups: list[tuple[IPNetwork | None, list[_EndpointAddr]]] = []
         subnets = [n for net in nets for s in net.subnets if (n := _net(s)) is not None]
+        #: (version, prefix length) -> (netmask as int, {network address as int:
+        #: (first position in ``subnets``, subnet)}); ints: no object per lookup
+        self._subnets: dict[tuple[int, int], tuple[int, dict[int, tuple[int, IPNetwork]]]] = {}
+        for pos, net in enumerate(subnets):
+            _, table = self._subnets.setdefault(
+                (net.version, net.prefixlen), (int(net.netmask), {})
+            )
+            table.setdefault(int(net.network_address), (pos, net))
         grouped: dict[IPNetwork | None, list[_EndpointAddr]] = defaultdict(list)
         for ea in _endpoint_addrs(endpoints):
             self.exact[ea.address].append(ea.endpoint)
-            home = next(
-                (s for s in subnets if s.version == ea.address.version and ea.address in s), None
-            )
-            grouped[home].append(ea)
-        self.groups = list(grouped.items())
+            grouped[self._home(ea.address)].append(ea)
+        self.groups: list[tuple[IPNetwork | None, list[_EndpointAddr]]] = list(grouped.items())
+        #: group position by subnet; and (version, prefix length, P) -> subnets of
+        #: that length by their supernet of length P, built when a rule asks
+        self._group_at = {subnet: i for i, (subnet, _) in enumerate(self.groups)}
+        self._inside: dict[tuple[int, int, int], dict[IPNetwork, list[int]]] = {}
+
+    def _home(self, address: IPAddress) -> IPNetwork | None:
+        """The first subnet (in network order) holding ``address``, if any."""
+        best: tuple[int, IPNetwork] | None = None
+        value = int(address)
+        for (version, _), (mask, table) in self._subnets.items():
+            if version != address.version:
+                continue
+            hit = table.get(value & mask)
+            if hit is not None and (best is None or hit[0] < best[0]):
+                best = hit
+        return best[1] if best else None
+
+    def _overlapping(self, cidr: IPNetwork) -> list[int]:
+        """Positions of the groups whose subnet overlaps ``cidr`` (or has none)."""
+        found = [self._group_at[None]] if None in self._group_at else []
+        for version, plen in self._subnets:
+            if version != cidr.version:
+                continue
+            if plen <= cidr.prefixlen:  # a subnet holding cidr
+                sup = cidr.supernet(new_prefix=plen) if plen < cidr.prefixlen else cidr
+                if sup in self._group_at:
+                    found.append(self._group_at[sup])
+            else:  # subnets inside cidr
+                key = (version, plen, cidr.prefixlen)
+                if key not in self._inside:
+                    inside: dict[IPNetwork, list[int]] = defaultdict(list)
+                    for subnet, i in self._group_at.items():
+                        if subnet is not None and (subnet.version, subnet.prefixlen) == (
+                            version,
+                            plen,
+                        ):
+                            inside[subnet.supernet(new_prefix=cidr.prefixlen)].append(i)
+                    self._inside[key] = inside
+                found.extend(self._inside[key].get(cidr, ()))
+        return sorted(set(found))
 
     def within(self, cidr: IPNetwork) -> list[Endpoint]:
         if cidr.num_addresses == 1:
             return list(self.exact.get(cidr.network_address, ()))
         out: list[Endpoint] = []
-        for subnet, members in self.groups:
-            if subnet is not None and (subnet.version != cidr.version or not subnet.overlaps(cidr)):
-                continue
+        for i in self._overlapping(cidr):
+            _, members = self.groups[i]
             out.extend(
                 m.endpoint
                 for m in members
