@@ -36,7 +36,8 @@ def iface_matches(pattern: str, name: str) -> bool:
     return pattern == name
 
 
-def _net(text: str | None) -> IPNetwork | None:
+def parse_network(text: str | None) -> IPNetwork | None:
+    """``text`` as a network (host bits allowed: 10.0.0.1/8), None if absent or bad."""
     if not text:
         return None
     try:
@@ -278,7 +279,7 @@ class _AddressIndex:
 
     def __init__(self, endpoints: Iterable[Endpoint], nets: Iterable[Network]) -> None:
         self.exact: dict[IPAddress, list[Endpoint]] = defaultdict(list)
-        subnets = [n for net in nets for s in net.subnets if (n := _net(s)) is not None]
+        subnets = [n for net in nets for s in net.subnets if (n := parse_network(s)) is not None]
         #: (version, prefix length) -> (netmask as int, {network address as int:
         #: (first position in ``subnets``, subnet)}); ints: no object per lookup
         self._subnets: dict[tuple[int, int], tuple[int, dict[int, tuple[int, IPNetwork]]]] = {}
@@ -379,8 +380,8 @@ def _rule_endpoints(
     table = table_kind(rule)
     named = _named_bridges(rule, by_bridge)
     found: list[Endpoint] = []
-    src = None if rule.source_negated else _net(rule.source)
-    dst = None if rule.destination_negated else _net(rule.destination)
+    src = None if rule.source_negated else parse_network(rule.source)
+    dst = None if rule.destination_negated else parse_network(rule.destination)
     if table == "nat" and rule.target in SNAT_TARGETS:
         # nftables nat-postrouting-out__X is dispatched on iifname X: only
         # packets coming from bridge X, whatever the rule's own conditions

@@ -22,7 +22,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from netexplorer.collect.firewall import DOCKER_NFT_TABLE, NFTABLES
-from netexplorer.correlate import dnat_address, iface_matches, snat_applies, table_kind
+from netexplorer.correlate import (
+    IPNetwork,
+    dnat_address,
+    iface_matches,
+    parse_network,
+    snat_applies,
+    table_kind,
+)
 from netexplorer.doctor import WARNING, Finding
 from netexplorer.model import Chain, Container, Endpoint, Network, Rule, Snapshot
 
@@ -175,9 +182,7 @@ class Tables:
             self.rules.setdefault((r.backend, r.family, r.table, r.chain), []).append(r)
         self._dnat: dict[tuple[str, str], dict[str, list[Rule]]] = {}
         self._hook: dict[tuple[str, str, str, str], list[Rule]] = {}
-        self._snat: dict[
-            tuple[str, str], list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Rule]]
-        ] = {}
+        self._snat: dict[tuple[str, str], list[tuple[IPNetwork, Rule]]] = {}
         self._touching: dict[
             tuple[str, str, str, str, frozenset[str]],
             tuple[dict[str, list[tuple[int, Rule]]], list[tuple[int, Rule]]],
@@ -235,9 +240,7 @@ class Tables:
                 found[i] = r
         return [found[i] for i in sorted(found)]
 
-    def snat_sources(
-        self, backend: str, family: str
-    ) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Rule]]:
+    def snat_sources(self, backend: str, family: str) -> list[tuple[IPNetwork, Rule]]:
         """(source network, rule) of the MASQUERADE/SNAT rules nat POSTROUTING reaches
         that name a source, in hook order; parsed once per backend and family."""
         key = (backend, family)
@@ -246,7 +249,7 @@ class Tables:
             for r in self.hook(backend, family, "nat", "POSTROUTING"):
                 if r.target not in _SNAT or r.source is None or r.source_negated:
                     continue
-                src = _net_or_none(r.source)
+                src = parse_network(r.source)
                 if src is not None:
                     found.append((src, r))
             self._snat[key] = found
@@ -354,15 +357,8 @@ def _one_port_or_host(r: Rule) -> bool:
         return True
     if r.destination is None or r.destination_negated:
         return False
-    dest = _net_or_none(r.destination)
+    dest = parse_network(r.destination)
     return dest is not None and dest.num_addresses == 1
-
-
-def _net_or_none(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None
 
 
 _ACCEPT = frozenset({"ACCEPT"})
