@@ -18,11 +18,12 @@ key (``chain_interface``) stands in for the interface condition.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 from netexplorer.collect.firewall import DOCKER_NFT_TABLE, NFTABLES
 from netexplorer.correlate import (
+    VETH_SOURCES,
     IPNetwork,
     dnat_address,
     iface_matches,
@@ -54,7 +55,7 @@ class Check:
     #: the collectors (``Source.name``) whose data it compares; when one of them is
     #: stale (the live view kept its last read) the check is not run: an old read
     #: against a new one shows problems that are not there
-    reads: tuple[str, ...] = ("docker",)
+    reads: Collection[str] = ("docker",)
 
 
 # ------------------------------------------------------------------ helpers
@@ -366,6 +367,14 @@ _DROP = frozenset({"DROP"})
 _SNAT = frozenset({"MASQUERADE", "SNAT"})
 
 
+def _filter_chain(tables: Tables, backend: str, family: str, *preferred: str) -> str:
+    """The first of ``preferred`` that exists in the filter table, else FORWARD: where a
+    fix inserts its ACCEPT."""
+    return next(
+        (c for c in preferred if (backend, family, "filter", c) in tables.chains), "FORWARD"
+    )
+
+
 def _accepts(tables: Tables, backend: str, family: str, bridge: str) -> tuple[bool, bool]:
     """(is traffic out of ``bridge`` accepted, are replies into it accepted) in FORWARD.
 
@@ -403,11 +412,7 @@ def check_forward_drop(snap: Snapshot) -> list[Finding]:
                 continue
             br = net.bridge
             tool = _command(backend, family)
-            into = (
-                "DOCKER-USER"
-                if (backend, family, "filter", "DOCKER-USER") in tables.chains
-                else "FORWARD"
-            )
+            into = _filter_chain(tables, backend, family, "DOCKER-USER")
             missing = []
             fixes = []
             nft = f"nft insert rule {_nft(family)}"
@@ -487,11 +492,7 @@ def _replies_dropped_by_rule(snap: Snapshot, tables: Tables) -> list[Finding]:
                 if drop is None or _accepts(tables, backend, family, br)[1]:
                     continue
                 tool = _command(backend, family)
-                into = next(
-                    c
-                    for c in ("DOCKER-CT", "DOCKER-USER", "FORWARD")
-                    if c == "FORWARD" or (backend, family, "filter", c) in tables.chains
-                )
+                into = _filter_chain(tables, backend, family, "DOCKER-CT", "DOCKER-USER")
                 out.append(
                     Finding(
                         check="forward-drop",
@@ -1007,7 +1008,6 @@ def check_netns_owner(snap: Snapshot) -> list[Finding]:
 
 
 DOCKER_FIREWALL = ("docker", "firewall")
-DOCKER_NETLINK = ("docker", "netlink")
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -1051,20 +1051,20 @@ CHECKS: tuple[Check, ...] = (
         "port-down",
         "a container's veth, bridge port or bridge down / not forwarding",
         check_ports_down,
-        DOCKER_NETLINK,
+        VETH_SOURCES,
     ),
     Check(
         "parent",
         "a macvlan/ipvlan parent interface missing or down",
         check_parent,
-        DOCKER_NETLINK,
+        ("docker", "netlink"),
     ),
     Check("dnat", "a published port without its DNAT rule", check_dnat, DOCKER_FIREWALL),
     Check(
         "veth-missing",
         "a running container whose host veth cannot be found",
         check_veth_missing,
-        ("docker", "netns", "netlink"),
+        VETH_SOURCES,
     ),
     Check("netns-owner", "container:<other> whose owner is not running", check_netns_owner),
 )
