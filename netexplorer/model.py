@@ -32,6 +32,11 @@ MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
 
 
 # --------------------------------------------------------------------------- docker
+def network_key(network_id: str) -> str:
+    """The model key of the Docker network with this id (also an endpoint's network)."""
+    return f"net:{network_id}"
+
+
 @dataclass(slots=True)
 class Network:
     """A Docker network (``docker network inspect``)."""
@@ -55,7 +60,7 @@ class Network:
 
     @property
     def key(self) -> str:
-        return f"net:{self.id}"
+        return network_key(self.id)
 
     @property
     def child_mode(self) -> str | None:
@@ -122,6 +127,10 @@ class Endpoint:
     @property
     def key(self) -> str:
         return f"ep:{self.container_id}:{self.network_id}"
+
+    @property
+    def network_key(self) -> str:
+        return network_key(self.network_id)
 
 
 @dataclass(slots=True)

@@ -973,7 +973,7 @@ def check_veth_missing(snap: Snapshot) -> list[Finding]:
                     fix=f"docker restart {ct.name}\n"
                     f"# or: docker network disconnect {ep.network} {ct.name} && "
                     f"docker network connect {ep.network} {ct.name}",
-                    evidence=[ct.key, ep.key, f"br:{ep.bridge}", f"net:{ep.network_id}"],
+                    evidence=[ct.key, ep.key, f"br:{ep.bridge}", ep.network_key],
                 )
             )
     return out

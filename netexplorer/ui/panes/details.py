@@ -18,6 +18,7 @@ from netexplorer.model import (
     Endpoint,
     Interface,
     NatFlow,
+    Network,
     Rule,
     Snapshot,
 )
@@ -101,8 +102,8 @@ def _container_facts(ct: Container, snapshot: Snapshot) -> list[str]:
 
 def _child_kind(ep: Endpoint, snapshot: Snapshot) -> str:
     """'ipvlan l3 ' / 'macvlan bridge ' for a macvlan/ipvlan endpoint, else ''."""
-    net = next((n for n in snapshot.networks if n.id == ep.network_id), None)
-    if net is None or net.child_mode is None:
+    net = next(iter(entity_index(snapshot).get(ep.network_key, [])), None)
+    if not isinstance(net, Network) or net.child_mode is None:
         return ""
     return f"{plain(net.driver)} {plain(net.child_mode)} "
 
