@@ -63,6 +63,20 @@ def require_root_and_tools(module: str, tools: list[str], packages: str) -> None
         pytest.fail(f"missing tools {missing}: apt-get install {packages}")
 
 
+def netns_fixture(prefix: str, tools: list[str], packages: str) -> Any:
+    """A ``netns`` fixture for a test module: root and ``tools`` are checked (a
+    failure, never a skip: CI must run these), then each test gets a fresh netns
+    ``<prefix>-<hex>``. Use as ``netns = netns_fixture(...)`` at module level."""
+
+    @pytest.fixture(name="netns")
+    def _netns(request: pytest.FixtureRequest) -> Iterator[str]:
+        require_root_and_tools(str(request.path.name), tools, packages)
+        with scratch_netns(prefix) as name:
+            yield name
+
+    return _netns
+
+
 def sh(ns: str, *cmd: str, stdin: str | None = None) -> str:
     """Run ``cmd`` inside netns ``ns``; its stdout (a failure fails the test)."""
     done = subprocess.run(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,7 @@ import pytest
 from integration.scratch_netns import (
     LOCAL_TRAFFIC,
     collect,
-    require_root_and_tools,
-    scratch_netns,
+    netns_fixture,
     sh,
 )
 
@@ -44,17 +42,7 @@ BINARIES = ["ip"] + [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _needs_root_and_tools() -> None:
-    require_root_and_tools(
-        "tests/integration/test_docker28_iptables.py", BINARIES, "iproute2 iptables"
-    )
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    with scratch_netns("nx28") as name:
-        yield name
+netns = netns_fixture("nx28", BINARIES, "iproute2 iptables")
 
 
 def load(ns: str, ruleset: str, backend: str) -> None:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from integration.scratch_netns import collect, require_root_and_tools, scratch_netns, sh
+from integration.scratch_netns import collect, netns_fixture, sh
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +38,7 @@ TOOLS = ["ip", "iptables-legacy-restore", "iptables-nft-restore", "ip6tables-leg
 TOOLS += ["ip6tables-nft-restore", "iptables-legacy-save", "iptables-nft-save"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _needs_root_and_tools() -> None:
-    require_root_and_tools(
-        "tests/integration/test_firewall_backends.py", TOOLS, "iproute2 iptables"
-    )
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    with scratch_netns("nxfw") as name:
-        yield name
+netns = netns_fixture("nxfw", TOOLS, "iproute2 iptables")
 
 
 def load(ns: str, backend: str, ruleset: str) -> None:

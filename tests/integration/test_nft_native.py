@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,7 @@ import pytest
 from integration.scratch_netns import (
     LOCAL_TRAFFIC,
     collect,
-    require_root_and_tools,
-    scratch_netns,
+    netns_fixture,
     sh,
 )
 from netexplorer.correlate import correlate
@@ -53,17 +51,7 @@ DNAT6 = (
 RULES, RULES6 = 46, 15
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _needs_root_and_tools() -> None:
-    require_root_and_tools(
-        "tests/integration/test_nft_native.py", TOOLS, "iproute2 nftables iptables"
-    )
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    with scratch_netns("nxnf") as name:
-        yield name
+netns = netns_fixture("nxnf", TOOLS, "iproute2 nftables iptables")
 
 
 def load(ns: str, with_iptables_nft: bool = False) -> None:
