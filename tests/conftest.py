@@ -43,22 +43,26 @@ def _skip_reason(longrepr: object) -> str:
     return str(longrepr)
 
 
+def _kernel_gap(item: pytest.Item, report: pytest.TestReport) -> bool:
+    """A ``kernel`` test skipped because this kernel lacks the driver (module doc)."""
+    return (
+        not REQUIRE_KERNEL
+        and item.get_closest_marker("kernel") is not None
+        and NO_KERNEL_DRIVER in _skip_reason(report.longrepr)
+    )
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    kernel_gap = (
-        item.get_closest_marker("kernel") is not None
-        and NO_KERNEL_DRIVER in _skip_reason(report.longrepr)
-        and not REQUIRE_KERNEL
-    )
     if (
         REQUIRE_LAB
         and report.skipped
         and not hasattr(report, "wasxfail")
         and item.get_closest_marker("integration") is not None
-        and not kernel_gap
+        and not _kernel_gap(item, report)
     ):
         report.outcome = "failed"
         report.longrepr = (
