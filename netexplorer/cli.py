@@ -5,6 +5,7 @@
     netexplorer --demo               explore the snapshot recorded from the lab
     netexplorer snapshot --json [-o FILE]
     netexplorer doctor [--json] [--snapshot FILE]   explain broken container networking
+    netexplorer map [--format text|dot|mermaid|json] [--snapshot FILE]   the map
 
 Exit codes (also in README):
     0  success (doctor: no problem found)
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netexplorer.literal import escape_controls
+from netexplorer.map.export import FORMATS
 from netexplorer.model import Snapshot
 
 EXIT_OK = 0
@@ -77,6 +79,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         default=argparse.SUPPRESS,
         help="check a snapshot file instead of the live host",
+    )
+    mp = sub.add_parser(
+        "map",
+        help="draw how containers, veths, bridges and NAT connect (text, dot, mermaid, json)",
+        description="The map of the live host (or a snapshot file): networks with their "
+        "bridges, containers joined by their veths, the NAT step to the egress interface, "
+        "published ports. text is the drawing the app shows on 'm'; dot is for graphviz "
+        "(netexplorer map --format dot | dot -Tsvg); mermaid renders on GitHub; json gives "
+        "nodes and edges.",
+    )
+    mp.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    mp.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="draw a snapshot file instead of the live host",
     )
     return parser
 
@@ -157,6 +175,39 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
+def _read(args: argparse.Namespace) -> Snapshot | None:
+    """The snapshot a subcommand works on: the file or demo asked for, else the live host;
+    None (after saying why) when the file cannot be read."""
+    from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
+
+    if getattr(args, "snapshot", None) or args.demo:
+        from netexplorer.ui.sources import demo_path
+
+        try:
+            return load_snapshot(args.snapshot or demo_path())
+        except SnapshotFileError as exc:
+            print(f"netexplorer: {exc}", file=sys.stderr)
+            return None
+    from netexplorer.collect.snapshot import collect_snapshot
+
+    return collect_snapshot()
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from netexplorer.correlate import correlate
+    from netexplorer.map.export import export
+    from netexplorer.map.model import build_map
+
+    snap = _read(args)
+    if snap is None:
+        return EXIT_FILE
+    sys.stdout.write(export(build_map(snap, correlate(snap)), args.format))
+    failed = [s for s in snap.sources if not s.ok]
+    for s in failed:
+        print(f"netexplorer: {s.name}: {s.error} (the map lacks what it reads)", file=sys.stderr)
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from netexplorer.snapshot_io import SnapshotFileError
 
@@ -189,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_snapshot(args)
         if args.command == "doctor":
             return cmd_doctor(args)
+        if args.command == "map":
+            return cmd_map(args)
         return cmd_app(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -1,0 +1,206 @@
+"""The map as a graph: nodes and edges, written as JSON, graphviz dot or mermaid.
+
+Every host string (names, rule texts) is escaped for the format it goes into:
+dot's double-quoted strings (backslash and quote escaped, controls made visible
+first), mermaid's quoted labels (everything but plain letters, digits and a few
+safe signs written as ``#<code>;`` entities) and JSON (the json module).
+Node ids in dot and mermaid are generated (``n0``, ``n1``...): host strings never
+become ids.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from netexplorer.literal import escape_controls
+from netexplorer.map.layout import bus_title, nat_text
+from netexplorer.map.model import BRIDGE, HOST_KEY, INTERNET_KEY, CtNode, HostMap
+
+FORMATS = ("text", "dot", "mermaid", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    key: str
+    kind: str  # network, container, nat, interface, dnat, internet, host
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    src: str
+    dst: str
+    kind: str  # veth, child, parent, nat, egress, dnat, published, sidecar, host
+    label: str = ""
+    #: the model key of what the edge stands for (a veth: if:<ifindex>)
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+
+
+def _container_label(ct: CtNode) -> str:
+    lines = [ct.name + ("" if ct.state == "running" else f" ({ct.state})")]
+    lines += [f"{lk.inside} {' '.join(lk.addresses)}".rstrip() for lk in ct.links]
+    return "\n".join(lines)
+
+
+def graph(hmap: HostMap) -> Graph:
+    """Nodes and edges of the map, in a fixed order."""
+    nodes: dict[str, Node] = {}
+    edges: list[Edge] = []
+
+    def node(key: str, kind: str, label: str) -> None:
+        nodes.setdefault(key, Node(key, kind, label))
+
+    for bus in hmap.buses:
+        node(bus.key, "network", bus_title(bus))
+        if bus.kind != BRIDGE and bus.device_key is not None:
+            node(bus.device_key, "interface", bus.device)
+            edges.append(Edge(bus.key, bus.device_key, "parent", "parent"))
+        for s in bus.nat:
+            node(s.key, "nat", nat_text(s.target, s.text, s.family, s.packets, s.delta_packets))
+            edges.append(Edge(bus.key, s.key, "nat"))
+            if hmap.egress is not None and hmap.egress.key is not None:
+                node(hmap.egress.key, "interface", hmap.egress.name)
+                edges.append(Edge(s.key, hmap.egress.key, "egress"))
+            else:
+                node(INTERNET_KEY, "internet", "internet")
+                edges.append(Edge(s.key, INTERNET_KEY, "egress"))
+    if hmap.egress is not None and hmap.egress.key in nodes:
+        node(INTERNET_KEY, "internet", "internet")
+        edges.append(Edge(hmap.egress.key, INTERNET_KEY, "egress"))
+    if hmap.host_containers:
+        node(HOST_KEY, "host", f"host {hmap.host}".rstrip())
+    for ct in (*hmap.containers, *hmap.host_containers, *hmap.alone, *hmap.orphans):
+        node(ct.key, "container", _container_label(ct))
+        for lk in ct.links:
+            kind = "veth" if lk.label_key is not None or "veth" in lk.label else "child"
+            edges.append(Edge(ct.key, lk.bus_key, kind, lk.label, lk.label_key))
+        for car in ct.sidecars:
+            node(car.key, "container", car.name)
+            edges.append(Edge(car.key, ct.key, "sidecar", "shares its netns"))
+        for p in ct.ports:
+            host_key = p.host_if_key or f"map:host-ip:{p.host_ip}"
+            node(host_key, "interface", p.host_if)
+            port = f"{p.host_ip}:{p.host_port}/{p.protocol} -> {p.container_port}"
+            if p.rule_key is not None:
+                node(p.rule_key, "dnat", p.rule_text or "DNAT")
+                edges.append(Edge(host_key, p.rule_key, "published", port))
+                edges.append(Edge(p.rule_key, ct.key, "dnat", f":{p.container_port}"))
+            else:
+                edges.append(Edge(host_key, ct.key, "published", f"{port} (no DNAT rule)"))
+        if ct.mode == "host":
+            edges.append(Edge(ct.key, HOST_KEY, "host", "host network"))
+    return Graph(tuple(nodes.values()), tuple(edges))
+
+
+# ------------------------------------------------------------------ json
+def to_json(hmap: HostMap) -> str:
+    g = graph(hmap)
+    doc = {
+        "host": hmap.host,
+        "egress": None
+        if hmap.egress is None
+        else {"name": hmap.egress.name, "key": hmap.egress.key, "basis": hmap.egress.basis},
+        "nodes": [{"id": n.key, "kind": n.kind, "label": n.label} for n in g.nodes],
+        "edges": [
+            {"from": e.src, "to": e.dst, "kind": e.kind, "label": e.label, "key": e.key}
+            for e in g.edges
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# ------------------------------------------------------------------ dot
+def dot_string(value: str) -> str:
+    """``value`` as a dot double-quoted string: controls made visible, then ``\\`` and
+    ``"`` escaped; line breaks are dot's ``\\n``."""
+    lines = [escape_controls(line) for line in value.split("\n")]
+    escaped = [line.replace("\\", "\\\\").replace('"', '\\"') for line in lines]
+    return '"' + "\\n".join(escaped) + '"'
+
+
+DOT_SHAPES = {
+    "network": "box",
+    "container": "box",
+    "nat": "cds",
+    "dnat": "cds",
+    "interface": "ellipse",
+    "internet": "doublecircle",
+    "host": "house",
+}
+
+
+def to_dot(hmap: HostMap) -> str:
+    g = graph(hmap)
+    ids = {n.key: f"n{i}" for i, n in enumerate(g.nodes)}
+    out = ["digraph netexplorer {", "  rankdir=LR;", '  node [fontname="monospace"];']
+    out.append(f"  label={dot_string('host ' + hmap.host)};")
+    for n in g.nodes:
+        style = ', style="rounded"' if n.kind == "container" else ""
+        out.append(
+            f"  {ids[n.key]} [label={dot_string(n.label)}, shape={DOT_SHAPES[n.kind]}{style}];"
+        )
+    for e in g.edges:
+        label = f" [label={dot_string(e.label)}]" if e.label else ""
+        out.append(f"  {ids[e.src]} -> {ids[e.dst]}{label};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------ mermaid
+#: characters a mermaid label may hold as they are; anything else is an entity
+MERMAID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:/@+=_-")
+
+
+def mermaid_text(value: str) -> str:
+    """``value`` for inside a quoted mermaid label: line breaks as ``<br>``, every
+    other character outside MERMAID_SAFE as a ``#<decimal code>;`` entity."""
+    parts = []
+    for line in value.split("\n"):
+        parts.append(
+            "".join(c if c in MERMAID_SAFE else f"#{ord(c)};" for c in escape_controls(line))
+        )
+    return "<br>".join(parts)
+
+
+MERMAID_SHAPES = {
+    "network": ('["', '"]'),
+    "container": ('("', '")'),
+    "nat": ('[/"', '"/]'),
+    "dnat": ('[/"', '"/]'),
+    "interface": ('(["', '"])'),
+    "internet": ('(("', '"))'),
+    "host": ('[["', '"]]'),
+}
+
+
+def to_mermaid(hmap: HostMap) -> str:
+    g = graph(hmap)
+    ids = {n.key: f"n{i}" for i, n in enumerate(g.nodes)}
+    out = ["flowchart LR"]
+    for n in g.nodes:
+        left, right = MERMAID_SHAPES[n.kind]
+        out.append(f"  {ids[n.key]}{left}{mermaid_text(n.label)}{right}")
+    for e in g.edges:
+        label = f'|"{mermaid_text(e.label)}"|' if e.label else ""
+        out.append(f"  {ids[e.src]} -->{label} {ids[e.dst]}")
+    return "\n".join(out) + "\n"
+
+
+def export(hmap: HostMap, fmt: str) -> str:
+    """The map in ``fmt`` (one of FORMATS); text is the drawing itself."""
+    if fmt == "dot":
+        return to_dot(hmap)
+    if fmt == "mermaid":
+        return to_mermaid(hmap)
+    if fmt == "json":
+        return to_json(hmap)
+    from netexplorer.map.layout import draw
+
+    return draw(hmap).text()

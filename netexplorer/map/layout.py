@@ -1,0 +1,409 @@
+"""The map drawn with box characters: one drawing for the screen and ``map --format text``.
+
+Networks are vertical buses, containers boxes on their left, each interface a
+line from its box to its bus, labelled with the host veth (or the macvlan/ipvlan
+mode). Buses joined by a multi-homed container share a section, so that each
+container is drawn once. Above each bus its header (bridge, network, subnet,
+gateway), below it the NAT step leading to the egress interface and the
+internet, or "no way out". Published ports come in from the left.
+
+``draw`` returns the lines and the regions (row, columns, model key) of what can
+be selected; the UI styles those regions, the CLI prints the lines. Every host
+string goes through ``escape_controls`` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from netexplorer.literal import escape_controls
+from netexplorer.map.model import BRIDGE, Bus, CtNode, HostMap, Link
+
+#: with more interface lines than this, every network starts folded
+FOLD_ABOVE = 150
+#: a container box is never wider than this (longer names end in "…")
+BOX_MAX = 40
+#: columns between two buses
+BUS_GAP = 4
+#: how a published port's row in a container box begins
+PORT_MARK = "port "
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """Columns ``start``..``end`` (exclusive) of line ``row`` show the item ``key``."""
+
+    key: str
+    row: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Drawing:
+    lines: tuple[str, ...]
+    regions: tuple[Region, ...]
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+    @property
+    def width(self) -> int:
+        return max((len(line) for line in self.lines), default=0)
+
+
+class _Canvas:
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
+        self.regions: list[Region] = []
+
+    def _row(self, row: int, upto: int) -> list[str]:
+        while len(self.rows) <= row:
+            self.rows.append([])
+        line = self.rows[row]
+        if len(line) < upto:
+            line.extend(" " * (upto - len(line)))
+        return line
+
+    def put(self, row: int, col: int, text: str, key: str | None = None) -> int:
+        """Write ``text`` at (row, col); returns the column after it."""
+        end = col + len(text)
+        line = self._row(row, end)
+        line[col:end] = text
+        if key is not None and text.strip():
+            self.regions.append(Region(key, row, col, end))
+        return end
+
+    def char(self, row: int, col: int) -> str:
+        line = self._row(row, col + 1)
+        return line[col]
+
+    def fill(self, row: int, start: int, end: int, ch: str) -> None:
+        if end > start:
+            self.put(row, start, ch * (end - start))
+
+    @property
+    def height(self) -> int:
+        return len(self.rows)
+
+    def drawing(self) -> Drawing:
+        lines = tuple("".join(r).rstrip() for r in self.rows)
+        regions = sorted(self.regions, key=lambda r: (r.row, r.start))
+        return Drawing(lines, tuple(regions))
+
+
+def lit(value: str) -> str:
+    """A host string made literal for the drawing."""
+    return escape_controls(value)
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def default_folded(hmap: HostMap) -> frozenset[str]:
+    """Every network folded when the drawing would be long; none otherwise."""
+    lines = sum(len(c.links) for c in hmap.containers)
+    if lines > FOLD_ABOVE:
+        return frozenset(b.key for b in hmap.buses)
+    return frozenset()
+
+
+def sections(hmap: HostMap, folded: frozenset[str]) -> list[tuple[list[Bus], list[CtNode]]]:
+    """Open buses grouped by the containers joining them, with those containers."""
+    open_buses = [b for b in hmap.buses if b.key not in folded]
+    index = {b.key: i for i, b in enumerate(open_buses)}
+    parent = list(range(len(open_buses)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for ct in hmap.containers:
+        joined = [index[lk.bus_key] for lk in ct.links if lk.bus_key in index]
+        for other in joined[1:]:
+            parent[find(other)] = find(joined[0])
+    groups: dict[int, list[Bus]] = {}
+    for i, bus in enumerate(open_buses):
+        groups.setdefault(find(i), []).append(bus)
+    members: dict[int, list[tuple[int, str, CtNode]]] = {}
+    for ct in hmap.containers:
+        joined = [index[lk.bus_key] for lk in ct.links if lk.bus_key in index]
+        if joined:
+            members.setdefault(find(joined[0]), []).append((min(joined), ct.name, ct))
+    out = []
+    for root, buses in sorted(groups.items(), key=lambda kv: index[kv[1][0].key]):
+        cts = [ct for _, _, ct in sorted(members.get(root, []), key=lambda t: (t[0], t[1]))]
+        out.append((buses, cts))
+    return out
+
+
+# ------------------------------------------------------------------ texts
+def bus_title(bus: Bus) -> str:
+    if bus.kind == BRIDGE:
+        parts = [lit(bus.device), f"network {lit(bus.network)}"]
+    else:
+        parts = [
+            f"{lit(bus.device)} (parent)",
+            f"{bus.driver} {bus.mode} network {lit(bus.network)}",
+        ]
+    parts += [lit(s) for s in bus.subnets]
+    parts += [f"gw {lit(g)}" for g in bus.gateways]
+    if bus.internal:
+        parts.append("internal")
+    return " · ".join(parts)
+
+
+def nat_text(step_target: str, text: str, family: str, packets: int, delta: int | None) -> str:
+    src = _source_of(text)
+    label = f"{step_target}{' ' + src if src else ''}"
+    if family == "ipv6":
+        label += " (NAT66)"
+    label += f" · {packets} pkts"
+    if delta:
+        label += f" (+{delta})"
+    return label
+
+
+def _source_of(text: str) -> str:
+    words = text.split()
+    for i, w in enumerate(words[:-1]):
+        if w == "-s" and (i == 0 or words[i - 1] != "!"):
+            return lit(words[i + 1])
+    return ""
+
+
+def _inside_rows(link: Link) -> list[str]:
+    addrs = [lit(a) for a in link.addresses] or ["no address"]
+    first = f"{lit(link.inside)} {addrs[0]}"
+    pad = " " * (len(lit(link.inside)) + 1)
+    return [first] + [pad + a for a in addrs[1:]]
+
+
+def _port_label(ct: CtNode) -> list[tuple[str, str | None, str, str | None]]:
+    """(host side text, its key, rule text, rule key) per published port."""
+    out = []
+    for p in ct.ports:
+        host_ip = f"[{p.host_ip}]" if ":" in p.host_ip else p.host_ip
+        out.append(
+            (
+                f"{lit(p.host_if)} {lit(host_ip)}:{p.host_port}",
+                p.host_if_key,
+                "DNAT" if p.rule_key else "no DNAT rule",
+                p.rule_key,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------ drawing
+def draw(hmap: HostMap, folded: frozenset[str] | None = None) -> Drawing:
+    """The whole map; ``folded``: keys of the buses shown as one line (default: by size)."""
+    if folded is None:
+        folded = default_folded(hmap)
+    cv = _Canvas()
+    title = f"host {lit(hmap.host)}" if hmap.host else "host"
+    cv.put(0, 0, title)
+    row = 2
+    for buses, cts in sections(hmap, folded):
+        row = _draw_section(cv, row, buses, cts, hmap, folded) + 1
+    row = _draw_folded(cv, row, [b for b in hmap.buses if b.key in folded])
+    row = _draw_group(cv, row, "host network (the host's own interfaces)", hmap.host_containers)
+    for ct in hmap.alone:
+        where = (
+            f"on {', '.join(lit(e) for e in ct.elsewhere)}"
+            if ct.elsewhere
+            else f"no network ({ct.mode})"
+        )
+        row = _draw_group(cv, row, f"{lit(ct.name)}: {where}", (ct,))
+    row = _draw_group(cv, row, "sharing a netns not in the read", hmap.orphans)
+    if hmap.egress is not None:
+        cv.put(row, 0, "egress ")
+        end = cv.put(row, 7, lit(hmap.egress.name), hmap.egress.key)
+        cv.put(row, end, f": {hmap.egress.basis}")
+    else:
+        cv.put(row, 0, "egress: no up interface with a global address found")
+    return cv.drawing()
+
+
+def _box_rows(ct: CtNode) -> list[tuple[str, str | None, Link | None]]:
+    """(text, key, link) of each row inside a container's box."""
+    rows: list[tuple[str, str | None, Link | None]] = []
+    for link in ct.links:
+        for i, text in enumerate(_inside_rows(link)):
+            rows.append((text, None, link if i == 0 else None))
+    for s in ct.sidecars:
+        rows.append((f"+ {lit(s.name)} (shares its netns)", s.key, None))
+    for other in ct.elsewhere:
+        rows.append((f"also on {lit(other)}", None, None))
+    for p in ct.ports:
+        rows.append((f"{PORT_MARK}{p.container_port}/{lit(p.protocol)} published", None, None))
+    return rows
+
+
+def _draw_section(
+    cv: _Canvas,
+    top: int,
+    buses: list[Bus],
+    cts: list[CtNode],
+    hmap: HostMap,
+    folded: frozenset[str],
+) -> int:
+    ports = [lbl for ct in cts for lbl in _port_label(ct)]
+    margin = max((len(h) + len(r) + 8 for h, _, r, _ in ports), default=0)
+    inner = max(
+        [len(lit(ct.name)) + 4 for ct in cts]
+        + [len(t) + 2 for ct in cts for t, _, _ in _box_rows(ct)]
+        + [12]
+    )
+    inner = min(inner, BOX_MAX)
+    right = margin + inner + 1  # the box's right border
+    label_w = max([len(lit(lk.label)) for ct in cts for lk in ct.links] + [8]) + 6
+    xs = {b.key: right + 1 + label_w + BUS_GAP * i for i, b in enumerate(buses)}
+    last_x = right + 1 + label_w + BUS_GAP * (len(buses) - 1)
+
+    # headers: a staircase, bus i's box starts two columns left of its bus
+    row = top
+    for i, bus in enumerate(buses):
+        x = xs[bus.key]
+        text = bus_title(bus)
+        left = x - 2
+        cv.put(row, left, "┌" + "─" * (len(text) + 2) + "┐")
+        cv.put(row + 1, left, "│ ")
+        end = cv.put(row + 1, left + 2, text.split(" · ")[0], bus.device_key or bus.key)
+        rest = text[len(text.split(" · ")[0]) :]
+        end = cv.put(row + 1, end, rest, bus.key if bus.kind != BRIDGE else None)
+        cv.put(row + 1, end, " │")
+        cv.put(row + 2, left, "└─┬" + "─" * len(text) + "┘")
+        for prev in buses[:i]:
+            for r in range(row, row + 3):
+                cv.put(r, xs[prev.key], "│")
+        row += 3
+
+    # containers
+    for ct in cts:
+        rows = _box_rows(ct)
+        name = clip(lit(ct.name) + ("" if ct.state == "running" else f" ({ct.state})"), inner - 3)
+        for b in buses:
+            for r in range(row, row + len(rows) + 2):
+                cv.put(r, xs[b.key], "│")
+        cv.put(row, margin, "┌ ")
+        end = cv.put(row, margin + 2, name, ct.key)
+        cv.put(row, end, " " + "─" * (right - end - 1) + "┐")
+        labels = iter(_port_label(ct))
+        for r, (text, key, link) in enumerate(rows, start=row + 1):
+            cv.put(r, margin, "│" + " " * (inner) + "│")
+            cv.put(r, margin + 2, clip(text, inner - 2), key or ct.key)
+            if text.startswith(PORT_MARK):
+                host, host_key, rule, rule_key = next(labels)
+                end = cv.put(r, 0, host, host_key)
+                cv.put(r, end, " ─▶ ")
+                end = cv.put(r, end + 4, rule, rule_key)
+                cv.put(r, end, " ")
+                cv.fill(r, end + 1, margin, "─")
+                cv.put(r, margin, "▶")
+            if link is not None:
+                _draw_link(cv, r, right, link, xs, last_x, hmap, folded)
+        cv.put(row + len(rows) + 1, margin, "└" + "─" * inner + "┘")
+        row += len(rows) + 2
+
+    # footers: a staircase the other way, the rightmost bus ends first
+    for b in buses:
+        cv.put(row, xs[b.key], "│")
+    row += 1
+    for i in range(len(buses) - 1, -1, -1):
+        bus = buses[i]
+        x = xs[bus.key]
+        steps = _footer(bus, hmap)
+        for n, parts in enumerate(steps):
+            for prev in buses[:i]:
+                cv.put(row, xs[prev.key], "│")
+            col = cv.put(row, x, "└─ " if n == len(steps) - 1 else "├─ ")
+            for text, key in parts:
+                col = cv.put(row, col, text, key)
+            row += 1
+    return row
+
+
+def _footer(bus: Bus, hmap: HostMap) -> list[list[tuple[str, str | None]]]:
+    if bus.kind != BRIDGE:
+        return [[(f"{bus.driver}: no Docker NAT; out through the parent ", None),
+                 (lit(bus.device), bus.device_key)]]  # fmt: skip
+    if bus.internal:
+        return [[("internal: no way out", None)]]
+    if not bus.nat:
+        return [[("no MASQUERADE rule: leaves untranslated", None)]]
+    egress: list[tuple[str, str | None]] = [(" ─▶ ", None)]
+    if hmap.egress is not None:
+        egress += [(lit(hmap.egress.name), hmap.egress.key), (" ─▶ ", None)]
+    egress.append(("internet", None))
+    return [
+        [(nat_text(s.target, s.text, s.family, s.packets, s.delta_packets), s.key), *egress]
+        for s in bus.nat
+    ]
+
+
+def _draw_link(
+    cv: _Canvas,
+    row: int,
+    right: int,
+    link: Link,
+    xs: dict[str, int],
+    last_x: int,
+    hmap: HostMap,
+    folded: frozenset[str],
+) -> None:
+    cv.put(row, right, "├──")
+    end = cv.put(row, right + 3, " ")
+    end = cv.put(row, end, lit(link.label), link.label_key)
+    end = cv.put(row, end, " ")
+    target = xs.get(link.bus_key)
+    if target is not None:
+        cv.fill(row, end, target, "─")
+        cv.put(row, target, "┤")
+        return
+    cv.fill(row, end, last_x + 2, "─")
+    bus = hmap.bus(link.bus_key)
+    name = lit(bus.device) if bus is not None else "?"
+    cv.put(row, last_x + 2, "▶ ")
+    cv.put(row, last_x + 4, f"{name} (folded)", link.bus_key)
+
+
+def _draw_folded(cv: _Canvas, row: int, buses: Iterable[Bus]) -> int:
+    buses = list(buses)
+    if not buses:
+        return row
+    cv.put(row, 0, f"folded networks ({len(buses)}; Enter opens one):")
+    row += 1
+    for bus in buses:
+        n = bus.members
+        cv.put(row, 0, "▸ ")
+        cv.put(row, 2, f"{bus_title(bus)} · {n} container{'s' if n != 1 else ''}", bus.key)
+        row += 1
+    return row + 1
+
+
+def _draw_group(cv: _Canvas, row: int, title: str, cts: Iterable[CtNode]) -> int:
+    cts = list(cts)
+    if not cts:
+        return row
+    names = [clip(lit(ct.name) + ("" if ct.state == "running" else f" ({ct.state})"), BOX_MAX)
+             for ct in cts]  # fmt: skip
+    sidecars = [(s, ct) for ct in cts for s in ct.sidecars]
+    inner = max([len(title) + 2] + [len(n) + 2 for n in names]
+                + [len(lit(s.name)) + 22 for s, _ in sidecars])  # fmt: skip
+    cv.put(row, 0, "┌ " + title + " " + "─" * (inner - len(title) - 2) + "┐")
+    row += 1
+    for ct, name in zip(cts, names, strict=True):
+        cv.put(row, 0, "│" + " " * inner + "│")
+        cv.put(row, 2, name, ct.key)
+        row += 1
+        for s in ct.sidecars:
+            cv.put(row, 0, "│" + " " * inner + "│")
+            cv.put(row, 4, f"+ {lit(s.name)} (shares its netns)", s.key)
+            row += 1
+    cv.put(row, 0, "└" + "─" * inner + "┘")
+    return row + 2
