@@ -154,6 +154,9 @@ class Container:
     #: ``--network container:<other>``: the id of the container whose network
     #: namespace this one shares (it has no endpoints of its own); None otherwise
     netns_owner: str | None = None
+    #: what the container sees in its own network namespace (interfaces, routes,
+    #: policy rules); None when not read
+    inside: NetnsView | None = None
 
     @property
     def key(self) -> str:
@@ -265,6 +268,50 @@ class Bridge:
     @property
     def key(self) -> str:
         return f"br:{self.name}"
+
+
+@dataclass(slots=True)
+class Route:
+    """One route (``ip route show table all``)."""
+
+    family: str  # "inet" | "inet6"
+    dst: str  # "default" or a CIDR
+    type: str = "unicast"  # unicast, local, broadcast, unreachable, blackhole, prohibit ...
+    table: int = 254
+    dev: str | None = None
+    ifindex: int | None = None
+    gateway: str | None = None
+    prefsrc: str | None = None
+    scope: str = "universe"
+    metric: int | None = None
+    protocol: str = ""
+
+
+@dataclass(slots=True)
+class IpRule:
+    """One policy routing rule (``ip rule``)."""
+
+    family: str
+    priority: int
+    table: int
+    action: str = "lookup"
+    src: str | None = None
+    dst: str | None = None
+    iif: str | None = None
+    oif: str | None = None
+    fwmark: int | None = None
+    fwmask: int | None = None
+    invert: bool = False
+
+
+@dataclass(slots=True)
+class NetnsView:
+    """A network namespace seen from inside: its interfaces, routes and policy rules."""
+
+    interfaces: list[Interface] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    ip_rules: list[IpRule] = field(default_factory=list)
+    error: str | None = None
 
 
 # --------------------------------------------------------------------------- firewall
@@ -380,6 +427,9 @@ class Snapshot:
     #: absent was not there: net.bridge.* exist only while br_netfilter is
     #: loaded. Empty when not collected (then ``source("sysctl")`` is None).
     sysctls: dict[str, str] = field(default_factory=dict)
+    #: the host's routes (all tables) and policy rules
+    routes: list[Route] = field(default_factory=list)
+    ip_rules: list[IpRule] = field(default_factory=list)
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)

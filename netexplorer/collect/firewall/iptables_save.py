@@ -15,6 +15,7 @@ import logging
 import re
 import shlex
 from collections import Counter
+from dataclasses import dataclass
 
 from netexplorer.model import Chain, Rule, rule_id
 
@@ -186,3 +187,89 @@ def _set_address(rule: Rule, field: str, value: str, negate: bool) -> None:
         rule.out_interface, rule.out_negated = value, negate
     else:
         rule.protocol, rule.protocol_negated = value, negate
+
+
+# --------------------------------------------------------------------------- match options
+#: rule-level options that are not part of a ``-m`` module (their value follows)
+_RULE_LEVEL = frozenset(_ADDRESS_OPTIONS) | {"-f", "--fragment"}
+
+
+@dataclass(frozen=True, slots=True)
+class MatchOption:
+    """One option of a match module: ``! --dst-type LOCAL`` is
+    ``MatchOption("--dst-type", "LOCAL", negated=True)``; a flag has value None."""
+
+    name: str
+    value: str | None
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MatchModule:
+    """One ``-m NAME`` and the options written after it."""
+
+    name: str
+    options: tuple[MatchOption, ...]
+
+    def get(self, name: str) -> MatchOption | None:
+        return next((o for o in self.options if o.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """What :func:`parse_rule` leaves in ``text`` only: each match module with its
+    options, and whether the target is reached by ``-g`` (goto) rather than ``-j``."""
+
+    modules: tuple[MatchModule, ...]
+    goto: bool
+
+
+def parse_rule_spec(text: str) -> RuleSpec:
+    """The match modules and jump kind of one ``-A CHAIN ...`` line.
+
+    An option's value is the next token unless that starts with ``-`` or is ``!``
+    (iptables-save writes negation before the option). Options written before any
+    ``-m`` (``-p tcp --dport 80``) belong to the protocol's implicit module.
+    Raises ValueError like :func:`parse_rule`.
+    """
+    try:
+        tokens = shlex.split(text)
+    except ValueError as err:
+        raise ValueError(f"unbalanced quoting ({err})") from None
+    if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
+        raise ValueError("not an '-A CHAIN' rule")
+    modules: list[tuple[str, list[MatchOption]]] = []
+    protocol = ""
+    goto = False
+    negate = False
+    i = 2
+    while i < len(tokens):
+        tok = tokens[i]
+        value = tokens[i + 1] if i + 1 < len(tokens) else None
+        has_value = value is not None and value != "!" and not value.startswith("-")
+        if tok == "!":
+            negate = True
+            i += 1
+            continue
+        if tok in ("-j", "--jump", "-g", "--goto"):
+            goto = tok in ("-g", "--goto")
+            break
+        if tok in ("-m", "--match") and value is not None:
+            modules.append((value, []))
+        elif tok in ("-p", "--protocol") and value is not None:
+            protocol = value
+        elif tok in ("-c", "--set-counters"):
+            i += 3
+            continue
+        elif tok in _RULE_LEVEL:
+            pass
+        elif tok.startswith("-"):
+            if not modules:
+                modules.append((protocol or "?", []))
+            modules[-1][1].append(MatchOption(tok, value if has_value else None, negate))
+            negate = False
+            i += 2 if has_value else 1
+            continue
+        negate = False
+        i += 2 if tok in _RULE_LEVEL or tok in ("-m", "--match", "-p", "--protocol") else 1
+    return RuleSpec(tuple(MatchModule(n, tuple(opts)) for n, opts in modules), goto)
