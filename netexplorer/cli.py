@@ -227,6 +227,8 @@ def cmd_map(args: argparse.Namespace) -> int:
     for s in failed:
         print(f"netexplorer: {s.name}: {s.error} (the map lacks what it reads)", file=sys.stderr)
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
 def cmd_path(args: argparse.Namespace) -> int:
     from netexplorer.correlate import correlate
     from netexplorer.path import UnknownName, trace_path
