@@ -28,7 +28,8 @@ from pathlib import Path
 
 from netexplorer.literal import escape_controls
 from netexplorer.map.export import FORMATS
-from netexplorer.model import Snapshot
+from netexplorer.model import Endpoint, Snapshot
+from netexplorer.naming import netns_words, network_mode_name
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -120,20 +121,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _endpoint_wiring(ep: Endpoint) -> str:
+    """``veth4437483@if1164 -> docker0``; a macvlan/ipvlan child's parent; a missing veth."""
+    if ep.parent:
+        return f"child of {escape_controls(ep.parent)} (no veth)"
+    if ep.host_veth:
+        return (
+            f"{escape_controls(ep.host_veth)}@if{ep.peer_ifindex or '?'} -> "
+            f"{escape_controls(ep.bridge or '-')}"
+        )
+    if ep.bridge:
+        return f"host veth not found -> {escape_controls(ep.bridge)}"
+    return "no veth"
+
+
 def _summary(snap: Snapshot) -> str:
     """One line per container endpoint, like the tutorial's walk; host text made literal."""
     lines = []
     for ct in snap.containers:
         name = escape_controls(ct.name)
         for ep in ct.endpoints:
+            if ep.network in ("host", "none"):
+                continue  # Docker's endpoint for these modes: no interface of its own
             lines.append(
                 f"{name:<20} {escape_controls(ep.network):<14} "
                 f"{ep.ipv4 or ep.ipv6 or '-':<16} "
-                f"{escape_controls(ep.host_veth or '-')}@if{ep.peer_ifindex or '?'} -> "
-                f"{escape_controls(ep.bridge or '-')}  rules: {len(ep.rules)}"
+                f"{_endpoint_wiring(ep)}  rules: {len(ep.rules)}"
             )
-        if not ct.endpoints:
-            lines.append(f"{name:<20} {escape_controls(ct.network_mode)}")
+        words = netns_words(ct, snap.containers)
+        if words is not None:
+            mode = escape_controls(network_mode_name(ct, snap.containers))
+            lines.append(f"{name:<20} {mode:<14} {escape_controls(words)}")
     lines.extend(f"warning: {escape_controls(w)}" for w in snap.warnings)
     return "\n".join(lines) + "\n"
 

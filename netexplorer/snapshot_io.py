@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netexplorer.model import SCHEMA_VERSION, Snapshot, as_plain
+from netexplorer.naming import network_mode_name
 
 
 class SnapshotFileError(Exception):
@@ -33,7 +34,11 @@ def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
         net_doc["icc"] = net.icc
         net_doc["masquerade"] = net.masquerade
         net_doc["child_mode"] = net.child_mode
-    for ct_doc in doc["containers"]:
+    for ct, ct_doc in zip(snap.containers, doc["containers"], strict=True):
+        # container:<name> beside the owner's id, as an operator says it
+        ct_doc["netns_owner_name"] = (
+            network_mode_name(ct, snap.containers) if ct.netns_owner else None
+        )
         for ep_doc in ct_doc["endpoints"]:
             ep_doc["ip"] = ep_doc["ipv4"] or ep_doc["ipv6"]
     for rule_doc in doc["rules"]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
@@ -22,20 +23,22 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.geometry import Size
-from textual.widgets import Footer, Input, Static, Tab, Tabs
+from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
 from netexplorer.correlate import Links, correlate
 from netexplorer.doctor import Finding
 from netexplorer.live.feed import LiveFeed
 from netexplorer.model import KIND_NAMES, Snapshot
+from netexplorer.naming import copy_text
 from netexplorer.snapshot_io import SnapshotFileError
 from netexplorer.ui.banner import Banner, problems, problems_text
+from netexplorer.ui.layout import fit_heights, is_full, is_wide
 from netexplorer.ui.messages import CollectFailed, PaneFocused, Selected, SnapshotReady
-from netexplorer.ui.panes.base import Pane, TablePane
+from netexplorer.ui.panes.base import KeyedTableWithJump, Pane, TablePane
 from netexplorer.ui.panes.bridges import BridgesPane
 from netexplorer.ui.panes.containers import ContainersPane
-from netexplorer.ui.panes.details import DetailsPane
+from netexplorer.ui.panes.details import DetailsPane, entity_index
 from netexplorer.ui.panes.interfaces import InterfacesPane
 from netexplorer.ui.panes.rules import RulesPane
 from netexplorer.ui.safe_text import plain
@@ -43,9 +46,6 @@ from netexplorer.ui.screens.doctor import DoctorScreen, diagnose_and_link
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
 from netexplorer.ui.search import SearchBar, find
 from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source
-
-#: at least this many columns and rows: all panes at once; below: one pane, tabs
-WIDE_MIN = (140, 36)
 
 
 class PaneTabs(Tabs, can_focus=False):
@@ -55,28 +55,80 @@ class PaneTabs(Tabs, can_focus=False):
 class NetExplorerApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "netexplorer"
-    ENABLE_COMMAND_PALETTE = False
+    #: ctrl+p: the command palette, with Textual's themes (and keys, screenshots)
+    ENABLE_COMMAND_PALETTE = True
 
+    # the tooltip is the line ``?`` shows for the key
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit", tooltip="quit"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
         # priority: handled by the app as the key arrives, before the keys behind
         # it are forwarded, so that a burst like "/test1<Enter>" lands in the bar
-        Binding("slash", "search", "Search", key_display="/", priority=True),
-        Binding("g", "jump", "Jump linked"),
-        Binding("b", "back_to_selected", "Back", show=False),
-        Binding("n", "next_match", "Next match", show=False),
-        Binding("t", "cycle_table", "Table"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("w", "problems", "Warnings", show=False),
-        Binding("d", "doctor", "Doctor", show=False),
-        Binding("tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
-        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, priority=True),
-        Binding("1", "focus_pane('containers')", "Panes", key_display="1-5"),
-        Binding("2", "focus_pane('interfaces')", show=False),
-        Binding("3", "focus_pane('bridges')", show=False),
-        Binding("4", "focus_pane('rules')", show=False),
-        Binding("5", "focus_pane('details')", show=False),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            key_display="/",
+            priority=True,
+            tooltip="search: type a name, Enter selects the first match across panes",
+        ),
+        Binding(
+            "g", "jump", "Jump linked", tooltip="jump to the next item linked to the selection"
+        ),
+        Binding("b", "back_to_selected", "Back", show=False, tooltip="back to the selected item"),
+        Binding("n", "next_match", "Next match", show=False, tooltip="next match of the search"),
+        Binding("z", "zoom", "Zoom", tooltip="zoom the focused pane to the whole screen, and back"),
+        Binding(
+            "y",
+            "copy",
+            "Copy",
+            tooltip="copy the item under the cursor (container id, address, interface "
+            "name, rule text) to the clipboard, over SSH and tmux too (OSC 52)",
+        ),
+        Binding("t", "cycle_table", "Table", tooltip="rules pane: next table (nat, filter, ...)"),
+        Binding(
+            "f",
+            "toggle_rule_text",
+            "Rule text",
+            show=False,
+            tooltip="rules pane: each rule's full text (iptables-save or nft) or its summary",
+        ),
+        Binding("r", "refresh", "Refresh", tooltip="read the host again (or re-read the file)"),
+        Binding("w", "problems", "Warnings", show=False, tooltip="all warnings and errors"),
+        Binding(
+            "d",
+            "doctor",
+            "Doctor",
+            show=False,
+            tooltip="doctor: what breaks container networking; Enter marks a finding's evidence",
+        ),
+        Binding(
+            "tab",
+            "cycle_pane(1)",
+            "Next pane",
+            show=False,
+            priority=True,
+            tooltip="next pane",
+        ),
+        Binding(
+            "shift+tab",
+            "cycle_pane(-1)",
+            "Previous pane",
+            show=False,
+            priority=True,
+            tooltip="previous pane",
+        ),
+        Binding(
+            "1",
+            "focus_pane('containers')",
+            "Panes",
+            key_display="1-5",
+            tooltip="focus Containers",
+        ),
+        Binding("2", "focus_pane('interfaces')", show=False, tooltip="focus Host interfaces"),
+        Binding("3", "focus_pane('bridges')", show=False, tooltip="focus Bridge ports"),
+        Binding("4", "focus_pane('rules')", show=False, tooltip="focus Rules"),
+        Binding("5", "focus_pane('details')", show=False, tooltip="focus Details"),
     ]
 
     def __init__(
@@ -102,6 +154,9 @@ class NetExplorerApp(App[int]):
         self.selected_pane: str | None = None
         self.related: frozenset[str] = frozenset()
         self.active_pane = "containers"
+        self._grid_rows = ""
+        #: ``z``: the focused pane alone on the screen
+        self.zoomed = False
         self._jumps: list[tuple[str, str]] = []
         self._jump_at = -1
         self._matches: list[tuple[str, str]] = []
@@ -153,15 +208,50 @@ class NetExplorerApp(App[int]):
         self._apply_layout(event.size)
 
     def _apply_layout(self, size: Size | None = None) -> None:
-        """All panes at once when the terminal is large enough, else one with tabs."""
+        """All panes at once when the terminal is large enough, else one with tabs;
+        the zoomed pane alone. Every column from 200x60, and in a zoomed pane."""
         width, height = size or self.size
-        wide = width >= WIDE_MIN[0] and height >= WIDE_MIN[1]
+        wide = is_wide(width, height) and not self.zoomed
         body = self.query_one("#body")
         body.set_class(wide, "-wide")
         body.set_class(not wide, "-narrow")
+        body.set_class(self.zoomed, "-zoom")
+        full = is_full(width, height)
+        for p in self.table_panes:
+            p.set_full(full or (self.zoomed and p.pane_id == self.active_pane))
         self._show_active_pane()
+        self.call_after_refresh(self._fit_rows)
+
+    def _fit_rows(self) -> None:
+        """Wide layout: each row of panes as tall as its longest pane needs (bounded)."""
+        panes = self.query_one("#panes")
+        if not self.query_one("#body").has_class("-wide") or not panes.size.height:
+            return
+        ids = {p.pane_id: len(p.table.keys) for p in self.table_panes}
+        top = max(ids["containers"], ids["interfaces"])
+        bottom = max(ids["bridges"], ids["rules"])
+        heights = fit_heights(panes.size.height, top, bottom)
+        wanted = " ".join(str(h) for h in heights)
+        if wanted != self._grid_rows:
+            self._grid_rows = wanted
+            panes.styles.grid_rows = wanted
+            for p in self.table_panes:
+                self.call_after_refresh(p.table.reveal_marks)
+
+    def action_zoom(self) -> None:
+        """``z``: the focused pane alone on the screen, with every column; again: back."""
+        if len(self.screen_stack) > 1:
+            return
+        self.zoomed = not self.zoomed
+        self._grid_rows = ""
+        self._apply_layout()
+        self.call_after_refresh(self.pane(self.active_pane).focus_pane)
 
     def _show_active_pane(self) -> None:
+        if self.zoomed:
+            for table_pane in self.table_panes:
+                zoomed = table_pane.pane_id == self.active_pane
+                table_pane.set_full(zoomed or is_full(*self.size))
         for p in self.panes:
             p.set_class(p.pane_id == self.active_pane, "-active")
         self.query_one(PaneTabs).active = f"tab-{self.active_pane}"
@@ -241,6 +331,7 @@ class NetExplorerApp(App[int]):
         self.findings = diagnose_and_link(message.snapshot, message.links)
         for p in self.table_panes:
             p.show_snapshot(message.snapshot, message.links)
+        self.call_after_refresh(self._fit_rows)
         self.query_one(Banner).show_problems(self.snapshot, None, self.clock())
         self._show_topbar()
         if gone is not None and self._reselect(*gone):
@@ -442,6 +533,29 @@ class NetExplorerApp(App[int]):
         rules.cycle_table()
         self._jumps = []
         self._show_status()
+        self.call_after_refresh(self._fit_rows)
+
+    def action_toggle_rule_text(self) -> None:
+        rules = self.pane("rules")
+        assert isinstance(rules, RulesPane)
+        full = rules.toggle_full_text()
+        self._show_status("rules: full text" if full else "rules: summaries (f: full text)")
+
+    def action_copy(self) -> None:
+        """``y``: the item under the cursor (else the selection) to the clipboard (OSC 52)."""
+        focused = self._focused_table_pane()
+        key = focused.table.cursor_key if focused else None
+        key = key or self.details.key or self.selected
+        if key is None or self.snapshot is None:
+            self._show_status("nothing to copy")
+            return
+        items = entity_index(self.snapshot).get(key, [])
+        text = next((t for t in map(copy_text, items) if t), None)
+        if text is None:
+            self._show_status("nothing to copy for this item")
+            return
+        self.copy_to_clipboard(text)
+        self._show_status(f"copied: {plain(text)}")
 
     # ------------------------------------------------------------------ search
     def action_search(self) -> None:
@@ -489,7 +603,25 @@ class NetExplorerApp(App[int]):
 
     # ------------------------------------------------------------------ screens
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.key_help()))
+
+    def key_help(self) -> list[tuple[str, str]]:
+        """(key, what it does) of every binding: the app's, then a table pane's (its
+        own before the DataTable's it overrides)."""
+        entries: list[tuple[str, str]] = []
+        table = [*KeyedTableWithJump.BINDINGS, *DataTable.BINDINGS]
+        for group in (self.BINDINGS, table):
+            seen: set[str] = set()
+            for binding in group:
+                assert isinstance(binding, Binding)
+                if binding.key in seen:
+                    continue
+                seen.add(binding.key)
+                key = self.get_key_display(replace(binding, key_display=None))
+                entries.append((key, binding.tooltip or binding.description.lower()))
+        palette = Binding(self.COMMAND_PALETTE_BINDING, "")
+        entries.append((self.get_key_display(palette), "command palette: themes, keys"))
+        return entries
 
     def action_doctor(self) -> None:
         def chosen(key: str | None) -> None:

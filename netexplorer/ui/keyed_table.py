@@ -83,6 +83,15 @@ class KeyedTable(DataTable[object]):
         for key, label in self._column_spec:
             self.add_column(label, key=key)
 
+    def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
+        """Show ``columns`` from now on; the next ``sync`` fills them."""
+        self._column_spec = list(columns)
+        if not self.is_mounted:
+            return
+        self.clear(columns=True)
+        self._shown = {}
+        self.on_mount()
+
     def relabel(self, key: str, label: str) -> None:
         """Give column ``key`` the header ``label`` (now, or when mounted)."""
         self._column_spec = [(k, label if k == key else old) for k, old in self._column_spec]

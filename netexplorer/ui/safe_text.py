@@ -37,3 +37,12 @@ def safe(
 def numeric(value: int | None) -> Text:
     """A count or index, right-aligned."""
     return safe(value, justify="right")
+
+
+def shortened(text: Text, limit: int) -> Text:
+    """``text`` cut to ``limit`` cells, its end replaced by a visible ``…``."""
+    if text.cell_len <= limit:
+        return text
+    out = text.copy()
+    out.truncate(limit, overflow="ellipsis")
+    return out

@@ -113,7 +113,7 @@ async def test_new_snapshot_updates_rows_by_difference_keeping_cursor() -> None:
         assert table.cursor_key == test2
         assert app.selected == test2
         web = container(later, "web").key
-        assert table.cells(web)[1].plain == "paused"
+        assert table.cells(web)[3].plain == "paused"
         assert table.get_row_index(test2) == before[test2] - 1
         # cells that did not change were left alone (only the order marker moved)
         test1 = container(later, "test1").key
@@ -212,13 +212,16 @@ async def test_rule_column_says_nft_for_dockers_native_nftables_rules() -> None:
         def label() -> str:
             return rules.table.columns[ColumnKey("rule")].label.plain
 
+        assert label() == "Rule (summary; f: full text)"
+        await pilot.press("f")
+        await pilot.pause()
         assert label() == "Rule (iptables-save)"  # table nat: no rules, iptables' table
         while rules.table_name != "docker-bridges":
             await pilot.press("t")
         await pilot.pause()
         assert label() == "Rule (nft)"
         assert rules.heading() == "4 docker-bridges rules (nftables)"
-        texts = [c[-1].plain for c in rules.table.rows_by_key.values()]
+        texts = [c[0].plain for c in rules.table.rows_by_key.values()]
         assert any(t.startswith("oifname vmap @filter-forward-in-jumps") for t in texts)
         await pilot.press("t")
         await pilot.pause()

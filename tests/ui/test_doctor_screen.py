@@ -77,7 +77,7 @@ async def test_containers_pane_shows_each_network_mode() -> None:
         table = pane(app, "containers").table
 
         def networks(name: str) -> str:
-            return table.cells(container(snap, name).key)[2].plain
+            return table.cells(container(snap, name).key)[1].plain
 
         assert networks(f"{TAG}-shared") == f"container:{TAG}-multi"
         assert networks(f"{TAG}-host") == "host"

@@ -1,4 +1,6 @@
-"""Screenshots (pytest-textual-snapshot) at 80x24 and 160x45 on recorded snapshots.
+"""Screenshots (pytest-textual-snapshot) on recorded snapshots: every scene at 80x24
+and 160x45; the demo's main scenes at every size the layout changes at (100x30 all
+panes, 120x40 a common SSH window, 200x60 every column).
 
 Update after an intended change with ``pytest tests/ui --snapshot-update`` and look
 at the SVGs in ``__snapshots__`` before committing them.
@@ -106,3 +108,26 @@ SCENES: dict[str, tuple[Callable[[], NetExplorerApp], Steps]] = {
 def test_screen(snap_compare: Any, scene: str, size: tuple[int, int]) -> None:
     make, steps = SCENES[scene]
     assert snap_compare(make(), terminal_size=size, run_before=steps)
+
+
+async def zoomed(pilot: Pilot[Any]) -> None:
+    await select_test1(pilot)
+    await pilot.press("2", "z")
+    await pilot.pause()
+
+
+MORE_SIZES = pytest.mark.parametrize(
+    "size", [(100, 30), (120, 40), (200, 60)], ids=["100x30", "120x40", "200x60"]
+)
+MORE_SCENES = {
+    "start": start,
+    "test1_selected": select_test1,
+    "rule_selected": rule_selected,
+    "interfaces_zoomed": zoomed,
+}
+
+
+@MORE_SIZES
+@pytest.mark.parametrize("scene", list(MORE_SCENES))
+def test_demo_screen(snap_compare: Any, scene: str, size: tuple[int, int]) -> None:
+    assert snap_compare(demo_app(), terminal_size=size, run_before=MORE_SCENES[scene])

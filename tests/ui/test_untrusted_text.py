@@ -60,8 +60,10 @@ async def test_hostile_names_render_literally_and_without_escape_bytes() -> None
         iface_names = [interfaces.table.cells(k)[1].plain for k in interfaces.table.keys]
         assert any(n.startswith(SHOWN_ESCAPE + "0@if") for n in iface_names)
         rules = pane(app, "rules")
+        await pilot.press("f")  # each rule's full text, its comment with it
+        await pilot.pause()
         assert any(
-            f'--comment "{MARKUP} \\x1b]0;pwned\\x07"' in rules.table.cells(k)[-1].plain
+            f'--comment "{MARKUP} \\x1b]0;pwned\\x07"' in rules.table.cells(k)[0].plain
             for k in rules.table.keys
         )
         await pilot.press("slash", *"[red]x", "enter")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual import events, on
@@ -15,6 +15,7 @@ from netexplorer.correlate import Links
 from netexplorer.model import Snapshot
 from netexplorer.ui.keyed_table import KeyedTable
 from netexplorer.ui.messages import PaneFocused, Selected
+from netexplorer.ui.safe_text import shortened
 from netexplorer.ui.search import SearchRow, search_row
 
 Rows = dict[str, list[Text]]
@@ -52,28 +53,88 @@ class Pane(Vertical):
 
 
 class KeyedTableWithJump(KeyedTable):
+    # the tooltip is the line ``?`` shows for the key
     BINDINGS = [
-        Binding("enter", "app.jump", "Jump to linked", show=False),
-        Binding("space", "app.select_here", "Select row", show=False),
+        Binding("enter", "app.jump", "Jump to linked", show=False, tooltip="same as g"),
+        Binding(
+            "space",
+            "app.select_here",
+            "Select row",
+            show=False,
+            tooltip="select the row under the cursor (after a jump)",
+        ),
+        Binding(
+            "up", "cursor_up", show=False, tooltip="move up: the row under the cursor is selected"
+        ),
+        Binding("down", "cursor_down", show=False, tooltip="move down"),
+        Binding("left", "cursor_left", show=False, tooltip="scroll the pane left"),
+        Binding("right", "cursor_right", show=False, tooltip="scroll the pane right"),
     ]
 
 
 class TablePane(Pane):
-    """A pane showing one KeyedTable of model items."""
+    """A pane showing one KeyedTable of model items.
+
+    Compact (the default): the columns not in ``full_only``, long host names
+    shortened to ``limits`` with a visible ellipsis. Full (``set_full``: a large
+    terminal, or the pane zoomed): every column, nothing shortened. Search looks at
+    the full cells either way.
+    """
 
     #: (column key, label) after the mark column
     columns: Sequence[tuple[str, str]] = ()
+    #: columns shown only when the pane is full (``set_full``)
+    full_only: frozenset[str] = frozenset()
+    #: compact form: column key -> at most this many characters (then "…")
+    limits: Mapping[str, int] = {}
     #: the collectors (``Source.name``) whose data the rows show: when one of them
     #: failed in the live view, the rows are its last read and the pane says so
     sources: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         super().__init__()
-        self.table = KeyedTableWithJump(self.columns, id=f"{self.pane_id}-table")
+        self.full = False
+        self.table = KeyedTableWithJump(self.shown_columns(), id=f"{self.pane_id}-table")
         self._snapshot: Snapshot | None = None
         self._links: Links | None = None
+        #: the rows as ``rows`` made them, every column, nothing shortened
+        self._rows: Rows = {}
         self._search_rows: object = None
         self._search_texts: list[SearchRow] = []
+
+    def shown_columns(self) -> list[tuple[str, str]]:
+        return [(k, label) for k, label in self.columns if self.full or k not in self.full_only]
+
+    def set_full(self, full: bool) -> None:
+        """Every column and whole names (True), or the compact form."""
+        if full == self.full:
+            return
+        self.full = full
+        cursor = self.table.cursor_key
+        self.table.set_columns(self.shown_columns())
+        self.table.sync(self._shown(self._rows))
+        if cursor is not None:
+            self.table.move_to(cursor)
+
+    def _shown(self, rows: Rows) -> Rows:
+        """``rows`` cut to the shown columns, names shortened in the compact form."""
+        if self.full:
+            return rows
+        keys = [k for k, _ in self.columns]
+        keep = [n for n, k in enumerate(keys) if k not in self.full_only]
+        limits = [
+            (keep.index(n), self.limits[k])
+            for n, k in enumerate(keys)
+            if k in self.limits and n in keep
+        ]
+        out: Rows = {}
+        for key, cells in rows.items():
+            shown = [cells[n] for n in keep]
+            for at, limit in limits:
+                if shown[at].cell_len > limit:
+                    shown[at] = shortened(shown[at], limit)
+            out[key] = shown
+        return out
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -83,7 +144,8 @@ class TablePane(Pane):
 
     def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
         self._snapshot, self._links = snapshot, links
-        self.table.sync(self.rows(snapshot, links))
+        self._rows = self.rows(snapshot, links)
+        self.table.sync(self._shown(self._rows))
         stale = self.stale_sources()
         self.set_class(bool(stale), "-stale")
         self.border_title = self.heading() + (
@@ -116,7 +178,7 @@ class TablePane(Pane):
         Kept until the table's rows are replaced (every ``sync`` makes new ones):
         rebuilding and folding them took ~100 ms of each search at 5,000 rules.
         """
-        rows = self.table.rows_by_key
+        rows = self._rows
         if self._search_rows is not rows:
             self._search_texts = [
                 search_row(k, [c.plain for c in cells]) for k, cells in rows.items()

@@ -26,11 +26,13 @@ class BridgesPane(TablePane):
     short = "Bridges"
     columns = (
         ("name", "Bridge / port"),
-        ("ifindex", "#"),
-        ("state", "State"),
-        ("stp", "STP"),
         ("owner", "Network / container"),
+        ("state", "State"),
+        ("ifindex", "#"),
+        ("stp", "STP"),
     )
+    full_only = frozenset({"ifindex", "stp"})
+    limits = {"owner": 20}
 
     def rows(self, snapshot: Snapshot, links: Links) -> Rows:
         owners = port_owners(snapshot)
@@ -38,10 +40,10 @@ class BridgesPane(TablePane):
         for br in sorted(snapshot.bridges, key=lambda b: b.name):
             rows[br.key] = [
                 safe(br.name, style="bold"),
-                numeric(br.ifindex),
-                safe(br.operstate.upper() if br.operstate else ""),
-                safe("yes" if br.stp else "no"),
                 safe(br.network),
+                safe(br.operstate.upper() if br.operstate else ""),
+                numeric(br.ifindex),
+                safe("yes" if br.stp else "no"),
             ]
             ports = sorted(br.ports, key=lambda p: p.name)
             for n, port in enumerate(ports):
@@ -49,9 +51,9 @@ class BridgesPane(TablePane):
                 name = safe(port.name)
                 rows[port.key] = [
                     safe(branch) + name,
-                    numeric(port.ifindex),
-                    safe(port.state),
-                    safe(""),
                     safe(owners.get(port.ifindex)),
+                    safe(port.state),
+                    numeric(port.ifindex),
+                    safe(""),
                 ]
         return rows

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from netexplorer.correlate import Links
 from netexplorer.model import Container, Snapshot
+from netexplorer.naming import network_mode_name
 from netexplorer.ui.panes.base import Rows, TablePane
 from netexplorer.ui.safe_text import plain, safe
 
 
-def networks_cell(ct: Container, names: dict[str, str] | None = None) -> str:
+def networks_cell(ct: Container, containers: Sequence[Container]) -> str:
     """``nxlab:172.30.0.2 bridge:172.17.0.4``; ``host``/``none`` alone; a container
-    sharing another's namespace as ``container:<owner name>`` (``names``: id -> name)."""
-    if ct.netns_owner:
-        owner = (names or {}).get(ct.netns_owner, ct.netns_owner[:12])
-        return f"container:{plain(owner)}"
-    if not ct.endpoints:
-        return plain(ct.network_mode)
+    sharing another's namespace as ``container:<owner name>``."""
+    if ct.netns_owner or not ct.endpoints or ct.network_mode in ("host", "none"):
+        return plain(network_mode_name(ct, containers))
     return " ".join(
         f"{plain(ep.network)}:{plain(ep.ipv4 or ep.ipv6)}"
         if ep.ipv4 or ep.ipv6
@@ -40,21 +40,22 @@ class ContainersPane(TablePane):
     short = "Containers"
     columns = (
         ("name", "Name"),
-        ("state", "State"),
         ("networks", "Networks"),
         ("ports", "Ports"),
+        ("state", "State"),
         ("image", "Image"),
         ("id", "ID"),
     )
+    full_only = frozenset({"id"})
+    limits = {"name": 24, "image": 16}
 
     def rows(self, snapshot: Snapshot, links: Links) -> Rows:
-        names = {c.id: c.name for c in snapshot.containers}
         return {
             ct.key: [
                 safe(ct.name),
-                safe(ct.state),
-                safe(networks_cell(ct, names)),
+                safe(networks_cell(ct, snapshot.containers)),
                 safe(ports_cell(ct)),
+                safe(ct.state),
                 safe(ct.image),
                 safe(ct.short_id),
             ]

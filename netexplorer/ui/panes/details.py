@@ -22,6 +22,13 @@ from netexplorer.model import (
     Rule,
     Snapshot,
 )
+from netexplorer.naming import (
+    connect_commands,
+    netns_words,
+    network_mode_name,
+    owner_of,
+    run_flags,
+)
 from netexplorer.ui.panes.base import Pane
 from netexplorer.ui.safe_text import plain
 
@@ -76,18 +83,22 @@ def flow_text(flow: NatFlow) -> str:
 
 
 def _container_facts(ct: Container, snapshot: Snapshot) -> list[str]:
+    mode = network_mode_name(ct, snapshot.containers)
     lines = [
         f"{plain(ct.name)}  {plain(ct.state)}  image {plain(ct.image)}  id {ct.short_id}",
-        f"pid {plain(ct.pid)}  netns id {plain(ct.netnsid)}  network mode {plain(ct.network_mode)}",
+        f"pid {plain(ct.pid)}  netns id {plain(ct.netnsid)}  network mode {plain(mode)}",
     ]
-    if ct.netns_owner:
-        owner = next((c for c in snapshot.containers if c.id == ct.netns_owner), None)
-        lines.append(
-            f"shares the network namespace of container {plain(owner.name)} ({plain(owner.state)})"
-            if owner
-            else f"shares the network namespace of container {plain(ct.netns_owner[:12])}, "
-            "which no longer exists"
-        )
+    words = netns_words(ct, snapshot.containers)
+    owner = owner_of(ct, snapshot.containers)
+    if words is not None:
+        lines.append(plain(words) + (f" ({plain(owner.state)})" if owner else ""))
+    flags = run_flags(ct, snapshot.containers)
+    lines.append(
+        "docker run " + " ".join(plain(f) for f in flags)
+        if flags
+        else "docker run: no network flag (the default bridge)"
+    )
+    lines += [f"  then {plain(c)}" for c in connect_commands(ct)]
     for p in ct.published_ports:
         lines.append(
             f"published {plain(p.host_ip)}:{p.host_port} -> {p.container_port}/{plain(p.protocol)}"

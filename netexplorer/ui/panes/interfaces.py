@@ -23,22 +23,24 @@ class InterfacesPane(TablePane):
     columns = (
         ("ifindex", "#"),
         ("name", "Name"),
+        ("master", "Master"),
         ("state", "State"),
         ("addresses", "Addresses"),
-        ("master", "Master"),
         ("mac", "MAC"),
         ("kind", "Kind"),
         ("mtu", "MTU"),
     )
+    full_only = frozenset({"mac", "kind", "mtu"})
+    limits = {"master": 16}
 
     def rows(self, snapshot: Snapshot, links: Links) -> Rows:
         return {
             iface.key: [
                 numeric(iface.ifindex),
                 safe(link_name(iface)),
+                safe(iface.master),
                 safe(iface.operstate.upper() if iface.operstate else ""),
                 safe(" ".join(a.cidr for a in iface.addresses if a.scope != "link")),
-                safe(iface.master),
                 safe(iface.mac),
                 safe(iface.kind),
                 numeric(iface.mtu),

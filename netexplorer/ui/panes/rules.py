@@ -1,11 +1,13 @@
-"""Firewall rules of one table (nat by default, ``t`` cycles) with counters: iptables-save
-form, or nft's own syntax for Docker's native nftables tables (docker-bridges)."""
+"""Firewall rules of one table (nat by default, ``t`` cycles) with counters: each rule's
+summary (``MASQUERADE 172.17.0.0/16 → !docker0``) and its chain, or (``f``) its full
+iptables-save form, or nft's own syntax for Docker's native nftables tables."""
 
 from __future__ import annotations
 
 from netexplorer.collect.firewall import NFTABLES
 from netexplorer.correlate import Links
 from netexplorer.model import Rule, Snapshot
+from netexplorer.rule_summary import summary
 from netexplorer.ui.panes.base import Rows, TablePane
 from netexplorer.ui.safe_text import numeric, safe
 
@@ -30,16 +32,23 @@ class RulesPane(TablePane):
     sources = ("firewall",)
     short = "Rules"
     columns = (
+        ("rule", "Rule"),
+        ("chain", "Chain"),
         ("delta", "Δpkts"),
         ("pkts", "Pkts"),
         ("bytes", "Bytes"),
         ("where", "Fam"),
-        ("rule", "Rule (iptables-save)"),
+        ("position", "#"),
     )
+    full_only = frozenset({"bytes", "position"})
+    limits = {"chain": 18}
 
     def __init__(self) -> None:
         super().__init__()
         self.table_name = "nat"
+        #: the rule column shows each rule's full text (iptables-save or nft), not
+        #: its summary (``f`` toggles)
+        self.full_text = False
 
     def heading(self) -> str:
         name = "NAT" if self.table_name == "nat" else self.table_name
@@ -59,29 +68,40 @@ class RulesPane(TablePane):
 
     def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
         super().show_snapshot(snapshot, links)
-        self.table.relabel("rule", f"Rule ({self.syntax()})")
+        label = f"Rule ({self.syntax()})" if self.full_text else "Rule (summary; f: full text)"
+        self.table.relabel("rule", label)
 
     def tables(self) -> list[str]:
         found = {r.table for r in self._snapshot.rules} if self._snapshot else set()
         known = [t for t in TABLE_ORDER if t in found or t in ("nat", "filter")]
         return known + sorted(found - set(known))
 
+    def _again(self) -> None:
+        if self._snapshot is not None and self._links is not None:
+            self.show_snapshot(self._snapshot, self._links)
+
     def cycle_table(self) -> str:
         tables = self.tables()
         at = tables.index(self.table_name) if self.table_name in tables else -1
         self.table_name = tables[(at + 1) % len(tables)]
-        if self._snapshot is not None and self._links is not None:
-            self.show_snapshot(self._snapshot, self._links)
+        self._again()
         return self.table_name
+
+    def toggle_full_text(self) -> bool:
+        self.full_text = not self.full_text
+        self._again()
+        return self.full_text
 
     def rows(self, snapshot: Snapshot, links: Links) -> Rows:
         return {
             rule.key: [
+                safe(rule.text if self.full_text else summary(rule)),
+                safe(rule.chain),
                 safe(delta_text(rule), style="bold", empty="", justify="right"),
                 numeric(rule.packets),
                 numeric(rule.bytes),
                 safe(where(rule)),
-                safe(rule.text),
+                numeric(rule.position),
             ]
             for rule in snapshot.rules
             if rule.table == self.table_name

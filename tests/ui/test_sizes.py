@@ -1,0 +1,217 @@
+"""At each real terminal size: what is on screen together, zoom, copy, help, monochrome.
+
+"On screen" is read from the lines the tables render (``render_line``), i.e. what
+the terminal shows after scrolling, not from the rows a table holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.pilot import Pilot
+
+from netexplorer.naming import copy_text
+from netexplorer.rule_summary import summary
+from netexplorer.ui.app import NetExplorerApp
+from netexplorer.ui.keyed_table import LINKED_GLYPH, SELECTED_GLYPH
+from netexplorer.ui.panes.base import KeyedTableWithJump, TablePane
+
+from .helpers import app_over, container, demo, pane, ready
+
+
+def on_screen(table_pane: TablePane) -> str:
+    """The text the pane's table shows now (empty when the pane is hidden)."""
+    table = table_pane.table
+    if not table_pane.display or not table.size.height:
+        return ""
+    return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+
+def marked_line(text: str, needle: str, glyph: str = LINKED_GLYPH) -> bool:
+    return any(line.lstrip().startswith(glyph) and needle in line for line in text.splitlines())
+
+
+async def search(pilot: Pilot[Any], name: str) -> None:
+    await ready(pilot)
+    await pilot.press("slash", *name, "enter")
+    await pilot.pause()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(100, 30), (120, 40)], ids=["100x30", "120x40"])
+async def test_test1_its_veth_port_and_masquerade_on_screen_together(
+    size: tuple[int, int],
+) -> None:
+    snap = demo()
+    test1 = container(snap, "test1")
+    veth = test1.endpoints[0].host_veth
+    assert veth
+    app = app_over(snap)
+    async with app.run_test(size=size) as pilot:
+        await search(pilot, "test1")
+        await pilot.pause()
+        assert app.selected == test1.key
+        assert marked_line(on_screen(pane(app, "containers")), "test1", SELECTED_GLYPH)
+        assert marked_line(on_screen(pane(app, "interfaces")), veth)
+        assert marked_line(on_screen(pane(app, "bridges")), veth)  # its port on docker0
+        assert marked_line(on_screen(pane(app, "rules")), "MASQUERADE 172.17.0.0/16 → !docker0")
+
+
+async def test_every_dnat_destination_in_the_rules_pane_at_160x45() -> None:
+    snap = demo()
+    dnats = [r for r in snap.rules if r.table == "nat" and r.target == "DNAT"]
+    assert dnats
+    app = app_over(snap)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ready(pilot)
+        shown = on_screen(pane(app, "rules"))
+        for rule in dnats:
+            assert summary(rule) in shown
+            assert rule.target_options["--to-destination"] in shown
+
+
+async def test_below_100x30_one_pane_with_tabs_that_count_the_links() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=(99, 40)) as pilot:
+        await search(pilot, "test1")
+        assert [p.pane_id for p in app.table_panes if p.display and p.size.height] == ["containers"]
+        labels = {t.id: str(t.label) for t in app.query("Tab")}
+        assert labels["tab-bridges"].endswith("●2")
+        assert labels["tab-rules"].endswith("●1")
+
+
+async def test_short_panes_give_their_rows_to_long_ones() -> None:
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        containers, details = pane(app, "containers"), app.details
+        # 12 interfaces beside 4 containers: the top row fits the interfaces...
+        assert len(pane(app, "interfaces").table.keys) == 12
+        assert containers.outer_size.height == 12 + 4  # rows, header, borders, scrollbar
+        # ... and the details take the rest instead of a third of the screen each
+        assert details.outer_size.height >= 8
+
+
+async def test_z_zooms_the_focused_pane_with_every_column_and_back() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        interfaces = pane(app, "interfaces")
+        assert "MAC" not in on_screen(interfaces)
+        await pilot.press("2", "z")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.zoomed
+        assert [p.pane_id for p in app.panes if p.display and p.size.height] == ["interfaces"]
+        assert interfaces.size.height > 30
+        assert "MAC" in on_screen(interfaces) and "MTU" in on_screen(interfaces)
+        await pilot.press("z")
+        await pilot.pause()
+        await pilot.pause()
+        assert not app.zoomed
+        assert all(p.size.height for p in app.panes)
+        assert "MAC" not in on_screen(interfaces)
+
+
+async def test_200x60_shows_the_extra_columns() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=(200, 60)) as pilot:
+        await ready(pilot)
+        assert "MAC" in on_screen(pane(app, "interfaces"))
+        assert "Bytes" in on_screen(pane(app, "rules"))
+        labels = [c.label.plain for c in pane(app, "interfaces").table.columns.values()]
+        assert "MTU" in labels  # further right: the pane scrolls
+
+
+async def test_y_copies_the_item_under_the_cursor() -> None:
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot, "test1")
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.clipboard == container(snap, "test1").id
+        await pilot.press("4")  # the rules pane: a rule's full text
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        rules = pane(app, "rules")
+        key = rules.table.cursor_key
+        rule = next(r for r in snap.rules if r.key == key)
+        assert app.clipboard == rule.text == copy_text(rule)
+
+
+async def test_y_writes_osc_52() -> None:
+    """What reaches the terminal: the OSC 52 sequence with the text in base64."""
+    import base64
+
+    snap = demo()
+    app = app_over(snap)
+    written: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot, "test1")
+        driver = app._driver
+        assert driver is not None
+        original = driver.write
+        driver.write = lambda data: (written.append(data), original(data))[1]  # type: ignore[method-assign]
+        await pilot.press("y")
+        await pilot.pause()
+    encoded = base64.b64encode(container(snap, "test1").id.encode()).decode()
+    assert f"\x1b]52;c;{encoded}\a" in written
+
+
+async def test_f_shows_each_rules_full_text() -> None:
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ready(pilot)
+        rules = pane(app, "rules")
+        masq = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
+        assert masq not in on_screen(rules)
+        await pilot.press("f")
+        await pilot.pause()
+        assert masq in on_screen(rules)
+
+
+async def test_help_lists_every_binding() -> None:
+    app = app_over(demo())
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot)
+        entries = app.key_help()
+        keys = {k for k, _ in entries}
+        for binding in [*NetExplorerApp.BINDINGS, *KeyedTableWithJump.BINDINGS]:
+            assert app.get_key_display(binding.__class__(binding.key, "")) in keys  # type: ignore[union-attr]
+        whats = [w for _, w in entries]
+        assert all(whats) and "zoom the focused pane to the whole screen, and back" in whats
+        await pilot.press("question_mark")
+        await pilot.pause()
+        shown = str(app.screen.query_one("Static").render())
+        assert "zoom the focused pane" in shown and "OSC 52" in shown
+
+
+async def test_no_color_marks_are_glyphs_and_bold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_over(demo())
+    assert app.no_color
+    async with app.run_test(size=(120, 40)) as pilot:
+        await search(pilot, "test1")
+        shown = on_screen(pane(app, "bridges"))
+        assert marked_line(shown, "docker0")
+        table = pane(app, "bridges").table
+        key = next(k for k in table.marked() if k != app.selected)
+        cells = [c for c in table._shown[key][1:] if isinstance(c, Text)]
+        assert cells and all(
+            "bold" in str(c.style) or any("bold" in str(s.style) for s in c.spans) for c in cells
+        )
+
+
+async def test_themes_are_in_the_command_palette() -> None:
+    app = app_over(demo())
+    assert app.ENABLE_COMMAND_PALETTE
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert any("theme" in t.lower() for t in titles)
