@@ -407,3 +407,52 @@ def _draw_group(cv: _Canvas, row: int, title: str, cts: Iterable[CtNode]) -> int
             row += 1
     cv.put(row, 0, "└" + "─" * inner + "┘")
     return row + 2
+
+
+# ------------------------------------------------------------------ moving and finding
+def neighbour(drawing: Drawing, at: int, down: int, right: int) -> int | None:
+    """The region an arrow key leads to from region ``at`` (an index in
+    ``drawing.regions``): up/down to the nearest row holding another item, the
+    region there closest in column; left/right to the next other item on the row."""
+    regions = drawing.regions
+    here = regions[at]
+    if right:
+        row = [
+            (i, r)
+            for i, r in enumerate(regions)
+            if r.row == here.row and r.key != here.key and (r.start - here.start) * right > 0
+        ]
+        if not row:
+            return None
+        return min(row, key=lambda ir: abs(ir[1].start - here.start))[0]
+    rows = sorted(
+        {r.row for r in regions if (r.row - here.row) * down > 0 and r.key != here.key},
+        key=lambda n: abs(n - here.row),
+    )
+    if not rows:
+        return None
+    target = rows[0]
+    on_row = [(i, r) for i, r in enumerate(regions) if r.row == target and r.key != here.key]
+    return min(on_row, key=lambda ir: abs(ir[1].start - here.start))[0]
+
+
+def search_rows(hmap: HostMap) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """(key, texts to match, buses to open to show it) of everything the map can show,
+    folded or not: containers, buses, veths, NAT rules."""
+    out: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+    for ct in hmap.containers:
+        buses = tuple(dict.fromkeys(lk.bus_key for lk in ct.links))
+        addrs = tuple(a for lk in ct.links for a in lk.addresses)
+        out.append((ct.key, (lit(ct.name), *addrs), buses[:1]))
+        for lk in ct.links:
+            if lk.label_key is not None:
+                out.append((lk.label_key, (lit(lk.label),), (lk.bus_key,)))
+        for s in ct.sidecars:
+            out.append((s.key, (lit(s.name),), buses[:1]))
+    for bus in hmap.buses:
+        out.append((bus.key, (lit(bus.device), lit(bus.network), *bus.subnets), ()))
+        for step in bus.nat:
+            out.append((step.key, (step.text,), (bus.key,)))
+    for ct in (*hmap.host_containers, *hmap.alone, *hmap.orphans):
+        out.append((ct.key, (lit(ct.name),), ()))
+    return out

@@ -44,6 +44,7 @@ from netexplorer.ui.panes.rules import RulesPane
 from netexplorer.ui.safe_text import plain
 from netexplorer.ui.screens.doctor import DoctorScreen, diagnose_and_link
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
+from netexplorer.ui.screens.map import MapScreen
 from netexplorer.ui.search import SearchBar, find
 from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source
 
@@ -129,6 +130,14 @@ class NetExplorerApp(App[int]):
         Binding("3", "focus_pane('bridges')", show=False, tooltip="focus Bridge ports"),
         Binding("4", "focus_pane('rules')", show=False, tooltip="focus Rules"),
         Binding("5", "focus_pane('details')", show=False, tooltip="focus Details"),
+        Binding(
+            "m",
+            "map",
+            "Map",
+            show=False,
+            tooltip="map: networks, veths and NAT drawn; arrows move, Enter folds a "
+            "network, Esc back",
+        ),
     ]
 
     def __init__(
@@ -332,6 +341,8 @@ class NetExplorerApp(App[int]):
         for p in self.table_panes:
             p.show_snapshot(message.snapshot, message.links)
         self.call_after_refresh(self._fit_rows)
+        if (shown := self.map_screen()) is not None:
+            shown.show_snapshot(message.snapshot, message.links)
         self.query_one(Banner).show_problems(self.snapshot, None, self.clock())
         self._show_topbar()
         if gone is not None and self._reselect(*gone):
@@ -355,7 +366,8 @@ class NetExplorerApp(App[int]):
 
     def _selected_row(self) -> tuple[TablePane, int, str] | None:
         """The selection's pane, row and label, to find a place for it if it goes."""
-        pane = self.pane(self.selected_pane) if self.selected_pane else None
+        ids = {p.pane_id for p in self.table_panes}
+        pane = self.pane(self.selected_pane) if self.selected_pane in ids else None
         if self.selected is None or not isinstance(pane, TablePane):
             return None
         keys = pane.table.keys
@@ -427,6 +439,8 @@ class NetExplorerApp(App[int]):
         self.related = self.links.related(self.selected)
         for p in self.table_panes:
             p.mark(self.related, self.selected)
+        if (shown := self.map_screen()) is not None:
+            shown.mark(self.related, self.selected)
         self._show_status()
 
     def _show_status(self, note: str = "") -> None:
@@ -559,6 +573,9 @@ class NetExplorerApp(App[int]):
 
     # ------------------------------------------------------------------ search
     def action_search(self) -> None:
+        if isinstance(self.screen, MapScreen):  # the map searches what it draws
+            self.screen.action_search()
+            return
         bar = self.query_one(SearchBar)
         if self.focused is bar:  # "/" typed in a search, e.g. 172.17.0.0/16
             bar.insert_text_at_cursor("/")
@@ -629,6 +646,14 @@ class NetExplorerApp(App[int]):
                 self.select(key, "doctor")
 
         self.push_screen(DoctorScreen(self.findings, self.links), chosen)
+
+    def map_screen(self) -> MapScreen | None:
+        """The map, if it is open (it follows snapshots and the selection)."""
+        return next((s for s in self.screen_stack if isinstance(s, MapScreen)), None)
+
+    def action_map(self) -> None:
+        if self.map_screen() is None:
+            self.push_screen(MapScreen())
 
     def action_problems(self) -> None:
         items = problems(self.snapshot, self.failure)
