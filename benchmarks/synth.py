@@ -166,7 +166,7 @@ def synthetic_snapshot(
                 ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"],
             )
         )
-        bridges[net.bridge] = Bridge(net.bridge, next_index, "UP", mac, False, [], net.name)
+        bridges[net.bridge] = Bridge(net.bridge, next_index, "UP", mac, False, [])
         next_index += 1
 
     veths = interfaces - len(ifaces)
@@ -243,7 +243,7 @@ def synthetic_snapshot(
     while ports_wanted > 0 and cts:
         ct = cts[at % len(cts)]
         ep = ct.endpoints[0]
-        assert ep.bridge is None and ep.ipv4 is not None
+        assert ep.ipv4 is not None
         br = next(n.bridge for n in networks if n.id == ep.network_id)
         assert br is not None
         port = 80 + len(ct.published_ports)
@@ -280,10 +280,8 @@ def synthetic_snapshot(
 
 
 def write_synthetic(path: Path, **sizes: Any) -> Snapshot:
-    from netexplorer.correlate import correlate
     from netexplorer.snapshot_io import snapshot_to_json
 
     snap = synthetic_snapshot(**sizes)
-    correlate(snap)
     path.write_text(snapshot_to_json(snap), encoding="utf-8")
     return snap

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from netexplorer.correlate import Correlation
 from netexplorer.literal import escape_controls
 from netexplorer.map.export import FORMATS
 from netexplorer.model import Endpoint, Snapshot
@@ -121,21 +122,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _endpoint_wiring(ep: Endpoint) -> str:
+def _endpoint_wiring(ep: Endpoint, corr: Correlation) -> str:
     """``veth4437483@if1164 -> docker0``; a macvlan/ipvlan child's parent; a missing veth."""
-    if ep.parent:
-        return f"child of {escape_controls(ep.parent)} (no veth)"
-    if ep.host_veth:
+    w = corr.wiring(ep)
+    if w.parent:
+        return f"child of {escape_controls(w.parent)} (no veth)"
+    if w.host_veth:
         return (
-            f"{escape_controls(ep.host_veth)}@if{ep.peer_ifindex or '?'} -> "
-            f"{escape_controls(ep.bridge or '-')}"
+            f"{escape_controls(w.host_veth)}@if{w.peer_ifindex or '?'} -> "
+            f"{escape_controls(w.bridge or '-')}"
         )
-    if ep.bridge:
-        return f"host veth not found -> {escape_controls(ep.bridge)}"
+    if w.bridge:
+        return f"host veth not found -> {escape_controls(w.bridge)}"
     return "no veth"
 
 
-def _summary(snap: Snapshot) -> str:
+def _summary(snap: Snapshot, corr: Correlation) -> str:
     """One line per container endpoint, like the tutorial's walk; host text made literal."""
     lines = []
     for ct in snap.containers:
@@ -146,22 +148,24 @@ def _summary(snap: Snapshot) -> str:
             lines.append(
                 f"{name:<20} {escape_controls(ep.network):<14} "
                 f"{ep.ipv4 or ep.ipv6 or '-':<16} "
-                f"{_endpoint_wiring(ep)}  rules: {len(ep.rules)}"
+                f"{_endpoint_wiring(ep, corr)}  rules: {len(corr.wiring(ep).rules)}"
             )
         words = netns_words(ct, snap.containers)
         if words is not None:
             mode = escape_controls(network_mode_name(ct, snap.containers))
             lines.append(f"{name:<20} {mode:<14} {escape_controls(words)}")
-    lines.extend(f"warning: {escape_controls(w)}" for w in snap.warnings)
+    lines.extend(f"warning: {escape_controls(w)}" for w in [*snap.warnings, *corr.warnings])
     return "\n".join(lines) + "\n"
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from netexplorer.collect.snapshot import collect_snapshot
+    from netexplorer.correlate import correlate
     from netexplorer.snapshot_io import snapshot_to_json
 
     snap = collect_snapshot()
-    text = snapshot_to_json(snap) if args.json else _summary(snap)
+    corr = correlate(snap)
+    text = snapshot_to_json(snap, corr) if args.json else _summary(snap, corr)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -179,8 +183,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from netexplorer.correlate import correlate
-    from netexplorer.doctor import diagnose, link_findings
+    from netexplorer.analysis import analyse
     from netexplorer.doctor.report import findings_to_json, findings_to_text
     from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
 
@@ -196,9 +199,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         from netexplorer.collect.snapshot import collect_snapshot
 
         snap = collect_snapshot()
-    links = correlate(snap)
-    findings = diagnose(snap)
-    link_findings(links, findings)
+    result = analyse(snap)
+    links, findings = result.links, list(result.findings)
     if args.json:
         sys.stdout.write(findings_to_json(snap, links, findings))
     else:

@@ -1,11 +1,13 @@
 """Correlation: which veth, bridge port, network and rules belong to which container.
 
-``correlate(snapshot)`` fills the derived fields of the snapshot (each endpoint's
-host veth, ifindex, bridge and rules; each rule's containers and bridges) and
-returns a :class:`Links` index whose single query, :meth:`Links.related`, answers
-"what should light up when this is selected" for every kind of item, in every
-direction. It is idempotent: a snapshot loaded from JSON correlates to the same
-result it was written with.
+``correlate(read)`` is a pure function of a collected :class:`~netexplorer.model.Snapshot`
+(the read): it never writes into it. It returns a :class:`Correlation` holding what is
+derived from the read: each endpoint's :class:`Wiring` (host veth, ifindexes, bridge,
+macvlan/ipvlan parent, related rules), each rule's containers and bridges, each
+container's NATed conntrack flows, the network behind each bridge, warnings, the
+read-only indexes the UI and the doctor look things up in, and a :class:`Links` index
+whose single query, :meth:`Links.related`, answers "what should light up when this is
+selected" for every kind of item, in every direction.
 
 Cost is linear in what is linked: endpoints are indexed by address, by bridge and
 by network subnet, so a rule is checked against the endpoints of the few networks
@@ -15,18 +17,27 @@ its addresses overlap, never against every endpoint.
 from __future__ import annotations
 
 import ipaddress
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import ChainMap, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
-from netexplorer.model import Bridge, Container, Endpoint, Interface, Network, Rule, Snapshot
+from netexplorer.model import (
+    Container,
+    Endpoint,
+    Interface,
+    NatFlow,
+    Network,
+    Rule,
+    Snapshot,
+)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SNAT_TARGETS = frozenset({"MASQUERADE", "SNAT"})
 DNAT_TARGETS = frozenset({"DNAT"})
-UNKNOWN_NETNS = "; its network namespace id is unknown (not root?)"
 
 
 def iface_matches(pattern: str, name: str) -> bool:
@@ -72,26 +83,61 @@ class _EndpointAddr:
     address: IPAddress
 
 
-@dataclass
+def _kind(key: str) -> str:
+    return key.split(":", 1)[0]
+
+
 class Links:
-    """The cross-link index over one snapshot, keyed by model ``key`` strings."""
+    """The cross-link index over one read, keyed by model ``key`` strings. Read-only.
 
-    edges: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    kinds: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    #: lines describing an item that is not in the snapshot itself (a doctor
-    #: finding), for the details view
-    notes: dict[str, list[str]] = field(default_factory=dict)
+    :meth:`extended` gives a new index with more items linked in (the doctor's
+    findings) without copying or touching this one.
+    """
 
-    def link(self, a: str, b: str) -> None:
-        self.edges[a].add(b)
-        self.edges[b].add(a)
+    __slots__ = ("_base", "_edges", "labels", "notes")
 
-    def neighbours(self, key: str) -> set[str]:
-        return self.edges.get(key, set())
+    def __init__(
+        self,
+        edges: Mapping[str, Iterable[str]] | None = None,
+        labels: Mapping[str, str] | None = None,
+        notes: Mapping[str, list[str]] | None = None,
+        base: Links | None = None,
+    ) -> None:
+        self._edges: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in (edges or {}).items()}
+        self._base = base
+        own_labels = dict(labels or {})
+        own_notes = {k: list(v) for k, v in (notes or {}).items()}
+        #: key -> what to call it (a name, a rule's text)
+        self.labels: Mapping[str, str] = (
+            ChainMap(own_labels, dict(base.labels)) if base is not None else own_labels
+        )
+        #: lines describing an item that is not in the read itself (a doctor
+        #: finding), for the details view
+        self.notes: Mapping[str, list[str]] = (
+            ChainMap(own_notes, dict(base.notes)) if base is not None else own_notes
+        )
+
+    def extended(
+        self,
+        pairs: Iterable[tuple[str, str]],
+        labels: Mapping[str, str],
+        notes: Mapping[str, list[str]],
+    ) -> Links:
+        """This index plus the links ``pairs`` (both ways), ``labels`` and ``notes``."""
+        edges: dict[str, set[str]] = defaultdict(set)
+        for a, b in pairs:
+            edges[a].add(b)
+            edges[b].add(a)
+        return Links(edges, labels, notes, base=self)
+
+    def neighbours(self, key: str) -> frozenset[str]:
+        own = self._edges.get(key, frozenset())
+        if self._base is None:
+            return own
+        return own | self._base.neighbours(key) if own else self._base.neighbours(key)
 
     def kind(self, key: str) -> str:
-        return key.split(":", 1)[0]
+        return _kind(key)
 
     def related(self, key: str) -> frozenset[str]:
         """Everything to highlight when ``key`` is selected (``key`` itself included).
@@ -106,7 +152,7 @@ class Links:
         what they link to. A doctor finding (``doc:<id>``, linked by
         :func:`netexplorer.doctor.link_findings`) relates to its evidence only.
         """
-        origin = self.kind(key)
+        origin = _kind(key)
         out = {key}
         first = self.neighbours(key)
         out |= first
@@ -115,148 +161,255 @@ class Links:
         if origin == "ct":
             # a container sharing another's netns (container:<other>) reaches the
             # owner's endpoints, and the owner those of its sharers
-            first = first | {k2 for k in first if self.kind(k) == "ct" for k2 in self.neighbours(k)}
+            first = first | {k2 for k in first if _kind(k) == "ct" for k2 in self.neighbours(k)}
             out |= first
         for k in first:
-            if self.kind(k) != "ep":
+            if _kind(k) != "ep":
                 continue
             for k2 in self.neighbours(k):
-                if origin == "rule" and self.kind(k2) == "rule":
+                if origin == "rule" and _kind(k2) == "rule":
                     continue
                 out.add(k2)
         return frozenset(out)
 
 
-def correlate(snap: Snapshot) -> Links:
-    links = Links()
-    by_name = {i.name: i for i in snap.interfaces}
-    bridges = {b.name: b for b in snap.bridges}
-    networks = {n.id: n for n in snap.networks}
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """How one endpoint is wired on the host, as correlation found it."""
 
-    _link_interfaces(links, snap.interfaces, bridges, by_name)
-    _link_networks(links, snap.networks, bridges, by_name)
-    endpoints = _link_endpoints(links, snap, networks, bridges)
-    _link_rules(links, snap, endpoints, bridges)
-    attach_flows(snap)
-    return links
+    #: the bridge of the endpoint's network (docker0, br-<id12> ...), if a bridge network
+    bridge: str | None = None
+    host_veth: str | None = None
+    host_ifindex: int | None = None
+    #: ifindex of the container-side interface (the ``@ifN`` of the host veth)
+    peer_ifindex: int | None = None
+    #: netns id of the container's namespace as seen from the host (for a
+    #: ``container:<other>`` container, the owner's)
+    netnsid: int | None = None
+    #: macvlan/ipvlan: the host interface the container's interface hangs off; no veth then
+    parent: str | None = None
+    parent_ifindex: int | None = None
+    #: the MAC the endpoint sends with: Docker's, or for an ipvlan child (Docker
+    #: reports none) its parent's
+    mac: str | None = None
+    #: ids of the rules that concern this endpoint
+    rules: tuple[str, ...] = ()
 
 
-def _link_interfaces(
-    links: Links,
-    interfaces: Iterable[Interface],
-    bridges: dict[str, Bridge],
-    by_name: dict[str, Interface],
-) -> None:
-    for iface in interfaces:
-        links.kinds[iface.key] = "interface"
-        links.labels[iface.key] = iface.name
-    for br in bridges.values():
-        links.labels[br.key] = br.name
-        if br.name in by_name:
-            links.link(br.key, by_name[br.name].key)
+_NO_WIRING = Wiring()
+
+
+def _empty() -> Mapping[Any, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """What correlation derived from one read (see the module docstring). Read-only."""
+
+    links: Links = field(default_factory=Links)
+    #: rule id -> names of the containers it applies to (sorted)
+    rule_containers: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
+    #: rule id -> names of the bridges it names (sorted)
+    rule_bridges: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
+    #: bridge name -> name of the Docker network behind it
+    bridge_network: Mapping[str, str] = field(default_factory=_empty)
+    #: sentences about what correlation could not find (not in the read's warnings)
+    warnings: tuple[str, ...] = ()
+    interfaces_by_name: Mapping[str, Interface] = field(default_factory=_empty)
+    interfaces_by_ifindex: Mapping[int, Interface] = field(default_factory=_empty)
+    containers_by_id: Mapping[str, Container] = field(default_factory=_empty)
+    containers_by_name: Mapping[str, Container] = field(default_factory=_empty)
+    #: an endpoint address (IPv4 or IPv6 text) -> the endpoints that have it
+    endpoints_by_address: Mapping[str, tuple[Endpoint, ...]] = field(default_factory=_empty)
+    #: endpoint key -> its wiring
+    wirings: Mapping[str, Wiring] = field(default_factory=_empty)
+    #: container id -> its NATed conntrack flows
+    container_flows: Mapping[str, tuple[NatFlow, ...]] = field(default_factory=_empty)
+
+    def wiring(self, ep: Endpoint) -> Wiring:
+        return self.wirings.get(ep.key, _NO_WIRING)
+
+    def flows(self, ct: Container) -> tuple[NatFlow, ...]:
+        """The container's live NATed conntrack entries (see :func:`_flows`)."""
+        return self.container_flows.get(ct.id, ())
+
+    def netns_owner(self, ct: Container) -> Container | None:
+        """The container whose network namespace ``ct`` shares (``container:<other>``)."""
+        return self.containers_by_id.get(ct.netns_owner) if ct.netns_owner else None
+
+    def container_of(self, ep: Endpoint) -> Container | None:
+        return self.containers_by_id.get(ep.container_id)
+
+
+class _Builder:
+    """The mutable state of one correlation run, frozen into a Correlation at the end."""
+
+    def __init__(self, read: Snapshot) -> None:
+        self.read = read
+        self.edges: dict[str, set[str]] = defaultdict(set)
+        self.labels: dict[str, str] = {}
+        self.warnings: list[str] = []
+        self.interfaces_by_name = {i.name: i for i in read.interfaces}
+        self.bridges = {b.name: b for b in read.bridges}
+        self.networks = {n.id: n for n in read.networks}
+        self.containers_by_id = {c.id: c for c in read.containers}
+        self.wirings: dict[str, Wiring] = {}
+        self.endpoint_rules: dict[str, list[str]] = defaultdict(list)
+        self.bridge_network: dict[str, str] = {}
+        self.rule_containers: dict[str, tuple[str, ...]] = {}
+        self.rule_bridges: dict[str, tuple[str, ...]] = {}
+
+    def link(self, a: str, b: str) -> None:
+        self.edges[a].add(b)
+        self.edges[b].add(a)
+
+    def warn(self, message: str) -> None:
+        if message not in self.read.warnings and message not in self.warnings:
+            self.warnings.append(message)
+
+
+def correlate(read: Snapshot) -> Correlation:
+    """Everything derived from ``read``; ``read`` is not changed."""
+    b = _Builder(read)
+    _link_interfaces(b)
+    _link_networks(b)
+    endpoints = _link_endpoints(b)
+    _link_rules(b, endpoints)
+    by_address: dict[str, list[Endpoint]] = defaultdict(list)
+    for ep in endpoints:
+        for a in (ep.ipv4, ep.ipv6):
+            if a:
+                by_address[a].append(ep)
+    wirings = {key: _with_rules(w, b.endpoint_rules.get(key)) for key, w in b.wirings.items()}
+    return Correlation(
+        links=Links(b.edges, b.labels),
+        rule_containers=MappingProxyType(b.rule_containers),
+        rule_bridges=MappingProxyType(b.rule_bridges),
+        bridge_network=MappingProxyType(b.bridge_network),
+        warnings=tuple(b.warnings),
+        interfaces_by_name=MappingProxyType(b.interfaces_by_name),
+        interfaces_by_ifindex=MappingProxyType({i.ifindex: i for i in read.interfaces}),
+        containers_by_id=MappingProxyType(b.containers_by_id),
+        containers_by_name=MappingProxyType({c.name: c for c in read.containers}),
+        endpoints_by_address=MappingProxyType({a: tuple(e) for a, e in by_address.items()}),
+        wirings=MappingProxyType(wirings),
+        container_flows=MappingProxyType(_flows(read)),
+    )
+
+
+def _with_rules(w: Wiring, rules: list[str] | None) -> Wiring:
+    if not rules:
+        return w
+    return Wiring(
+        w.bridge,
+        w.host_veth,
+        w.host_ifindex,
+        w.peer_ifindex,
+        w.netnsid,
+        w.parent,
+        w.parent_ifindex,
+        w.mac,
+        tuple(rules),
+    )
+
+
+def _link_interfaces(b: _Builder) -> None:
+    for iface in b.read.interfaces:
+        b.labels[iface.key] = iface.name
+    for br in b.bridges.values():
+        b.labels[br.key] = br.name
+        if br.name in b.interfaces_by_name:
+            b.link(br.key, b.interfaces_by_name[br.name].key)
         for port in br.ports:
-            links.link(br.key, port.key)
+            b.link(br.key, port.key)
 
 
-def _link_networks(
-    links: Links,
-    nets: Iterable[Network],
-    bridges: dict[str, Bridge],
-    by_name: dict[str, Interface],
-) -> None:
-    for net in nets:
-        links.labels[net.key] = net.name
-        if net.bridge and net.bridge in bridges:
-            bridges[net.bridge].network = net.name
-            links.link(net.key, bridges[net.bridge].key)
-        elif net.bridge and net.bridge in by_name:
-            links.link(net.key, by_name[net.bridge].key)
-        if net.parent and net.parent in by_name:
+def _link_networks(b: _Builder) -> None:
+    for net in b.read.networks:
+        b.labels[net.key] = net.name
+        if net.bridge and net.bridge in b.bridges:
+            b.bridge_network[net.bridge] = net.name
+            b.link(net.key, b.bridges[net.bridge].key)
+        elif net.bridge and net.bridge in b.interfaces_by_name:
+            b.link(net.key, b.interfaces_by_name[net.bridge].key)
+        if net.parent and net.parent in b.interfaces_by_name:
             # macvlan/ipvlan: the network hangs off this host interface
-            links.link(net.key, by_name[net.parent].key)
+            b.link(net.key, b.interfaces_by_name[net.parent].key)
 
 
 #: the sources a container's veth is found from (see _link_endpoints)
 VETH_SOURCES = frozenset({"docker", "netns", "netlink"})
 
 
-def _link_endpoints(
-    links: Links,
-    snap: Snapshot,
-    networks: dict[str, Network],
-    bridges: dict[str, Bridge],
-) -> list[Endpoint]:
+def _link_endpoints(b: _Builder) -> list[Endpoint]:
+    read = b.read
     # host veths by the netns their peer lives in, then by the bridge they serve
     veths: dict[int, dict[str, Interface]] = defaultdict(dict)
-    for iface in snap.interfaces:
+    for iface in read.interfaces:
         if iface.kind == "veth" and iface.link_netnsid is not None and iface.master:
             veths[iface.link_netnsid][iface.master] = iface
-    owner_of: dict[str, Container] = {c.id: c for c in snap.containers}
-    by_name = {i.name: i for i in snap.interfaces}
     endpoints: list[Endpoint] = []
     # Docker's last read kept beside a fresh netlink one (or the other way round):
     # a veth missing from it is the sources' different moments, not the host
-    mixed_reads = any(src.stale for src in snap.sources if src.name in VETH_SOURCES)
-    for ct in snap.containers:
-        links.labels[ct.key] = ct.name
+    mixed_reads = any(src.stale for src in read.sources if src.name in VETH_SOURCES)
+    for ct in read.containers:
+        b.labels[ct.key] = ct.name
         netns = ct.netnsid
-        if ct.netns_owner is None and ct.network_mode.startswith("container:"):
-            ct.netns_owner = ct.network_mode.split(":", 1)[1] or None  # older snapshots
-        other = owner_of.get(ct.netns_owner) if ct.netns_owner else None
+        other = b.containers_by_id.get(ct.netns_owner) if ct.netns_owner else None
         if other is not None:
             # --network container:<other>: one network namespace, the owner's
             # endpoints are this container's interfaces
-            links.link(ct.key, other.key)
+            b.link(ct.key, other.key)
             if netns is None:
                 netns = other.netnsid
         for ep in ct.endpoints:
             endpoints.append(ep)
-            links.labels[ep.key] = f"{ct.name}@{ep.network}"
-            links.link(ct.key, ep.key)
-            net = networks.get(ep.network_id)
+            b.labels[ep.key] = f"{ct.name}@{ep.network}"
+            b.link(ct.key, ep.key)
+            net = b.networks.get(ep.network_id)
+            bridge = net.bridge if net is not None else None
             if net is not None:
-                links.link(ep.key, net.key)
-                ep.bridge = net.bridge
-            ep.netnsid = netns
-            ep.parent = net.parent if net is not None else None
-            parent = by_name.get(ep.parent) if ep.parent else None
-            ep.parent_ifindex = parent.ifindex if parent is not None else None
+                b.link(ep.key, net.key)
+            parent_name = net.parent if net is not None else None
+            parent = b.interfaces_by_name.get(parent_name) if parent_name else None
+            mac = ep.mac
             if parent is not None:
                 # macvlan/ipvlan: no veth; the container's interface is a child
                 # of this host interface, living in the container's netns
-                links.link(ep.key, parent.key)
-                if net is not None and net.driver == "ipvlan" and not ep.mac:
+                b.link(ep.key, parent.key)
+                if net is not None and net.driver == "ipvlan" and not mac:
                     # an ipvlan child has no MAC of its own (Docker reports none):
                     # in every mode it sends with its parent's
-                    ep.mac = parent.mac
-            if ep.bridge:
-                if ep.bridge in bridges:
-                    links.link(ep.key, bridges[ep.bridge].key)
-                veth = veths.get(netns, {}).get(ep.bridge) if netns is not None else None
-                ep.host_veth = ep.host_ifindex = ep.peer_ifindex = None  # derived: redo
+                    mac = parent.mac
+            veth = None
+            if bridge:
+                if bridge in b.bridges:
+                    b.link(ep.key, b.bridges[bridge].key)
+                veth = veths.get(netns, {}).get(bridge) if netns is not None else None
                 if veth is not None:
-                    ep.host_veth = veth.name
-                    ep.host_ifindex = veth.ifindex
-                    ep.peer_ifindex = veth.link_ifindex
-                    links.link(ep.key, veth.key)
+                    b.link(ep.key, veth.key)
                 elif ct.state == "running" and ep.ipv4 and not mixed_reads:
-                    _warn(
-                        snap,
+                    b.warn(
                         f"container {ct.name}: no host veth found for its endpoint on "
-                        f"{ep.network} ({ep.bridge})"
+                        f"{ep.network} ({bridge})"
                         + (
                             "; its network namespace id is unknown (not root?)"
                             if netns is None
                             else ""
                         ),
                     )
+            b.wirings[ep.key] = Wiring(
+                bridge=bridge,
+                host_veth=veth.name if veth is not None else None,
+                host_ifindex=veth.ifindex if veth is not None else None,
+                peer_ifindex=veth.link_ifindex if veth is not None else None,
+                netnsid=netns,
+                parent=parent_name,
+                parent_ifindex=parent.ifindex if parent is not None else None,
+                mac=mac,
+            )
     return endpoints
-
-
-def _warn(snap: Snapshot, message: str) -> None:
-    # correlation may run again on a loaded snapshot: say each thing once
-    if message not in snap.warnings:
-        snap.warnings.append(message)
 
 
 def _endpoint_addrs(endpoints: Iterable[Endpoint]) -> list[_EndpointAddr]:
@@ -351,8 +504,8 @@ class _AddressIndex:
 def _named_bridges(rule: Rule, by_bridge: dict[str, list[Endpoint]]) -> list[str]:
     """The bridges of ``by_bridge`` that the rule's in, out or verdict-map interface
     names, in ``by_bridge`` order: a dict lookup per name (looping over every bridge
-    per rule made correlation quadratic: 0.44 s at 200 networks and 5,000 rules);
-    only an iptables ``+`` prefix pattern looks at them all."""
+    per rule would grow with bridges x rules); only an iptables ``+`` prefix pattern
+    looks at them all."""
     found: set[str] = set()
     for pat in (rule.in_interface, rule.out_interface, rule.chain_interface):
         if pat is None:
@@ -370,6 +523,7 @@ def _rule_endpoints(
     rule: Rule,
     index: _AddressIndex,
     by_bridge: dict[str, list[Endpoint]],
+    wirings: Mapping[str, Wiring],
 ) -> tuple[list[Endpoint], list[str]]:
     """Endpoints a rule concerns, and the bridges it names.
 
@@ -394,7 +548,7 @@ def _rule_endpoints(
             ]
         else:
             candidates = []
-        found.extend(ep for ep in candidates if snat_applies(rule, ep.bridge))
+        found.extend(ep for ep in candidates if snat_applies(rule, wirings[ep.key].bridge))
     elif table == "nat" and rule.target in DNAT_TARGETS:
         to = dnat_address(rule.target_options.get("--to-destination", ""))
         if to is not None:
@@ -463,55 +617,51 @@ def snat_applies(rule: Rule, bridge: str | None) -> bool:
     return _leaves_bridge(rule, bridge)
 
 
-def _link_rules(
-    links: Links,
-    snap: Snapshot,
-    endpoints: list[Endpoint],
-    bridges: dict[str, Bridge],
-) -> None:
-    by_bridge: dict[str, list[Endpoint]] = {name: [] for name in bridges}
+def _link_rules(b: _Builder, endpoints: list[Endpoint]) -> None:
+    by_bridge: dict[str, list[Endpoint]] = {name: [] for name in b.bridges}
     for ep in endpoints:
-        ep.rules = []
-        if ep.bridge in by_bridge:
-            by_bridge[ep.bridge].append(ep)
-    index = _AddressIndex(endpoints, snap.networks)
-    snap.rule_containers = {}
-    snap.rule_bridges = {}
-    for rule in snap.rules:
-        links.labels[rule.key] = rule.text
-        found, named = _rule_endpoints(rule, index, by_bridge)
+        bridge = b.wirings[ep.key].bridge
+        if bridge in by_bridge:
+            by_bridge[bridge].append(ep)
+    index = _AddressIndex(endpoints, b.read.networks)
+    for rule in b.read.rules:
+        b.labels[rule.key] = rule.text
+        found, named = _rule_endpoints(rule, index, by_bridge, b.wirings)
         seen: set[str] = set()
         names: set[str] = set()
         for ep in found:
             if ep.key in seen:
                 continue
             seen.add(ep.key)
-            ep.rules.append(rule.id)
+            b.endpoint_rules[ep.key].append(rule.id)
             names.add(ep.container_name)
-            links.link(rule.key, ep.key)
+            b.link(rule.key, ep.key)
         for br in named:
-            links.link(rule.key, bridges[br].key)
-        snap.rule_containers[rule.id] = sorted(names)
-        snap.rule_bridges[rule.id] = sorted(named)
+            b.link(rule.key, b.bridges[br].key)
+        b.rule_containers[rule.id] = tuple(sorted(names))
+        b.rule_bridges[rule.id] = tuple(sorted(named))
 
 
-def attach_flows(snap: Snapshot) -> None:
-    """Hand each NATed conntrack entry to the container it belongs to.
+def _flows(read: Snapshot) -> dict[str, tuple[NatFlow, ...]]:
+    """Each NATed conntrack entry, by the id of the container it belongs to.
 
     A SNAT flow belongs to the container whose endpoint address is its original
     source (the container started it); a DNAT flow to the one whose address
     answers it (the reply source: where a published port leads).
     """
     owner: dict[str, Container] = {}
-    for ct in snap.containers:
-        ct.conntrack = []
+    for ct in read.containers:
+        if ct.state != "running":
+            continue
         for ep in ct.endpoints:
             for a in (ep.ipv4, ep.ipv6):
-                if a and ct.state == "running":
+                if a:
                     owner.setdefault(a, ct)
-    for flow in snap.conntrack:
+    out: dict[str, list[NatFlow]] = defaultdict(list)
+    for flow in read.conntrack:
         for addr, wanted in ((flow.orig_src, flow.snat), (flow.reply_src, flow.dnat)):
             found = owner.get(addr) if wanted else None
             if found is not None:
-                found.conntrack.append(flow)
+                out[found.id].append(flow)
                 break
+    return {k: tuple(v) for k, v in out.items()}

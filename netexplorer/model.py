@@ -1,8 +1,10 @@
 """The one model of a host's Docker networking.
 
-Plain dataclasses, filled by the collectors (``netexplorer.collect``), linked by
-``netexplorer.correlate`` and rendered by the UI or written as JSON. Nothing here
-imports Textual or talks to the host.
+Plain dataclasses, filled by the collectors (``netexplorer.collect``) and assembled
+into one :class:`Snapshot`: the read. Nothing writes into a Snapshot once it is
+assembled; what is derived from it (which veth, bridge and rules belong to an
+endpoint ...) is ``netexplorer.correlate``'s separate result. Nothing here imports
+Textual or talks to the host.
 
 Every entity has a stable ``key`` (a string) that the correlation index and the
 UI use as row keys: it survives refreshes as long as the thing itself exists.
@@ -13,7 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+#: 2: the derived fields (an endpoint's bridge, veth, rules ...; a rule's containers;
+#: a container's conntrack) left the model; ``snapshot --json`` still writes them
+#: from the correlation and loading ignores them (see netexplorer.snapshot_io)
+SCHEMA_VERSION = 2
 
 #: what the prefix of a model key names, for people ("ct:..." is a container)
 KIND_NAMES = {
@@ -109,20 +114,6 @@ class Endpoint:
     mac: str | None = None
     gateway: str | None = None
     ipv6_gateway: str | None = None
-    # Filled by correlation from netlink:
-    bridge: str | None = None
-    host_veth: str | None = None
-    host_ifindex: int | None = None
-    #: ifindex of the container-side interface (the ``@ifN`` of the host veth)
-    peer_ifindex: int | None = None
-    #: netns id of the container's namespace as seen from the host
-    netnsid: int | None = None
-    #: keys of the rules that concern this endpoint (see correlate)
-    rules: list[str] = field(default_factory=list)
-    #: macvlan/ipvlan: the host interface the container's interface hangs off
-    #: (filled by correlation from the network's ``parent``); no veth then
-    parent: str | None = None
-    parent_ifindex: int | None = None
 
     @property
     def key(self) -> str:
@@ -131,6 +122,13 @@ class Endpoint:
     @property
     def network_key(self) -> str:
         return network_key(self.network_id)
+
+
+def shared_netns_owner(network_mode: str) -> str | None:
+    """``container:<id>`` -> id: the container whose network namespace is shared."""
+    if network_mode.startswith("container:"):
+        return network_mode.split(":", 1)[1] or None
+    return None
 
 
 @dataclass(slots=True)
@@ -149,8 +147,6 @@ class Container:
     published_ports: list[PublishedPort] = field(default_factory=list)
     endpoints: list[Endpoint] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
-    #: filled by correlation: this container's live NATed conntrack entries
-    conntrack: list[NatFlow] = field(default_factory=list)
     #: ``--network container:<other>``: the id of the container whose network
     #: namespace this one shares (it has no endpoints of its own); None otherwise
     netns_owner: str | None = None
@@ -254,6 +250,11 @@ class BridgePort:
         return f"if:{self.ifindex}"
 
 
+def bridge_key(name: str) -> str:
+    """The model key of the bridge named ``name``."""
+    return f"br:{name}"
+
+
 @dataclass(slots=True)
 class Bridge:
     name: str
@@ -262,12 +263,10 @@ class Bridge:
     mac: str | None = None
     stp: bool = False
     ports: list[BridgePort] = field(default_factory=list)
-    #: name of the Docker network behind this bridge, if any
-    network: str | None = None
 
     @property
     def key(self) -> str:
-        return f"br:{self.name}"
+        return bridge_key(self.name)
 
 
 @dataclass(slots=True)
@@ -418,10 +417,6 @@ class Snapshot:
     collect_seconds: float = 0.0
     #: every NATed conntrack entry of the host (correlation hands them to containers)
     conntrack: list[NatFlow] = field(default_factory=list)
-    #: filled by correlation: rule id -> names of the containers it applies to
-    rule_containers: dict[str, list[str]] = field(default_factory=dict)
-    #: filled by correlation: rule id -> bridges it names
-    rule_bridges: dict[str, list[str]] = field(default_factory=dict)
     #: kernel settings that decide whether containers' packets get through, as
     #: read from /proc/sys ("net.ipv4.ip_forward" -> "1"). A name that is
     #: absent was not there: net.bridge.* exist only while br_netfilter is

@@ -1,10 +1,19 @@
 """The snapshot as JSON: ``netexplorer snapshot --json`` writes it, ``--snapshot FILE`` reads it.
 
-The document is the model itself (field names and order of ``netexplorer.model``)
+The document is the read itself (field names and order of ``netexplorer.model``)
 with the correlation folded in where a reader wants it: each endpoint carries
-``ip`` (its IPv4, else IPv6 address) and each rule its ``containers`` and
-``bridges``. Lists are in a fixed order (collectors sort), so two snapshots of an
-unchanged host differ only in timings.
+``ip`` (its IPv4, else IPv6 address) and its :class:`~netexplorer.correlate.Wiring`
+(``bridge``, ``host_veth`` ... ``rules``), each container its ``conntrack`` flows,
+each bridge its ``network``, each rule its ``containers`` and ``bridges``, and
+``warnings`` also holds correlation's. Loading ignores every derived field: it
+builds the read only, and correlation derives them again.
+
+Older files: schema 1 (the derived fields were part of the model then) loads
+through :func:`migrate`, which fills ``netns_owner`` from ``network_mode`` where a
+schema-1 writer left it out; any other schema is refused with a sentence naming
+the file, its schema and the one this netexplorer reads. Lists are in a fixed
+order (collectors sort), so two snapshots of an unchanged host differ only in
+timings.
 """
 
 from __future__ import annotations
@@ -17,7 +26,8 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from netexplorer.model import SCHEMA_VERSION, Snapshot, as_plain
+from netexplorer.correlate import Correlation, correlate
+from netexplorer.model import SCHEMA_VERSION, Snapshot, as_plain, shared_netns_owner
 from netexplorer.naming import network_mode_name
 
 
@@ -25,10 +35,25 @@ class SnapshotFileError(Exception):
     """A snapshot file could not be used; the message names the file and the problem."""
 
 
-def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
+#: the endpoint fields written from its Wiring (``rules`` as a list)
+WIRING_FIELDS = (
+    "bridge",
+    "host_veth",
+    "host_ifindex",
+    "peer_ifindex",
+    "netnsid",
+    "parent",
+    "parent_ifindex",
+    "mac",
+    "rules",
+)
+
+
+def snapshot_to_dict(snap: Snapshot, corr: Correlation | None = None) -> dict[str, Any]:
+    """The read as a JSON-ready dict, with what ``corr`` (correlated here if None) derived."""
+    corr = correlate(snap) if corr is None else corr
     doc: dict[str, Any] = as_plain(snap)
-    doc.pop("rule_containers", None)
-    doc.pop("rule_bridges", None)
+    doc["warnings"] = [*snap.warnings, *corr.warnings]
     for net, net_doc in zip(snap.networks, doc["networks"], strict=True):
         # derived from the options; written for readers of the JSON, ignored on load
         net_doc["icc"] = net.icc
@@ -39,16 +64,22 @@ def snapshot_to_dict(snap: Snapshot) -> dict[str, Any]:
         ct_doc["netns_owner_name"] = (
             network_mode_name(ct, snap.containers) if ct.netns_owner else None
         )
-        for ep_doc in ct_doc["endpoints"]:
-            ep_doc["ip"] = ep_doc["ipv4"] or ep_doc["ipv6"]
+        for ep, ep_doc in zip(ct.endpoints, ct_doc["endpoints"], strict=True):
+            ep_doc["ip"] = ep.ipv4 or ep.ipv6
+            wiring = corr.wiring(ep)
+            for name in WIRING_FIELDS:
+                ep_doc[name] = as_plain(getattr(wiring, name))
+        ct_doc["conntrack"] = as_plain(corr.flows(ct))
+    for br_doc in doc["bridges"]:
+        br_doc["network"] = corr.bridge_network.get(br_doc["name"])
     for rule_doc in doc["rules"]:
-        rule_doc["containers"] = snap.rule_containers.get(rule_doc["id"], [])
-        rule_doc["bridges"] = snap.rule_bridges.get(rule_doc["id"], [])
+        rule_doc["containers"] = list(corr.rule_containers.get(rule_doc["id"], ()))
+        rule_doc["bridges"] = list(corr.rule_bridges.get(rule_doc["id"], ()))
     return doc
 
 
-def snapshot_to_json(snap: Snapshot) -> str:
-    return json.dumps(snapshot_to_dict(snap), indent=2, ensure_ascii=False) + "\n"
+def snapshot_to_json(snap: Snapshot, corr: Correlation | None = None) -> str:
+    return json.dumps(snapshot_to_dict(snap, corr), indent=2, ensure_ascii=False) + "\n"
 
 
 @functools.cache
@@ -97,13 +128,26 @@ def _build(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
+def migrate(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document of an older schema in the current one's shape (see the module docstring)."""
+    if doc["schema"] == 1:
+        for ct in doc["containers"] if isinstance(doc["containers"], list) else ():
+            if isinstance(ct, dict) and not ct.get("netns_owner"):
+                ct["netns_owner"] = shared_netns_owner(str(ct.get("network_mode", "")))
+        doc["schema"] = 2
+    return doc
+
+
 def snapshot_from_dict(doc: Any) -> Snapshot:
     if not isinstance(doc, dict) or "schema" not in doc or "containers" not in doc:
         raise ValueError("not a netexplorer snapshot (no 'schema' and 'containers' fields)")
+    if doc["schema"] in (1,):
+        doc = migrate(doc)
     if doc["schema"] != SCHEMA_VERSION:
         raise ValueError(
-            f"snapshot schema {doc['schema']!r} is not the schema this netexplorer reads "
-            f"({SCHEMA_VERSION})"
+            f"it has snapshot schema {doc['schema']!r}, and this netexplorer reads schema "
+            f"{SCHEMA_VERSION} (and migrates 1); write it again with this version's "
+            "'netexplorer snapshot --json'"
         )
     snap: Snapshot = _build(Snapshot, doc, "snapshot")
     return snap

@@ -16,7 +16,7 @@ from typing import Any
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.proc_pids import container_pids
-from netexplorer.model import Container, Endpoint, Network, PublishedPort
+from netexplorer.model import Container, Endpoint, Network, PublishedPort, shared_netns_owner
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 PARENT_OPTION = "parent"
@@ -112,13 +112,6 @@ def parent_name(net: Mapping[str, Any]) -> str | None:
     return str(parent) if parent else None
 
 
-def netns_owner(network_mode: str) -> str | None:
-    """``container:<id>`` -> id: the container whose network namespace is shared."""
-    if network_mode.startswith("container:"):
-        return network_mode.split(":", 1)[1] or None
-    return None
-
-
 def _name(summary: Mapping[str, Any]) -> str:
     names = summary.get("Names") or []
     # the primary name is the one without a link path ("/web", not "/x/web")
@@ -173,7 +166,7 @@ def container_from_api(summary: Mapping[str, Any], pid: int | None = None) -> Co
         published_ports=ports,
         endpoints=endpoints,
         labels={str(k): str(v) for k, v in (summary.get("Labels") or {}).items()},
-        netns_owner=netns_owner(str(host_config.get("NetworkMode", ""))),
+        netns_owner=shared_netns_owner(str(host_config.get("NetworkMode", ""))),
     )
 
 

@@ -1,4 +1,4 @@
-"""Run every collector, time each, keep going past faults, and correlate.
+"""Run every collector, time each, keep going past faults, assemble the read.
 
 The five sources (Docker API, netlink, firewall, conntrack, the sysctls in
 /proc/sys) are independent and run concurrently; the netns ids of the containers
@@ -8,8 +8,9 @@ the others still fill the snapshot.
 
 Collection is two steps so that the live view can re-read a single source:
 :func:`collect_parts` reads some sources into :class:`Part` objects (a ``Source``
-record and the collector's data), :func:`assemble` builds one correlated Snapshot
-from a part per source. :func:`collect_snapshot` is both at once.
+record and the collector's data), :func:`assemble` builds one Snapshot (the read,
+never written into afterwards: correlation is ``netexplorer.correlate``'s separate
+result) from a part per source. :func:`collect_snapshot` is both at once.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ import importlib
 import os
 import socket
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.correlate import correlate
 from netexplorer.model import Snapshot, Source
 
 T = TypeVar("T")
@@ -148,8 +148,18 @@ def collect_parts(
         return {n: futures[n].result() for n in wanted}
 
 
-def assemble(parts: Mapping[str, Part], host: str | None = None) -> Snapshot:
-    """One correlated Snapshot from a part per source (correlation mutates the data)."""
+def assemble(
+    parts: Mapping[str, Part],
+    host: str | None = None,
+    warnings: Iterable[str] = (),
+    started: float | None = None,
+) -> Snapshot:
+    """One Snapshot from a part per source, plus ``warnings``; ``started`` (a
+    ``time.perf_counter()``) makes ``collect_seconds`` the time since then.
+
+    The parts' data is shared, not copied: the Snapshot's lists are the
+    collectors' own, and nothing writes into either afterwards.
+    """
     snap = Snapshot(host=socket.gethostname() if host is None else host)
     if os.geteuid() != 0:
         snap.warnings.append(NOT_ROOT)
@@ -171,7 +181,8 @@ def assemble(parts: Mapping[str, Part], host: str | None = None) -> Snapshot:
                 snap.chains = data.chains
                 snap.firewall_backends = data.backends
                 if data.errors and src.ok:
-                    src.error = "; ".join(f"{b}: {m}" for b, m in sorted(data.errors.items()))
+                    errors = "; ".join(f"{b}: {m}" for b, m in sorted(data.errors.items()))
+                    src = replace(src, error=errors)
             elif name == "conntrack":
                 snap.conntrack = data.flows
             elif name == "sysctl":
@@ -180,7 +191,9 @@ def assemble(parts: Mapping[str, Part], host: str | None = None) -> Snapshot:
     for src in snap.sources:
         if not src.ok and src.error:
             snap.warnings.append(src.error)
-    correlate(snap)
+    snap.warnings.extend(warnings)
+    if started is not None:
+        snap.collect_seconds = time.perf_counter() - started
     return snap
 
 
@@ -192,7 +205,7 @@ def collect_snapshot(
     conntrack: Callable[[], Any] | None = None,
     sysctl: Callable[[], Any] | None = None,
 ) -> Snapshot:
-    """Read the live host into one correlated Snapshot. Arguments replace sources (tests)."""
+    """Read the live host into one Snapshot. Arguments replace sources (tests)."""
     # imports first: collect_seconds is the reading, not Python loading the libraries
     # (~0.25 s cold, once per process); collect_parts' own call is then a no-op
     preload_libraries()
@@ -200,6 +213,4 @@ def collect_snapshot(
     parts = collect_parts(
         SOURCE_NAMES, Collectors(docker, netlink, firewall, netnsids, conntrack, sysctl)
     )
-    snap = assemble(parts)
-    snap.collect_seconds = time.perf_counter() - start
-    return snap
+    return assemble(parts, started=start)

@@ -1,15 +1,16 @@
 """``netexplorer doctor``: explain broken container networking from one snapshot.
 
 Data layer only (no Textual): :func:`diagnose` runs every check of
-:data:`netexplorer.doctor.checks.CHECKS` over a correlated
-:class:`~netexplorer.model.Snapshot` and returns :class:`Finding` objects. Each
+:data:`netexplorer.doctor.checks.CHECKS` over a :class:`~netexplorer.model.Snapshot`
+(the read) and its :class:`~netexplorer.correlate.Correlation`, never writing into
+either, and returns :class:`Finding` objects. Each
 finding says what is wrong in words, why it breaks container networking, the
 command that fixes it, and its *evidence*: the model keys (``ct:``, ``ep:``,
 ``if:``, ``br:``, ``net:``, ``rule:``) of the items involved.
 
-:func:`link_findings` adds each finding to a :class:`~netexplorer.correlate.Links`
-index as a synthetic ``doc:<id>`` key linked to its evidence, so the UI marks the
-evidence with the same ``Links.related`` query it uses for everything else.
+:func:`link_findings` gives a :class:`~netexplorer.correlate.Links` index with each
+finding added as a synthetic ``doc:<id>`` key linked to its evidence, so the UI
+marks the evidence with the same ``Links.related`` query it uses for everything else.
 
 The checks read only the snapshot, so they work as well on a file written by
 ``netexplorer snapshot --json``. A check whose input is missing (e.g. no sysctls
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from netexplorer.correlate import Links
+from netexplorer.correlate import Correlation, Links, correlate
 from netexplorer.model import Snapshot
 
 ERROR = "error"
@@ -55,16 +56,19 @@ class Finding:
         return f"doc:{self.id}"
 
 
-def diagnose(snap: Snapshot, checks: tuple[str, ...] | None = None) -> list[Finding]:
+def diagnose(
+    snap: Snapshot, corr: Correlation | None = None, checks: tuple[str, ...] | None = None
+) -> list[Finding]:
     """Every finding of every check (or of the named ``checks``), in check order.
 
-    ``snap`` must be correlated (``correlate(snap)``; collect_snapshot and
-    load_snapshot callers do it). Never raises for odd data: a check that fails
-    becomes a finding saying so. A check reading a stale source (the live view
-    shows that source's last read after it failed) is skipped.
+    ``corr`` is ``correlate(snap)`` (computed here when not given). Never raises
+    for odd data: a check that fails becomes a finding saying so. A check reading
+    a stale source (the live view shows that source's last read after it failed)
+    is skipped.
     """
     from netexplorer.doctor.checks import CHECKS
 
+    corr = correlate(snap) if corr is None else corr
     stale = {src.name for src in snap.sources if src.stale}
     found: list[Finding] = []
     for check in CHECKS:
@@ -73,7 +77,7 @@ def diagnose(snap: Snapshot, checks: tuple[str, ...] | None = None) -> list[Find
         if stale.intersection(check.reads):
             continue  # an old read against a new one: not a finding (see Check.reads)
         try:
-            for f in check.run(snap):
+            for f in check.run(snap, corr):
                 f.evidence = list(dict.fromkeys(f.evidence))
                 found.append(f)
         except Exception as exc:  # a doctor bug must not hide the other findings
@@ -90,17 +94,18 @@ def diagnose(snap: Snapshot, checks: tuple[str, ...] | None = None) -> list[Find
     return found
 
 
-def link_findings(links: Links, findings: list[Finding]) -> None:
-    """Add each finding to ``links`` as ``doc:<id>``, linked to its evidence.
+def link_findings(links: Links, findings: list[Finding]) -> Links:
+    """``links`` with each finding added as ``doc:<id>``, linked to its evidence
+    (``links`` itself is not changed).
 
-    Idempotent. ``links.related(finding.key)`` is then the finding and exactly its
-    evidence (see :meth:`Links.related`).
+    ``result.related(finding.key)`` is then the finding and exactly its evidence
+    (see :meth:`Links.related`).
     """
-    for f in findings:
-        links.labels[f.key] = f.title
-        links.notes[f.key] = [f.detail, "", "fix:", *f.fix.splitlines()]
-        for key in f.evidence:
-            links.link(f.key, key)
+    return links.extended(
+        ((f.key, key) for f in findings for key in f.evidence),
+        {f.key: f.title for f in findings},
+        {f.key: [f.detail, "", "fix:", *f.fix.splitlines()] for f in findings},
+    )
 
 
 __all__ = ["ERROR", "WARNING", "Finding", "diagnose", "link_findings"]

@@ -1,4 +1,4 @@
-"""The doctor's checks: each a function ``Snapshot -> list[Finding]``.
+"""The doctor's checks: each a function ``(Snapshot, Correlation) -> list[Finding]``.
 
 Firewall checks look at the backends Docker maintains (see :func:`live_backends`)
 and walk chains generically: a rule counts when it sits in a built-in chain or in
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from netexplorer.collect.firewall import DOCKER_NFT_TABLE, NFTABLES
 from netexplorer.correlate import (
     VETH_SOURCES,
+    Correlation,
     IPNetwork,
     dnat_address,
     iface_matches,
@@ -32,7 +33,7 @@ from netexplorer.correlate import (
     table_kind,
 )
 from netexplorer.doctor import WARNING, Finding
-from netexplorer.model import Chain, Container, Endpoint, Network, Rule, Snapshot
+from netexplorer.model import Chain, Container, Endpoint, Network, Rule, Snapshot, bridge_key
 
 IP_FORWARD = "net.ipv4.ip_forward"
 IP6_FORWARD = "net.ipv6.conf.all.forwarding"
@@ -51,7 +52,7 @@ class Check:
     name: str
     #: one line for the README/help table: what it looks for
     summary: str
-    run: Callable[[Snapshot], list[Finding]]
+    run: Callable[[Snapshot, Correlation], list[Finding]]
     #: the collectors (``Source.name``) whose data it compares; when one of them is
     #: stale (the live view kept its last read) the check is not run: an old read
     #: against a new one shows problems that are not there
@@ -104,7 +105,7 @@ def _members(snap: Snapshot, net: Network) -> list[tuple[Container, Endpoint]]:
 def _net_evidence(snap: Snapshot, net: Network) -> list[str]:
     keys = [net.key]
     if net.bridge:
-        keys.append(f"br:{net.bridge}")
+        keys.append(bridge_key(net.bridge))
     for ct, ep in _members(snap, net):
         keys += [ct.key, ep.key]
     return keys
@@ -305,7 +306,7 @@ def _matches(pattern: str | None, negated: bool, name: str) -> bool:
 
 
 # ------------------------------------------------------------------ checks
-def check_ip_forward(snap: Snapshot) -> list[Finding]:
+def check_ip_forward(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """Routing between the bridge and the outside is off in the kernel."""
     out: list[Finding] = []
     for family, sysctl in (("ipv4", IP_FORWARD), ("ipv6", IP6_FORWARD)):
@@ -395,7 +396,7 @@ def _accepts(tables: Tables, backend: str, family: str, bridge: str) -> tuple[bo
     return out_ok, in_ok
 
 
-def check_forward_drop(snap: Snapshot) -> list[Finding]:
+def check_forward_drop(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """FORWARD policy DROP and no ACCEPT for a bridge network, in any backend (Docker's
     native nftables: filter-FORWARD, and the accepts of filter-forward-in__/out__<bridge>)."""
     out: list[Finding] = []
@@ -538,7 +539,7 @@ def _masquerade_fix(tables: Tables, backend: str, family: str, subnet: str, brid
     )
 
 
-def check_masquerade(snap: Snapshot) -> list[Finding]:
+def check_masquerade(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """A bridge network whose traffic leaves un-NATed (no MASQUERADE for its subnet)."""
     out: list[Finding] = []
     tables = Tables(snap)
@@ -579,7 +580,7 @@ def check_masquerade(snap: Snapshot) -> list[Finding]:
 NAT_OUT_PREFIX = "nat-postrouting-out"
 
 
-def check_unreached_chain(snap: Snapshot) -> list[Finding]:
+def check_unreached_chain(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """A per-bridge chain of Docker's native nftables table that no map leads to.
 
     Docker reaches ``<prefix>__<bridge>`` only through the element ``<bridge>`` of
@@ -620,7 +621,7 @@ def check_unreached_chain(snap: Snapshot) -> list[Finding]:
     return out
 
 
-def check_both_backends(snap: Snapshot) -> list[Finding]:
+def check_both_backends(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """Docker's chains in both iptables backends: one set is stale."""
     backends = iptables_backends(snap)
     if len(backends) < 2:
@@ -681,7 +682,7 @@ def _restrictive_same_bridge(snap: Snapshot, bridge: str, family: str) -> list[R
     ]
 
 
-def check_br_netfilter(snap: Snapshot) -> list[Finding]:
+def check_br_netfilter(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """Rules between containers on one bridge, but bridged traffic skips iptables."""
     src = snap.source("sysctl")
     if src is None or not src.ok:
@@ -727,7 +728,7 @@ def check_br_netfilter(snap: Snapshot) -> list[Finding]:
     return out
 
 
-def check_ports_down(snap: Snapshot) -> list[Finding]:
+def check_ports_down(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """A container's veth, its bridge port or the bridge is down or not forwarding."""
     out: list[Finding] = []
     ifaces = {i.ifindex: i for i in snap.interfaces}
@@ -736,14 +737,16 @@ def check_ports_down(snap: Snapshot) -> list[Finding]:
     reported: set[str] = set()
     for ct in _running(snap):
         for ep in ct.endpoints:
-            if ep.host_ifindex is None:
+            wiring = corr.wiring(ep)
+            if wiring.host_ifindex is None:
                 continue
-            veth = ifaces.get(ep.host_ifindex)
+            veth = ifaces.get(wiring.host_ifindex)
             if veth is None:
                 continue
-            keys = [ct.key, ep.key, veth.key] + ([f"br:{ep.bridge}"] if ep.bridge else [])
+            keys = [ct.key, ep.key, veth.key]
+            keys += [bridge_key(wiring.bridge)] if wiring.bridge else []
             port = ports.get(veth.ifindex)
-            br = bridges.get(ep.bridge or "")
+            br = bridges.get(wiring.bridge or "")
             if "UP" not in veth.flags:
                 out.append(
                     Finding(
@@ -763,9 +766,9 @@ def check_ports_down(snap: Snapshot) -> list[Finding]:
                         check="port-down",
                         subject=veth.name,
                         title=f"the container end of {veth.name} is down inside {ct.name}",
-                        detail=f"Interface ifindex {ep.peer_ifindex} in the container's "
+                        detail=f"Interface ifindex {wiring.peer_ifindex} in the container's "
                         "network namespace is down, so the veth pair carries nothing.",
-                        fix=f"nsenter -t {pid} -n ip -o link | grep '^{ep.peer_ifindex}:'  "
+                        fix=f"nsenter -t {pid} -n ip -o link | grep '^{wiring.peer_ifindex}:'  "
                         "# its name, e.g. eth0\n"
                         f"nsenter -t {pid} -n ip link set eth0 up",
                         evidence=keys,
@@ -808,7 +811,7 @@ def _net_keys(snap: Snapshot, bridge: str) -> list[str]:
     return [k for n in snap.networks if n.bridge == bridge for k in _net_evidence(snap, n)]
 
 
-def check_parent(snap: Snapshot) -> list[Finding]:
+def check_parent(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """A macvlan/ipvlan network whose parent interface is missing or down."""
     out: list[Finding] = []
     by_name = {i.name: i for i in snap.interfaces}
@@ -882,14 +885,14 @@ def _published_endpoint(
     return next((e for e in eps if addr(e)), eps[0])
 
 
-def check_dnat(snap: Snapshot) -> list[Finding]:
+def check_dnat(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """A published port of a running container with no DNAT rule to it."""
     out: list[Finding] = []
     tables = Tables(snap)
     with_nat = docker_tables(snap)
     live = rule_backends(snap)
     for ct in _running(snap):
-        eps = [ep for ep in ct.endpoints if ep.bridge]
+        eps = [ep for ep in ct.endpoints if corr.wiring(ep).bridge]
         if not eps or not ct.published_ports:
             continue
         for p in ct.published_ports:
@@ -919,6 +922,7 @@ def check_dnat(snap: Snapshot) -> list[Finding]:
             ip = (ep.ipv6 if family == "ipv6" else ep.ipv4) or "?"
             dest = f"[{ip}]:{p.container_port}" if family == "ipv6" else f"{ip}:{p.container_port}"
             any_ip = p.host_ip in ("", "0.0.0.0", "::")
+            bridge = corr.wiring(ep).bridge
             if backends[0] == NFTABLES:
                 # Docker's own rule (moby nftabler port.go): in ip6 it skips
                 # link-local sources, and the host address comes after that
@@ -926,13 +930,13 @@ def check_dnat(snap: Snapshot) -> list[Finding]:
                 daddr = "" if any_ip else f"{_ip(family)} daddr {p.host_ip} "
                 fix = (
                     f"nft add rule {_nft(family)} nat-prerouting-and-output "
-                    f'iifname != "{ep.bridge}" {link_local}{daddr}{p.protocol} dport '
+                    f'iifname != "{bridge}" {link_local}{daddr}{p.protocol} dport '
                     f'{p.host_port} counter dnat to {dest} comment "DNAT"'
                 )
             else:
                 host = "" if any_ip else f"-d {p.host_ip} "
                 fix = (
-                    f"{_command(backends[0], family)} -t nat -A DOCKER {host}! -i {ep.bridge} "
+                    f"{_command(backends[0], family)} -t nat -A DOCKER {host}! -i {bridge} "
                     f"-p {p.protocol} -m {p.protocol} --dport {p.host_port} -j DNAT "
                     f"--to-destination {dest}"
                 )
@@ -953,40 +957,41 @@ def check_dnat(snap: Snapshot) -> list[Finding]:
     return out
 
 
-def check_veth_missing(snap: Snapshot) -> list[Finding]:
+def check_veth_missing(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """A running container on a bridge network whose host veth is not there."""
     out: list[Finding] = []
     for ct in _running(snap):
         for ep in ct.endpoints:
-            if not ep.bridge or ep.host_veth or not (ep.ipv4 or ep.ipv6):
+            wiring = corr.wiring(ep)
+            bridge = wiring.bridge
+            if not bridge or wiring.host_veth or not (ep.ipv4 or ep.ipv6):
                 continue
-            if ep.netnsid is None:
+            if wiring.netnsid is None:
                 continue  # cannot tell without the container's netns id (not root)
             out.append(
                 Finding(
                     check="veth-missing",
                     subject=ep.key,
-                    title=f"{ct.name} has no veth on bridge {ep.bridge} (network {ep.network})",
+                    title=f"{ct.name} has no veth on bridge {bridge} (network {ep.network})",
                     detail="Docker says the container is attached, but no host interface "
-                    f"on {ep.bridge} leads into its network namespace: the veth pair was "
+                    f"on {bridge} leads into its network namespace: the veth pair was "
                     "deleted or moved, so the container is cut off from this network.",
                     fix=f"docker restart {ct.name}\n"
                     f"# or: docker network disconnect {ep.network} {ct.name} && "
                     f"docker network connect {ep.network} {ct.name}",
-                    evidence=[ct.key, ep.key, f"br:{ep.bridge}", ep.network_key],
+                    evidence=[ct.key, ep.key, bridge_key(bridge), ep.network_key],
                 )
             )
     return out
 
 
-def check_netns_owner(snap: Snapshot) -> list[Finding]:
+def check_netns_owner(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """``--network container:<other>`` with the other container gone or stopped."""
     out: list[Finding] = []
-    by_id = {c.id: c for c in snap.containers}
     for ct in _running(snap):
         if not ct.netns_owner:
             continue
-        owner = by_id.get(ct.netns_owner)
+        owner = corr.netns_owner(ct)
         if owner is not None and owner.state in RUNNING:
             continue
         what = f"{owner.name} is {owner.state}" if owner else "it no longer exists"

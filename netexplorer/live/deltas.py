@@ -3,14 +3,18 @@
 Deltas are by rule id (what the rule *is*), so a rule inserted above another does
 not mix their counters. A rule that is new has no delta; one whose counters went
 down was replaced or zeroed (``iptables -Z``) and has none either.
+
+The live feed fills them into a fresh firewall read before it is assembled into a
+Snapshot (:func:`fill_deltas`); a firewall read shown again (stale, after a failed
+read) has none (:func:`without_deltas`), since it repeats old counters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
-from netexplorer.model import Rule, Snapshot
+from netexplorer.model import Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,29 +35,20 @@ def counter_deltas(before: Iterable[Rule], after: Iterable[Rule]) -> dict[str, C
     return out
 
 
-def apply_deltas(previous: Snapshot | None, snap: Snapshot) -> None:
-    """Fill ``delta_packets``/``delta_bytes`` of ``snap``'s rules against ``previous``.
-
-    Nothing is filled when either firewall read is missing or stale (a stale read
-    repeats old counters, which would look like silence).
-    """
-    for rule in snap.rules:
-        rule.delta_packets = rule.delta_bytes = None
-    if previous is None or not _fresh_firewall(snap) or not _fresh_firewall(previous):
-        return
-    index = _by_id(snap)
-    for rule_id, delta in counter_deltas(previous.rules, snap.rules).items():
-        for rule in index.get(rule_id, ()):
-            rule.delta_packets, rule.delta_bytes = delta.packets, delta.bytes
+def fill_deltas(previous: Sequence[Rule] | None, rules: Sequence[Rule]) -> None:
+    """Fill ``delta_packets``/``delta_bytes`` of a fresh read's ``rules`` (not yet
+    assembled, so not yet shared) against the previous fresh read's; None where
+    there is no previous read or no delta."""
+    deltas = counter_deltas(previous, rules) if previous is not None else {}
+    for rule in rules:
+        delta = deltas.get(rule.id)
+        rule.delta_packets = delta.packets if delta is not None else None
+        rule.delta_bytes = delta.bytes if delta is not None else None
 
 
-def _by_id(snap: Snapshot) -> dict[str, list[Rule]]:
-    index: dict[str, list[Rule]] = {}
-    for rule in snap.rules:
-        index.setdefault(rule.id, []).append(rule)
-    return index
-
-
-def _fresh_firewall(snap: Snapshot) -> bool:
-    src = snap.source("firewall")
-    return src is not None and src.ok and not src.stale
+def without_deltas(rules: Sequence[Rule]) -> list[Rule]:
+    """``rules`` as they are shown again (stale): copies without deltas where they had one."""
+    return [
+        replace(r, delta_packets=None, delta_bytes=None) if r.delta_packets is not None else r
+        for r in rules
+    ]

@@ -10,9 +10,11 @@ once, then waits:
   conntrack (NAT translations) and the sysctls are read - they change without
   events - and the Docker and netlink parts of the last read are reused.
 
-Either way the parts are assembled and correlated into one Snapshot
-(``collect.snapshot.assemble``), the rule counter deltas against the previous
-Snapshot are filled in, and ``emit(snapshot, reasons)`` is called.
+A fresh firewall read gets its rule counter deltas against the previous one
+(``live.deltas``); then the parts are assembled into one Snapshot
+(``collect.snapshot.assemble``) and ``emit(snapshot, reasons)`` is called. Parts
+not read again are shared with the previous Snapshot, not copied: nothing writes
+into a read once it is assembled (correlation and the doctor only read it).
 
 When a source fails, what it read last is kept and marked ``stale`` (with the time
 it was read) next to the failure, so that a Docker daemon going away does not
@@ -23,11 +25,11 @@ for longer than its own timeout.
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import replace
+from typing import Any
 
 from netexplorer.collect.snapshot import (
     SOURCE_NAMES,
@@ -38,10 +40,10 @@ from netexplorer.collect.snapshot import (
     preload_libraries,
 )
 from netexplorer.live.debounce import MAX_WAIT, QUIET, Debouncer
-from netexplorer.live.deltas import apply_deltas
+from netexplorer.live.deltas import fill_deltas, without_deltas
 from netexplorer.live.docker_events import DockerEvents
 from netexplorer.live.netlink_events import NetlinkEvents
-from netexplorer.model import Snapshot
+from netexplorer.model import Rule, Snapshot
 
 #: the sources that change without any event and are polled (cheap to read)
 POLLED = ("firewall", "conntrack", "sysctl")
@@ -71,9 +73,10 @@ class LiveFeed:
         self._debounce = Debouncer(quiet, max_wait)
         self._cond = threading.Condition()
         self._stopped = threading.Event()
-        #: the last part read of each source, pristine (never correlated)
+        #: the last part read of each source
         self._parts: dict[str, Part] = {}
-        self._previous: Snapshot | None = None
+        #: the rules of the last fresh firewall read (None after a failed one)
+        self._last_rules: list[Rule] | None = None
         self._netlink: NetlinkEvents | None = None
 
     # ---------------------------------------------------------------- control
@@ -102,25 +105,29 @@ class LiveFeed:
             part = fresh.get(name)
             last = self._parts.get(name)
             if part is not None and part.data is not None:
-                self._parts[name] = Part(part.source, copy.deepcopy(part.data))
+                if name == "firewall":
+                    fill_deltas(self._last_rules, part.data.rules)
+                    self._last_rules = part.data.rules
+                self._parts[name] = part
             elif part is not None and last is not None and last.data is not None:
                 # failed now: keep showing the last read, marked stale
                 stale = replace(part.source, stale=True, read_at=last.source.read_at)
-                self._parts[name] = Part(stale, last.data)
-                part = Part(stale, copy.deepcopy(last.data))
+                part = self._parts[name] = Part(stale, self._shown_again(name, last.data))
             elif part is not None:
                 self._parts[name] = part
             elif last is not None:
-                part = Part(replace(last.source), copy.deepcopy(last.data))
+                part = Part(replace(last.source), self._shown_again(name, last.data))
             if part is not None:
                 parts[name] = part
-        snap = assemble(parts)
-        if self._netlink is not None and self._netlink.error:
-            snap.warnings.append(self._netlink.error)
-        apply_deltas(self._previous, snap)
-        snap.collect_seconds = time.perf_counter() - start
-        self._previous = snap
-        return snap
+        error = self._netlink.error if self._netlink is not None else None
+        return assemble(parts, warnings=[error] if error else [], started=start)
+
+    def _shown_again(self, name: str, data: Any) -> Any:
+        """A source's last read, shown again: firewall counters have no delta then."""
+        if name != "firewall" or data is None:
+            return data
+        self._last_rules = None
+        return replace(data, rules=without_deltas(data.rules))
 
     # ---------------------------------------------------------------- the loop
     def run(self, emit: Emit, should_stop: Callable[[], bool] = lambda: False) -> None:

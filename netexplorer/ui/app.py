@@ -1,12 +1,11 @@
 """The Textual app: panes of one snapshot, cross-linked by ``Links.related``.
 
-Data flows one way. A worker thread runs the snapshot source, correlates the
-result and posts ``SnapshotReady(snapshot, links)``; the app hands it to every
-pane, which updates its table by difference. A cursor move in the focused pane
-posts ``Selected(key)``; the app asks ``links.related(key)`` once and every pane
-marks those rows. To refresh periodically or on events later, post
-``SnapshotReady`` (or call ``action_refresh``) from a timer or watcher: nothing
-else has to change.
+Data flows one way. A worker thread runs the snapshot source (the live feed, a
+file), analyses each read (``netexplorer.analysis.analyse``: correlation, the
+doctor, the cross-link index) and posts ``SnapshotReady(analysis)``; the app hands
+it to every pane, which updates its table by difference. A cursor move in the
+focused pane posts ``Selected(key)``; the app asks ``links.related(key)`` once and
+every pane marks those rows.
 """
 
 from __future__ import annotations
@@ -26,7 +25,8 @@ from textual.geometry import Size
 from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
-from netexplorer.correlate import Links, correlate
+from netexplorer.analysis import Analysis, analyse
+from netexplorer.correlate import Links
 from netexplorer.doctor import Finding
 from netexplorer.live.feed import LiveFeed
 from netexplorer.model import KIND_NAMES, Snapshot
@@ -42,7 +42,7 @@ from netexplorer.ui.panes.details import DetailsPane, entity_index
 from netexplorer.ui.panes.interfaces import InterfacesPane
 from netexplorer.ui.panes.rules import RulesPane
 from netexplorer.ui.safe_text import plain
-from netexplorer.ui.screens.doctor import DoctorScreen, diagnose_and_link
+from netexplorer.ui.screens.doctor import DoctorScreen
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
 from netexplorer.ui.screens.map import MapScreen
 from netexplorer.ui.search import SearchBar, find
@@ -154,6 +154,8 @@ class NetExplorerApp(App[int]):
         self.clock = clock
         #: the live feed, while the live source runs (None for files and callables)
         self.feed: LiveFeed | None = None
+        #: the current read and what was derived from it
+        self.analysis: Analysis | None = None
         self.snapshot: Snapshot | None = None
         self.links: Links | None = None
         self.failure: str | None = None
@@ -286,10 +288,9 @@ class NetExplorerApp(App[int]):
         )
 
     def _produce(self) -> None:
-        """Worker thread: run the source, correlate, post the result. Never raises."""
+        """Worker thread: run the source, analyse, post the result. Never raises."""
         try:
-            snapshot = self.source.produce()
-            links = correlate(snapshot)
+            result = analyse(self.source.produce())
         except SnapshotFileError as exc:
             self.post_message(CollectFailed(f"{exc}. Fix the file, then press r."))
         except Exception as exc:
@@ -301,7 +302,7 @@ class NetExplorerApp(App[int]):
                 )
             )
         else:
-            self.post_message(SnapshotReady(snapshot, links))
+            self.post_message(SnapshotReady(result))
 
     def _start_live(self) -> None:
         """The live source: a LiveFeed in a worker thread posts each Snapshot it makes."""
@@ -315,7 +316,7 @@ class NetExplorerApp(App[int]):
         assert feed is not None
 
         def emit(snapshot: Snapshot, reasons: list[str]) -> None:
-            self.post_message(SnapshotReady(snapshot, correlate(snapshot)))
+            self.post_message(SnapshotReady(analyse(snapshot)))
 
         try:
             feed.run(emit, lambda: worker.is_cancelled)
@@ -336,13 +337,14 @@ class NetExplorerApp(App[int]):
     def _snapshot_ready(self, message: SnapshotReady) -> None:
         gone = self._selected_row()
         self.call_after_refresh(self._freeze_objects)
-        self.snapshot, self.links, self.failure = message.snapshot, message.links, None
-        self.findings = diagnose_and_link(message.snapshot, message.links)
+        result = self.analysis = message.analysis
+        self.snapshot, self.links, self.failure = result.read, result.links, None
+        self.findings = list(result.findings)
         for p in self.table_panes:
-            p.show_snapshot(message.snapshot, message.links)
+            p.show_snapshot(result)
         self.call_after_refresh(self._fit_rows)
         if (shown := self.map_screen()) is not None:
-            shown.show_snapshot(message.snapshot, message.links)
+            shown.show_snapshot(result)
         self.query_one(Banner).show_problems(self.snapshot, None, self.clock())
         self._show_topbar()
         if gone is not None and self._reselect(*gone):
@@ -355,7 +357,7 @@ class NetExplorerApp(App[int]):
                 return
         if self.selected is not None:
             self._apply_marks()
-        self.details.show_item(self.details.key, self.snapshot, self.links)
+        self.details.show_item(self.details.key, self.analysis)
 
     def _freeze_objects(self) -> None:
         """Move what exists now out of the collector's sight (``gc.freeze``) and turn
@@ -384,12 +386,12 @@ class NetExplorerApp(App[int]):
         note = f"{plain(label)} is gone (removed at refresh)"
         if not keys:
             self.selected = None
-            self.details.show_item(None, self.snapshot, self.links, note)
+            self.details.show_item(None, self.analysis, note)
             return True
         key = keys[min(row, len(keys) - 1)]
         pane.table.move_to(key, scroll=False)
         self.select(key, pane.pane_id)
-        self.details.show_item(key, self.snapshot, self.links, note)
+        self.details.show_item(key, self.analysis, note)
         self._show_status(note)
         return True
 
@@ -431,7 +433,7 @@ class NetExplorerApp(App[int]):
         self.selected, self.selected_pane = key, pane_id
         self._jumps, self._jump_at = [], -1
         self._apply_marks()
-        self.details.show_item(key, self.snapshot, self.links)
+        self.details.show_item(key, self.analysis)
 
     def _apply_marks(self) -> None:
         if self.links is None or self.selected is None:
@@ -529,7 +531,7 @@ class NetExplorerApp(App[int]):
         self._jump_at = (self._jump_at + 1) % len(self._jumps)
         pane_id, key = self._jumps[self._jump_at]
         self._go(pane_id, key)
-        self.details.show_item(key, self.snapshot, self.links)
+        self.details.show_item(key, self.analysis)
         label = plain(self.links.labels.get(key, key))
         title = self.pane(pane_id).title
         self._show_status(f"jump {self._jump_at + 1}/{len(self._jumps)}: {title}: {label}")
@@ -537,7 +539,7 @@ class NetExplorerApp(App[int]):
     def action_back_to_selected(self) -> None:
         if self.selected is not None and self.selected_pane is not None:
             self._go(self.selected_pane, self.selected)
-            self.details.show_item(self.selected, self.snapshot, self.links)
+            self.details.show_item(self.selected, self.analysis)
             self._jump_at = -1
             self._show_status()
 

@@ -1,10 +1,10 @@
 """Messages of the one-way data flow: worker -> app -> panes, pane cursor -> app.
 
-    worker thread   --SnapshotReady(snapshot, links)-->  app  --show_snapshot-->  panes
+    worker thread   --SnapshotReady(analysis)-->         app  --show_snapshot-->  panes
     pane cursor     --Selected(key)-->                   app  --mark(related)-->  panes
 
-Anything that produces a Snapshot (the collector worker today; a timer or an
-event watcher later) only has to post ``SnapshotReady`` to the app.
+A worker analyses each new read (``netexplorer.analysis.analyse``: correlation, the
+doctor, the cross-link index) and posts the result; the UI thread only renders it.
 """
 
 from __future__ import annotations
@@ -13,16 +13,14 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from netexplorer.correlate import Links
-from netexplorer.model import Snapshot
+from netexplorer.analysis import Analysis
 
 
 @dataclass
 class SnapshotReady(Message):
-    """A correlated snapshot to show (``links = correlate(snapshot)``)."""
+    """A read and everything derived from it, to show (``analyse(read)``)."""
 
-    snapshot: Snapshot
-    links: Links
+    analysis: Analysis
 
 
 @dataclass

@@ -26,7 +26,6 @@ import pytest
 from integration import groundtruth as gt
 from netexplorer.collect.snapshot import collect_snapshot
 from netexplorer.collect.sysctl_source import SysctlData, collect_sysctls, sysctl_path
-from netexplorer.correlate import correlate
 from netexplorer.doctor import Finding, diagnose
 from netexplorer.model import Snapshot
 
@@ -44,7 +43,6 @@ def doctor_cli(*args: str, netns: str | None = None) -> tuple[int, str, str]:
 
 
 def findings(snap: Snapshot, check: str) -> list[Finding]:
-    correlate(snap)
     return [f for f in diagnose(snap) if f.check == check]
 
 

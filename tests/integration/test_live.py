@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 
 from integration import groundtruth as gt
 from netexplorer.doctor import diagnose
-from netexplorer.model import Container, Rule
+from netexplorer.model import Container, Endpoint, Rule
 from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.banner import Banner
 from netexplorer.ui.panes.base import TablePane
@@ -49,12 +49,21 @@ def container(app: NetExplorerApp, name: str) -> Container | None:
     return next((c for c in snap.containers if c.name == name), None) if snap else None
 
 
+def host_ifindex(app: NetExplorerApp, ep: Endpoint) -> int | None:
+    """The host veth ifindex correlation found for ``ep`` in the read shown."""
+    return app.analysis.correlation.wiring(ep).host_ifindex if app.analysis else None
+
+
+def flows(app: NetExplorerApp, ct: Container | None) -> tuple[Any, ...]:
+    return app.analysis.correlation.flows(ct) if app.analysis and ct else ()
+
+
 def shown(app: NetExplorerApp, name: str) -> bool:
     """The container's row, its veth and its bridge port are all on screen."""
     ct = container(app, name)
     if ct is None or ct.key not in table(app, "containers").table.keys:
         return False
-    veths = [f"if:{ep.host_ifindex}" for ep in ct.endpoints if ep.host_ifindex]
+    veths = [f"if:{host_ifindex(app, ep)}" for ep in ct.endpoints if host_ifindex(app, ep)]
     return bool(veths) and all(
         v in table(app, "interfaces").table.keys and v in table(app, "bridges").table.keys
         for v in veths
@@ -80,8 +89,8 @@ async def test_a_container_appears_and_goes_within_2s_with_its_veth_and_port(
         appeared = time.monotonic() - t0
         ct = container(app, name)
         assert ct is not None
-        veth = f"if:{ct.endpoints[0].host_ifindex}"
-        assert gt.host_veth_of(name)["ifindex"] == ct.endpoints[0].host_ifindex
+        veth = f"if:{host_ifindex(app, ct.endpoints[0])}"
+        assert gt.host_veth_of(name)["ifindex"] == host_ifindex(app, ct.endpoints[0])
         gt.remove_container(name)
         t0 = time.monotonic()
         assert await until(
@@ -160,8 +169,8 @@ async def test_masquerade_counts_and_conntrack_shows_the_snat_address(lab: str) 
         await live_app(pilot)
         test1 = container(app, "test1")
         assert test1 is not None and masquerade(app) is not None
-        before = {id(f) for f in test1.conntrack}
-        known = {(f.orig_sport, f.reply_dst) for f in test1.conntrack}
+        before = {id(f) for f in flows(app, test1)}
+        known = {(f.orig_sport, f.reply_dst) for f in flows(app, test1)}
         # a new flow: busybox ping's echo id is its pid, so every exec is a new flow
         safe_ping_from_test1()
 
@@ -175,12 +184,10 @@ async def test_masquerade_counts_and_conntrack_shows_the_snat_address(lab: str) 
         assert rules.cells(rule.key)[0].plain == f"+{rule.delta_packets}"
 
         def new_flow() -> Any:
-            ct = container(app, "test1")
-            flows = ct.conntrack if ct else []
             return next(
                 (
                     f
-                    for f in flows
+                    for f in flows(app, container(app, "test1"))
                     if id(f) not in before
                     and f.proto == "icmp"
                     and f.orig_dst == gt.INET_ADDR
@@ -218,7 +225,7 @@ def shows_veth(app: NetExplorerApp, name: str, veth: dict[str, Any]) -> bool:
     if ct is None or snap is None or not shown(app, name):
         return False
     names = {i.ifindex: i.name for i in snap.interfaces}
-    return [ep.host_ifindex for ep in ct.endpoints] == [veth["ifindex"]] and names.get(
+    return [host_ifindex(app, ep) for ep in ct.endpoints] == [veth["ifindex"]] and names.get(
         veth["ifindex"]
     ) == veth["ifname"]
 
@@ -266,7 +273,9 @@ async def test_real_dockerd_stop_and_start_is_survived(lab: str) -> None:
             assert await until(pilot, veths_gone, 15)
             snap = app.snapshot
             assert snap is not None
-            assert not [w for w in snap.warnings if "no host veth found" in w], snap.warnings
+            assert app.analysis is not None
+            warnings = [*snap.warnings, *app.analysis.correlation.warnings]
+            assert not [w for w in warnings if "no host veth found" in w], warnings
             assert app.findings == [] and diagnose(snap) == []
             assert "Traceback" not in app.export_screenshot()
 

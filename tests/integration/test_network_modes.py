@@ -29,7 +29,7 @@ import pytest
 
 from integration import groundtruth as gt
 from netexplorer.collect.snapshot import collect_snapshot
-from netexplorer.correlate import Links, correlate
+from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import diagnose
 from netexplorer.model import Container, Endpoint, Snapshot
 
@@ -119,7 +119,7 @@ def modes(lab: str) -> Iterator[Modes]:
 
 
 @pytest.fixture(scope="module")
-def snap_links(modes: Modes) -> tuple[Snapshot, Links]:
+def snap_links(modes: Modes) -> tuple[Snapshot, Correlation]:
     snap = collect_snapshot()
     return snap, correlate(snap)
 
@@ -133,29 +133,30 @@ def ep(snap: Snapshot, name: str, network: str) -> Endpoint:
 
 
 def test_multi_homed_container_has_the_kernels_veth_on_each_bridge(
-    modes: Modes, snap_links: tuple[Snapshot, Links]
+    modes: Modes, snap_links: tuple[Snapshot, Correlation]
 ) -> None:
-    snap, _ = snap_links
+    snap, corr = snap_links
     name = modes.cts["multi"]
     iflinks = gt.ground_truth_iflink(name)  # eth0, eth1, eth2 -> host veth ifindex
     links = gt.host_links()
     ports = gt.bridge_ports()
     c = ct(snap, name)
     assert {e.network for e in c.endpoints} == {modes.nets["icc"], modes.nets["v6"], "bridge"}
-    assert sorted(e.host_ifindex for e in c.endpoints) == sorted(iflinks.values())  # type: ignore[type-var]
+    assert sorted(corr.wiring(e).host_ifindex for e in c.endpoints) == sorted(iflinks.values())  # type: ignore[type-var]
     for e in c.endpoints:
-        veth = links[e.host_ifindex]  # type: ignore[index]
-        assert e.host_veth == veth["ifname"]
-        assert ports[veth["ifname"]] == e.bridge == gt.bridge_ifname(e.network)
+        veth = links[corr.wiring(e).host_ifindex]  # type: ignore[index]
+        assert corr.wiring(e).host_veth == veth["ifname"]
+        assert ports[veth["ifname"]] == corr.wiring(e).bridge == gt.bridge_ifname(e.network)
         assert e.ipv4 == gt.container_ips(name)[e.network]
     # the custom bridge name is the bridge the kernel has the port on
-    assert ep(snap, name, modes.nets["icc"]).bridge == modes.icc_bridge
+    assert corr.wiring(ep(snap, name, modes.nets["icc"])).bridge == modes.icc_bridge
 
 
 def test_container_sharing_a_netns_is_shown_with_its_owner(
-    modes: Modes, snap_links: tuple[Snapshot, Links]
+    modes: Modes, snap_links: tuple[Snapshot, Correlation]
 ) -> None:
-    snap, links = snap_links
+    snap, corr = snap_links
+    links = corr.links
     owner, shared = ct(snap, modes.cts["multi"]), ct(snap, modes.cts["shared"])
     inspect = gt.docker_inspect(modes.cts["shared"])
     assert shared.network_mode == inspect["HostConfig"]["NetworkMode"] == f"container:{owner.id}"
@@ -166,24 +167,30 @@ def test_container_sharing_a_netns_is_shown_with_its_owner(
     related = links.related(shared.key)
     assert owner.key in related
     for e in owner.endpoints:
-        assert {e.key, f"if:{e.host_ifindex}", f"br:{e.bridge}"} <= related
+        assert {
+            e.key,
+            f"if:{corr.wiring(e).host_ifindex}",
+            f"br:{corr.wiring(e).bridge}",
+        } <= related
     assert shared.key in links.related(owner.key)
-    assert not [w for w in snap.warnings if modes.cts["shared"] in w]
+    assert not [w for w in [*snap.warnings, *corr.warnings] if modes.cts["shared"] in w]
 
 
 def test_host_and_none_containers_have_no_veth_and_no_warning(
-    modes: Modes, snap_links: tuple[Snapshot, Links]
+    modes: Modes, snap_links: tuple[Snapshot, Correlation]
 ) -> None:
-    snap, links = snap_links
+    snap, corr = snap_links
+    links = corr.links
     for role, net in (("host", "host"), ("none", "none")):
         c = ct(snap, modes.cts[role])
         assert c.network_mode == net == gt.docker_inspect(c.name)["HostConfig"]["NetworkMode"]
-        assert [(e.network, e.ipv4, e.host_veth, e.bridge) for e in c.endpoints] == [
-            (net, None, None, None)
-        ]
+        assert [
+            (e.network, e.ipv4, corr.wiring(e).host_veth, corr.wiring(e).bridge)
+            for e in c.endpoints
+        ] == [(net, None, None, None)]
         docker_net = next(n for n in snap.networks if n.name == net)
         assert docker_net.key in links.related(c.key)
-        assert not [w for w in snap.warnings if c.name in w]
+        assert not [w for w in [*snap.warnings, *corr.warnings] if c.name in w]
 
 
 @pytest.mark.parametrize(
@@ -195,17 +202,18 @@ def test_host_and_none_containers_have_no_veth_and_no_warning(
     ],
 )
 def test_macvlan_and_ipvlan_endpoints_are_linked_to_their_parent_interface(
-    role: str, modes: Modes, snap_links: tuple[Snapshot, Links]
+    role: str, modes: Modes, snap_links: tuple[Snapshot, Correlation]
 ) -> None:
     driver, mode, _ = CHILD_NETWORKS[role]
     if driver == "ipvlan" and not modes.ipvlan:
         gt.skip_no_kernel_driver("ipvlan")
-    snap, links = snap_links
+    snap, corr = snap_links
+    links = corr.links
     name, network = modes.cts[role], modes.nets[role]
     e = ep(snap, name, network)
     parent = gt.host_link(modes.parents[role])
-    assert e.parent == modes.parents[role]
-    assert e.parent_ifindex == parent["ifindex"]
+    assert corr.wiring(e).parent == modes.parents[role]
+    assert corr.wiring(e).parent_ifindex == parent["ifindex"]
     # the kernel's own answers: the child's iflink is its parent's ifindex, and it
     # is a link of that kind and mode inside the container's netns
     assert list(gt.ground_truth_iflink(name).values()) == [parent["ifindex"]]
@@ -216,10 +224,10 @@ def test_macvlan_and_ipvlan_endpoints_are_linked_to_their_parent_interface(
     if driver == "ipvlan":
         # an ipvlan child sends with its parent's MAC; Docker reports none
         assert gt.docker_inspect(name)["NetworkSettings"]["Networks"][network]["MacAddress"] == ""
-        assert e.mac == child["address"] == parent["address"]
+        assert corr.wiring(e).mac == child["address"] == parent["address"]
     else:
-        assert e.mac == child["address"] != parent["address"]
-    assert e.host_veth is None and e.bridge is None
+        assert corr.wiring(e).mac == child["address"] != parent["address"]
+    assert corr.wiring(e).host_veth is None and corr.wiring(e).bridge is None
     assert e.ipv4 == gt.container_ips(name)[network]
     assert f"if:{parent['ifindex']}" in links.related(e.key)
     assert e.key in links.related(f"if:{parent['ifindex']}")
@@ -227,7 +235,7 @@ def test_macvlan_and_ipvlan_endpoints_are_linked_to_their_parent_interface(
     assert net.driver == driver and net.parent == modes.parents[role]
     assert net.child_mode == info["info_data"]["mode"]
     assert net.key in links.related(f"if:{parent['ifindex']}")
-    assert not [w for w in snap.warnings if name in w]
+    assert not [w for w in [*snap.warnings, *corr.warnings] if name in w]
 
 
 def _rule(snap: Snapshot, text: str) -> Any:
@@ -238,9 +246,10 @@ def _rule(snap: Snapshot, text: str) -> Any:
 
 
 def test_internal_network_isolation_rules_link_to_its_bridge_and_members(
-    modes: Modes, snap_links: tuple[Snapshot, Links]
+    modes: Modes, snap_links: tuple[Snapshot, Correlation]
 ) -> None:
-    snap, links = snap_links
+    snap, corr = snap_links
+    links = corr.links
     net = gt.network_inspect(modes.nets["internal"])
     assert net["Internal"] is True
     br = gt.bridge_ifname(modes.nets["internal"])
@@ -254,8 +263,8 @@ def test_internal_network_isolation_rules_link_to_its_bridge_and_members(
     for text in texts:
         assert text in saved.splitlines()
         rule = _rule(snap, text)
-        assert snap.rule_bridges[rule.id] == [br]
-        assert snap.rule_containers[rule.id] == [member.name]
+        assert list(corr.rule_bridges[rule.id]) == [br]
+        assert list(corr.rule_containers[rule.id]) == [member.name]
         assert {f"br:{br}", member.key, member.endpoints[0].key} <= links.related(rule.key)
     # no MASQUERADE for an internal network
     assert f"-s {subnet} ! -o {br} -j MASQUERADE" not in gt.iptables_save(
@@ -264,26 +273,29 @@ def test_internal_network_isolation_rules_link_to_its_bridge_and_members(
 
 
 def test_icc_false_drop_rule_links_to_its_bridge_and_members(
-    modes: Modes, snap_links: tuple[Snapshot, Links]
+    modes: Modes, snap_links: tuple[Snapshot, Correlation]
 ) -> None:
-    snap, links = snap_links
+    snap, corr = snap_links
+    links = corr.links
     br = modes.icc_bridge
     text = f"-A FORWARD -i {br} -o {br} -j DROP"
     assert text in gt.iptables_save(gt.active_iptables_mode(), "filter").splitlines()
     rule = _rule(snap, text)
     member = ct(snap, modes.cts["multi"])
-    assert snap.rule_bridges[rule.id] == [br]
-    assert snap.rule_containers[rule.id] == [member.name]
+    assert list(corr.rule_bridges[rule.id]) == [br]
+    assert list(corr.rule_containers[rule.id]) == [member.name]
     e = ep(snap, member.name, modes.nets["icc"])
-    assert {f"br:{br}", e.key, member.key, f"if:{e.host_ifindex}"} <= links.related(rule.key)
+    assert {f"br:{br}", e.key, member.key, f"if:{corr.wiring(e).host_ifindex}"} <= links.related(
+        rule.key
+    )
     net = next(n for n in snap.networks if n.name == modes.nets["icc"])
     assert net.icc is False and net.bridge == br
 
 
 def test_ipv6_endpoint_address_matches_docker_and_the_bridge(
-    modes: Modes, snap_links: tuple[Snapshot, Links]
+    modes: Modes, snap_links: tuple[Snapshot, Correlation]
 ) -> None:
-    snap, _ = snap_links
+    snap, corr = snap_links
     name = modes.cts["multi"]
     e = ep(snap, name, modes.nets["v6"])
     truth = gt.docker_inspect(name)["NetworkSettings"]["Networks"][modes.nets["v6"]]
@@ -292,7 +304,7 @@ def test_ipv6_endpoint_address_matches_docker_and_the_bridge(
     assert ipaddress.ip_address(e.ipv6) in ipaddress.ip_network(modes.v6_subnet)
     net = next(n for n in snap.networks if n.name == modes.nets["v6"])
     assert net.enable_ipv6 and modes.v6_subnet in net.subnets
-    bridge = next(i for i in snap.interfaces if i.name == e.bridge)
+    bridge = next(i for i in snap.interfaces if i.name == corr.wiring(e).bridge)
     gw = truth["IPv6Gateway"]
     assert any(a.family == "inet6" and a.address == gw for a in bridge.addresses)
 
@@ -307,8 +319,9 @@ def ipv6_rules(modes: Modes) -> Iterator[tuple[str, list[str]]]:
     chain = f"NXT6-{modes.tag}"
     backends = ("nft", "legacy")
     snap = collect_snapshot()
+    corr = correlate(snap)
     addr = ep(snap, modes.cts["multi"], modes.nets["v6"]).ipv6
-    bridge = ep(snap, modes.cts["multi"], modes.nets["v6"]).bridge
+    bridge = corr.wiring(ep(snap, modes.cts["multi"], modes.nets["v6"])).bridge
     assert addr and bridge
     texts = [f"-A {chain} -d {addr}/128 -p tcp -m tcp --dport 80 -j ACCEPT"]
     texts.append(f"-A {chain} -s {modes.v6_subnet} -o {bridge} -j ACCEPT")
@@ -329,7 +342,8 @@ def test_ipv6_rules_of_both_backends_link_to_the_ipv6_endpoint(
 ) -> None:
     chain, texts = ipv6_rules
     snap = collect_snapshot()
-    links = correlate(snap)
+    corr = correlate(snap)
+    links = corr.links
     e = ep(snap, modes.cts["multi"], modes.nets["v6"])
     for backend in ("iptables-nft", "iptables-legacy"):
         saved = gt.iptables_save(backend.removeprefix("iptables-"), "filter", "ipv6")
@@ -338,21 +352,22 @@ def test_ipv6_rules_of_both_backends_link_to_the_ipv6_endpoint(
         assert all(t in saved.splitlines() for t in texts)
         assert all(r.family == "ipv6" for r in rules)
         one, subnet = rules
-        assert snap.rule_containers[one.id] == [modes.cts["multi"]]
-        assert one.id in e.rules and e.key in links.related(one.key)
-        assert snap.rule_bridges[subnet.id] == [e.bridge]
+        assert list(corr.rule_containers[one.id]) == [modes.cts["multi"]]
+        assert one.id in corr.wiring(e).rules and e.key in links.related(one.key)
+        assert list(corr.rule_bridges[subnet.id]) == [corr.wiring(e).bridge]
         assert e.key in links.related(subnet.key)
 
 
 def test_docker_nat66_masquerade_links_to_the_ipv6_endpoint(
-    modes: Modes, snap_links: tuple[Snapshot, Links]
+    modes: Modes, snap_links: tuple[Snapshot, Correlation]
 ) -> None:
     """The lab's dockerd runs with --ip6tables: Docker itself writes the IPv6
     network's MASQUERADE (NAT66) into ip6tables' nat table; it concerns the IPv6
     endpoints on that bridge and no IPv4 one."""
-    snap, links = snap_links
+    snap, corr = snap_links
+    links = corr.links
     e = ep(snap, modes.cts["multi"], modes.nets["v6"])
-    text = f"-A POSTROUTING -s {modes.v6_subnet} ! -o {e.bridge} -j MASQUERADE"
+    text = f"-A POSTROUTING -s {modes.v6_subnet} ! -o {corr.wiring(e).bridge} -j MASQUERADE"
     mode = gt.active_iptables_mode()
     assert text in gt.iptables_save(mode, "nat", "ipv6").splitlines()
     rule = next(
@@ -360,16 +375,16 @@ def test_docker_nat66_masquerade_links_to_the_ipv6_endpoint(
         if r.text == text and r.family == "ipv6" and r.backend == f"iptables-{mode}"
     )  # fmt: skip
     assert rule.table == "nat" and rule.target == "MASQUERADE"
-    assert snap.rule_containers[rule.id] == [modes.cts["multi"]]
-    assert rule.id in e.rules and e.key in links.related(rule.key)
+    assert list(corr.rule_containers[rule.id]) == [modes.cts["multi"]]
+    assert rule.id in corr.wiring(e).rules and e.key in links.related(rule.key)
     v4_bridge = ep(snap, modes.cts["multi"], "bridge")
-    assert rule.id not in v4_bridge.rules
+    assert rule.id not in corr.wiring(v4_bridge).rules
 
 
 @pytest.mark.kernel  # also run in scripts/kernel-vm's VM, where the ipvlan networks exist
 def test_doctor_is_silent_with_every_mode_up(
-    modes: Modes, snap_links: tuple[Snapshot, Links]
+    modes: Modes, snap_links: tuple[Snapshot, Correlation]
 ) -> None:
-    snap, _ = snap_links
+    snap, corr = snap_links
     assert modes.ipvlan == (not gt.kernel_lacks_link_kind("ipvlan"))
-    assert [(f.check, f.subject, f.title) for f in diagnose(snap)] == []
+    assert [(f.check, f.subject, f.title) for f in diagnose(snap, corr)] == []

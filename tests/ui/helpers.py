@@ -7,7 +7,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from netexplorer.model import Container, Snapshot
+from netexplorer.correlate import Wiring, correlate
+from netexplorer.model import Container, Endpoint, Snapshot
 from netexplorer.snapshot_io import load_snapshot
 from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.panes.base import TablePane
@@ -69,3 +70,8 @@ async def cursor_to(pilot: Pilot[Any], pane_id: str, key: str) -> None:
     await pilot.pause()
     assert target.table.cursor_key == key
     assert app.selected == key
+
+
+def wiring(snap: Snapshot, ep: Endpoint) -> Wiring:
+    """How correlation wired ``ep`` (its host veth, bridge ...)."""
+    return correlate(snap).wiring(ep)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from netexplorer.correlate import correlate
+from netexplorer.analysis import analyse
 from netexplorer.model import Snapshot
 from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
 from netexplorer.ui.app import create_app
@@ -106,7 +106,7 @@ async def test_new_snapshot_updates_rows_by_difference_keeping_cursor() -> None:
         later = demo()
         later.containers = [c for c in later.containers if c.name != "db"]
         container(later, "web").state = "paused"
-        app.post_message(SnapshotReady(later, correlate(later)))
+        app.post_message(SnapshotReady(analyse(later)))
         await pilot.pause()
 
         assert [table.cells(k)[0].plain for k in table.keys] == ["test1", "test2", "web"]
@@ -181,7 +181,7 @@ async def test_rows_added_above_the_cursor_do_not_move_it_on_screen() -> None:
         ifb0 = next(i for i in later.interfaces if i.name == "ifb0")
         appeared = [dataclasses.replace(ifb0, ifindex=6 + n, name=f"ifb{2 + n}") for n in range(3)]
         later.interfaces = sorted([*later.interfaces, *appeared], key=lambda i: i.ifindex)
-        app.post_message(SnapshotReady(later, correlate(later)))
+        app.post_message(SnapshotReady(analyse(later)))
         await pilot.pause()
         await pilot.pause()
         assert table.cursor_key == key
@@ -239,7 +239,7 @@ async def test_panes_of_a_failed_live_source_say_their_rows_are_its_last_read() 
         src = docker_down.source("docker")
         assert src is not None
         src.ok, src.stale, src.error = False, True, "Docker is not running"
-        app.post_message(SnapshotReady(docker_down, correlate(docker_down)))
+        app.post_message(SnapshotReady(analyse(docker_down)))
         await pilot.pause()
         assert containers.has_class("-stale")
         assert str(containers.border_title).endswith("· stale: docker failed, last read shown")
@@ -248,7 +248,7 @@ async def test_panes_of_a_failed_live_source_say_their_rows_are_its_last_read() 
         assert "stale" not in str(interfaces.border_title)
 
         back = demo()
-        app.post_message(SnapshotReady(back, correlate(back)))
+        app.post_message(SnapshotReady(analyse(back)))
         await pilot.pause()
         assert not containers.has_class("-stale")
         assert str(containers.border_title) == "1 Containers"
@@ -266,3 +266,29 @@ async def test_details_of_a_rule_that_never_runs_say_so() -> None:
         assert details.splitlines()[1].startswith(
             f"NEVER RUNS: no base chain leads to {masq.chain}"
         )
+
+
+async def test_each_read_is_analysed_once_in_a_worker_never_on_the_ui_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    import netexplorer.analysis as analysis
+
+    threads: list[str] = []
+    real = analysis.correlate
+
+    def counted(read: Snapshot) -> object:
+        threads.append(threading.current_thread().name)
+        return real(read)
+
+    monkeypatch.setattr(analysis, "correlate", counted)
+    app = app_over(demo())
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"test1", "enter")
+        await pilot.pause()
+        await pilot.press("d", "escape")
+        await pilot.pause()
+    assert len(threads) == 1
+    assert threads[0] != threading.main_thread().name

@@ -17,6 +17,7 @@ from .helpers import (
     marked,
     pane,
     ready,
+    wiring,
 )
 
 
@@ -27,7 +28,7 @@ def _masquerade(snap_text: str) -> str:
 async def test_search_test1_marks_its_veth_port_and_masquerade_rule() -> None:
     snap = demo()
     test1, test2 = container(snap, "test1"), container(snap, "test2")
-    veth = test1.endpoints[0].host_veth
+    veth = wiring(snap, test1.endpoints[0]).host_veth
     app = app_over(snap)
     async with app.run_test(size=WIDE) as pilot:
         await ready(pilot)
@@ -39,7 +40,7 @@ async def test_search_test1_marks_its_veth_port_and_masquerade_rule() -> None:
         assert marked(app, "bridges") == {"docker0", veth}
         rules = marked(app, "rules")
         assert rules == {"-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"}
-        assert test2.endpoints[0].host_veth not in marked(app, "interfaces")
+        assert wiring(snap, test2.endpoints[0]).host_veth not in marked(app, "interfaces")
 
 
 async def test_container_with_published_port_marks_its_dnat_rule() -> None:
@@ -63,7 +64,10 @@ async def test_masquerade_rule_marks_every_container_on_the_default_bridge() -> 
         await cursor_to(pilot, "rules", rule.key)
         assert marked(app, "containers") == {"test1", "test2", "web"}
         veths = {
-            ep.host_veth for c in snap.containers for ep in c.endpoints if ep.network == "bridge"
+            wiring(snap, ep).host_veth
+            for c in snap.containers
+            for ep in c.endpoints
+            if ep.network == "bridge"
         }
         assert marked(app, "interfaces") == veths
 
@@ -87,9 +91,9 @@ async def test_veth_marks_its_container_and_bridge() -> None:
     app = app_over(snap)
     async with app.run_test(size=WIDE) as pilot:
         await ready(pilot)
-        await cursor_to(pilot, "interfaces", f"if:{ep.host_ifindex}")
+        await cursor_to(pilot, "interfaces", f"if:{wiring(snap, ep).host_ifindex}")
         assert marked(app, "containers") == {"test2"}
-        assert marked(app, "bridges") == {"docker0", ep.host_veth}
+        assert marked(app, "bridges") == {"docker0", wiring(snap, ep).host_veth}
 
 
 async def test_interface_of_multi_homed_container_marks_only_its_networks_rules() -> None:
@@ -98,14 +102,14 @@ async def test_interface_of_multi_homed_container_marks_only_its_networks_rules(
     app = app_over(snap)
     async with app.run_test(size=WIDE) as pilot:
         await ready(pilot)
-        await cursor_to(pilot, "interfaces", f"if:{web['nxlab'].host_ifindex}")
+        await cursor_to(pilot, "interfaces", f"if:{wiring(snap, web['nxlab']).host_ifindex}")
         assert marked(app, "containers") == {"web"}
-        bridge = web["nxlab"].bridge
+        bridge = wiring(snap, web["nxlab"]).bridge
         assert bridge is not None
         assert marked(app, "rules") == {
             f"-A POSTROUTING -s 172.30.0.0/24 ! -o {bridge} -j MASQUERADE"
         }
-        await cursor_to(pilot, "interfaces", f"if:{web['bridge'].host_ifindex}")
+        await cursor_to(pilot, "interfaces", f"if:{wiring(snap, web['bridge']).host_ifindex}")
         rules = marked(app, "rules")
         assert not any("172.30.0.0/24" in r for r in rules)
         assert any(r.startswith(_masquerade("172.17.0.0/16")) for r in rules)
@@ -126,7 +130,7 @@ async def test_g_cycles_through_linked_items_keeping_the_selection() -> None:
             await pilot.pause()
             visits.append((app.active_pane, pane(app, app.active_pane).table.cursor_key))
             assert app.selected == test1.key
-        assert visits[0] == ("interfaces", f"if:{test1.endpoints[0].host_ifindex}")
+        assert visits[0] == ("interfaces", f"if:{wiring(snap, test1.endpoints[0]).host_ifindex}")
         assert [v[0] for v in visits] == ["interfaces", "bridges", "bridges", "rules"]
         await pilot.press("g")  # wraps round to the first linked item
         await pilot.pause()
@@ -188,7 +192,9 @@ async def test_focusing_a_pane_keeps_the_selection() -> None:
         await pilot.press("slash", *"test2", "enter", "2", "3", "4", "tab")
         await pilot.pause()
         assert app.selected == container(snap, "test2").key
-        assert marked(app, "interfaces") == {container(snap, "test2").endpoints[0].host_veth}
+        assert marked(app, "interfaces") == {
+            wiring(snap, container(snap, "test2").endpoints[0]).host_veth
+        }
 
 
 async def test_search_typed_in_one_burst_reaches_the_bar() -> None:
@@ -222,7 +228,7 @@ async def test_slash_inside_a_search_is_text() -> None:
 async def test_ipvlan_container_and_its_parent_interface_mark_each_other() -> None:
     snap = load_snapshot(CHILDREN)
     ipvlan = container(snap, "nxr-ipvlan-l31")
-    parent = next(i for i in snap.interfaces if i.name == ipvlan.endpoints[0].parent)
+    parent = next(i for i in snap.interfaces if i.name == wiring(snap, ipvlan.endpoints[0]).parent)
     app = app_over(snap)
     async with app.run_test(size=WIDE) as pilot:
         await ready(pilot)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from netexplorer.model import Snapshot
 from netexplorer.ui.safe_text import escape_controls, plain, safe
 
-from .helpers import NARROW, WIDE, app_over, container, demo, pane, ready
+from .helpers import NARROW, WIDE, app_over, container, demo, pane, ready, wiring
 
 MARKUP = "[red]x[/red]"
 ESCAPE = "\x1b[31mevil"
@@ -33,7 +33,7 @@ def hostile() -> Snapshot:
     test1.name = MARKUP
     test2.name = ESCAPE
     test1.labels["[bold]label"] = ESCAPE
-    veth = test1.endpoints[0].host_veth
+    veth = wiring(snap, test1.endpoints[0]).host_veth
     for iface in snap.interfaces:
         if iface.name == veth:
             iface.name = ESCAPE + "0"

@@ -4,7 +4,7 @@ tests/recorded/kernel-vm/children.snapshot.json is ``netexplorer snapshot --json
 and children.truth.json what Docker and the kernel said at the same moment (``docker
 inspect``, ``ip -j -d link`` inside each container and on the host), both written
 by record.py there inside scripts/kernel-vm's VM: this sandbox's kernel has no
-ipvlan. The derived fields are wiped before correlating again.
+ipvlan. Loading ignores the derived fields the file also holds.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from netexplorer.correlate import Links, correlate
+from netexplorer.correlate import Correlation, correlate
 from netexplorer.model import Snapshot
 from netexplorer.snapshot_io import snapshot_from_dict, snapshot_to_dict
 
@@ -23,12 +23,11 @@ HERE = Path(__file__).resolve().parents[1] / "recorded" / "kernel-vm"
 
 
 @pytest.fixture(scope="module")
-def recorded() -> tuple[Snapshot, Links, dict[str, Any]]:
+def recorded() -> tuple[Snapshot, Correlation, dict[str, Any]]:
     snap = snapshot_from_dict(json.loads((HERE / "children.snapshot.json").read_text()))
     truth = json.loads((HERE / "children.truth.json").read_text())
     for ct in snap.containers:
         for ep in ct.endpoints:
-            ep.parent = ep.parent_ifindex = None
             if ct.name in truth["containers"]:
                 # what Docker said: a MAC for macvlan, none for ipvlan
                 ep.mac = truth["containers"][ct.name]["docker_endpoint"]["MacAddress"] or None
@@ -36,27 +35,29 @@ def recorded() -> tuple[Snapshot, Links, dict[str, Any]]:
 
 
 def test_every_child_hangs_off_the_parent_the_kernel_names(recorded: Any) -> None:
-    snap, links, truth = recorded
+    snap, corr, truth = recorded
+    links = corr.links
     host = {link["ifindex"]: link for link in truth["ip_link"]}
     assert len(truth["containers"]) == 3
     for name, fact in truth["containers"].items():
         (ct,) = [c for c in snap.containers if c.name == name]
         (ep,) = ct.endpoints
+        w = corr.wiring(ep)
         # the child's IFLA_LINK, read inside its netns (whose peer netns id 0 is the host)
         assert fact["eth0"]["link_netnsid"] == 0
         parent = host[fact["eth0"]["link_index"]]
-        assert (ep.parent, ep.parent_ifindex) == (parent["ifname"], parent["ifindex"])
-        assert ep.host_veth is None and ep.bridge is None
+        assert (w.parent, w.parent_ifindex) == (parent["ifname"], parent["ifindex"])
+        assert w.host_veth is None and w.bridge is None
         assert ep.ipv4 == fact["docker_endpoint"]["IPAddress"]
         # one hop in each direction: endpoint <-> parent interface <-> network
         net = next(n for n in snap.networks if n.name == fact["network"])
         assert {f"if:{parent['ifindex']}", net.key, ct.key} <= links.related(ep.key)
         assert {ep.key, ct.key, net.key} <= links.related(f"if:{parent['ifindex']}")
-        assert not [w for w in snap.warnings if name in w]
+        assert not [m for m in [*snap.warnings, *corr.warnings] if name in m]
 
 
 def test_driver_mode_and_mac_are_the_kernels(recorded: Any) -> None:
-    snap, _, truth = recorded
+    snap, corr, truth = recorded
     kinds = set()
     for name, fact in truth["containers"].items():
         (ep,) = next(c for c in snap.containers if c.name == name).endpoints
@@ -67,7 +68,7 @@ def test_driver_mode_and_mac_are_the_kernels(recorded: Any) -> None:
         assert net.child_mode == info["info_data"]["mode"]
         # the MAC the container really sends with: Docker's for macvlan; for ipvlan,
         # where Docker reports none, the parent's (filled by correlation)
-        assert ep.mac == fact["eth0"]["address"]
+        assert corr.wiring(ep).mac == fact["eth0"]["address"]
     assert kinds == {("macvlan", "bridge"), ("ipvlan", "l2"), ("ipvlan", "l3")}
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from netexplorer.collect.firewall import LEGACY, NFT
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
-from netexplorer.correlate import Links, correlate
+from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import Finding, diagnose
 from netexplorer.doctor.checks import live_backends
 from netexplorer.model import Chain, Rule, Snapshot
@@ -111,23 +111,24 @@ def without(snap: Snapshot, text: str, family: str = "ipv4") -> Snapshot:
     return snap
 
 
-def endpoint_keys(snap: Snapshot, bridge: str) -> set[str]:
-    return {ep.key for c in snap.containers for ep in c.endpoints if ep.bridge == bridge}
+def endpoint_keys(snap: Snapshot, corr: Correlation, bridge: str) -> set[str]:
+    return {
+        ep.key for c in snap.containers for ep in c.endpoints if corr.wiring(ep).bridge == bridge
+    }
 
 
-def assert_guards(snap: Snapshot, links: Links, r: Rule, bridge: str) -> None:
+def assert_guards(snap: Snapshot, corr: Correlation, r: Rule, bridge: str) -> None:
     """``r`` names ``bridge`` and concerns exactly the containers on it."""
-    assert snap.rule_bridges[r.id] == [bridge], r.text
-    assert snap.rule_containers[r.id] == MEMBERS[bridge], r.text
-    related = links.related(r.key)
+    assert list(corr.rule_bridges[r.id]) == [bridge], r.text
+    assert list(corr.rule_containers[r.id]) == MEMBERS[bridge], r.text
+    related = corr.links.related(r.key)
     assert f"br:{bridge}" in related, r.text
-    assert endpoint_keys(snap, bridge) <= related, r.text
-    others = {k for b in MEMBERS if b != bridge for k in endpoint_keys(snap, b)}
-    assert not (others - endpoint_keys(snap, bridge)) & related, r.text
+    assert endpoint_keys(snap, corr, bridge) <= related, r.text
+    others = {k for b in MEMBERS if b != bridge for k in endpoint_keys(snap, corr, b)}
+    assert not (others - endpoint_keys(snap, corr, bridge)) & related, r.text
 
 
 def findings(snap: Snapshot) -> dict[str, list[Finding]]:
-    correlate(snap)
     out: dict[str, list[Finding]] = {}
     for f in diagnose(snap):
         out.setdefault(f.check, []).append(f)
@@ -188,37 +189,39 @@ def rule_of(rules: list[Rule], text: str, family: str = "ipv4") -> Rule:
 @pytest.mark.parametrize(("ruleset", "backend"), BOTH)
 def test_docker_bridge_and_ct_rules_link_to_their_bridge(ruleset: str, backend: str) -> None:
     snap = lab(ruleset, backend)
-    links = correlate(snap)
+    corr = correlate(snap)
     for br in EXTERNAL:
-        assert_guards(snap, links, rule(snap, f"-A DOCKER-BRIDGE -o {br} -j DOCKER"), br)
+        assert_guards(snap, corr, rule(snap, f"-A DOCKER-BRIDGE -o {br} -j DOCKER"), br)
         ct = f"-A DOCKER-CT -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
-        assert_guards(snap, links, rule(snap, ct), br)
+        assert_guards(snap, corr, rule(snap, ct), br)
         # Docker 28's per-bridge DROP in chain DOCKER, after the published ports
-        assert_guards(snap, links, rule(snap, f"-A DOCKER ! -i {br} -o {br} -j DROP"), br)
+        assert_guards(snap, corr, rule(snap, f"-A DOCKER ! -i {br} -o {br} -j DROP"), br)
     for br in (DOCKER0, NXLAB, V6):
-        assert_guards(snap, links, rule(snap, f"-A DOCKER-FORWARD -i {br} -j ACCEPT"), br)
+        assert_guards(snap, corr, rule(snap, f"-A DOCKER-FORWARD -i {br} -j ACCEPT"), br)
     # the jumps themselves concern no bridge
     for r in snap.rules:
         if r.chain in ("FORWARD", "DOCKER-FORWARD") and r.target.startswith("DOCKER"):
-            assert snap.rule_bridges[r.id] == [] and snap.rule_containers[r.id] == [], r.text
+            assert list(corr.rule_bridges[r.id]) == [] and list(corr.rule_containers[r.id]) == [], (
+                r.text
+            )
 
 
 def test_ipv6_docker_bridge_and_ct_rules_link_to_the_dual_stack_bridge() -> None:
     snap = lab()
-    links = correlate(snap)
+    corr = correlate(snap)
     for text in (
         f"-A DOCKER-BRIDGE -o {V6} -j DOCKER",
         f"-A DOCKER-CT -o {V6} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         f"-A DOCKER-FORWARD -i {V6} -j ACCEPT",
         f"-A DOCKER ! -i {V6} -o {V6} -j DROP",
     ):
-        assert_guards(snap, links, rule(snap, text, "ipv6"), V6)
+        assert_guards(snap, corr, rule(snap, text, "ipv6"), V6)
 
 
 @pytest.mark.parametrize(("ruleset", "backend"), BOTH)
 def test_internal_network_rules_guard_its_bridge(ruleset: str, backend: str) -> None:
     snap = lab(ruleset, backend)
-    links = correlate(snap)
+    corr = correlate(snap)
     chain = "DOCKER-INTERNAL" if ruleset == "docker28" else "DOCKER-ISOLATION-STAGE-1"
     drops = [r for r in snap.rules if r.chain == chain and r.target == "DROP"]
     assert [r.text for r in drops] == [
@@ -226,10 +229,10 @@ def test_internal_network_rules_guard_its_bridge(ruleset: str, backend: str) -> 
         f"-A {chain} ! -d 192.168.16.0/20 -i {INTERNAL} -j DROP",
     ]
     for r in drops:
-        assert_guards(snap, links, r, INTERNAL)
+        assert_guards(snap, corr, r, INTERNAL)
     # no outgoing ACCEPT for the internal network, only its ICC rule
     icc = rule(snap, f"-A DOCKER-FORWARD -i {INTERNAL} -o {INTERNAL} -j ACCEPT")
-    assert_guards(snap, links, icc, INTERNAL)
+    assert_guards(snap, corr, icc, INTERNAL)
     assert not [
         r
         for r in snap.rules
@@ -240,11 +243,11 @@ def test_internal_network_rules_guard_its_bridge(ruleset: str, backend: str) -> 
 @pytest.mark.parametrize(("ruleset", "backend"), BOTH)
 def test_icc_false_drop_links_to_its_bridge(ruleset: str, backend: str) -> None:
     snap = lab(ruleset, backend)
-    links = correlate(snap)
+    corr = correlate(snap)
     drop = rule(snap, f"-A DOCKER-FORWARD -i {ICC} -o {ICC} -j DROP")
-    assert_guards(snap, links, drop, ICC)
+    assert_guards(snap, corr, drop, ICC)
     out = rule(snap, f"-A DOCKER-FORWARD -i {ICC} ! -o {ICC} -j ACCEPT")
-    assert_guards(snap, links, out, ICC)
+    assert_guards(snap, corr, out, ICC)
     # and br-netfilter reads Docker 28's DROP in DOCKER-FORWARD like 20.10's in FORWARD
     del snap.sysctls["net.bridge.bridge-nf-call-iptables"]
     (f,) = findings(snap)["br-netfilter"]
@@ -253,13 +256,13 @@ def test_icc_false_drop_links_to_its_bridge(ruleset: str, backend: str) -> None:
 
 def test_isolation_stages_of_28_0_link_to_the_bridges_they_guard() -> None:
     snap = lab("docker28.0")
-    links = correlate(snap)
+    corr = correlate(snap)
     for br in EXTERNAL:
         stage1 = rule(
             snap, f"-A DOCKER-ISOLATION-STAGE-1 -i {br} ! -o {br} -j DOCKER-ISOLATION-STAGE-2"
         )
-        assert_guards(snap, links, stage1, br)
-        assert_guards(snap, links, rule(snap, f"-A DOCKER-ISOLATION-STAGE-2 -o {br} -j DROP"), br)
+        assert_guards(snap, corr, stage1, br)
+        assert_guards(snap, corr, rule(snap, f"-A DOCKER-ISOLATION-STAGE-2 -o {br} -j DROP"), br)
     assert rule(snap, "-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1").target == (
         "DOCKER-ISOLATION-STAGE-1"
     )
@@ -270,36 +273,40 @@ def test_nat_rules_link_like_in_the_20_10_layout(ruleset: str, backend: str) -> 
     """MASQUERADE and DNAT have the 20.10 text: they link to the same containers
     and bridges as the recorded 20.10 rules of the same text."""
     old = load_snapshot(MODES)
-    correlate(old)
+    old_corr = correlate(old)
     snap = lab(ruleset, backend)
-    links = correlate(snap)
+    corr = correlate(snap)
+    links = corr.links
     texts = [
         r.text for r in snap.rules if r.family == "ipv4" and r.target in ("MASQUERADE", "DNAT")
     ]
     assert MASQ in texts and DNAT in texts and DNAT_V6_NET in texts and len(texts) == 6
     for text in texts:
         new, was = rule(snap, text), rule(old, text)
-        assert snap.rule_containers[new.id] == old.rule_containers[was.id], text
-        assert snap.rule_bridges[new.id] == old.rule_bridges[was.id], text
+        assert list(corr.rule_containers[new.id]) == list(old_corr.rule_containers[was.id]), text
+        assert list(corr.rule_bridges[new.id]) == list(old_corr.rule_bridges[was.id]), text
     masq = rule(snap, MASQ)
-    assert snap.rule_containers[masq.id] == ON_DOCKER0
+    assert list(corr.rule_containers[masq.id]) == ON_DOCKER0
     dnat = rule(snap, DNAT)
     web = next(c for c in snap.containers if c.name == "web")
-    on_bridge = next(ep for ep in web.endpoints if ep.bridge == DOCKER0)
-    on_lab = next(ep for ep in web.endpoints if ep.bridge == NXLAB)
+    on_bridge = next(corr.wiring(ep) for ep in web.endpoints if corr.wiring(ep).bridge == DOCKER0)
+    on_lab = next(corr.wiring(ep) for ep in web.endpoints if corr.wiring(ep).bridge == NXLAB)
     assert dnat.id in on_bridge.rules and dnat.id not in on_lab.rules
     assert dnat.key in links.related(web.key)
 
 
 def test_nat66_rules_link_to_the_ipv6_endpoint_only() -> None:
     snap = lab()
-    links = correlate(snap)
+    corr = correlate(snap)
+    links = corr.links
     multi = next(c for c in snap.containers if c.name == "nxt-rec-multi")
-    v6_ep = next(ep for ep in multi.endpoints if ep.bridge == V6)
+    v6_ep = next(ep for ep in multi.endpoints if corr.wiring(ep).bridge == V6)
     for text in (MASQ6, DNAT6):
         r = rule(snap, text, "ipv6")
-        assert snap.rule_containers[r.id] == ["nxt-rec-multi"]
-        holders = [ep.key for c in snap.containers for ep in c.endpoints if r.id in ep.rules]
+        assert list(corr.rule_containers[r.id]) == ["nxt-rec-multi"]
+        holders = [
+            ep.key for c in snap.containers for ep in c.endpoints if r.id in corr.wiring(ep).rules
+        ]
         assert holders == [v6_ep.key], text
         assert r.key in links.related(multi.key)
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from netexplorer.cli import EXIT_FILE, EXIT_OK, EXIT_PROBLEMS, main
-from netexplorer.correlate import Links, correlate
+from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import diagnose, link_findings
 from netexplorer.doctor.checks import CHECKS, live_backends
 from netexplorer.doctor.report import findings_to_dict, findings_to_text
 from netexplorer.model import Chain, Container, Rule, Snapshot
-from netexplorer.snapshot_io import load_snapshot
+from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
 
 MODES = Path(__file__).resolve().parents[1] / "recorded" / "modes"
 HEALTHY = MODES / "healthy.snapshot.json"
@@ -30,7 +30,7 @@ BROKEN = MODES / "broken.snapshot.json"
 TAG = "nxt-rec"
 
 
-def load(path: Path = HEALTHY) -> tuple[Snapshot, Links]:
+def load(path: Path = HEALTHY) -> tuple[Snapshot, Correlation]:
     snap = load_snapshot(path)
     return snap, correlate(snap)
 
@@ -53,29 +53,51 @@ def active_rules(snap: Snapshot) -> list[Rule]:
 
 # ------------------------------------------------------------------ network modes
 def test_container_sharing_a_netns_links_to_its_owner_and_its_endpoints() -> None:
-    snap, links = load()
+    snap, corr = load()
+    links = corr.links
     owner, shared = ct(snap, f"{TAG}-multi"), ct(snap, f"{TAG}-shared")
     assert shared.netns_owner == owner.id and not shared.endpoints
+    assert corr.netns_owner(shared) is owner
     related = links.related(shared.key)
     assert owner.key in related
     for ep in owner.endpoints:
-        assert {ep.key, f"if:{ep.host_ifindex}", f"br:{ep.bridge}"} <= related
+        w = corr.wiring(ep)
+        assert {ep.key, f"if:{w.host_ifindex}", f"br:{w.bridge}"} <= related
     assert shared.key in links.related(owner.key)
 
 
-def test_old_snapshots_without_netns_owner_get_it_from_network_mode() -> None:
-    snap = load_snapshot(HEALTHY)
-    shared = ct(snap, f"{TAG}-shared")
-    shared.netns_owner = None
-    correlate(snap)
-    assert shared.netns_owner == ct(snap, f"{TAG}-multi").id
+def test_schema_1_snapshots_without_netns_owner_get_it_from_network_mode(
+    tmp_path: Path,
+) -> None:
+    doc = json.loads(HEALTHY.read_text())
+    doc["schema"] = 1
+    for c in doc["containers"]:
+        c.pop("netns_owner", None)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc))
+    snap = load_snapshot(old)
+    assert ct(snap, f"{TAG}-shared").netns_owner == ct(snap, f"{TAG}-multi").id
+
+
+def test_a_snapshot_of_an_unknown_schema_is_refused_naming_file_and_schema(
+    tmp_path: Path,
+) -> None:
+    doc = json.loads(HEALTHY.read_text())
+    doc["schema"] = 99
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(doc))
+    with pytest.raises(SnapshotFileError) as err:
+        load_snapshot(new)
+    assert str(new) in str(err.value) and "schema 99" in str(err.value)
 
 
 def test_macvlan_endpoint_links_to_its_parent_not_to_a_veth() -> None:
-    snap, links = load()
+    snap, corr = load()
+    links = corr.links
     (ep,) = ct(snap, f"{TAG}-mv1").endpoints
     parent = next(i for i in snap.interfaces if i.name == f"{TAG}-p0")
-    assert (ep.parent, ep.parent_ifindex, ep.host_veth, ep.bridge) == (
+    w = corr.wiring(ep)
+    assert (w.parent, w.parent_ifindex, w.host_veth, w.bridge) == (
         parent.name,
         parent.ifindex,
         None,
@@ -87,17 +109,18 @@ def test_macvlan_endpoint_links_to_its_parent_not_to_a_veth() -> None:
 
 
 def test_host_none_and_internal_and_icc_false() -> None:
-    snap, links = load()
+    snap, corr = load()
+    links = corr.links
     for name in (f"{TAG}-host", f"{TAG}-none"):
         (ep,) = ct(snap, name).endpoints
-        assert ep.ipv4 is None and ep.host_veth is None
-    assert not [w for w in snap.warnings if TAG in w]
+        assert ep.ipv4 is None and corr.wiring(ep).host_veth is None
+    assert not [w for w in [*snap.warnings, *corr.warnings] if TAG in w]
     icc = next(n for n in snap.networks if n.name == f"{TAG}-icc")
     assert icc.icc is False and icc.bridge == f"{TAG}-ic"
     drop = next(
         r for r in active_rules(snap) if r.text == f"-A FORWARD -i {TAG}-ic -o {TAG}-ic -j DROP"
     )
-    assert snap.rule_containers[drop.id] == [f"{TAG}-multi"]
+    assert list(corr.rule_containers[drop.id]) == [f"{TAG}-multi"]
     internal = next(n for n in snap.networks if n.name == f"{TAG}-int")
     assert internal.internal
     isolation = [
@@ -124,8 +147,8 @@ def test_ipv6_endpoint_is_indexed_for_ipv6_rules() -> None:
         id="nxt6",
     )
     snap.rules.append(rule)
-    links = correlate(snap)
-    assert ep.key in links.related(rule.key) and "nxt6" in ep.rules
+    corr = correlate(snap)
+    assert ep.key in corr.links.related(rule.key) and "nxt6" in corr.wiring(ep).rules
 
 
 # ------------------------------------------------------------------ doctor on recordings
@@ -135,8 +158,8 @@ def test_healthy_recording_has_no_findings() -> None:
 
 
 def test_broken_recording_explains_each_fault_with_evidence() -> None:
-    snap, links = load(BROKEN)
-    found = {f.check: f for f in diagnose(snap)}
+    snap, corr = load(BROKEN)
+    found = {f.check: f for f in diagnose(snap, corr)}
     assert set(found) == {"ip-forward", "parent", "dnat"}
     assert "br:docker0" in found["ip-forward"].evidence
     assert ct(snap, f"{TAG}-multi").key in found["ip-forward"].evidence
@@ -146,8 +169,9 @@ def test_broken_recording_explains_each_fault_with_evidence() -> None:
     dnat = found["dnat"]
     assert dnat.subject == f"{TAG}-multi/127.0.0.1:28080/tcp"
     assert "--dport 28080 -j DNAT --to-destination" in dnat.fix
-    link_findings(links, list(found.values()))
+    links = link_findings(corr.links, list(found.values()))
     assert links.related(dnat.key) == frozenset({dnat.key, *dnat.evidence})
+    assert dnat.key not in corr.links.labels  # the correlation's own index is untouched
 
 
 def test_forward_drop_without_accepts() -> None:
@@ -161,7 +185,6 @@ def test_forward_drop_without_accepts() -> None:
     fwd.policy = "DROP"
     assert "forward-drop" not in checks_found(snap)  # Docker's ACCEPTs are there
     snap.rules = [r for r in snap.rules if not (r.chain == "FORWARD" and "docker0" in r.text)]
-    correlate(snap)
     assert checks_found(snap)["forward-drop"] == [f"{backend}/ipv4/docker0"]
 
 
@@ -183,7 +206,6 @@ def test_both_backends_names_the_stale_one() -> None:
     old.id, old.in_interface = "stale1", "docker0"
     snap.rules.append(old)
     snap.firewall_backends = [live, stale]
-    correlate(snap)
     assert live_backends(snap) == [live]
     (f,) = [f for f in diagnose(snap) if f.check == "both-backends"]
     assert f.evidence == ["rule:stale1"] and stale in f.title
@@ -203,9 +225,9 @@ def test_br_netfilter_matters_only_with_same_bridge_drops() -> None:
 
 
 def test_veth_down_port_not_forwarding_and_veth_missing() -> None:
-    snap, _ = load()
+    snap, corr = load()
     ep = ct(snap, "test1").endpoints[0]
-    veth = next(i for i in snap.interfaces if i.ifindex == ep.host_ifindex)
+    veth = next(i for i in snap.interfaces if i.ifindex == corr.wiring(ep).host_ifindex)
     veth.flags.remove("UP")
     assert checks_found(snap)["port-down"] == [veth.name]
     veth.flags.append("UP")
@@ -214,7 +236,6 @@ def test_veth_down_port_not_forwarding_and_veth_missing() -> None:
     assert checks_found(snap)["port-down"] == [veth.name]
     port.state = "forwarding"
     snap.interfaces.remove(veth)
-    correlate(snap)
     assert checks_found(snap)["veth-missing"] == [ep.key]
 
 
@@ -227,7 +248,7 @@ def test_netns_owner_stopped() -> None:
 def test_a_failing_check_becomes_a_finding_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     from netexplorer.doctor import checks
 
-    def boom(snap: Snapshot) -> list[object]:
+    def boom(snap: Snapshot, corr: Correlation) -> list[object]:
         raise KeyError("x")
 
     monkeypatch.setattr(checks, "CHECKS", (checks.Check("boom", "", boom),))  # type: ignore[arg-type]
@@ -237,12 +258,12 @@ def test_a_failing_check_becomes_a_finding_not_a_traceback(monkeypatch: pytest.M
 
 # ------------------------------------------------------------------ output and CLI
 def test_text_output_escapes_hostile_names() -> None:
-    snap, links = load()
+    snap, _ = load()
     snap.sysctls["net.ipv4.ip_forward"] = "0"
     ct(snap, "test1").name = "evil\x1b[2Jname"
-    links = correlate(snap)
-    findings = diagnose(snap)
-    link_findings(links, findings)
+    corr = correlate(snap)
+    findings = diagnose(snap, corr)
+    links = link_findings(corr.links, findings)
     text = findings_to_text(links, findings)
     assert "\x1b" not in text and "evil\\x1b[2Jname" in text
     doc = findings_to_dict(snap, links, findings)
@@ -294,7 +315,6 @@ def test_ipv6_binding_without_ipv6_address_needs_no_dnat() -> None:
     snap = load_snapshot(
         Path(__file__).resolve().parents[1] / "recorded/lab/nft-ip6tables.snapshot.json"
     )
-    correlate(snap)
     assert any(r.family == "ipv6" and r.table == "nat" for r in snap.rules)
     web = ct(snap, "web")
     assert {p.host_ip for p in web.published_ports} == {"0.0.0.0", "::"}

@@ -13,13 +13,13 @@ import pytest
 from netexplorer.collect.conntrack_source import parse_conntrack
 from netexplorer.collect.netlink_source import plain_from_json
 from netexplorer.collect.snapshot import Collectors
-from netexplorer.correlate import attach_flows
+from netexplorer.correlate import correlate
 from netexplorer.live.debounce import Debouncer
-from netexplorer.live.deltas import apply_deltas, counter_deltas
+from netexplorer.live.deltas import counter_deltas, fill_deltas, without_deltas
 from netexplorer.live.docker_events import describe_event
 from netexplorer.live.feed import LiveFeed
 from netexplorer.live.netlink_events import describe_messages
-from netexplorer.model import Container, Endpoint, Rule, Snapshot, Source
+from netexplorer.model import Container, Endpoint, Rule, Snapshot
 
 RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "live"
 
@@ -84,10 +84,6 @@ def rule(text: str, packets: int, rid: str | None = None) -> Rule:
     )  # fmt: skip
 
 
-def snapshot(*rules: Rule, fw_ok: bool = True, stale: bool = False) -> Snapshot:
-    return Snapshot(rules=list(rules), sources=[Source("firewall", fw_ok, stale=stale)])
-
-
 def test_deltas_by_rule_id_not_position() -> None:
     before = [rule("masq", 10), rule("dnat", 5)]
     after = [rule("new", 3), rule("masq", 12), rule("dnat", 5)]  # one inserted above
@@ -101,16 +97,17 @@ def test_zeroed_counters_have_no_delta() -> None:
     assert counter_deltas([rule("masq", 10)], [rule("masq", 1)]) == {}
 
 
-def test_apply_deltas_fills_rules_and_skips_stale_reads() -> None:
-    prev = snapshot(rule("masq", 10))
-    cur = snapshot(rule("masq", 11), rule("other", 4))
-    apply_deltas(prev, cur)
-    assert [(r.delta_packets, r.delta_bytes) for r in cur.rules] == [(1, 84), (None, None)]
-    apply_deltas(None, cur)
-    assert cur.rules[0].delta_packets is None
-    stale = snapshot(rule("masq", 11), stale=True)
-    apply_deltas(prev, stale)
-    assert stale.rules[0].delta_packets is None
+def test_fill_deltas_fills_a_fresh_read_and_a_read_shown_again_has_none() -> None:
+    prev = [rule("masq", 10)]
+    cur = [rule("masq", 11), rule("other", 4)]
+    fill_deltas(prev, cur)
+    assert [(r.delta_packets, r.delta_bytes) for r in cur] == [(1, 84), (None, None)]
+    again = without_deltas(cur)
+    assert [r.delta_packets for r in again] == [None, None]
+    assert cur[0].delta_packets == 1  # the read it was copied from is untouched
+    assert again[1] is cur[1]  # nothing to clear: not copied
+    fill_deltas(None, cur)
+    assert cur[0].delta_packets is None
 
 
 # ------------------------------------------------------------------ conntrack
@@ -140,11 +137,10 @@ def test_correlation_hands_flows_to_their_containers() -> None:
 
     snap = Snapshot(containers=[ct("test1", "172.17.0.2"), ct("web", "172.17.0.4")])
     snap.conntrack = recorded_flows()
-    attach_flows(snap)
-    attach_flows(snap)  # idempotent
+    corr = correlate(snap)
     test1, web = snap.containers
-    assert [f.proto for f in test1.conntrack] == ["icmp"]  # SNAT: by original source
-    assert [f.proto for f in web.conntrack] == ["tcp"]  # DNAT: by reply source
+    assert [f.proto for f in corr.flows(test1)] == ["icmp"]  # SNAT: by original source
+    assert [f.proto for f in corr.flows(web)] == ["tcp"]  # DNAT: by reply source
 
 
 # ------------------------------------------------------------------ event names
@@ -218,7 +214,9 @@ def test_a_poll_rereads_only_firewall_and_conntrack_and_computes_deltas() -> Non
     names = [s.name for s in polled.sources]
     assert names[:4] == ["docker", "netlink", "firewall", "conntrack"]
     assert [c.name for c in polled.containers] == ["test1"]
-    assert polled.containers[0] is not first.containers[0]  # never shared across threads
+    # the Docker part was not read again: shared with the previous read, not copied
+    # (nothing writes into a read once it is assembled)
+    assert polled.containers is first.containers
     assert first.rules[0].delta_packets is None
     assert polled.rules[0].delta_packets == 10
 

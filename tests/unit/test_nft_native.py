@@ -29,7 +29,7 @@ from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_
 from netexplorer.correlate import correlate
 from netexplorer.doctor import Finding, diagnose
 from netexplorer.doctor.checks import docker_tables, rule_backends
-from netexplorer.model import Rule, Snapshot
+from netexplorer.model import Endpoint, Rule, Snapshot
 from netexplorer.snapshot_io import snapshot_from_dict
 
 RECORDED = Path(__file__).resolve().parents[1] / "recorded"
@@ -450,18 +450,26 @@ def native_lab() -> Snapshot:
 
 
 def names(snap: Snapshot, rule: Rule) -> list[str]:
-    return snap.rule_containers[rule.id]
+    return list(correlate(snap).rule_containers[rule.id])
+
+
+def bridges(snap: Snapshot, rule: Rule) -> list[str]:
+    return list(correlate(snap).rule_bridges[rule.id])
+
+
+def rules_of(snap: Snapshot, ep: Endpoint) -> tuple[str, ...]:
+    return correlate(snap).wiring(ep).rules
 
 
 def test_correlation_links_native_rules_like_iptables_ones() -> None:
     snap = native_lab()
-    links = correlate(snap)
+    links = correlate(snap).links
     masq = by_text(snap.rules, "nat-postrouting-out__docker0", MASQ)
     test1 = next(c for c in snap.containers if c.name == "test1")
-    assert masq.id in test1.endpoints[0].rules
+    assert masq.id in rules_of(snap, test1.endpoints[0])
     assert masq.key in links.related(test1.key)
     assert names(snap, masq) == ["test1", "test2", "web"]
-    assert snap.rule_bridges[masq.id] == ["docker0"]
+    assert bridges(snap, masq) == ["docker0"]
     lab_masq = next(r for r in snap.rules if r.chain == "nat-postrouting-out__" + LAB_BRIDGE)
     assert names(snap, lab_masq) == ["db", "web"]
 
@@ -471,9 +479,9 @@ def test_correlation_links_native_rules_like_iptables_ones() -> None:
     assert dnat.key in links.related(web.key)
     on_bridge = next(ep for ep in web.endpoints if ep.network == "bridge")
     on_lab = next(ep for ep in web.endpoints if ep.network != "bridge")
-    assert dnat.id in on_bridge.rules and dnat.id not in on_lab.rules
-    assert masq.id in on_bridge.rules and lab_masq.id in on_lab.rules
-    assert masq.id not in on_lab.rules
+    assert dnat.id in rules_of(snap, on_bridge) and dnat.id not in rules_of(snap, on_lab)
+    assert masq.id in rules_of(snap, on_bridge) and lab_masq.id in rules_of(snap, on_lab)
+    assert masq.id not in rules_of(snap, on_lab)
 
 
 def native_v6_lab() -> Snapshot:
@@ -491,47 +499,49 @@ def native_v6_lab() -> Snapshot:
 
 def v6_endpoint(snap: Snapshot) -> Any:
     multi = next(c for c in snap.containers if c.name == "nxt-rec-multi")
-    return next(ep for ep in multi.endpoints if ep.bridge == V6_BRIDGE)
+    return next(ep for ep in multi.endpoints if correlate(snap).wiring(ep).bridge == V6_BRIDGE)
 
 
 def test_nat66_masquerade_links_to_the_ipv6_endpoint_only() -> None:
     snap = native_v6_lab()
-    links = correlate(snap)
+    links = correlate(snap).links
     masq6 = by_text(snap.rules, "nat-postrouting-out__" + V6_BRIDGE, MASQ6, "ipv6")
     ep = v6_endpoint(snap)
     assert ep.ipv6 == V6_ADDR
     assert names(snap, masq6) == ["nxt-rec-multi"]
-    assert snap.rule_bridges[masq6.id] == [V6_BRIDGE]
+    assert bridges(snap, masq6) == [V6_BRIDGE]
     assert masq6.key in links.related(ep.key)
     holders = [
-        (c.name, e.network) for c in snap.containers for e in c.endpoints if masq6.id in e.rules
+        (c.name, e.network)
+        for c in snap.containers
+        for e in c.endpoints
+        if masq6.id in rules_of(snap, e)
     ]
     assert holders == [("nxt-rec-multi", "nxt-rec-v6")]  # not its docker0 or icc endpoints
     # the network's IPv4 masquerade links to the same (dual-stack) endpoint
     masq4 = by_text(snap.rules, "nat-postrouting-out__" + V6_BRIDGE, MASQ_V4_OF_V6)
-    assert masq4.id in ep.rules and names(snap, masq4) == ["nxt-rec-multi"]
+    assert masq4.id in rules_of(snap, ep) and names(snap, masq4) == ["nxt-rec-multi"]
     # the IPv4-only endpoints on docker0 do not get the NAT66 rule, nor the other way
     docker0_masq = by_text(snap.rules, "nat-postrouting-out__docker0", MASQ)
     assert "nxt-rec-multi" in names(snap, docker0_masq)
-    assert docker0_masq.id not in ep.rules
+    assert docker0_masq.id not in rules_of(snap, ep)
 
     # an endpoint without an IPv6 address on the same bridge: the NAT66 rule is not its
     ep.ipv6 = None
-    correlate(snap)
-    assert names(snap, masq6) == [] and masq6.id not in ep.rules
-    assert masq4.id in ep.rules
+    assert names(snap, masq6) == [] and masq6.id not in rules_of(snap, ep)
+    assert masq4.id in rules_of(snap, ep)
 
 
 def test_ip6_port_rules_link_to_the_ipv6_endpoint() -> None:
     snap = native_v6_lab()
-    links = correlate(snap)
+    links = correlate(snap).links
     ep = v6_endpoint(snap)
     multi = next(c for c in snap.containers if c.name == "nxt-rec-multi")
     dnat6 = by_text(snap.rules, "nat-prerouting-and-output", DNAT6, "ipv6")
     port6 = by_text(snap.rules, "filter-forward-in__" + V6_BRIDGE, PORT6, "ipv6")
     for rule in (dnat6, port6):
         assert names(snap, rule) == ["nxt-rec-multi"], rule.text
-        assert rule.id in ep.rules
+        assert rule.id in rules_of(snap, ep)
         assert rule.key in links.related(multi.key)
     web = next(c for c in snap.containers if c.name == "web")
     assert dnat6.key not in links.related(web.key)
@@ -543,11 +553,10 @@ def test_ip6_port_rules_link_to_the_ipv6_endpoint() -> None:
 
 def test_per_bridge_filter_chains_link_to_their_bridges_endpoints() -> None:
     snap = native_lab()
-    correlate(snap)
     for chain in ("filter-forward-in__docker0", "filter-forward-out__docker0"):
         est = by_text(snap.rules, chain, "ct state established,related counter accept")
         assert names(snap, est) == ["test1", "test2", "web"], chain
-        assert snap.rule_bridges[est.id] == ["docker0"]
+        assert bridges(snap, est) == ["docker0"]
     lab_out = by_text(
         snap.rules, "filter-forward-out__" + LAB_BRIDGE, 'counter accept comment "OUTGOING"'
     )
@@ -575,18 +584,15 @@ def test_masquerade_without_own_conditions_stays_on_its_bridge() -> None:
     masq = by_text(snap.rules, "nat-postrouting-out__docker0", MASQ)
     masq.source = None
     masq.out_interface = None
-    correlate(snap)
     assert names(snap, masq) == ["test1", "test2", "web"]
     # and one whose chain is dispatched on oifname (traffic into the bridge) does not
     # take the bridge's containers as its sources
     masq.chain, masq.chain_interface_dir = "nat-postrouting-in__docker0", "out"
-    correlate(snap)
     assert names(snap, masq) == []
 
 
 # --------------------------------------------------------------------------- doctor
 def findings(snap: Snapshot) -> dict[str, list[Finding]]:
-    correlate(snap)
     out: dict[str, list[Finding]] = {}
     for f in diagnose(snap):
         out.setdefault(f.check, []).append(f)

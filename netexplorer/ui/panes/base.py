@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
-from netexplorer.correlate import Links
+from netexplorer.analysis import Analysis
 from netexplorer.model import Snapshot
 from netexplorer.ui.keyed_table import KeyedTable
 from netexplorer.ui.messages import PaneFocused, Selected
@@ -39,8 +39,8 @@ class Pane(Vertical):
     def heading(self) -> str:
         return f"{self.number} {self.title}"
 
-    def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
-        """Render ``snapshot``; called with every new one."""
+    def show_snapshot(self, result: Analysis) -> None:
+        """Render a read and what was derived from it; called with every new one."""
 
     def mark(self, related: frozenset[str], selected: str | None) -> None:
         """Mark the rows of ``related``; ``selected`` is the item they relate to."""
@@ -96,7 +96,7 @@ class TablePane(Pane):
         self.full = False
         self.table = KeyedTableWithJump(self.shown_columns(), id=f"{self.pane_id}-table")
         self._snapshot: Snapshot | None = None
-        self._links: Links | None = None
+        self._result: Analysis | None = None
         #: the rows as ``rows`` made them, every column, nothing shortened
         self._rows: Rows = {}
         self._search_rows: object = None
@@ -139,12 +139,12 @@ class TablePane(Pane):
     def compose(self) -> ComposeResult:
         yield self.table
 
-    def rows(self, snapshot: Snapshot, links: Links) -> Rows:
+    def rows(self, result: Analysis) -> Rows:
         raise NotImplementedError
 
-    def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
-        self._snapshot, self._links = snapshot, links
-        self._rows = self.rows(snapshot, links)
+    def show_snapshot(self, result: Analysis) -> None:
+        self._snapshot, self._result = result.read, result
+        self._rows = self.rows(result)
         self.table.sync(self._shown(self._rows))
         stale = self.stale_sources()
         self.set_class(bool(stale), "-stale")

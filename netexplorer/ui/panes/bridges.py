@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from netexplorer.correlate import Links
+from netexplorer.analysis import Analysis
+from netexplorer.correlate import Correlation
 from netexplorer.model import Snapshot
 from netexplorer.ui.panes.base import Rows, TablePane
 from netexplorer.ui.safe_text import numeric, safe
 
 
-def port_owners(snapshot: Snapshot) -> dict[int, str]:
+def port_owners(snapshot: Snapshot, corr: Correlation) -> dict[int, str]:
     """Host veth ifindex -> name of the container behind it."""
-    return {
-        ep.host_ifindex: ct.name
-        for ct in snapshot.containers
-        for ep in ct.endpoints
-        if ep.host_ifindex is not None
-    }
+    out: dict[int, str] = {}
+    for ct in snapshot.containers:
+        for ep in ct.endpoints:
+            ifindex = corr.wiring(ep).host_ifindex
+            if ifindex is not None:
+                out[ifindex] = ct.name
+    return out
 
 
 class BridgesPane(TablePane):
@@ -34,13 +36,14 @@ class BridgesPane(TablePane):
     full_only = frozenset({"ifindex", "stp"})
     limits = {"owner": 20}
 
-    def rows(self, snapshot: Snapshot, links: Links) -> Rows:
-        owners = port_owners(snapshot)
+    def rows(self, result: Analysis) -> Rows:
+        snapshot, corr = result.read, result.correlation
+        owners = port_owners(snapshot, corr)
         rows: Rows = {}
         for br in sorted(snapshot.bridges, key=lambda b: b.name):
             rows[br.key] = [
                 safe(br.name, style="bold"),
-                safe(br.network),
+                safe(corr.bridge_network.get(br.name)),
                 safe(br.operstate.upper() if br.operstate else ""),
                 numeric(br.ifindex),
                 safe("yes" if br.stp else "no"),

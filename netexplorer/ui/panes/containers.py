@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netexplorer.correlate import Links
-from netexplorer.model import Container, Snapshot
+from netexplorer.analysis import Analysis
+from netexplorer.model import Container
 from netexplorer.naming import network_mode_name
 from netexplorer.ui.panes.base import Rows, TablePane
 from netexplorer.ui.safe_text import plain, safe
@@ -49,7 +49,8 @@ class ContainersPane(TablePane):
     full_only = frozenset({"id"})
     limits = {"name": 24, "image": 16}
 
-    def rows(self, snapshot: Snapshot, links: Links) -> Rows:
+    def rows(self, result: Analysis) -> Rows:
+        snapshot = result.read
         return {
             ct.key: [
                 safe(ct.name),

@@ -9,7 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from netexplorer.correlate import Links
+from netexplorer.analysis import Analysis
+from netexplorer.correlate import Correlation
 from netexplorer.model import (
     KIND_NAMES,
     Bridge,
@@ -82,7 +83,7 @@ def flow_text(flow: NatFlow) -> str:
     return " ".join(parts + extra)
 
 
-def _container_facts(ct: Container, snapshot: Snapshot) -> list[str]:
+def _container_facts(ct: Container, snapshot: Snapshot, corr: Correlation) -> list[str]:
     mode = network_mode_name(ct, snapshot.containers)
     lines = [
         f"{plain(ct.name)}  {plain(ct.state)}  image {plain(ct.image)}  id {ct.short_id}",
@@ -104,10 +105,11 @@ def _container_facts(ct: Container, snapshot: Snapshot) -> list[str]:
             f"published {plain(p.host_ip)}:{p.host_port} -> {p.container_port}/{plain(p.protocol)}"
         )
     for ep in ct.endpoints:
-        lines += _endpoint_facts(ep, snapshot)
-    if ct.conntrack:
-        lines.append(f"NAT translations now ({len(ct.conntrack)}):")
-        lines += [f"  {flow_text(f)}" for f in ct.conntrack]
+        lines += _endpoint_facts(ep, snapshot, corr)
+    flows = corr.flows(ct)
+    if flows:
+        lines.append(f"NAT translations now ({len(flows)}):")
+        lines += [f"  {flow_text(f)}" for f in flows]
     return lines
 
 
@@ -119,32 +121,33 @@ def _child_kind(ep: Endpoint, snapshot: Snapshot) -> str:
     return f"{plain(net.driver)} {plain(net.child_mode)} "
 
 
-def _endpoint_facts(ep: Endpoint, snapshot: Snapshot) -> list[str]:
+def _endpoint_facts(ep: Endpoint, snapshot: Snapshot, corr: Correlation) -> list[str]:
+    w = corr.wiring(ep)
     addr = f"{plain(ep.ipv4)}/{plain(ep.ipv4_prefixlen)}" if ep.ipv4 else plain(ep.ipv6)
-    lines = [f"on {plain(ep.network)}: IP {addr}  MAC {plain(ep.mac)}  gateway {plain(ep.gateway)}"]
+    lines = [f"on {plain(ep.network)}: IP {addr}  MAC {plain(w.mac)}  gateway {plain(ep.gateway)}"]
     if ep.ipv6 and ep.ipv4:
         lines.append(f"  IPv6 {plain(ep.ipv6)}/{plain(ep.ipv6_prefixlen)}")
-    if ep.parent:
+    if w.parent:
         lines.append(
-            f"  {_child_kind(ep, snapshot)}child of host interface {plain(ep.parent)} "
-            f"(ifindex {plain(ep.parent_ifindex)})"
+            f"  {_child_kind(ep, snapshot)}child of host interface {plain(w.parent)} "
+            f"(ifindex {plain(w.parent_ifindex)})"
             "; no veth: the container's interface lives in its own netns"
         )
-    elif ep.host_veth:
+    elif w.host_veth:
         lines.append(
-            f"  host side: {plain(ep.host_veth)}@if{plain(ep.peer_ifindex)} "
-            f"(ifindex {plain(ep.host_ifindex)}) on bridge {plain(ep.bridge)}"
+            f"  host side: {plain(w.host_veth)}@if{plain(w.peer_ifindex)} "
+            f"(ifindex {plain(w.host_ifindex)}) on bridge {plain(w.bridge)}"
         )
         lines.append(
-            f"  container side: ifindex {plain(ep.peer_ifindex)}, shown as "
-            f"eth?@if{plain(ep.host_ifindex)} by 'ip a' inside; netns id {plain(ep.netnsid)}"
+            f"  container side: ifindex {plain(w.peer_ifindex)}, shown as "
+            f"eth?@if{plain(w.host_ifindex)} by 'ip a' inside; netns id {plain(w.netnsid)}"
         )
-    elif ep.bridge:
-        lines.append(f"  bridge {plain(ep.bridge)}; host veth not found")
+    elif w.bridge:
+        lines.append(f"  bridge {plain(w.bridge)}; host veth not found")
     return lines
 
 
-def _interface_facts(iface: Interface, snapshot: Snapshot) -> list[str]:
+def _interface_facts(iface: Interface, snapshot: Snapshot, corr: Correlation) -> list[str]:
     name = plain(iface.name)
     if iface.link_ifindex:
         name += f"@if{iface.link_ifindex}"
@@ -159,9 +162,10 @@ def _interface_facts(iface: Interface, snapshot: Snapshot) -> list[str]:
         lines.append(f"peer: ifindex {iface.link_ifindex} in netns id {plain(iface.link_netnsid)}")
     for ct in snapshot.containers:
         for ep in ct.endpoints:
-            if ep.host_ifindex == iface.ifindex:
+            w = corr.wiring(ep)
+            if w.host_ifindex == iface.ifindex:
                 lines.append(f"veth of container {plain(ct.name)} on network {plain(ep.network)}")
-            elif ep.parent_ifindex == iface.ifindex:
+            elif w.parent_ifindex == iface.ifindex:
                 lines.append(
                     f"parent of the {_child_kind(ep, snapshot)}interface of container "
                     f"{plain(ct.name)} on network {plain(ep.network)}"
@@ -169,16 +173,17 @@ def _interface_facts(iface: Interface, snapshot: Snapshot) -> list[str]:
     return lines
 
 
-def _bridge_facts(br: Bridge) -> list[str]:
+def _bridge_facts(br: Bridge, corr: Correlation) -> list[str]:
+    network = corr.bridge_network.get(br.name)
     lines = [
         f"bridge {plain(br.name)} (ifindex {br.ifindex}) {plain(br.operstate).upper()}  "
-        f"MAC {plain(br.mac)}  STP {'on' if br.stp else 'off'}  network {plain(br.network)}"
+        f"MAC {plain(br.mac)}  STP {'on' if br.stp else 'off'}  network {plain(network)}"
     ]
     lines += [f"  port {plain(p.name)} (ifindex {p.ifindex}) {plain(p.state)}" for p in br.ports]
     return lines
 
 
-def _rule_facts(rule: Rule, snapshot: Snapshot) -> list[str]:
+def _rule_facts(rule: Rule, corr: Correlation) -> list[str]:
     unreached = (
         [
             f"NEVER RUNS: no base chain leads to {plain(rule.chain)} "
@@ -199,25 +204,24 @@ def _rule_facts(rule: Rule, snapshot: Snapshot) -> list[str]:
             else ""
         ),
         "containers: "
-        + (", ".join(plain(n) for n in snapshot.rule_containers.get(rule.id, [])) or "none"),
-        "bridges: "
-        + (", ".join(plain(n) for n in snapshot.rule_bridges.get(rule.id, [])) or "none"),
+        + (", ".join(plain(n) for n in corr.rule_containers.get(rule.id, ())) or "none"),
+        "bridges: " + (", ".join(plain(n) for n in corr.rule_bridges.get(rule.id, ())) or "none"),
     ]
 
 
-def facts(item: object, snapshot: Snapshot) -> list[str]:
+def facts(item: object, snapshot: Snapshot, corr: Correlation) -> list[str]:
     if isinstance(item, Container):
-        return _container_facts(item, snapshot)
+        return _container_facts(item, snapshot, corr)
     if isinstance(item, Endpoint):
-        return _endpoint_facts(item, snapshot)
+        return _endpoint_facts(item, snapshot, corr)
     if isinstance(item, Interface):
-        return _interface_facts(item, snapshot)
+        return _interface_facts(item, snapshot, corr)
     if isinstance(item, BridgePort):
         return [f"port of a bridge, STP state {plain(item.state)}"]
     if isinstance(item, Bridge):
-        return _bridge_facts(item)
+        return _bridge_facts(item, corr)
     if isinstance(item, Rule):
-        return _rule_facts(item, snapshot)
+        return _rule_facts(item, corr)
     return []
 
 
@@ -248,8 +252,9 @@ def _dump(obj: object, indent: int, out: Text) -> None:
             out.append(f"{plain(value)}\n")
 
 
-def describe(key: str, snapshot: Snapshot, links: Links) -> Text:
+def describe(key: str, result: Analysis) -> Text:
     """The details text for ``key``: facts, linked items, then every model field."""
+    snapshot, links = result.read, result.links
     items = entity_index(snapshot).get(key, [])
     kind = KIND_NAMES.get(links.kind(key), "item")
     out = Text(end="")
@@ -258,7 +263,7 @@ def describe(key: str, snapshot: Snapshot, links: Links) -> Text:
         out.append("not in this snapshot (gone since it was selected)\n")
         return out
     for item in items:
-        for line in facts(item, snapshot):
+        for line in facts(item, snapshot, result.correlation):
             out.append(line + "\n")
     for line in links.notes.get(key, []):
         out.append(plain(line, empty="") + "\n")
@@ -277,6 +282,9 @@ def describe(key: str, snapshot: Snapshot, links: Links) -> Text:
     for item in items:
         out.append(f"  {type(item).__name__}\n", style="italic")
         _dump(item, 2, out)
+        if isinstance(item, Endpoint):
+            out.append("  Wiring (correlated)\n", style="italic")
+            _dump(result.correlation.wiring(item), 2, out)
     return out
 
 
@@ -304,8 +312,7 @@ class DetailsPane(Pane):
     def show_item(
         self,
         key: str | None,
-        snapshot: Snapshot | None,
-        links: Links | None,
+        result: Analysis | None,
         note: str | None = None,
     ) -> None:
         """Show ``key``; ``note`` (e.g. "test3 is gone") stays until another item is shown."""
@@ -318,8 +325,8 @@ class DetailsPane(Pane):
         text = Text(end="")
         if self.note:
             text.append(f"{self.note}\n\n", style="bold reverse")
-        if key is None or snapshot is None or links is None:
+        if key is None or result is None:
             text.append("Nothing selected yet.")
         else:
-            text.append_text(describe(key, snapshot, links))
+            text.append_text(describe(key, result))
         self.body.update(text)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from netexplorer.correlate import Links
-from netexplorer.model import Interface, Snapshot
+from netexplorer.analysis import Analysis
+from netexplorer.model import Interface
 from netexplorer.ui.panes.base import Rows, TablePane
 from netexplorer.ui.safe_text import numeric, plain, safe
 
@@ -33,7 +33,7 @@ class InterfacesPane(TablePane):
     full_only = frozenset({"mac", "kind", "mtu"})
     limits = {"master": 16}
 
-    def rows(self, snapshot: Snapshot, links: Links) -> Rows:
+    def rows(self, result: Analysis) -> Rows:
         return {
             iface.key: [
                 numeric(iface.ifindex),
@@ -45,5 +45,5 @@ class InterfacesPane(TablePane):
                 safe(iface.kind),
                 numeric(iface.mtu),
             ]
-            for iface in sorted(snapshot.interfaces, key=lambda i: i.ifindex)
+            for iface in sorted(result.read.interfaces, key=lambda i: i.ifindex)
         }

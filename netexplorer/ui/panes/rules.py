@@ -4,9 +4,9 @@ iptables-save form, or nft's own syntax for Docker's native nftables tables."""
 
 from __future__ import annotations
 
+from netexplorer.analysis import Analysis
 from netexplorer.collect.firewall import NFTABLES
-from netexplorer.correlate import Links
-from netexplorer.model import Rule, Snapshot
+from netexplorer.model import Rule
 from netexplorer.rule_summary import summary
 from netexplorer.ui.panes.base import Rows, TablePane
 from netexplorer.ui.safe_text import numeric, safe
@@ -66,8 +66,8 @@ class RulesPane(TablePane):
             return "iptables-save"
         return "nft" if shown == {NFTABLES} else "iptables-save, nft"
 
-    def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
-        super().show_snapshot(snapshot, links)
+    def show_snapshot(self, result: Analysis) -> None:
+        super().show_snapshot(result)
         label = f"Rule ({self.syntax()})" if self.full_text else "Rule (summary; f: full text)"
         self.table.relabel("rule", label)
 
@@ -77,8 +77,8 @@ class RulesPane(TablePane):
         return known + sorted(found - set(known))
 
     def _again(self) -> None:
-        if self._snapshot is not None and self._links is not None:
-            self.show_snapshot(self._snapshot, self._links)
+        if self._result is not None:
+            self.show_snapshot(self._result)
 
     def cycle_table(self) -> str:
         tables = self.tables()
@@ -92,7 +92,7 @@ class RulesPane(TablePane):
         self._again()
         return self.full_text
 
-    def rows(self, snapshot: Snapshot, links: Links) -> Rows:
+    def rows(self, result: Analysis) -> Rows:
         return {
             rule.key: [
                 safe(rule.text if self.full_text else summary(rule)),
@@ -103,6 +103,6 @@ class RulesPane(TablePane):
                 safe(where(rule)),
                 numeric(rule.position),
             ]
-            for rule in snapshot.rules
+            for rule in result.read.rules
             if rule.table == self.table_name
         }

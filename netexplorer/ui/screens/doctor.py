@@ -1,8 +1,9 @@
 """``d``: the doctor's findings; Enter marks a finding's evidence in the panes.
 
-The findings come from :mod:`netexplorer.doctor` (data layer). Each is linked in
-the snapshot's :class:`~netexplorer.correlate.Links` as ``doc:<id>`` to its
-evidence, so choosing one just selects that key: the panes mark the evidence the
+The findings come from :mod:`netexplorer.doctor` (data layer), run in a worker by
+``netexplorer.analysis.analyse``, which links each in the
+:class:`~netexplorer.correlate.Links` as ``doc:<id>`` to its evidence, so choosing
+one just selects that key: the panes mark the evidence the
 same way they mark what is linked to any selected row.
 """
 
@@ -18,19 +19,11 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from netexplorer.correlate import Links
-from netexplorer.doctor import ERROR, Finding, diagnose, link_findings
+from netexplorer.doctor import ERROR, Finding
 from netexplorer.doctor.report import evidence_items
-from netexplorer.model import Snapshot
 from netexplorer.ui.safe_text import plain
 
 GLYPH = {ERROR: "✗", "warning": "!"}
-
-
-def diagnose_and_link(snapshot: Snapshot, links: Links) -> list[Finding]:
-    """Run the doctor on ``snapshot`` and link its findings into ``links``."""
-    findings = diagnose(snapshot)
-    link_findings(links, findings)
-    return findings
 
 
 def finding_text(f: Finding, links: Links) -> Text:

@@ -26,10 +26,10 @@ from textual.strip import Strip
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
-from netexplorer.correlate import Links
+from netexplorer.analysis import Analysis
 from netexplorer.map.layout import Drawing, default_folded, draw, neighbour, search_rows
 from netexplorer.map.model import HostMap, build_map
-from netexplorer.model import KIND_NAMES, Snapshot
+from netexplorer.model import KIND_NAMES
 from netexplorer.ui.safe_text import plain
 from netexplorer.ui.search import find, search_row
 
@@ -208,14 +208,14 @@ class MapScreen(Screen[None]):
             Text(" map · ↑↓←→ move · Enter fold/open a network · / search · Esc back", end="")
         )
         self.view.focus()
-        if self.nx.snapshot is not None and self.nx.links is not None:
-            self.show_snapshot(self.nx.snapshot, self.nx.links)
+        if self.nx.analysis is not None:
+            self.show_snapshot(self.nx.analysis)
 
     # ------------------------------------------------------------------ data
-    def show_snapshot(self, snapshot: Snapshot, links: Links) -> None:
+    def show_snapshot(self, result: Analysis) -> None:
         """A new read: build its map in a worker, then draw it here."""
         self.run_worker(
-            lambda: self._build(snapshot, links),
+            lambda: self._build(result),
             name="map",
             group="map",
             thread=True,
@@ -223,8 +223,8 @@ class MapScreen(Screen[None]):
             exit_on_error=False,
         )
 
-    def _build(self, snapshot: Snapshot, links: Links) -> None:
-        hmap = build_map(snapshot, links)
+    def _build(self, result: Analysis) -> None:
+        hmap = build_map(result.read, result.correlation)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._built, hmap)
 
