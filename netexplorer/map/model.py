@@ -19,7 +19,14 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field, replace
 
-from netexplorer.correlate import SNAT_TARGETS, Links, parse_network, snat_applies, table_kind
+from netexplorer.correlate import (
+    SNAT_TARGETS,
+    Correlation,
+    Links,
+    parse_network,
+    snat_applies,
+    table_kind,
+)
 from netexplorer.model import Container, Endpoint, Interface, Network, Rule, Snapshot
 
 #: the key of the map's "internet" node (not a host item: nothing else selects it)
@@ -147,14 +154,16 @@ class HostMap:
 
 
 # ------------------------------------------------------------------ reading the correlation
-def _host_veth(ep: Endpoint, by_index: dict[int, Interface]) -> Interface | None:
+def _host_veth(ep: Endpoint, corr: Correlation) -> Interface | None:
     """The host veth of a bridge endpoint, as correlation found it."""
-    return by_index.get(ep.host_ifindex) if ep.host_ifindex is not None else None
+    ifindex = corr.wiring(ep).host_ifindex
+    return corr.interfaces_by_ifindex.get(ifindex) if ifindex is not None else None
 
 
-def _inside_name(ep: Endpoint) -> str:
+def _inside_name(ep: Endpoint, corr: Correlation) -> str:
     """The container-side interface's name; the read has its index only (``@ifN``)."""
-    return f"@if{ep.peer_ifindex}" if ep.peer_ifindex is not None else "?"
+    peer = corr.wiring(ep).peer_ifindex
+    return f"@if{peer}" if peer is not None else "?"
 
 
 # ------------------------------------------------------------------ egress
@@ -325,10 +334,10 @@ def _mode(ct: Container, has_bus: bool, child_only: bool) -> str:
     return "other"
 
 
-def build_map(snap: Snapshot, links: Links) -> HostMap:
-    """The map of ``snap`` (``links = correlate(snap)``)."""
+def build_map(snap: Snapshot, corr: Correlation) -> HostMap:
+    """The map of ``snap`` (``corr = correlate(snap)``)."""
+    links = corr.links
     by_name = {i.name: i for i in snap.interfaces}
-    by_index = {i.ifindex: i for i in snap.interfaces}
     by_addr = {a.address: i for i in snap.interfaces for a in i.addresses}
     rules = {r.id: r for r in snap.rules}
     nat = _NatIndex(snap.rules)
@@ -347,11 +356,8 @@ def build_map(snap: Snapshot, links: Links) -> HostMap:
     sharers: dict[str, list[Container]] = {}
     ids = {c.id for c in snap.containers}
     for ct in snap.containers:
-        owner = ct.netns_owner or (
-            ct.network_mode.split(":", 1)[1] if ct.network_mode.startswith("container:") else None
-        )
-        if owner:
-            sharers.setdefault(owner, []).append(ct)
+        if ct.netns_owner:
+            sharers.setdefault(ct.netns_owner, []).append(ct)
 
     joined: list[CtNode] = []
     on_host: list[CtNode] = []
@@ -371,16 +377,18 @@ def build_map(snap: Snapshot, links: Links) -> HostMap:
             addrs = tuple(a for a in (ep.ipv4, ep.ipv6) if a)
             if bus.kind == BRIDGE:
                 child_only = False
-                veth = _host_veth(ep, by_index)
+                veth = _host_veth(ep, corr)
                 link = Link(
                     bus.key,
-                    _inside_name(ep),
+                    _inside_name(ep, corr),
                     addrs,
                     veth.name if veth is not None else "no veth found",
                     veth.key if veth is not None else None,
                 )
             else:
-                link = Link(bus.key, _inside_name(ep), addrs, f"{bus.driver} {bus.mode}", None)
+                link = Link(
+                    bus.key, _inside_name(ep, corr), addrs, f"{bus.driver} {bus.mode}", None
+                )
             ct_links.append(link)
             members[bus.key] = members.get(bus.key, 0) + 1
             buses.setdefault(bus.key, bus)
@@ -395,8 +403,7 @@ def build_map(snap: Snapshot, links: Links) -> HostMap:
             tuple(elsewhere),
         )
         if node.mode == "sidecar":
-            owner = ct.netns_owner or ct.network_mode.split(":", 1)[1]
-            if owner not in ids:
+            if ct.netns_owner not in ids:
                 orphans.append(node)
             continue
         if node.mode == "host":

@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from netexplorer.correlate import Links
+from netexplorer.correlate import Correlation
 from netexplorer.model import Bridge, Container, Endpoint, Interface, Rule, Snapshot
 from netexplorer.path.netfilter import ChainOutcome, Firewall, local_checker
 from netexplorer.path.packet_state import IPAddress, NfPacket
@@ -98,7 +98,7 @@ class _Walk:
     """One direction of the path: hops so far, the packet as it is now, the end."""
 
     host: _Host
-    corr: Links
+    corr: Correlation
     pkt: NfPacket
     ct: _Conntrack
     reply: bool = False
@@ -149,7 +149,7 @@ class _Walk:
         if self.pkt.src.is_unspecified and dec.src:
             self.pkt = self.pkt.at(src=ipaddress.ip_address(dec.src))
             self.ct.orig_src = self.pkt.src
-        owner_ep = _endpoint_for(ct, ns, dec)
+        owner_ep = _endpoint_for(ct, ns, dec, self.corr)
         if owner_ep is None:
             return self.end(
                 "uncertain",
@@ -246,7 +246,7 @@ class _Walk:
     def deliver_to(self, ct: Container, ep: Endpoint) -> None:
         wiring = wiring_of(self.corr, ep)
         veth = (f"if:{wiring.host_ifindex}",) if wiring.host_ifindex is not None else ()
-        inside = _inside_name(ct, ep)
+        inside = _inside_name(ct, ep, self.corr)
         self.add(
             Hop(
                 "veth",
@@ -601,7 +601,9 @@ def _bridge_addresses(host: _Host, bridge: str) -> set[IPAddress]:
     return out
 
 
-def _endpoint_for(ct: Container, ns: Namespace, dec: RouteDecision) -> Endpoint | None:
+def _endpoint_for(
+    ct: Container, ns: Namespace, dec: RouteDecision, corr: Correlation
+) -> Endpoint | None:
     """The Docker endpoint behind the container interface a route leaves by."""
     iface = next(
         (
@@ -618,25 +620,27 @@ def _endpoint_for(ct: Container, ns: Namespace, dec: RouteDecision) -> Endpoint 
     for ep in ct.endpoints:
         if (ep.ipv4 and ep.ipv4 in addrs) or (ep.ipv6 and ep.ipv6 in addrs):
             return ep
-        if ep.peer_ifindex is not None and ep.peer_ifindex == iface.ifindex:
+        peer = corr.wiring(ep).peer_ifindex
+        if peer is not None and peer == iface.ifindex:
             return ep
     return None
 
 
-def _inside_name(ct: Container, ep: Endpoint) -> str:
+def _inside_name(ct: Container, ep: Endpoint, corr: Correlation) -> str:
+    peer = corr.wiring(ep).peer_ifindex
     if ct.inside is not None:
         for iface in ct.inside.interfaces:
-            if ep.peer_ifindex is not None and iface.ifindex == ep.peer_ifindex:
+            if peer is not None and iface.ifindex == peer:
                 return iface.name
             if any(a.address in (ep.ipv4, ep.ipv6) for a in iface.addresses):
                 return iface.name
-    return f"if{ep.peer_ifindex}" if ep.peer_ifindex is not None else "its interface"
+    return f"if{peer}" if peer is not None else "its interface"
 
 
 # --------------------------------------------------------------------------- entry point
 def trace_path(
     read: Snapshot,
-    corr: Links,
+    corr: Correlation,
     src: str,
     dst: str,
     proto: str = "icmp",
@@ -650,7 +654,7 @@ def trace_path(
     a port.
     """
     host = _host_of(read)
-    source = resolve_source(read, src)
+    source = resolve_source(read, src, corr)
     family = 6 if ":" in dst.strip("[]").split("]")[0] and dst.count(":") > 1 else None
     target = resolve_destination(read, dst, source, family)
     if target.proto and proto == "icmp":
@@ -717,7 +721,7 @@ def _start(walk: _Walk, place: Place) -> None:
     read = walk.host.read
     if place.kind == "container" and place.container is not None:
         owner = netns_owner(read, place.container)
-        ns = place.netns or container_namespace(owner)
+        ns = place.netns or container_namespace(owner, walk.corr)
         if place.container.state != "running":
             return walk.end(
                 "no-route", f"{place.container.name} is not running ({place.container.state})"
@@ -766,7 +770,7 @@ def _reply(fwd: _Walk, source: Place) -> _Walk:
         and "host" not in last.title
     ):
         ct = netns_owner(read, found[0])
-        back.from_container(ct, container_namespace(ct))
+        back.from_container(ct, container_namespace(ct, fwd.corr))
     elif last is not None and last.kind == "deliver":
         back.host_send()
     else:

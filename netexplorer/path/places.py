@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from netexplorer.correlate import Links
+from netexplorer.correlate import Correlation, Wiring
 from netexplorer.model import Container, Endpoint, Network, Route, Snapshot
 from netexplorer.path.packet_state import IPAddress
 from netexplorer.path.result import UnknownName
@@ -28,20 +28,9 @@ INTERNET = {4: "203.0.113.1", 6: "2001:db8::1"}
 SPECIAL_NAMES = ("host", "internet")
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointWiring:
-    """Where an endpoint plugs into the host (from correlation)."""
-
-    bridge: str | None
-    host_veth: str | None
-    host_ifindex: int | None
-    peer_ifindex: int | None
-
-
-def wiring_of(corr: Links, ep: Endpoint) -> EndpointWiring:
+def wiring_of(corr: Correlation, ep: Endpoint) -> Wiring:
     """The host side of ``ep`` as correlation found it."""
-    del corr  # correlation writes these fields into the endpoint today
-    return EndpointWiring(ep.bridge, ep.host_veth, ep.host_ifindex, ep.peer_ifindex)
+    return corr.wiring(ep)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +83,8 @@ def find_container(read: Snapshot, name: str) -> Container | None:
 
 def netns_owner(read: Snapshot, ct: Container) -> Container:
     """The container whose network namespace ``ct`` uses (itself unless container:<other>)."""
-    owner_id = ct.netns_owner or (
-        ct.network_mode.split(":", 1)[1] if ct.network_mode.startswith("container:") else None
-    )
-    if owner_id:
-        owner = next((c for c in read.containers if c.id == owner_id), None)
+    if ct.netns_owner:
+        owner = next((c for c in read.containers if c.id == ct.netns_owner), None)
         if owner is not None:
             return owner
     return ct
@@ -112,14 +98,14 @@ def host_namespace(read: Snapshot) -> Namespace:
     )
 
 
-def container_namespace(ct: Container) -> Namespace:
+def container_namespace(ct: Container, corr: Correlation) -> Namespace:
     """The container's own view when read, else derived from Docker's endpoints."""
     inside = ct.inside
     if inside is not None and inside.routes:
         return Namespace(
             ct.name, tuple(inside.interfaces), tuple(inside.routes), tuple(inside.ip_rules)
         )
-    interfaces = endpoint_interfaces(ct.endpoints)
+    interfaces = endpoint_interfaces(ct.endpoints, corr)
     routes = derived_routes(interfaces)
     for ep, iface in zip(ct.endpoints, interfaces, strict=True):
         for gw, fam in ((ep.gateway, "inet"), (ep.ipv6_gateway, "inet6")):
@@ -137,7 +123,7 @@ def container_namespace(ct: Container) -> Namespace:
     return Namespace(ct.name, tuple(interfaces), tuple(routes), (), derived=True)
 
 
-def resolve_source(read: Snapshot, name: str) -> Place:
+def resolve_source(read: Snapshot, name: str, corr: Correlation) -> Place:
     if name == "host":
         return Place("host", "host")
     ct = find_container(read, name)
@@ -145,7 +131,7 @@ def resolve_source(read: Snapshot, name: str) -> Place:
         owner = netns_owner(read, ct)
         if owner.network_mode == "host":
             return Place("host", f"{ct.name} (--network host)", container=ct)
-        return Place("container", ct.name, container=ct, netns=container_namespace(owner))
+        return Place("container", ct.name, container=ct, netns=container_namespace(owner, corr))
     address = _ip(name)
     if address is None:
         raise UnknownName(name, _names(read))
@@ -153,7 +139,10 @@ def resolve_source(read: Snapshot, name: str) -> Place:
     if owner_ep is not None:
         ct = owner_ep[0]
         return Place(
-            "container", ct.name, container=ct, netns=container_namespace(netns_owner(read, ct))
+            "container",
+            ct.name,
+            container=ct,
+            netns=container_namespace(netns_owner(read, ct), corr),
         )
     if address in host_namespace(read).addresses() or address.is_loopback:
         return Place("host", f"host ({address})", address=address)

@@ -18,7 +18,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from netexplorer.correlate import parse_network
+from netexplorer.correlate import Correlation, parse_network
 from netexplorer.model import Address, Endpoint, Interface, IpRule, Route
 from netexplorer.path.packet_state import IPAddress
 
@@ -251,7 +251,7 @@ def derived_routes(interfaces: Iterable[Interface], table: int = MAIN_TABLE) -> 
     return out
 
 
-def endpoint_interfaces(endpoints: Iterable[Endpoint]) -> list[Interface]:
+def endpoint_interfaces(endpoints: Iterable[Endpoint], corr: Correlation) -> list[Interface]:
     """A container's interfaces as far as Docker knows them (name unknown: ``if<N>``,
     N the container-side ifindex when correlated)."""
     out = []
@@ -261,7 +261,8 @@ def endpoint_interfaces(endpoints: Iterable[Endpoint]) -> list[Interface]:
             addrs.append(Address("inet", ep.ipv4, ep.ipv4_prefixlen or 32))
         if ep.ipv6:
             addrs.append(Address("inet6", ep.ipv6, ep.ipv6_prefixlen or 128))
-        index = ep.peer_ifindex if ep.peer_ifindex is not None else -(n + 1)
+        peer = corr.wiring(ep).peer_ifindex
+        index = peer if peer is not None else -(n + 1)
         out.append(
             Interface(
                 ifindex=index,

@@ -38,14 +38,14 @@ HOSTILE_COMMENT = '-m comment --comment "x]]\\" \\\\ end"'
 def hostile() -> tuple[Snapshot, HostMap]:
     """The modes recording with host strings that break naive quoting."""
     snap = copy.deepcopy(load_snapshot(RECORDED / "modes" / "healthy.snapshot.json"))
-    links = correlate(snap)
     test1 = next(c for c in snap.containers if c.name == "test1")
-    veth = next(i for i in snap.interfaces if i.ifindex == test1.endpoints[0].host_ifindex)
+    veth_index = correlate(snap).wiring(test1.endpoints[0]).host_ifindex
+    veth = next(i for i in snap.interfaces if i.ifindex == veth_index)
     veth.name = HOSTILE_VETH
     test1.name = HOSTILE_CT
     dnat = next(r for r in snap.rules if r.target == "DNAT" and "--dport 8080" in r.text)
     dnat.text = dnat.text.replace(" -j DNAT", f" {HOSTILE_COMMENT}\n-j DNAT")
-    return snap, build_map(snap, links)
+    return snap, build_map(snap, correlate(snap))
 
 
 def test_json_nodes_and_edges() -> None:
