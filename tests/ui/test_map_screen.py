@@ -18,13 +18,24 @@ import pytest
 from textual.pilot import Pilot
 
 from benchmarks.synth import synthetic_snapshot
-from netexplorer.correlate import correlate
+from netexplorer.analysis import analyse
 from netexplorer.model import Snapshot
 from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.messages import SnapshotReady
 from netexplorer.ui.screens.map import MapScreen
 
-from .helpers import BROKEN, CHILDREN, WIDE, app_over, container, cursor_to, demo, marked, ready
+from .helpers import (
+    BROKEN,
+    CHILDREN,
+    WIDE,
+    app_over,
+    container,
+    cursor_to,
+    demo,
+    marked,
+    ready,
+    wiring,
+)
 
 RECORDED = Path(__file__).resolve().parents[1] / "recorded"
 HEALTHY = RECORDED / "modes" / "healthy.snapshot.json"
@@ -91,7 +102,7 @@ async def test_moving_on_the_map_selects_in_the_panes() -> None:
         assert view.cursor_key == container(snap, "test1").key
         await pilot.press("down")  # onto test1's veth, right of its address
         await pilot.pause()
-        veth = container(snap, "test1").endpoints[0]
+        veth = wiring(snap, container(snap, "test1").endpoints[0])
         assert view.cursor_key == app.selected == f"if:{veth.host_ifindex}"
         assert marked(app, "containers") == {"test1"}
         assert veth.host_veth in marked(app, "interfaces")
@@ -169,7 +180,7 @@ async def test_a_new_snapshot_keeps_the_selection() -> None:
         assert screen.view.cursor_key == test2
         newer: Snapshot = copy.deepcopy(snap)
         newer.containers = [c for c in newer.containers if c.name != "test1"]
-        app.post_message(SnapshotReady(newer, correlate(newer)))
+        app.post_message(SnapshotReady(analyse(newer)))
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -178,7 +189,7 @@ async def test_a_new_snapshot_keeps_the_selection() -> None:
         # selected in a pane, the app picks the row now at its place: the map follows
         gone: Snapshot = copy.deepcopy(newer)
         gone.containers = [c for c in gone.containers if c.name != "test2"]
-        app.post_message(SnapshotReady(gone, correlate(gone)))
+        app.post_message(SnapshotReady(analyse(gone)))
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -191,7 +202,7 @@ async def test_a_new_snapshot_keeps_the_selection() -> None:
         row = screen.view.drawing.regions[screen.view.cursor or 0].row
         no_web: Snapshot = copy.deepcopy(gone)
         no_web.containers = [c for c in no_web.containers if c.name != "web"]
-        app.post_message(SnapshotReady(no_web, correlate(no_web)))
+        app.post_message(SnapshotReady(analyse(no_web)))
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -18,7 +18,7 @@ from netexplorer.ui.app import NetExplorerApp
 from netexplorer.ui.keyed_table import LINKED_GLYPH, SELECTED_GLYPH
 from netexplorer.ui.panes.base import KeyedTableWithJump, TablePane
 
-from .helpers import app_over, container, demo, pane, ready
+from .helpers import app_over, container, demo, pane, ready, wiring
 
 
 def on_screen(table_pane: TablePane) -> str:
@@ -46,7 +46,7 @@ async def test_test1_its_veth_port_and_masquerade_on_screen_together(
 ) -> None:
     snap = demo()
     test1 = container(snap, "test1")
-    veth = test1.endpoints[0].host_veth
+    veth = wiring(snap, test1.endpoints[0]).host_veth
     assert veth
     app = app_over(snap)
     async with app.run_test(size=size) as pilot:

@@ -71,8 +71,7 @@ def test_an_owner_that_is_gone_is_named_by_its_short_id() -> None:
 
 def test_cli_text_names_the_sidecar_by_its_owner_and_says_modes_in_words() -> None:
     snap = load_snapshot(MODES)
-    correlate(snap)
-    out = _summary(snap)
+    out = _summary(snap, correlate(snap))
     assert "container:nxt-rec-multi" in out
     assert "shares nxt-rec-multi's network namespace" in out
     assert "host network namespace" in out and "no network" in out
@@ -83,7 +82,6 @@ def test_cli_text_names_the_sidecar_by_its_owner_and_says_modes_in_words() -> No
 
 def test_json_has_the_owner_name_beside_its_id() -> None:
     snap = load_snapshot(MODES)
-    correlate(snap)
     doc = snapshot_to_dict(snap)
     shared = next(c for c in doc["containers"] if c["name"] == "nxt-rec-shared")
     assert shared["netns_owner"] == ct(snap, "nxt-rec-multi").id
