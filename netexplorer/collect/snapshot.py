@@ -59,7 +59,8 @@ def preload_libraries() -> None:
     Imports racing in the collector threads can deadlock on the import locks
     (seen: docker's import chain against another thread's), so collection starts
     only once everything is imported. A missing library is not an error here: the
-    collector that needs it says so in words when it runs.
+    collector that needs it says so in words when it runs. python-iptables is
+    loaded only when the kernel has legacy tables to read.
     """
     import netexplorer.collect.conntrack_source
     import netexplorer.collect.docker_source
@@ -71,8 +72,9 @@ def preload_libraries() -> None:
     for name in ("docker", "pyroute2"):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    with contextlib.suppress(SourceError):
-        netexplorer.collect.firewall.legacy.import_iptc()
+    if netexplorer.collect.firewall.legacy.legacy_tables_exist():
+        with contextlib.suppress(SourceError):
+            netexplorer.collect.firewall.legacy.import_iptc()
 
 
 @dataclass(slots=True)
