@@ -26,6 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from netexplorer import __version__
 from netexplorer.correlate import Correlation
 from netexplorer.literal import escape_controls
 from netexplorer.map.export import FORMATS
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Explore how Docker containers are wired on this host: containers, "
         "veth pairs, bridge ports and NAT rules, cross-linked.",
     )
+    parser.add_argument("--version", action="version", version=f"netexplorer {__version__}")
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--snapshot",
