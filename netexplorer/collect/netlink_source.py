@@ -1,10 +1,12 @@
 """Host links, addresses and bridges read over rtnetlink (pyroute2), no subprocesses.
 
-Two entry points talk to the kernel, each over one ``IPRoute`` socket:
+Two entry points talk to the kernel, each over one pyroute2 socket:
 
-* :func:`collect_netlink` - one RTM_GETLINK dump and one RTM_GETADDR dump of the
-  host network namespace, turned into :class:`~netexplorer.model.Interface` and
-  :class:`~netexplorer.model.Bridge` objects;
+* :func:`collect_netlink` - one RTM_GETLINK dump (without counters: IFLA_EXT_MASK)
+  and one RTM_GETADDR dump of the host network namespace, of which only the
+  attributes the model reads are decoded (:mod:`.netlink_select`, a parser plugged
+  into pyroute2's receive path), turned into :class:`~netexplorer.model.Interface`
+  and :class:`~netexplorer.model.Bridge` objects;
 * :func:`netnsids_for_pids` - the netns id (as the host sees it) of each
   process's network namespace, by RTM_GETNSID on an fd of ``/proc/<pid>/ns/net``.
 
@@ -368,12 +370,57 @@ def _open_iproute() -> Any:
         ) from exc
 
 
-def _dump(ipr: Any, what: str, warnings: list[str]) -> list[Any]:
+#: IFLA_EXT_MASK of the link dump: RTEXT_FILTER_SKIP_STATS (no per-family
+#: counters), and without RTEXT_FILTER_VF no VF information
+_LINK_EXT_MASK = 1 << 3
+_NLM_F_REQUEST_DUMP = 0x1 | 0x300
+_RTM_GETLINK, _RTM_GETADDR = 18, 22
+
+
+def _async_iproute_class() -> Any:
+    try:
+        from pyroute2 import AsyncIPRoute
+    except ImportError as exc:
+        raise SourceError(
+            "The Python package pyroute2 is not installed, so host interfaces and bridges "
+            "cannot be read over netlink; install it with `pip install pyroute2`."
+        ) from exc
+    return AsyncIPRoute
+
+
+async def _dump_once(ipr: Any, what: str) -> list[Any]:
+    """One dump through pyroute2, decoding only what the model needs
+    (:mod:`netexplorer.collect.netlink_select`)."""
+    from pyroute2.netlink.nlsocket import NetlinkRequest
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+    from netexplorer.collect.netlink_select import selective_parser
+
+    msg: Any
+    if what == "link":
+        msg, kind = ifinfmsg(), _RTM_GETLINK
+        msg["attrs"] = [["IFLA_EXT_MASK", _LINK_EXT_MASK]]
+    else:
+        msg, kind = ifaddrmsg(), _RTM_GETADDR
+    msg["family"] = 0
+    request = NetlinkRequest(
+        ipr,
+        msg,
+        msg_type=kind,
+        msg_flags=_NLM_F_REQUEST_DUMP,
+        parser=selective_parser(ipr.marshal),
+    )
+    await request.send()
+    return [m async for m in request.response()]
+
+
+async def _dump(ipr: Any, what: str, warnings: list[str]) -> list[Any]:
     """One full dump; repeated (at most _DUMP_ATTEMPTS times) if the kernel flags it
     as interrupted by a concurrent change (NLM_F_DUMP_INTR)."""
     msgs: list[Any] = []
     for _attempt in range(_DUMP_ATTEMPTS):
-        msgs = list(getattr(ipr, what)("dump"))
+        msgs = await _dump_once(ipr, what)
         if not any(m.get("header", {}).get("flags", 0) & NLM_F_DUMP_INTR for m in msgs):
             return msgs
     warnings.append(
@@ -383,13 +430,27 @@ def _dump(ipr: Any, what: str, warnings: list[str]) -> list[Any]:
     return msgs
 
 
+async def _read_links_and_addrs(warnings: list[str]) -> tuple[list[Any], list[Any]]:
+    cls = _async_iproute_class()
+    try:
+        ipr = cls()
+    except PermissionError as exc:
+        raise _not_permitted("opening a netlink socket") from exc
+    except OSError as exc:
+        raise SourceError(
+            f"Cannot open a netlink (rtnetlink) socket: {exc.strerror or exc}; "
+            "netexplorer needs Linux with rtnetlink available to its network namespace."
+        ) from exc
+    async with ipr:
+        links = await _dump(ipr, "link", warnings)
+        addrs = await _dump(ipr, "addr", warnings)
+    return links, addrs
+
+
 def _collect() -> NetlinkData:
     warnings: list[str] = []
-    ipr = _open_iproute()
     try:
-        with ipr:
-            links = _dump(ipr, "link", warnings)
-            addrs = _dump(ipr, "addr", warnings)
+        links, addrs = asyncio.run(_read_links_and_addrs(warnings))
     except SourceError:
         raise
     except PermissionError as exc:

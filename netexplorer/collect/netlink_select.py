@@ -1,0 +1,201 @@
+"""Only the rtnetlink attributes the model needs, decoded in pyroute2's receive path.
+
+pyroute2 decodes every attribute of every message it receives; a link carries about
+forty (counters, queue sizes, per-family configuration...), which at hundreds of
+veths is most of the cost of a collection. A pyroute2 request may bring its own
+message parser (``NetlinkRequest(..., parser=...)``, as pyroute2's own
+``get_default_routes`` does): :func:`selective_parser` turns each RTM_NEWLINK and
+RTM_NEWADDR message into the plain form :func:`~netexplorer.collect.netlink_source.
+parse_netlink` reads (``{"index": ..., "flags": ..., "attrs": [[name, value], ...]}``,
+the form ``message_to_plain`` gives of a fully decoded message), decoding the
+attributes of the tables below and stepping over the others by their length.
+Every other message (NLMSG_DONE, NLMSG_ERROR, ...) goes to pyroute2's own parser,
+so the end of a dump, errors and NLM_F_DUMP_INTR are handled by pyroute2 as usual.
+
+Attribute numbers are the kernel's (linux/if_link.h, linux/if_addr.h); values come
+out as pyroute2 gives them, except IFLA_OPERSTATE, left a number (IF_OPER_*).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+RTM_NEWLINK = 16
+RTM_NEWADDR = 20
+#: nlmsghdr: length, type, flags, sequence number, port id
+_NLMSGHDR = struct.Struct("=IHHII")
+#: ifinfomsg: family, (pad), type, index, flags, change
+_IFINFOMSG = struct.Struct("=BxHiII")
+#: ifaddrmsg: family, prefix length, flags, scope, index
+_IFADDRMSG = struct.Struct("=BBBBI")
+_NLA = struct.Struct("=HH")
+#: the attribute type without NLA_F_NESTED / NLA_F_NET_BYTEORDER
+_NLA_TYPE = 0x3FFF
+
+Decoder = Callable[[bytes, int, int], Any]
+Table = Mapping[int, tuple[str, Decoder]]
+
+
+def _u8(data: bytes, start: int, end: int) -> int:
+    return data[start]
+
+
+def _u32(data: bytes, start: int, end: int) -> int:
+    return int.from_bytes(data[start : start + 4], sys.byteorder)
+
+
+def _s32(data: bytes, start: int, end: int) -> int:
+    return int.from_bytes(data[start : start + 4], sys.byteorder, signed=True)
+
+
+def _name(data: bytes, start: int, end: int) -> str:
+    """A NUL-terminated name; bytes that are not UTF-8 kept with surrogateescape."""
+    raw = data[start:end]
+    return os.fsdecode(raw.split(b"\0", 1)[0])
+
+
+def _l2addr(data: bytes, start: int, end: int) -> str:
+    return data[start:end].hex(":")
+
+
+def _ip(family: int) -> Decoder:
+    def decode(data: bytes, start: int, end: int) -> str:
+        return socket.inet_ntop(family, data[start:end])
+
+    return decode
+
+
+def attrs(data: bytes, start: int, end: int, table: Table) -> list[list[Any]]:
+    """``[name, value]`` of the attributes in ``table`` found in ``data[start:end]``."""
+    out: list[list[Any]] = []
+    while start + 4 <= end:
+        length, kind = _NLA.unpack_from(data, start)
+        if length < 4:
+            break
+        entry = table.get(kind & _NLA_TYPE)
+        if entry is not None:
+            name, decode = entry
+            out.append([name, decode(data, start + 4, min(start + length, end))])
+        start += (length + 3) & ~3
+    return out
+
+
+#: IFLA_INFO_DATA / IFLA_INFO_SLAVE_DATA by (slave) kind: what the model reads
+_INFO_DATA: dict[str, Table] = {"bridge": {5: ("IFLA_BR_STP_STATE", _u32)}}
+_SLAVE_DATA: dict[str, Table] = {"bridge": {1: ("IFLA_BRPORT_STATE", _u8)}}
+_INFO_KIND, _INFO_DATA_TYPE, _INFO_SLAVE_KIND, _INFO_SLAVE_DATA_TYPE = 1, 2, 4, 5
+
+
+def _linkinfo(data: bytes, start: int, end: int) -> dict[str, Any]:
+    """IFLA_LINKINFO: the kinds, and the kind-specific data the model reads."""
+    spans: dict[int, tuple[int, int]] = {}
+    while start + 4 <= end:
+        length, kind = _NLA.unpack_from(data, start)
+        if length < 4:
+            break
+        spans.setdefault(kind & _NLA_TYPE, (start + 4, min(start + length, end)))
+        start += (length + 3) & ~3
+    out: list[list[Any]] = []
+    for kind_type, data_type, name, data_name, tables in (
+        (_INFO_KIND, _INFO_DATA_TYPE, "IFLA_INFO_KIND", "IFLA_INFO_DATA", _INFO_DATA),
+        (
+            _INFO_SLAVE_KIND,
+            _INFO_SLAVE_DATA_TYPE,
+            "IFLA_INFO_SLAVE_KIND",
+            "IFLA_INFO_SLAVE_DATA",
+            _SLAVE_DATA,
+        ),
+    ):
+        if kind_type not in spans:
+            continue
+        kind = _name(data, *spans[kind_type])
+        out.append([name, kind])
+        table = tables.get(kind)
+        if table is not None and data_type in spans:
+            out.append([data_name, {"attrs": attrs(data, *spans[data_type], table)}])
+    return {"attrs": out}
+
+
+LINK_ATTRS: Table = {
+    1: ("IFLA_ADDRESS", _l2addr),
+    3: ("IFLA_IFNAME", _name),
+    4: ("IFLA_MTU", _u32),
+    5: ("IFLA_LINK", _u32),
+    10: ("IFLA_MASTER", _u32),
+    16: ("IFLA_OPERSTATE", _u8),
+    18: ("IFLA_LINKINFO", _linkinfo),
+    37: ("IFLA_LINK_NETNSID", _s32),
+}
+ADDR_ATTRS: dict[int, Table] = {
+    socket.AF_INET: {
+        1: ("IFA_ADDRESS", _ip(socket.AF_INET)),
+        2: ("IFA_LOCAL", _ip(socket.AF_INET)),
+    },
+    socket.AF_INET6: {
+        1: ("IFA_ADDRESS", _ip(socket.AF_INET6)),
+        2: ("IFA_LOCAL", _ip(socket.AF_INET6)),
+    },
+}
+
+
+def link_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
+    """One RTM_NEWLINK message (at ``offset``, ``length`` bytes) in plain form."""
+    family, ifi_type, index, flags, change = _IFINFOMSG.unpack_from(data, offset + 16)
+    body = offset + 16 + _IFINFOMSG.size
+    return {
+        "family": family,
+        "ifi_type": ifi_type,
+        "index": index,
+        "flags": flags,
+        "change": change,
+        "attrs": attrs(data, body, offset + length, LINK_ATTRS),
+    }
+
+
+def addr_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
+    """One RTM_NEWADDR message in plain form (addresses of AF_INET/AF_INET6 only)."""
+    family, prefixlen, flags, scope, index = _IFADDRMSG.unpack_from(data, offset + 16)
+    body = offset + 16 + _IFADDRMSG.size
+    table = ADDR_ATTRS.get(family, {})
+    return {
+        "family": family,
+        "prefixlen": prefixlen,
+        "flags": flags,
+        "scope": scope,
+        "index": index,
+        "attrs": attrs(data, body, offset + length, table),
+    }
+
+
+MESSAGES: dict[int, Callable[[bytes, int, int], dict[str, Any]]] = {
+    RTM_NEWLINK: link_message,
+    RTM_NEWADDR: addr_message,
+}
+
+
+def selective_parser(marshal: Any) -> Callable[[bytes, int, int], Any]:
+    """A parser for ``NetlinkRequest(parser=...)``: RTM_NEWLINK/RTM_NEWADDR in plain
+    form with a pyroute2-style ``header``; anything else through ``marshal``."""
+
+    def parse(data: bytes, offset: int, length: int) -> Any:
+        _length, kind, flags, sequence, pid = _NLMSGHDR.unpack_from(data, offset)
+        decode = MESSAGES.get(kind)
+        if decode is None:
+            return marshal.parse_one_message(kind, flags, sequence, data, offset, length)
+        msg = decode(data, offset, length)
+        msg["header"] = {
+            "length": length,
+            "type": kind,
+            "flags": flags,
+            "sequence_number": sequence,
+            "pid": pid,
+            "error": None,
+        }
+        return msg
+
+    return parse
