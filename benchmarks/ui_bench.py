@@ -208,8 +208,11 @@ def _quiet(fd: int, seen: bytearray, idle: float = 0.3, timeout: float = 10.0) -
         seen += chunk
 
 
-def measure_pty(path: str, containers: int, pythonpath: str | None = None) -> dict[str, Any]:
-    """The real app on a pty: start to first paint of the data, and its peak RSS."""
+def _spawn_on_pty(argv: list[str], pythonpath: str | None) -> tuple[int, Any, float]:
+    """Start ``python -m netexplorer argv`` on a new 160x45 pty: (master fd, child, start)."""
+    import fcntl
+    import subprocess
+
     env = {
         **os.environ,
         "TERM": "xterm-256color",
@@ -217,16 +220,12 @@ def measure_pty(path: str, containers: int, pythonpath: str | None = None) -> di
         "LINES": str(SIZE[1]),
         "PYTHONPATH": _pythonpath(pythonpath),
     }
-    marker = f"{containers} containers".encode()
-    import fcntl
-    import subprocess
-
     fd, slave = os.openpty()
     # the size is set before the app starts, so it lays out once, at 160x45
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
     start = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", "netexplorer", "--snapshot", path],
+        [sys.executable, "-m", "netexplorer", *argv],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -235,7 +234,36 @@ def measure_pty(path: str, containers: int, pythonpath: str | None = None) -> di
         start_new_session=True,
     )
     os.close(slave)
-    pid = child.pid
+    return fd, child, start
+
+
+def _reap(fd: int, child: Any) -> Any:
+    """Wait for the child (after ``q``); its rusage. Killed if it does not quit."""
+    usage: Any = None
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                child.returncode = status
+                break
+            time.sleep(0.05)
+        else:
+            os.killpg(child.pid, 9)
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = status
+    except ChildProcessError:
+        pass
+    finally:
+        os.close(fd)
+    return usage
+
+
+def measure_pty(path: str, containers: int, pythonpath: str | None = None) -> dict[str, Any]:
+    """The real app on a pty: start to first paint of the data, and its peak RSS."""
+    marker = f"{containers} containers".encode()
+    fd, child, start = _spawn_on_pty(["--snapshot", path], pythonpath)
+    usage: Any = None
     try:
         seen = bytearray()
         painted = _read_until(fd, lambda b: marker in b, 60.0, seen)
@@ -247,18 +275,29 @@ def measure_pty(path: str, containers: int, pythonpath: str | None = None) -> di
         os.write(fd, b"q")
         _quiet(fd, seen, idle=0.5)
     finally:
-        usage: Any = None
-        try:
-            _, status, usage = os.wait4(pid, 0)
-        except ChildProcessError:
-            status = -1
-        child.returncode = status
-        os.close(fd)
+        usage = _reap(fd, child)
     return {
         "first_paint_s": first_paint if painted else None,
         "peak_rss_kb": int(usage.ru_maxrss) if usage is not None else None,
-        "exit_status": status,
+        "exit_status": child.returncode,
     }
+
+
+def live_first_paint(containers: int, pythonpath: str | None = None) -> float | None:
+    """Seconds from starting the live app (``netexplorer``, as root, on a pty) to the
+    top bar showing the host's ``containers`` (all of them, running or not): Python,
+    the UI, the first collection and its first paint. None if it never showed."""
+    marker = f" {containers} containers ".encode()
+    fd, child, start = _spawn_on_pty([], pythonpath)
+    try:
+        seen = bytearray()
+        painted = _read_until(fd, lambda b: marker in b, 60.0, seen)
+        first_paint = time.perf_counter() - start
+        os.write(fd, b"q")
+        _quiet(fd, seen, idle=0.3)
+    finally:
+        _reap(fd, child)
+    return first_paint if painted else None
 
 
 def summary(values: list[float]) -> float:

@@ -322,17 +322,6 @@ def plain_from_json(value: Any) -> Any:
 
 
 # ----------------------------------------------------------------- kernel access
-def _iproute_class() -> Any:
-    try:
-        from pyroute2 import IPRoute
-    except ImportError as exc:
-        raise SourceError(
-            "The Python package pyroute2 is not installed, so host interfaces and bridges "
-            "cannot be read over netlink; install it with `pip install pyroute2`."
-        ) from exc
-    return IPRoute
-
-
 def _not_permitted(what: str) -> SourceError:
     who = "as root" if os.geteuid() == 0 else f"as uid {os.geteuid()}, not root"
     return SourceError(
@@ -344,11 +333,8 @@ def _not_permitted(what: str) -> SourceError:
 
 
 def _off_loop(func: Callable[[], T]) -> T:
-    """Run ``func`` here, or in a helper thread if this thread runs an asyncio loop.
-
-    pyroute2's synchronous IPRoute drives its own event loop and cannot do so
-    inside a running one (e.g. when called straight from a Textual handler).
-    """
+    """Run ``func`` here, or in a helper thread if this thread runs an asyncio loop
+    (``func`` runs its own, e.g. when called straight from a Textual handler)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -357,8 +343,19 @@ def _off_loop(func: Callable[[], T]) -> T:
         return pool.submit(func).result()
 
 
+def _async_iproute_class() -> Any:
+    try:
+        from pyroute2 import AsyncIPRoute
+    except ImportError as exc:
+        raise SourceError(
+            "The Python package pyroute2 is not installed, so host interfaces and bridges "
+            "cannot be read over netlink; install it with `pip install pyroute2`."
+        ) from exc
+    return AsyncIPRoute
+
+
 def _open_iproute() -> Any:
-    cls = _iproute_class()
+    cls = _async_iproute_class()
     try:
         return cls()
     except PermissionError as exc:
@@ -373,19 +370,11 @@ def _open_iproute() -> Any:
 #: IFLA_EXT_MASK of the link dump: RTEXT_FILTER_SKIP_STATS (no per-family
 #: counters), and without RTEXT_FILTER_VF no VF information
 _LINK_EXT_MASK = 1 << 3
-_NLM_F_REQUEST_DUMP = 0x1 | 0x300
-_RTM_GETLINK, _RTM_GETADDR = 18, 22
-
-
-def _async_iproute_class() -> Any:
-    try:
-        from pyroute2 import AsyncIPRoute
-    except ImportError as exc:
-        raise SourceError(
-            "The Python package pyroute2 is not installed, so host interfaces and bridges "
-            "cannot be read over netlink; install it with `pip install pyroute2`."
-        ) from exc
-    return AsyncIPRoute
+_NLM_F_REQUEST = 0x1
+_NLM_F_DUMP = 0x300
+_RTM_GETLINK, _RTM_GETADDR, _RTM_GETNSID = 18, 22, 90
+#: RTM_GETNSID requests sent in one datagram (their replies must fit the socket buffer)
+_NSID_BATCH = 128
 
 
 async def _dump_once(ipr: Any, what: str) -> list[Any]:
@@ -408,7 +397,7 @@ async def _dump_once(ipr: Any, what: str) -> list[Any]:
         ipr,
         msg,
         msg_type=kind,
-        msg_flags=_NLM_F_REQUEST_DUMP,
+        msg_flags=_NLM_F_REQUEST | _NLM_F_DUMP,
         parser=selective_parser(ipr.marshal),
     )
     await request.send()
@@ -431,17 +420,7 @@ async def _dump(ipr: Any, what: str, warnings: list[str]) -> list[Any]:
 
 
 async def _read_links_and_addrs(warnings: list[str]) -> tuple[list[Any], list[Any]]:
-    cls = _async_iproute_class()
-    try:
-        ipr = cls()
-    except PermissionError as exc:
-        raise _not_permitted("opening a netlink socket") from exc
-    except OSError as exc:
-        raise SourceError(
-            f"Cannot open a netlink (rtnetlink) socket: {exc.strerror or exc}; "
-            "netexplorer needs Linux with rtnetlink available to its network namespace."
-        ) from exc
-    async with ipr:
+    async with _open_iproute() as ipr:
         links = await _dump(ipr, "link", warnings)
         addrs = await _dump(ipr, "addr", warnings)
     return links, addrs
@@ -470,48 +449,80 @@ def collect_netlink() -> NetlinkData:
     return _off_loop(_collect)
 
 
-def _nsid_of_pid(ipr: Any, pid: int) -> int | None:
-    """netns id of one process's netns, None if gone or not assigned.
+async def _ask_nsids(fds: list[int]) -> list[Any]:
+    """RTM_GETNSID of the netns behind each fd, the requests sent _NSID_BATCH to a
+    datagram: each reply's NETNSA_NSID, or the exception its request got."""
+    out: list[Any] = []
+    async with _open_iproute() as ipr:
+        from pyroute2.netlink.nlsocket import NetlinkRequest
+        from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
+
+        for start in range(0, len(fds), _NSID_BATCH):
+            requests, data = [], b""
+            for fd in fds[start : start + _NSID_BATCH]:
+                msg = nsidmsg()
+                msg["attrs"].append(("NETNSA_FD", fd))
+                request = NetlinkRequest(ipr, msg, msg_type=_RTM_GETNSID, msg_flags=_NLM_F_REQUEST)
+                await request.prepare()
+                data += request.msg.data
+                requests.append(request)
+            ipr.send(data)
+            for request in requests:
+                try:
+                    replies = [r async for r in request.response()]
+                except Exception as exc:  # NetlinkError and friends: per request
+                    out.append(exc)
+                    continue
+                out.append(replies[0].get_attr("NETNSA_NSID") if replies else None)
+    return out
+
+
+def _open_netns(pid: int) -> int | None:
+    """An fd of ``/proc/<pid>/ns/net``; None if the process is gone.
 
     Raises PermissionError if the namespace file may not be opened.
     """
     try:
-        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, ProcessLookupError):
         return None  # the process exited
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM):
             raise
         return None
-    try:
-        reply = ipr.get_netnsid(fd=fd)
-    except PermissionError:
-        raise
-    except Exception as exc:  # NetlinkError and friends: treat as unknown
-        code = getattr(exc, "code", None)
-        if code in (errno.EPERM, errno.EACCES):
-            raise PermissionError(code, str(exc)) from exc
+
+
+def _nsid(reply: Any) -> int | None:
+    if not isinstance(reply, int) or reply in _NSID_NOT_ASSIGNED:
         return None
-    finally:
-        os.close(fd)
-    nsid = reply.get("nsid") if isinstance(reply, Mapping) else None
-    if not isinstance(nsid, int) or nsid in _NSID_NOT_ASSIGNED:
-        return None
-    return nsid
+    return reply
 
 
 def _netnsids(pids: list[int]) -> dict[int, int | None]:
-    result: dict[int, int | None] = {}
+    result: dict[int, int | None] = {pid: None for pid in pids}
     if not pids:
         return result
     denied: list[int] = []
-    with _open_iproute() as ipr:
+    fds: dict[int, int] = {}
+    try:
         for pid in pids:
             try:
-                result[pid] = _nsid_of_pid(ipr, pid)
+                fd = _open_netns(pid)
             except PermissionError:
                 denied.append(pid)
-                result[pid] = None
+                continue
+            if fd is not None:
+                fds[pid] = fd
+        replies = asyncio.run(_ask_nsids(list(fds.values()))) if fds else []
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    for pid, reply in zip(fds, replies, strict=True):
+        code = getattr(reply, "code", None)
+        if isinstance(reply, PermissionError) or code in (errno.EPERM, errno.EACCES):
+            denied.append(pid)
+        else:
+            result[pid] = _nsid(reply)
     if denied and os.geteuid() != 0:
         raise _not_permitted(
             f"opening /proc/<pid>/ns/net of process(es) {', '.join(map(str, denied[:5]))}"

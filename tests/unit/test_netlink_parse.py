@@ -161,17 +161,14 @@ def test_inconsistent_dump_gives_warnings_not_errors() -> None:
 
 
 # ------------------------------------------------------------------ faults in words
-class _FakeIPRoute:
+class _FakeNsids:
+    """Stands in for the RTM_GETNSID batch: a reply per fd, by the inode it opens."""
+
     replies: dict[int, Any] = {}
 
-    def __enter__(self) -> _FakeIPRoute:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def get_netnsid(self, fd: int) -> Any:
-        return self.replies.get(os.fstat(fd).st_ino)
+    @classmethod
+    async def ask(cls, fds: list[int]) -> list[Any]:
+        return [cls.replies.get(os.fstat(fd).st_ino) for fd in fds]
 
 
 def test_pyroute2_missing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,7 +183,7 @@ def test_not_root_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
     def denied(path: str, flags: int) -> int:
         raise PermissionError(errno.EACCES, "Permission denied", path)
 
-    monkeypatch.setattr(ns, "_iproute_class", lambda: _FakeIPRoute)
+    monkeypatch.setattr(ns, "_ask_nsids", _FakeNsids.ask)
     monkeypatch.setattr(os, "open", denied)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(SourceError, match=r"sudo") as err:
@@ -199,10 +196,10 @@ def test_not_root_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_vanished_and_unassigned(monkeypatch: pytest.MonkeyPatch) -> None:
     own = os.stat(f"/proc/{os.getpid()}/ns/net").st_ino
-    monkeypatch.setattr(ns, "_iproute_class", lambda: _FakeIPRoute)
-    monkeypatch.setattr(_FakeIPRoute, "replies", {own: {"nsid": 0xFFFFFFFF}})
+    monkeypatch.setattr(ns, "_ask_nsids", _FakeNsids.ask)
+    monkeypatch.setattr(_FakeNsids, "replies", {own: 0xFFFFFFFF})
     gone = 2**22 + 12345  # above pid_max: no such process
     assert ns.netnsids_for_pids([os.getpid(), gone, 0]) == {os.getpid(): None, gone: None, 0: None}
-    monkeypatch.setattr(_FakeIPRoute, "replies", {own: {"nsid": 7, "current_nsid": None}})
+    monkeypatch.setattr(_FakeNsids, "replies", {own: 7})
     assert ns.netnsids_for_pids([os.getpid()]) == {os.getpid(): 7}
     assert ns.netnsids_for_pids([]) == {}
