@@ -158,8 +158,11 @@ def explain_conntrack_error(exc: BaseException) -> str:
 
 def collect_conntrack() -> ConntrackData:
     """One ctnetlink dump of every family, NATed entries only."""
+    from netexplorer.collect import pyroute2_lazy
+
+    pyroute2_lazy.install()
     try:
-        from pyroute2 import NFCTSocket
+        from pyroute2.netlink.nfnetlink.nfctsocket import NFCTSocket
     except ImportError as exc:  # pragma: no cover - the dependency is declared
         raise SourceError("conntrack: pyroute2 is not installed: pip install pyroute2.") from exc
     try:

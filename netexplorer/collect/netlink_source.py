@@ -344,8 +344,11 @@ def _off_loop(func: Callable[[], T]) -> T:
 
 
 def _async_iproute_class() -> Any:
+    from netexplorer.collect import pyroute2_lazy
+
+    pyroute2_lazy.install()
     try:
-        from pyroute2 import AsyncIPRoute
+        from pyroute2.iproute.linux import AsyncIPRoute
     except ImportError as exc:
         raise SourceError(
             "The Python package pyroute2 is not installed, so host interfaces and bridges "

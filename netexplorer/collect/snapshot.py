@@ -68,8 +68,15 @@ def preload_libraries() -> None:
     import netexplorer.collect.firewall.legacy
     import netexplorer.collect.firewall.nft
     import netexplorer.collect.netlink_source
+    import netexplorer.collect.pyroute2_lazy
 
-    for name in ("docker", "pyroute2"):
+    netexplorer.collect.pyroute2_lazy.install()
+    for name in (
+        "docker",
+        "pyroute2.iproute.linux",
+        "pyroute2.netlink.nfnetlink.nfctsocket",
+        "pyroute2.netlink.rtnl.nsidmsg",
+    ):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     if netexplorer.collect.firewall.legacy.legacy_tables_exist():
