@@ -25,13 +25,15 @@ import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netexplorer import __version__
 from netexplorer.correlate import Correlation
 from netexplorer.literal import escape_controls
-from netexplorer.map.export import FORMATS
-from netexplorer.model import Endpoint, Snapshot
-from netexplorer.naming import netns_words, network_mode_name
+from netexplorer.map import FORMATS
+
+if TYPE_CHECKING:
+    from netexplorer.model import Endpoint, Snapshot
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -141,6 +143,8 @@ def _endpoint_wiring(ep: Endpoint, corr: Correlation) -> str:
 
 def _summary(snap: Snapshot, corr: Correlation) -> str:
     """One line per container endpoint, like the tutorial's walk; host text made literal."""
+    from netexplorer.naming import netns_words, network_mode_name
+
     lines = []
     for ct in snap.containers:
         name = escape_controls(ct.name)

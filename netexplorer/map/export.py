@@ -17,8 +17,6 @@ from netexplorer.literal import escape_controls
 from netexplorer.map.layout import bus_title, nat_text
 from netexplorer.map.model import BRIDGE, HOST_KEY, INTERNET_KEY, CtNode, HostMap
 
-FORMATS = ("text", "dot", "mermaid", "json")
-
 
 @dataclass(frozen=True, slots=True)
 class Node:
