@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netexplorer import __version__
-from netexplorer.correlate import Correlation
 from netexplorer.literal import escape_controls
 from netexplorer.map import FORMATS
 
 if TYPE_CHECKING:
+    from netexplorer.correlate import Correlation
     from netexplorer.model import Endpoint, Snapshot
 
 EXIT_OK = 0
