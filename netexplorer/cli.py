@@ -21,7 +21,6 @@ Exit codes (also in README):
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -281,23 +280,11 @@ def cmd_path(args: argparse.Namespace) -> int:
 
 def cmd_app(args: argparse.Namespace) -> int:
     from netexplorer.snapshot_io import SnapshotFileError
+    from netexplorer.ui.app import create_app
 
-    try:
-        from netexplorer.ui.app import create_app
-    except ImportError as exc:
-        print(
-            f"netexplorer: the terminal UI cannot start: {exc}. "
-            "Install it with: pip install netexplorer (textual is required).",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    # start-up makes millions of long-lived objects (the snapshot, its rows): no
-    # collector passes over them; the app freezes them after its first paint
-    gc.disable()
     try:
         app = create_app(snapshot=args.snapshot, demo=args.demo, interval=args.interval)
     except SnapshotFileError as exc:
-        gc.enable()
         print(f"netexplorer: {exc}", file=sys.stderr)
         return EXIT_FILE
     app.run()

@@ -24,6 +24,12 @@ from types import MappingProxyType
 from typing import Any
 
 from netexplorer.model import (
+    DNAT_TARGETS as DNAT_TARGETS,
+)
+from netexplorer.model import (
+    SNAT_TARGETS as SNAT_TARGETS,
+)
+from netexplorer.model import (
     Container,
     Endpoint,
     Interface,
@@ -35,9 +41,6 @@ from netexplorer.model import (
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-SNAT_TARGETS = frozenset({"MASQUERADE", "SNAT"})
-DNAT_TARGETS = frozenset({"DNAT"})
 
 
 def iface_matches(pattern: str, name: str) -> bool:

@@ -211,6 +211,11 @@ class Address:
         return f"{self.address}/{self.prefixlen}"
 
 
+def interface_key(ifindex: int) -> str:
+    """The model key of the host interface (or bridge port) with this ifindex."""
+    return f"if:{ifindex}"
+
+
 @dataclass(slots=True)
 class Interface:
     """A host network interface (``ip -d link`` / ``ip a``)."""
@@ -232,7 +237,7 @@ class Interface:
 
     @property
     def key(self) -> str:
-        return f"if:{self.ifindex}"
+        return interface_key(self.ifindex)
 
 
 @dataclass(slots=True)
@@ -247,7 +252,7 @@ class BridgePort:
     def key(self) -> str:
         # a bridge port *is* the host interface: one key, so that highlighting
         # a port highlights the interface and the other way round
-        return f"if:{self.ifindex}"
+        return interface_key(self.ifindex)
 
 
 def bridge_key(name: str) -> str:
@@ -314,6 +319,23 @@ class NetnsView:
 
 
 # --------------------------------------------------------------------------- firewall
+#: ``Rule.backend``/``Chain.backend``: the iptables backends (nft is Debian's default)
+#: and native nftables (Docker's ``docker-bridges`` tables, and other nft tables)
+NFT = "iptables-nft"
+LEGACY = "iptables-legacy"
+NFTABLES = "nftables"
+#: the table Docker's nftables backend owns (ip and ip6)
+DOCKER_NFT_TABLE = "docker-bridges"
+#: rule targets that rewrite the source (MASQUERADE, SNAT) or destination address
+SNAT_TARGETS = frozenset({"MASQUERADE", "SNAT"})
+DNAT_TARGETS = frozenset({"DNAT"})
+
+
+def is_docker_chain(name: str) -> bool:
+    """One of the iptables chains Docker creates (DOCKER, DOCKER-USER, DOCKER-CT ...)."""
+    return name == "DOCKER" or name.startswith("DOCKER-")
+
+
 @dataclass(slots=True)
 class Rule:
     """One firewall rule, whichever backend holds it.

@@ -161,10 +161,8 @@ def collect_conntrack() -> ConntrackData:
     from netexplorer.collect import pyroute2_lazy
 
     pyroute2_lazy.install()
-    try:
-        from pyroute2.netlink.nfnetlink.nfctsocket import NFCTSocket
-    except ImportError as exc:  # pragma: no cover - the dependency is declared
-        raise SourceError("conntrack: pyroute2 is not installed: pip install pyroute2.") from exc
+    from pyroute2.netlink.nfnetlink.nfctsocket import NFCTSocket
+
     try:
         sock = NFCTSocket(nfgen_family=0)  # AF_UNSPEC: IPv4 and IPv6 in one dump
     except Exception as exc:

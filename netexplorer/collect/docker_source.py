@@ -171,12 +171,8 @@ def container_from_api(summary: Mapping[str, Any], pid: int | None = None) -> Co
 
 
 def _connect() -> Any:
-    try:
-        import docker
-    except ImportError as exc:  # pragma: no cover - the dependency is declared
-        raise SourceError(
-            "The Docker SDK for Python is not installed: pip install docker."
-        ) from exc
+    import docker
+
     try:
         client = docker.from_env(timeout=10)
         client.api.ping()

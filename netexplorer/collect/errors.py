@@ -9,7 +9,3 @@ class SourceError(Exception):
     ``str(err)`` is a complete sentence naming the cause and the fix; the
     snapshot shows it in ``sources[].error`` and the UI in a banner.
     """
-
-
-class Vanished(Exception):
-    """A thing (container, link) disappeared while it was being read."""

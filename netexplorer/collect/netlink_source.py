@@ -347,13 +347,8 @@ def _async_iproute_class() -> Any:
     from netexplorer.collect import pyroute2_lazy
 
     pyroute2_lazy.install()
-    try:
-        from pyroute2.iproute.linux import AsyncIPRoute
-    except ImportError as exc:
-        raise SourceError(
-            "The Python package pyroute2 is not installed, so host interfaces and bridges "
-            "cannot be read over netlink; install it with `pip install pyroute2`."
-        ) from exc
+    from pyroute2.iproute.linux import AsyncIPRoute
+
     return AsyncIPRoute
 
 

@@ -216,7 +216,7 @@ def collect_snapshot(
 ) -> Snapshot:
     """Read the live host into one Snapshot. Arguments replace sources (tests)."""
     # imports first: collect_seconds is the reading, not Python loading the libraries
-    # (~0.25 s cold, once per process); collect_parts' own call is then a no-op
+    # (once per process); collect_parts' own call is then a no-op
     preload_libraries()
     start = time.perf_counter()
     parts = collect_parts(

@@ -20,14 +20,22 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 
 from netexplorer.correlate import (
-    SNAT_TARGETS,
     Correlation,
     Links,
     parse_network,
     snat_applies,
     table_kind,
 )
-from netexplorer.model import Container, Endpoint, Interface, Network, Rule, Snapshot
+from netexplorer.model import (
+    SNAT_TARGETS,
+    Container,
+    Endpoint,
+    Interface,
+    Network,
+    Rule,
+    Snapshot,
+    bridge_key,
+)
 
 #: the key of the map's "internet" node (not a host item: nothing else selects it)
 INTERNET_KEY = "map:internet"
@@ -258,7 +266,7 @@ def _bus_of(
     nat: _NatIndex,
 ) -> Bus | None:
     if net.bridge:
-        key = f"br:{net.bridge}" if net.bridge in bridges else net.key
+        key = bridge_key(net.bridge) if net.bridge in bridges else net.key
         steps = () if net.internal else nat.steps(net)
         return Bus(
             key, net.key, net.name, net.driver, BRIDGE, net.bridge,
@@ -323,7 +331,7 @@ def _port_arrows(
 
 
 def _mode(ct: Container, has_bus: bool, child_only: bool) -> str:
-    if ct.netns_owner or ct.network_mode.startswith("container:"):
+    if ct.netns_owner:
         return "sidecar"
     if ct.network_mode == "host":
         return "host"

@@ -16,7 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netexplorer.correlate import Correlation
-from netexplorer.model import Bridge, Container, Endpoint, Interface, Rule, Snapshot
+from netexplorer.model import (
+    Bridge,
+    Container,
+    Endpoint,
+    Interface,
+    Rule,
+    Snapshot,
+    bridge_key,
+    interface_key,
+)
 from netexplorer.path.netfilter import ChainOutcome, Firewall, local_checker
 from netexplorer.path.packet_state import IPAddress, NfPacket
 from netexplorer.path.places import (
@@ -156,7 +165,7 @@ class _Walk:
                 f"the interface {dec.dev} of {ct.name} is not a Docker endpoint the read knows",
             )
         wiring = wiring_of(self.corr, owner_ep)
-        veth_key = (f"if:{wiring.host_ifindex}",) if wiring.host_ifindex is not None else ()
+        veth_key = (interface_key(wiring.host_ifindex),) if wiring.host_ifindex is not None else ()
         self.add(
             Hop(
                 "veth",
@@ -172,7 +181,11 @@ class _Walk:
                 f"{ct.name}'s endpoint on {owner_ep.network} is not on a bridge the engine follows",
             )
         bridge = self.host.bridges.get(wiring.bridge)
-        br_keys = (f"br:{wiring.bridge}", owner_ep.network_key, *self.host.iface_key(wiring.bridge))
+        br_keys = (
+            bridge_key(wiring.bridge),
+            owner_ep.network_key,
+            *self.host.iface_key(wiring.bridge),
+        )
         nexthop = ipaddress.ip_address(dec.gateway) if dec.gateway else self.pkt.dst
         if nexthop in _bridge_addresses(self.host, wiring.bridge):
             self.add(
@@ -245,7 +258,7 @@ class _Walk:
 
     def deliver_to(self, ct: Container, ep: Endpoint) -> None:
         wiring = wiring_of(self.corr, ep)
-        veth = (f"if:{wiring.host_ifindex}",) if wiring.host_ifindex is not None else ()
+        veth = (interface_key(wiring.host_ifindex),) if wiring.host_ifindex is not None else ()
         inside = _inside_name(ct, ep, self.corr)
         self.add(
             Hop(
@@ -400,7 +413,7 @@ class _Walk:
                     Hop(
                         "drop",
                         f"{oif}: nothing on the bridge answers ARP for {nexthop}",
-                        keys=(f"br:{oif}", *keys),
+                        keys=(bridge_key(oif), *keys),
                         verdict="dropped",
                     )
                 )
@@ -409,7 +422,7 @@ class _Walk:
                 Hop(
                     "bridge",
                     f"{oif}: to {found[0].name}'s port {wiring_of(self.corr, found[1]).host_veth}",
-                    keys=(f"br:{oif}", found[1].network_key, *keys),
+                    keys=(bridge_key(oif), found[1].network_key, *keys),
                 )
             )
             return self.deliver_to(*found)

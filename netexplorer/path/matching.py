@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from netexplorer.collect.firewall.iptables_save import MatchModule, RuleSpec, parse_rule_spec
 from netexplorer.correlate import iface_matches, parse_network
-from netexplorer.model import Rule
+from netexplorer.model import NFTABLES, Rule
 from netexplorer.path.packet_state import IPAddress, NfPacket
 
 
@@ -116,7 +116,7 @@ def rule_matches(rule: Rule, packet: NfPacket, is_local: Callable[[IPAddress], b
     """Does ``rule`` match ``packet``? ``is_local`` answers addrtype LOCAL / fib type local."""
     if not fields_match(rule, packet):
         return False
-    if rule.backend == "nftables":
+    if rule.backend == NFTABLES:
         return _nft_extras(rule, packet, is_local)
     try:
         spec = _spec(rule.text)
@@ -136,7 +136,7 @@ def _spec(text: str) -> RuleSpec:
 
 def is_goto(rule: Rule) -> bool:
     """iptables ``-g CHAIN`` (nft ``goto``): no return to the calling chain."""
-    if rule.backend == "nftables":
+    if rule.backend == NFTABLES:
         return f"goto {rule.target}" in rule.text
     try:
         return _spec(rule.text).goto

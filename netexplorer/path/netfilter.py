@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from netexplorer.model import Chain, Rule, Snapshot
+from netexplorer.model import NFTABLES, Chain, Rule, Snapshot
 from netexplorer.path.matching import Undecided, is_goto, rule_matches
 from netexplorer.path.packet_state import IPAddress, NfPacket
 
@@ -61,14 +61,14 @@ class BaseChain:
     def label(self, with_backend: bool = False) -> str:
         """``filter FORWARD``; ``nft docker-bridges filter-FORWARD`` for native
         nftables; ``filter FORWARD (legacy)`` when both iptables backends hold chains."""
-        if self.backend == "nftables":
+        if self.backend == NFTABLES:
             return f"nft {self.table} {self.name}"
         where = f"{self.table} {self.name}"
         return f"{where} ({self.backend.removeprefix('iptables-')})" if with_backend else where
 
     @property
     def is_nat(self) -> bool:
-        return self.table == "nat" or (self.backend == "nftables" and self.name.startswith("nat-"))
+        return self.table == "nat" or (self.backend == NFTABLES and self.name.startswith("nat-"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +273,7 @@ def _versions(family: str) -> tuple[int, ...]:
 
 def _base_chain(chain: Chain) -> BaseChain | None:
     policy = chain.policy or "ACCEPT"
-    if chain.backend != "nftables":
+    if chain.backend != NFTABLES:
         for hook, tables in _IPTABLES_PRIORITIES.items():
             if chain.name == hook:
                 for table, priority in tables:

@@ -10,7 +10,6 @@ every pane marks those rows.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -336,7 +335,6 @@ class NetExplorerApp(App[int]):
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
         gone = self._selected_row()
-        self.call_after_refresh(self._freeze_objects)
         result = self.analysis = message.analysis
         self.snapshot, self.links, self.failure = result.read, result.links, None
         self.findings = list(result.findings)
@@ -358,13 +356,6 @@ class NetExplorerApp(App[int]):
         if self.selected is not None:
             self._apply_marks()
         self.details.show_item(self.details.key, self.analysis)
-
-    def _freeze_objects(self) -> None:
-        """Move what exists now out of the collector's sight (``gc.freeze``) and turn
-        it on if start-up turned it off: the snapshot's objects then cost the
-        cycle collector nothing, which kept full passes (~0.1 s) out of keypresses."""
-        gc.freeze()
-        gc.enable()
 
     def _selected_row(self) -> tuple[TablePane, int, str] | None:
         """The selection's pane, row and label, to find a place for it if it goes."""
@@ -397,7 +388,6 @@ class NetExplorerApp(App[int]):
 
     @on(CollectFailed)
     def _collect_failed(self, message: CollectFailed) -> None:
-        gc.enable()  # start-up turned it off until a first snapshot; none came
         self.failure = message.reason
         self.query_one(Banner).show_problems(self.snapshot, self.failure, self.clock())
         self._show_topbar()

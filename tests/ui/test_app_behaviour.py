@@ -194,7 +194,7 @@ async def test_rule_column_says_nft_for_dockers_native_nftables_rules() -> None:
     from textual.widgets.data_table import ColumnKey
 
     from netexplorer.collect.firewall import NFTABLES
-    from netexplorer.collect.firewall.nft_native import parse_ruleset
+    from netexplorer.collect.firewall.nft_parse import parse_ruleset
     from netexplorer.ui.panes.rules import RulesPane
 
     recorded = Path(__file__).resolve().parents[1] / "recorded"

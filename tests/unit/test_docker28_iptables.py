@@ -21,7 +21,7 @@ from netexplorer.collect.firewall import LEGACY, NFT
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
 from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import Finding, diagnose
-from netexplorer.doctor.checks import live_backends
+from netexplorer.doctor.tables import live_backends
 from netexplorer.model import Chain, Rule, Snapshot
 from netexplorer.snapshot_io import load_snapshot
 

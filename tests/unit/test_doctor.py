@@ -19,8 +19,9 @@ import pytest
 from netexplorer.cli import EXIT_FILE, EXIT_OK, EXIT_PROBLEMS, main
 from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import diagnose, link_findings
-from netexplorer.doctor.checks import CHECKS, live_backends
+from netexplorer.doctor.checks import CHECKS
 from netexplorer.doctor.report import findings_to_dict, findings_to_text
+from netexplorer.doctor.tables import live_backends
 from netexplorer.model import Chain, Container, Rule, Snapshot
 from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
 

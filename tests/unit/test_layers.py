@@ -1,8 +1,14 @@
-"""The data layer never imports Textual: only netexplorer/ui may.
+"""The layers: the data layer never imports Textual, and the UI holds no data logic.
 
-Checked two ways: statically (no module outside ui/ names textual in an import)
-and at run time (importing every data-layer module in a fresh interpreter loads
-no textual module).
+* only netexplorer/ui may import Textual or rich (statically: no module outside
+  ui/ names them in an import; at run time: importing every data-layer module in
+  a fresh interpreter loads no textual module);
+* collect/ (reading the host) imports neither correlation, the doctor, the
+  analysis nor the UI: the read does not know what is derived from it;
+* the UI imports from the collectors only their entry point (collect.snapshot,
+  run in a worker), and from correlate and the doctor only their result types:
+  correlating, diagnosing and linking findings happen in netexplorer.analysis,
+  which the app runs in a worker.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "netexplorer"
 UI = PACKAGE / "ui"
+
+
+COLLECT = PACKAGE / "collect"
 
 
 def data_layer_modules() -> list[Path]:
@@ -28,6 +37,60 @@ def imported_names(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return names
+
+
+def imported_symbols(path: Path) -> set[tuple[str, str]]:
+    """(module, name) of every ``from module import name`` in ``path``."""
+    return {
+        (node.module, a.name)
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+        for a in node.names
+    }
+
+
+def test_collect_imports_neither_correlation_doctor_analysis_nor_ui() -> None:
+    derived = ("netexplorer.correlate", "netexplorer.doctor", "netexplorer.analysis")
+    offenders = {
+        str(p.relative_to(PACKAGE)): sorted(
+            n for n in imported_names(p) if n.startswith(derived) or n.startswith("netexplorer.ui")
+        )
+        for p in COLLECT.rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+#: what the UI may take from the data layer's logic modules: result types only
+UI_ALLOWED = {
+    "netexplorer.correlate": {"Correlation", "Links", "Wiring"},
+    "netexplorer.doctor": {"ERROR", "WARNING", "Finding"},
+    "netexplorer.doctor.report": {"evidence_items"},
+    "netexplorer.collect.snapshot": {"collect_snapshot"},
+}
+
+
+def test_the_ui_holds_no_correlation_doctor_or_collector_logic() -> None:
+    found = {}
+    for p in UI.rglob("*.py"):
+        bad = sorted(
+            f"{module}.{name}"
+            for module, name in imported_symbols(p)
+            if module.startswith(("netexplorer.correlate", "netexplorer.doctor"))
+            or module.startswith("netexplorer.collect")
+            if name not in UI_ALLOWED.get(module, set())
+        )
+        if bad:
+            found[str(p.relative_to(PACKAGE))] = bad
+    assert found == {}
+
+
+def test_only_the_app_runs_the_analysis_and_in_a_worker() -> None:
+    users = sorted(
+        str(p.relative_to(PACKAGE))
+        for p in UI.rglob("*.py")
+        if ("netexplorer.analysis", "analyse") in imported_symbols(p)
+    )
+    assert users == ["ui/app.py"]
 
 
 def test_no_data_layer_module_imports_textual_or_the_ui() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -169,14 +168,6 @@ class _FakeNsids:
     @classmethod
     async def ask(cls, fds: list[int]) -> list[Any]:
         return [cls.replies.get(os.fstat(fd).st_ino) for fd in fds]
-
-
-def test_pyroute2_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "pyroute2", None)
-    with pytest.raises(SourceError, match=r"pip install pyroute2"):
-        ns.collect_netlink()
-    with pytest.raises(SourceError, match=r"pip install pyroute2"):
-        ns.netnsids_for_pids([os.getpid()])
 
 
 def test_not_root_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:

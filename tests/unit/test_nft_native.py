@@ -25,10 +25,11 @@ from netexplorer.collect.firewall import (
     collect_firewall,
 )
 from netexplorer.collect.firewall import nft_native as nn
+from netexplorer.collect.firewall import nft_parse as nparse
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
 from netexplorer.correlate import correlate
 from netexplorer.doctor import Finding, diagnose
-from netexplorer.doctor.checks import docker_tables, rule_backends
+from netexplorer.doctor.tables import docker_tables, rule_backends
 from netexplorer.model import Endpoint, Rule, Snapshot
 from netexplorer.snapshot_io import snapshot_from_dict
 
@@ -64,7 +65,7 @@ def recorded(name: str) -> tuple[dict[str, Any], str]:
 
 
 def parsed(name: str = ALONE) -> tuple[list[Rule], list[Any]]:
-    rules, chains, problems = nn.parse_ruleset(*recorded(name))
+    rules, chains, problems = nparse.parse_ruleset(*recorded(name))
     assert problems == []
     return rules, chains
 
@@ -266,7 +267,7 @@ def test_ip6_per_bridge_chains_take_their_bridge_from_the_ip6_vmap() -> None:
         m = o.get("map")
         if m and m["family"] == "ip6":
             m["elem"] = [["br-renamed", verdict] for _, verdict in m["elem"]]
-    rules, _, _ = nn.parse_ruleset(doc, listing)
+    rules, _, _ = nparse.parse_ruleset(doc, listing)
     for family, bridge in (("ipv6", "br-renamed"), ("ipv4", V6_BRIDGE)):
         got = {
             (r.chain, r.chain_interface, r.chain_interface_dir)
@@ -283,7 +284,7 @@ def test_ip6_per_bridge_chains_take_their_bridge_from_the_ip6_vmap() -> None:
 def test_chain_name_suffix_is_the_fallback_without_map_elements() -> None:
     doc, listing = recorded(ALONE)
     doc = {"nftables": [o for o in doc["nftables"] if "map" not in o]}
-    rules, _, _ = nn.parse_ruleset(doc, listing)
+    rules, _, _ = nparse.parse_ruleset(doc, listing)
     masq = by_text(rules, "nat-postrouting-out__docker0", MASQ)
     assert (masq.chain_interface, masq.chain_interface_dir) == ("docker0", "in")
     icc = by_text(
@@ -299,7 +300,7 @@ def test_rendered_text_equals_nfts_for_every_docker_rule() -> None:
     rendered from the JSON: it must be what nft itself prints."""
     doc, _ = recorded(ALONE)
     with_listing, _ = parsed()
-    rendered, _, _ = nn.parse_ruleset(doc)
+    rendered, _, _ = nparse.parse_ruleset(doc)
     assert [r.text for r in rendered] == [r.text for r in with_listing]
     assert [r.id for r in rendered] == [r.id for r in with_listing]
 
@@ -308,7 +309,7 @@ def test_ids_survive_counters_moving() -> None:
     doc, listing = recorded(ALONE)
     before, _ = parsed()
     moved = json.loads(json.dumps(doc).replace('"packets": 0', '"packets": 7'))
-    after, _, _ = nn.parse_ruleset(moved, listing.replace("packets 0 ", "packets 7 "))
+    after, _, _ = nparse.parse_ruleset(moved, listing.replace("packets 0 ", "packets 7 "))
     assert [r.id for r in after] == [r.id for r in before]
     assert {r.packets for r in after if "counter" in r.text} >= {7}
 
@@ -331,7 +332,7 @@ def test_iptables_nft_tables_in_the_same_ruleset_are_not_counted_twice() -> None
 
 
 def _table(family: str, name: str, chains: list[dict[str, Any]], exprs: list[Any]) -> Any:
-    t = nn._Table(family, name)
+    t = nparse._Table(family, name)
     t.chains = chains
     t.rules = [{"chain": "x", "expr": exprs}]
     return t
@@ -341,13 +342,13 @@ def test_ownership_heuristic() -> None:
     base = {"name": "FORWARD", "hook": "forward"}
     native = {"name": "forward", "hook": "forward"}
     xt = [{"xt": {"type": "match", "name": "conntrack"}}]
-    assert nn.iptables_nft_owns(_table("ip", "filter", [base, {"name": "DOCKER"}], []))
-    assert nn.iptables_nft_owns(_table("ip6", "nat", [native], xt))
+    assert nparse.iptables_nft_owns(_table("ip", "filter", [base, {"name": "DOCKER"}], []))
+    assert nparse.iptables_nft_owns(_table("ip6", "nat", [native], xt))
     # a native table that merely shares iptables' name is nft's
-    assert not nn.iptables_nft_owns(_table("ip", "filter", [native], []))
+    assert not nparse.iptables_nft_owns(_table("ip", "filter", [native], []))
     # inet tables (Debian's /etc/nftables.conf) and other names are never iptables-nft's
-    assert not nn.iptables_nft_owns(_table("inet", "filter", [base], xt))
-    assert not nn.iptables_nft_owns(_table("ip", "docker-bridges", [base], []))
+    assert not nparse.iptables_nft_owns(_table("inet", "filter", [base], xt))
+    assert not nparse.iptables_nft_owns(_table("ip", "docker-bridges", [base], []))
 
 
 def test_other_families_are_not_read() -> None:
@@ -359,7 +360,7 @@ def test_other_families_are_not_read() -> None:
                       "expr": [{"accept": None}]}},
         ]
     }  # fmt: skip
-    assert nn.parse_ruleset(doc) == ([], [], [])
+    assert nparse.parse_ruleset(doc) == ([], [], [])
 
 
 def test_interface_wildcards_sets_and_ranges() -> None:
@@ -377,7 +378,7 @@ def test_interface_wildcards_sets_and_ranges() -> None:
         ],
     }  # fmt: skip
     doc = {"nftables": [{"table": {"family": "inet", "name": "mine"}}, {"rule": rule}]}
-    (got,), _, _ = nn.parse_ruleset(doc)
+    (got,), _, _ = nparse.parse_ruleset(doc)
     assert (got.family, got.out_interface, got.protocol, got.dport) == (
         "inet",
         "br-+",
@@ -669,7 +670,7 @@ def test_doctor_finds_a_drop_policy_on_ip6_filter_forward() -> None:
     fwd = next(
         c
         for c in snap.chains
-        if (c.family, c.table, c.name) == ("ipv6", nn.DOCKER_TABLE, "filter-FORWARD")
+        if (c.family, c.table, c.name) == ("ipv6", nparse.DOCKER_TABLE, "filter-FORWARD")
     )
     fwd.policy = "DROP"
     assert "forward-drop" not in findings(snap)  # the per-bridge chains accept
@@ -724,7 +725,7 @@ def test_doctor_finds_a_drop_policy_on_filter_forward_without_the_bridges_accept
     fwd = next(
         c
         for c in snap.chains
-        if (c.family, c.table, c.name) == ("ipv4", nn.DOCKER_TABLE, "filter-FORWARD")
+        if (c.family, c.table, c.name) == ("ipv4", nparse.DOCKER_TABLE, "filter-FORWARD")
     )
     fwd.policy = "DROP"
     assert "forward-drop" not in findings(snap)  # the per-bridge chains accept

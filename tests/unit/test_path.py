@@ -16,7 +16,7 @@ import pytest
 
 from netexplorer.cli import main
 from netexplorer.collect.firewall.iptables_save import parse_rule, parse_rule_spec
-from netexplorer.collect.firewall.nft_native import parse_ruleset
+from netexplorer.collect.firewall.nft_parse import parse_ruleset
 from netexplorer.correlate import correlate
 from netexplorer.model import Snapshot
 from netexplorer.path import PathResult, UnknownName, trace_path

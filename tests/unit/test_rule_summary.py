@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from netexplorer.collect.firewall import LEGACY, NFT, NFTABLES
-from netexplorer.collect.firewall import nft_native as nn
+from netexplorer.collect.firewall import nft_parse as nparse
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
 from netexplorer.model import Rule
 from netexplorer.rule_summary import ARROW, summary, verb
@@ -39,7 +39,7 @@ def nft_native_rules() -> list[Rule]:
     for name in ("netns-docker-bridges", "netns-docker-bridges-and-iptables-nft"):
         doc = json.loads((RECORDED / "nft-native" / f"{name}.json").read_text())
         listing = (RECORDED / "nft-native" / f"{name}.txt").read_text()
-        found, _, _ = nn.parse_ruleset(doc, listing)
+        found, _, _ = nparse.parse_ruleset(doc, listing)
         rules += found
     return rules
 

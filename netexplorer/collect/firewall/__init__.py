@@ -16,18 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.model import Chain, Rule
+from netexplorer.model import DOCKER_NFT_TABLE as DOCKER_NFT_TABLE
+from netexplorer.model import LEGACY as LEGACY
+from netexplorer.model import NFT as NFT
+from netexplorer.model import NFTABLES as NFTABLES
+from netexplorer.model import Chain, Rule, is_docker_chain
 
-NFT = "iptables-nft"
-LEGACY = "iptables-legacy"
-#: Docker's native nftables backend (table docker-bridges), and other nft tables
-NFTABLES = "nftables"
-#: the two iptables backends (nft is Debian's default)
+#: the two iptables backends
 IPTABLES_BACKENDS = (NFT, LEGACY)
 #: the order backends are read and reported in
 BACKENDS = (NFT, LEGACY, NFTABLES)
-#: the table Docker's nftables backend owns (ip and ip6)
-DOCKER_NFT_TABLE = "docker-bridges"
 FAMILIES = ("ipv4", "ipv6")
 
 Reader = Callable[[], tuple[list[Rule], list[Chain], list[str]]]
@@ -43,10 +41,6 @@ class FirewallData:
     warnings: list[str] = field(default_factory=list)
     #: backend -> why it could not be read
     errors: dict[str, str] = field(default_factory=dict)
-
-
-def is_docker_chain(name: str) -> bool:
-    return name == "DOCKER" or name.startswith("DOCKER-")
 
 
 def holds_docker_chain(chain: Chain) -> bool:

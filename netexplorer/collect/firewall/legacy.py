@@ -32,9 +32,9 @@ from typing import Any
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
-from netexplorer.model import Chain, Rule
+from netexplorer.model import LEGACY, Chain, Rule
 
-BACKEND = "iptables-legacy"
+BACKEND = LEGACY
 #: what the python-iptables formatter writes for an extension it cannot find
 UNSUPPORTED = "[unsupported revision]"
 FAMILIES = ("ipv4", "ipv6")
@@ -222,11 +222,7 @@ def import_iptc() -> ModuleType:
         if libdir:
             os.environ["XTABLES_LIBDIR"] = libdir
     spec = importlib.util.find_spec("iptc")
-    if spec is None or spec.loader is None:
-        raise SourceError(
-            "Cannot read iptables-legacy rules: python-iptables is not installed; "
-            "install it with 'pip install python-iptables'."
-        )
+    assert spec is not None and spec.loader is not None  # python-iptables: a dependency
     libdirs = _library_dirs()
     if not os.environ.get("IPTABLES_LIBDIR") and libdirs:
         os.environ["IPTABLES_LIBDIR"] = ":".join(libdirs)

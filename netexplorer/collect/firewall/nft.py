@@ -12,9 +12,9 @@ import shutil
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
 from netexplorer.collect.firewall.tool import run_listing
-from netexplorer.model import Chain, Rule
+from netexplorer.model import NFT, Chain, Rule
 
-BACKEND = "iptables-nft"
+BACKEND = NFT
 FAMILIES = ("ipv4", "ipv6")
 SAVE_COMMANDS = {"ipv4": "iptables-nft-save", "ipv6": "ip6tables-nft-save"}
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")

@@ -5,8 +5,7 @@ iptables-save form, or nft's own syntax for Docker's native nftables tables."""
 from __future__ import annotations
 
 from netexplorer.analysis import Analysis
-from netexplorer.collect.firewall import NFTABLES
-from netexplorer.model import Rule
+from netexplorer.model import NFTABLES, Rule
 from netexplorer.rule_summary import summary
 from netexplorer.ui.panes.base import Rows, TablePane
 from netexplorer.ui.safe_text import numeric, safe
