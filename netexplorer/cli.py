@@ -279,11 +279,22 @@ def cmd_path(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
+    first_read = None
+    if not (args.snapshot or args.demo):
+        from netexplorer.collect import first_read as first_read_child
+
+        # the live host is read by a child while Textual loads (one thread here)
+        first_read = first_read_child.start()
     from netexplorer.snapshot_io import SnapshotFileError
     from netexplorer.ui.app import create_app
 
     try:
-        app = create_app(snapshot=args.snapshot, demo=args.demo, interval=args.interval)
+        app = create_app(
+            snapshot=args.snapshot,
+            demo=args.demo,
+            interval=args.interval,
+            first_read=first_read.take if first_read is not None else None,
+        )
     except SnapshotFileError as exc:
         print(f"netexplorer: {exc}", file=sys.stderr)
         return EXIT_FILE

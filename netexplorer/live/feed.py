@@ -48,10 +48,14 @@ from netexplorer.model import Rule, Snapshot
 #: the sources that change without any event and are polled (cheap to read)
 POLLED = ("firewall", "conntrack", "sysctl")
 DEFAULT_INTERVAL = 2.0
+#: how long a feed that emitted a first read made elsewhere waits for it to be shown
+SHOWN_WAIT = 2.0
 #: how often a waiting feed checks whether it was asked to stop
 _STOP_CHECK = 0.25
 
 Emit = Callable[[Snapshot, list[str]], None]
+#: parts by source name, and the seconds their read took
+FirstParts = tuple[dict[str, Part], float]
 
 
 class LiveFeed:
@@ -65,14 +69,18 @@ class LiveFeed:
         collectors: Collectors | None = None,
         watch: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        first: Callable[[], FirstParts | None] | None = None,
     ) -> None:
         self.interval = max(0.1, interval)
+        #: the first read, made elsewhere (``collect.first_read``); None: read here
+        self.first = first
         self.collectors = collectors
         self.watch = watch
         self.clock = clock
         self._debounce = Debouncer(quiet, max_wait)
         self._cond = threading.Condition()
         self._stopped = threading.Event()
+        self._shown = threading.Event()
         #: the last part read of each source
         self._parts: dict[str, Part] = {}
         #: the rules of the last fresh firewall read (None after a failed one)
@@ -86,8 +94,13 @@ class LiveFeed:
             self._debounce.add(reason, self.clock())
             self._cond.notify_all()
 
+    def shown(self) -> None:
+        """The first read is on screen: the feed may go on loading (see :meth:`run`)."""
+        self._shown.set()
+
     def stop(self) -> None:
         self._stopped.set()
+        self._shown.set()
         with self._cond:
             self._cond.notify_all()
 
@@ -96,10 +109,17 @@ class LiveFeed:
         return self._stopped.is_set()
 
     # ---------------------------------------------------------------- reading
-    def collect(self, names: Collection[str] = SOURCE_NAMES) -> Snapshot:
-        """Read ``names`` afresh, reuse the other sources' last read, assemble."""
-        start = time.perf_counter()
-        fresh = collect_parts(names, self.collectors)
+    def collect(
+        self, names: Collection[str] = SOURCE_NAMES, read: FirstParts | None = None
+    ) -> Snapshot:
+        """Read ``names`` afresh (or take ``read``: parts read elsewhere and how long
+        that took), reuse the other sources' last read, assemble."""
+        if read is None:
+            start = time.perf_counter()
+            fresh = collect_parts(names, self.collectors)
+        else:
+            fresh, seconds = read
+            start = time.perf_counter() - seconds
         parts: dict[str, Part] = {}
         for name in SOURCE_NAMES:
             part = fresh.get(name)
@@ -131,11 +151,21 @@ class LiveFeed:
 
     # ---------------------------------------------------------------- the loop
     def run(self, emit: Emit, should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Collect, emit, and keep doing so as the host changes, until stopped."""
+        """Collect, emit, and keep doing so as the host changes, until stopped.
+
+        A first read made elsewhere is emitted before anything is imported here, and
+        the libraries and watchers are loaded once it is on screen (:meth:`shown`,
+        at most SHOWN_WAIT later), not while the screen is being drawn; the
+        watchers, once up, ask for a fresh read (Docker's says it is watching)."""
+        first = self.first() if self.first is not None else None
+        if first is not None:
+            emit(self.collect(SOURCE_NAMES, read=first), ["start"])
+            self._shown.wait(SHOWN_WAIT)
         preload_libraries()  # before any watcher thread imports (import-lock deadlocks)
         watchers = self._start_watchers() if self.watch else []
         try:
-            emit(self.collect(SOURCE_NAMES), ["start"])
+            if first is None:
+                emit(self.collect(SOURCE_NAMES), ["start"])
             next_poll = self.clock() + self.interval
             while not (self.stopped or should_stop()):
                 with self._cond:

@@ -27,7 +27,7 @@ from textual.worker import get_current_worker
 from netexplorer.analysis import Analysis, analyse
 from netexplorer.correlate import Links
 from netexplorer.doctor import Finding
-from netexplorer.live.feed import LiveFeed
+from netexplorer.live.feed import FirstParts, LiveFeed
 from netexplorer.model import KIND_NAMES, Snapshot
 from netexplorer.naming import copy_text
 from netexplorer.snapshot_io import SnapshotFileError
@@ -144,9 +144,12 @@ class NetExplorerApp(App[int]):
         source: NamedSource,
         interval: float = 2.0,
         clock: Callable[[], float] = time.time,
+        first_read: Callable[[], FirstParts | None] | None = None,
     ) -> None:
         super().__init__()
         self.source = source
+        #: live source: the first read, made while the app started (collect.first_read)
+        self.first_read = first_read
         #: live source: how often firewall rules, counters and conntrack are polled
         self.interval = interval
         #: wall clock for the age of stale data (tests inject one)
@@ -305,7 +308,7 @@ class NetExplorerApp(App[int]):
 
     def _start_live(self) -> None:
         """The live source: a LiveFeed in a worker thread posts each Snapshot it makes."""
-        self.feed = LiveFeed(interval=self.interval)
+        self.feed = LiveFeed(interval=self.interval, first=self.first_read)
         self.run_worker(self._run_live, name="live", group="live", thread=True, exit_on_error=False)
         self.set_interval(1.0, self._age_stale)
 
@@ -341,6 +344,8 @@ class NetExplorerApp(App[int]):
         for p in self.table_panes:
             p.show_snapshot(result)
         self.call_after_refresh(self._fit_rows)
+        if self.feed is not None:  # it waits for its first read to be on screen
+            self.call_after_refresh(self.feed.shown)
         if (shown := self.map_screen()) is not None:
             shown.show_snapshot(result)
         self.query_one(Banner).show_problems(self.snapshot, None, self.clock())
@@ -659,10 +664,13 @@ def create_app(
     interval: float = 2.0,
     source: SnapshotSource | None = None,
     clock: Callable[[], float] = time.time,
+    first_read: Callable[[], FirstParts | None] | None = None,
 ) -> NetExplorerApp:
     """The app over the live host, a snapshot file, the demo, or ``source`` (a callable).
 
     A file (``snapshot`` or the demo) is read here once so that a bad one raises
     ``SnapshotFileError`` (naming the file and the problem) before the screen opens.
     """
-    return NetExplorerApp(pick_source(snapshot, demo, source), interval=interval, clock=clock)
+    return NetExplorerApp(
+        pick_source(snapshot, demo, source), interval=interval, clock=clock, first_read=first_read
+    )

@@ -262,3 +262,30 @@ def test_the_loop_collects_on_notify_and_stops(monkeypatch: pytest.MonkeyPatch) 
     thread.join(10)
     assert not thread.is_alive()
     assert got[:2] == [["start"], ["docker: container start x", "netlink: new link 3"]]
+
+
+def test_a_first_read_made_elsewhere_is_emitted_without_reading_again() -> None:
+    import threading
+
+    from netexplorer.collect.snapshot import collect_parts
+
+    made = Fake()
+    read = collect_parts(collectors=made.collectors())
+    fake = Fake()
+    feed = LiveFeed(collectors=fake.collectors(), watch=False, first=lambda: (read, 0.25))
+    got: list[Snapshot] = []
+    done = threading.Event()
+
+    def emit(snap: Snapshot, reasons: list[str]) -> None:
+        got.append(snap)
+        done.set()
+
+    thread = threading.Thread(target=feed.run, args=(emit,))
+    thread.start()
+    assert done.wait(10)
+    feed.shown()
+    feed.stop()
+    thread.join(10)
+    assert [c.name for c in got[0].containers] == ["test1"]
+    assert got[0].collect_seconds >= 0.25  # the read's own time, and the assembly
+    assert fake.calls.get("docker", 0) == 0  # nothing read here for the first emit
