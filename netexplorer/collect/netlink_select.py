@@ -4,16 +4,18 @@ pyroute2 decodes every attribute of every message it receives; a link carries ab
 forty (counters, queue sizes, per-family configuration...), which at hundreds of
 veths is most of the cost of a collection. A pyroute2 request may bring its own
 message parser (``NetlinkRequest(..., parser=...)``, as pyroute2's own
-``get_default_routes`` does): :func:`selective_parser` turns each RTM_NEWLINK and
-RTM_NEWADDR message into the plain form :func:`~netexplorer.collect.netlink_source.
-parse_netlink` reads (``{"index": ..., "flags": ..., "attrs": [[name, value], ...]}``,
-the form ``message_to_plain`` gives of a fully decoded message), decoding the
-attributes of the tables below and stepping over the others by their length.
+``get_default_routes`` does): :func:`selective_parser` turns each RTM_NEWLINK,
+RTM_NEWADDR, RTM_NEWROUTE and RTM_NEWRULE message into the plain form the
+collectors' parsers read (``{"index": ..., "flags": ..., "attrs": [[name, value],
+...]}``, the form ``message_to_plain`` gives of a fully decoded message), decoding
+the attributes of the tables below and stepping over the others by their length.
 Every other message (NLMSG_DONE, NLMSG_ERROR, ...) goes to pyroute2's own parser,
 so the end of a dump, errors and NLM_F_DUMP_INTR are handled by pyroute2 as usual.
+:func:`parse_messages` does the same for a datagram received on a plain socket.
 
-Attribute numbers are the kernel's (linux/if_link.h, linux/if_addr.h); values come
-out as pyroute2 gives them, except IFLA_OPERSTATE, left a number (IF_OPER_*).
+Attribute numbers are the kernel's (linux/if_link.h, if_addr.h, rtnetlink.h,
+fib_rules.h); values come out as pyroute2 gives them, except IFLA_OPERSTATE, left
+a number (IF_OPER_*).
 """
 
 from __future__ import annotations
@@ -22,17 +24,25 @@ import os
 import socket
 import struct
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 RTM_NEWLINK = 16
 RTM_NEWADDR = 20
+RTM_NEWROUTE = 24
+RTM_NEWRULE = 32
 #: nlmsghdr: length, type, flags, sequence number, port id
 _NLMSGHDR = struct.Struct("=IHHII")
 #: ifinfomsg: family, (pad), type, index, flags, change
 _IFINFOMSG = struct.Struct("=BxHiII")
 #: ifaddrmsg: family, prefix length, flags, scope, index
 _IFADDRMSG = struct.Struct("=BBBBI")
+#: rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+_RTMSG = struct.Struct("=BBBBBBBBI")
+#: fib_rule_hdr: family, dst_len, src_len, tos, table, (res1, res2), action, flags
+_FIB_RULE_HDR = struct.Struct("=BBBBBxxBI")
+#: rtnexthop of RTA_MULTIPATH: length, flags, hops, ifindex
+_RTNEXTHOP = struct.Struct("=HBBi")
 _NLA = struct.Struct("=HH")
 #: the attribute type without NLA_F_NESTED / NLA_F_NET_BYTEORDER
 _NLA_TYPE = 0x3FFF
@@ -143,6 +153,52 @@ ADDR_ATTRS: dict[int, Table] = {
 }
 
 
+def _multipath(family: int) -> Decoder:
+    """RTA_MULTIPATH: each next hop's flags, hops, ``oif`` and gateway."""
+    table: Table = {5: ("RTA_GATEWAY", _ip(family))}
+
+    def decode(data: bytes, start: int, end: int) -> list[dict[str, Any]]:
+        hops: list[dict[str, Any]] = []
+        while start + _RTNEXTHOP.size <= end:
+            length, flags, count, oif = _RTNEXTHOP.unpack_from(data, start)
+            if length < _RTNEXTHOP.size:
+                break
+            inner = attrs(data, start + _RTNEXTHOP.size, min(start + length, end), table)
+            hops.append({"flags": flags, "hops": count, "oif": oif, "attrs": inner})
+            start += (length + 3) & ~3
+        return hops
+
+    return decode
+
+
+ROUTE_ATTRS: dict[int, Table] = {
+    f: {
+        1: ("RTA_DST", _ip(f)),
+        4: ("RTA_OIF", _u32),
+        5: ("RTA_GATEWAY", _ip(f)),
+        6: ("RTA_PRIORITY", _u32),
+        7: ("RTA_PREFSRC", _ip(f)),
+        9: ("RTA_MULTIPATH", _multipath(f)),
+        15: ("RTA_TABLE", _u32),
+    }
+    for f in (socket.AF_INET, socket.AF_INET6)
+}
+RULE_ATTRS: dict[int, Table] = {
+    f: {
+        1: ("FRA_DST", _ip(f)),
+        2: ("FRA_SRC", _ip(f)),
+        3: ("FRA_IIFNAME", _name),
+        4: ("FRA_GOTO", _u32),
+        6: ("FRA_PRIORITY", _u32),
+        10: ("FRA_FWMARK", _u32),
+        15: ("FRA_TABLE", _u32),
+        16: ("FRA_FWMASK", _u32),
+        17: ("FRA_OIFNAME", _name),
+    }
+    for f in (socket.AF_INET, socket.AF_INET6)
+}
+
+
 def link_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
     """One RTM_NEWLINK message (at ``offset``, ``length`` bytes) in plain form."""
     family, ifi_type, index, flags, change = _IFINFOMSG.unpack_from(data, offset + 16)
@@ -172,30 +228,86 @@ def addr_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
     }
 
 
+def route_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
+    """One RTM_NEWROUTE message in plain form (attributes of IPv4/IPv6 routes only)."""
+    family, dst_len, src_len, tos, table, proto, scope, kind, flags = _RTMSG.unpack_from(
+        data, offset + 16
+    )
+    body = offset + 16 + _RTMSG.size
+    return {
+        "family": family,
+        "dst_len": dst_len,
+        "src_len": src_len,
+        "tos": tos,
+        "table": table,
+        "proto": proto,
+        "scope": scope,
+        "type": kind,
+        "flags": flags,
+        "attrs": attrs(data, body, offset + length, ROUTE_ATTRS.get(family, {})),
+    }
+
+
+def rule_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
+    """One RTM_NEWRULE message in plain form (attributes of IPv4/IPv6 rules only)."""
+    family, dst_len, src_len, tos, table, action, flags = _FIB_RULE_HDR.unpack_from(
+        data, offset + 16
+    )
+    body = offset + 16 + _FIB_RULE_HDR.size
+    return {
+        "family": family,
+        "dst_len": dst_len,
+        "src_len": src_len,
+        "tos": tos,
+        "table": table,
+        "action": action,
+        "flags": flags,
+        "attrs": attrs(data, body, offset + length, RULE_ATTRS.get(family, {})),
+    }
+
+
 MESSAGES: dict[int, Callable[[bytes, int, int], dict[str, Any]]] = {
     RTM_NEWLINK: link_message,
     RTM_NEWADDR: addr_message,
+    RTM_NEWROUTE: route_message,
+    RTM_NEWRULE: rule_message,
 }
 
 
+def parse_message(marshal: Any, data: bytes, offset: int, length: int) -> Any:
+    """One message: RTM_NEW{LINK,ADDR,ROUTE,RULE} in plain form with a pyroute2-style
+    ``header``, anything else decoded by ``marshal`` (pyroute2's)."""
+    _length, kind, flags, sequence, pid = _NLMSGHDR.unpack_from(data, offset)
+    decode = MESSAGES.get(kind)
+    if decode is None:
+        return marshal.parse_one_message(kind, flags, sequence, data, offset, length)
+    msg = decode(data, offset, length)
+    msg["header"] = {
+        "length": length,
+        "type": kind,
+        "flags": flags,
+        "sequence_number": sequence,
+        "pid": pid,
+        "error": None,
+    }
+    return msg
+
+
+def parse_messages(marshal: Any, data: bytes) -> Iterator[Any]:
+    """Every message of a received datagram, as :func:`parse_message` gives them."""
+    offset = 0
+    while offset + _NLMSGHDR.size <= len(data):
+        length = _NLMSGHDR.unpack_from(data, offset)[0]
+        if length < _NLMSGHDR.size or offset + length > len(data):
+            break
+        yield parse_message(marshal, data, offset, length)
+        offset += (length + 3) & ~3
+
+
 def selective_parser(marshal: Any) -> Callable[[bytes, int, int], Any]:
-    """A parser for ``NetlinkRequest(parser=...)``: RTM_NEWLINK/RTM_NEWADDR in plain
-    form with a pyroute2-style ``header``; anything else through ``marshal``."""
+    """A parser for ``NetlinkRequest(parser=...)``: see :func:`parse_message`."""
 
     def parse(data: bytes, offset: int, length: int) -> Any:
-        _length, kind, flags, sequence, pid = _NLMSGHDR.unpack_from(data, offset)
-        decode = MESSAGES.get(kind)
-        if decode is None:
-            return marshal.parse_one_message(kind, flags, sequence, data, offset, length)
-        msg = decode(data, offset, length)
-        msg["header"] = {
-            "length": length,
-            "type": kind,
-            "flags": flags,
-            "sequence_number": sequence,
-            "pid": pid,
-            "error": None,
-        }
-        return msg
+        return parse_message(marshal, data, offset, length)
 
     return parse

@@ -9,6 +9,7 @@ model built from its output must equal the one built from the recorded dump.
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,20 @@ from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 from netexplorer.collect.netlink_select import (
+    ROUTE_ATTRS,
     RTM_NEWADDR,
     RTM_NEWLINK,
+    RTM_NEWROUTE,
+    RTM_NEWRULE,
+    RULE_ATTRS,
     addr_message,
     link_message,
+    parse_messages,
+    route_message,
+    rule_message,
     selective_parser,
 )
-from netexplorer.collect.netlink_source import parse_netlink, plain_from_json
+from netexplorer.collect.netlink_source import message_to_plain, parse_netlink, plain_from_json
 
 RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "netlink"
 LINK_READ = (
@@ -145,3 +153,99 @@ def test_the_model_is_the_same_as_from_the_full_decode() -> None:
     got_links = [m for m in messages if m["header"]["type"] == RTM_NEWLINK]
     got_addrs = [m for m in messages if m["header"]["type"] == RTM_NEWADDR]
     assert parse_netlink(got_links, got_addrs) == parse_netlink(links, addrs)
+
+
+# ------------------------------------------------------------------ routes and rules
+ROUTES: list[dict[str, Any]] = [
+    # default via a gateway, a connected route, a local one, IPv6 with a metric, multipath
+    {"family": 2, "dst_len": 0, "table": 254, "proto": 4, "scope": 0, "type": 1,
+     "attrs": [["RTA_TABLE", 254], ["RTA_GATEWAY", "172.17.0.1"], ["RTA_OIF", 2]]},
+    {"family": 2, "dst_len": 16, "table": 254, "proto": 2, "scope": 253, "type": 1,
+     "attrs": [["RTA_TABLE", 254], ["RTA_DST", "172.17.0.0"], ["RTA_PREFSRC", "172.17.0.2"],
+               ["RTA_OIF", 2]]},
+    {"family": 2, "dst_len": 32, "table": 255, "proto": 2, "scope": 254, "type": 2,
+     "attrs": [["RTA_TABLE", 255], ["RTA_DST", "127.0.0.1"], ["RTA_PREFSRC", "127.0.0.1"],
+               ["RTA_OIF", 1]]},
+    {"family": 10, "dst_len": 64, "table": 254, "proto": 2, "scope": 0, "type": 1,
+     "attrs": [["RTA_TABLE", 254], ["RTA_DST", "fe80::"], ["RTA_PRIORITY", 256],
+               ["RTA_OIF", 2], ["RTA_PREF", 0]]},
+    {"family": 2, "dst_len": 24, "table": 254, "proto": 4, "scope": 0, "type": 1,
+     "attrs": [["RTA_TABLE", 254], ["RTA_DST", "10.9.0.0"],
+               ["RTA_MULTIPATH", [{"oif": 2, "hops": 0, "flags": 0,
+                                   "attrs": [["RTA_GATEWAY", "172.17.0.9"]]},
+                                  {"oif": 3, "hops": 0, "flags": 0,
+                                   "attrs": [["RTA_GATEWAY", "172.18.0.9"]]}]]]},
+]  # fmt: skip
+RULES: list[dict[str, Any]] = [
+    {"family": 2, "table": 255, "action": 1, "attrs": [["FRA_TABLE", 255]]},
+    {"family": 2, "table": 254, "action": 1,
+     "attrs": [["FRA_TABLE", 254], ["FRA_PRIORITY", 32766]]},
+    {"family": 2, "src_len": 24, "table": 100, "action": 1, "flags": 2,
+     "attrs": [["FRA_TABLE", 100], ["FRA_PRIORITY", 100], ["FRA_SRC", "10.1.0.0"],
+               ["FRA_IIFNAME", "eth0"], ["FRA_FWMARK", 7], ["FRA_FWMASK", 255]]},
+    {"family": 10, "table": 0, "action": 2,
+     "attrs": [["FRA_PRIORITY", 5], ["FRA_GOTO", 9], ["FRA_OIFNAME", "eth1"]]},
+]  # fmt: skip
+
+
+def _wire(cls: Any, kind: int, spec: dict[str, Any]) -> bytes:
+    msg = cls()
+    msg["header"]["type"] = kind
+    for key, value in spec.items():
+        if key != "attrs":
+            msg[key] = value
+    msg["attrs"] = [list(a) for a in spec["attrs"]]
+    msg.encode()
+    return bytes(msg.data)
+
+
+def _pyroute2_decoded(cls: Any, wire: bytes, names: tuple[str, ...]) -> list[list[Any]]:
+    msg = cls(wire)
+    msg.decode()
+    plain = message_to_plain(msg)
+    out = []
+    for key, value in plain["attrs"]:
+        if key not in names:
+            continue
+        if key == "RTA_MULTIPATH":
+            value = [
+                {"flags": h["flags"], "hops": h["hops"], "oif": h["oif"], "attrs": h["attrs"]}
+                for h in value
+            ]
+        out.append([key, value])
+    return out
+
+
+@pytest.mark.parametrize("spec", ROUTES)
+def test_route_attributes_as_pyroute2_decodes_them(spec: dict[str, Any]) -> None:
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+
+    wire = _wire(rtmsg, RTM_NEWROUTE, spec)
+    got = route_message(wire, 0, len(wire))
+    names = tuple(name for name, _ in ROUTE_ATTRS[spec["family"]].values())
+    assert got["attrs"] == _pyroute2_decoded(rtmsg, wire, names)
+    for key in ("family", "dst_len", "table", "proto", "scope", "type"):
+        assert got[key] == spec[key]
+
+
+@pytest.mark.parametrize("spec", RULES)
+def test_rule_attributes_as_pyroute2_decodes_them(spec: dict[str, Any]) -> None:
+    from pyroute2.netlink.rtnl.fibmsg import fibmsg
+
+    wire = _wire(fibmsg, RTM_NEWRULE, spec)
+    got = rule_message(wire, 0, len(wire))
+    names = tuple(name for name, _ in RULE_ATTRS[spec["family"]].values())
+    assert got["attrs"] == _pyroute2_decoded(fibmsg, wire, names)
+    for key in ("family", "table", "action"):
+        assert got[key] == spec[key]
+    assert got["flags"] == spec.get("flags", 0) and got["src_len"] == spec.get("src_len", 0)
+
+
+def test_a_datagram_of_several_messages_and_the_end_of_the_dump() -> None:
+    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+
+    done = struct.pack("=IHHIIi", 20, 3, 2, 0, 0, 0)  # NLMSG_DONE, NLM_F_MULTI
+    data = b"".join(_wire(rtmsg, RTM_NEWROUTE, spec) for spec in ROUTES) + done
+    msgs = list(parse_messages(MarshalRtnl(), data))
+    assert [m["header"]["type"] for m in msgs] == [RTM_NEWROUTE] * len(ROUTES) + [3]
