@@ -31,6 +31,9 @@ RTM_NEWLINK = 16
 RTM_NEWADDR = 20
 RTM_NEWROUTE = 24
 RTM_NEWRULE = 32
+RTM_NEWNSID = 88
+NLMSG_ERROR = 2
+NLM_F_MULTI = 0x2
 #: nlmsghdr: length, type, flags, sequence number, port id
 _NLMSGHDR = struct.Struct("=IHHII")
 #: ifinfomsg: family, (pad), type, index, flags, change
@@ -272,6 +275,24 @@ MESSAGES: dict[int, Callable[[bytes, int, int], dict[str, Any]]] = {
     RTM_NEWROUTE: route_message,
     RTM_NEWRULE: rule_message,
 }
+
+
+#: rtgenmsg of RTM_NEWNSID: family and padding, then NETNSA_NSID (s32)
+_RTGENMSG_SIZE = 4
+_NSID_ATTRS: Table = {1: ("NETNSA_NSID", _s32)}
+
+
+def nsid_reply(data: bytes, offset: int, length: int) -> int | OSError | None:
+    """The answer to one RTM_GETNSID: the NETNSA_NSID of an RTM_NEWNSID, the error of
+    an NLMSG_ERROR (as OSError), None for anything else."""
+    kind = _NLMSGHDR.unpack_from(data, offset)[1]
+    if kind == NLMSG_ERROR:
+        code = -int.from_bytes(data[offset + 16 : offset + 20], sys.byteorder, signed=True)
+        return OSError(code, os.strerror(code)) if code else None
+    if kind != RTM_NEWNSID:
+        return None
+    found = attrs(data, offset + 16 + _RTGENMSG_SIZE, offset + length, _NSID_ATTRS)
+    return int(found[0][1]) if found else None
 
 
 def parse_message(marshal: Any, data: bytes, offset: int, length: int) -> Any:

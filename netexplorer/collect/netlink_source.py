@@ -27,6 +27,7 @@ import asyncio
 import concurrent.futures
 import errno
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -447,31 +448,53 @@ def collect_netlink() -> NetlinkData:
     return _off_loop(_collect)
 
 
+async def _ask_nsid_batch(ipr: Any, fds: list[int]) -> list[Any]:
+    """One datagram of RTM_GETNSID requests (see :func:`_ask_nsids`)."""
+    from pyroute2.netlink.nlsocket import NetlinkRequest
+    from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
+
+    from netexplorer.collect.netlink_select import NLM_F_MULTI, nsid_reply
+
+    answers: list[Any] = []
+
+    def parse(data: bytes, offset: int, length: int) -> dict[str, Any]:
+        answers.append(nsid_reply(data, offset, length))
+        more = NLM_F_MULTI if len(answers) < len(fds) else 0
+        return {"header": {"length": length, "type": 0, "flags": more, "error": None}}
+
+    request = NetlinkRequest(
+        ipr, nsidmsg(), msg_type=_RTM_GETNSID, msg_flags=_NLM_F_REQUEST, parser=parse
+    )
+    await request.prepare()
+    # every request is the same but for its NETNSA_FD, the message's last 4 bytes
+    msg = nsidmsg()
+    msg["header"] = {
+        "type": _RTM_GETNSID,
+        "flags": _NLM_F_REQUEST,
+        "sequence_number": request.msg["header"]["sequence_number"],
+        "pid": request.msg["header"]["pid"],
+    }
+    msg["attrs"] = [("NETNSA_FD", 0)]
+    msg.encode()
+    template = bytes(msg.data)
+    ipr.send(b"".join(template[:-4] + fd.to_bytes(4, sys.byteorder) for fd in fds))
+    async for _ in request.response():
+        pass
+    return answers + [None] * (len(fds) - len(answers))
+
+
 async def _ask_nsids(fds: list[int]) -> list[Any]:
-    """RTM_GETNSID of the netns behind each fd, the requests sent _NSID_BATCH to a
-    datagram: each reply's NETNSA_NSID, or the exception its request got."""
+    """RTM_GETNSID of the netns behind each fd: each answer's NETNSA_NSID, or the
+    OSError its request got, in the order of ``fds``.
+
+    The requests go _NSID_BATCH to a datagram under the sequence number of one
+    pyroute2 request, whose parser takes each answer in order (the kernel answers
+    a datagram's requests one by one, in order) and ends the request at the last.
+    """
     out: list[Any] = []
     async with _open_iproute() as ipr:
-        from pyroute2.netlink.nlsocket import NetlinkRequest
-        from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
-
         for start in range(0, len(fds), _NSID_BATCH):
-            requests, data = [], b""
-            for fd in fds[start : start + _NSID_BATCH]:
-                msg = nsidmsg()
-                msg["attrs"].append(("NETNSA_FD", fd))
-                request = NetlinkRequest(ipr, msg, msg_type=_RTM_GETNSID, msg_flags=_NLM_F_REQUEST)
-                await request.prepare()
-                data += request.msg.data
-                requests.append(request)
-            ipr.send(data)
-            for request in requests:
-                try:
-                    replies = [r async for r in request.response()]
-                except Exception as exc:  # NetlinkError and friends: per request
-                    out.append(exc)
-                    continue
-                out.append(replies[0].get_attr("NETNSA_NSID") if replies else None)
+            out += await _ask_nsid_batch(ipr, fds[start : start + _NSID_BATCH])
     return out
 
 

@@ -249,3 +249,25 @@ def test_a_datagram_of_several_messages_and_the_end_of_the_dump() -> None:
     data = b"".join(_wire(rtmsg, RTM_NEWROUTE, spec) for spec in ROUTES) + done
     msgs = list(parse_messages(MarshalRtnl(), data))
     assert [m["header"]["type"] for m in msgs] == [RTM_NEWROUTE] * len(ROUTES) + [3]
+
+
+def test_nsid_answers_and_errors() -> None:
+    from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
+
+    from netexplorer.collect.netlink_select import RTM_NEWNSID, nsid_reply
+
+    def answer(nsid: int) -> bytes:
+        msg = nsidmsg()
+        msg["header"]["type"] = RTM_NEWNSID
+        msg["attrs"] = [("NETNSA_NSID", nsid & 0xFFFFFFFF)]
+        msg.encode()
+        return bytes(msg.data)
+
+    for nsid in (0, 7, -1):
+        wire = answer(nsid)
+        assert nsid_reply(wire, 0, len(wire)) == nsid
+    error = struct.pack("=IHHIIi", 36, 2, 0, 1, 0, -1) + bytes(16)  # NLMSG_ERROR, EPERM
+    got = nsid_reply(error, 0, len(error))
+    assert isinstance(got, PermissionError)
+    ack = struct.pack("=IHHIIi", 36, 2, 0, 1, 0, 0) + bytes(16)
+    assert nsid_reply(ack, 0, len(ack)) is None
