@@ -67,6 +67,8 @@ def preload_libraries() -> None:
     import netexplorer.collect.firewall
     import netexplorer.collect.firewall.legacy
     import netexplorer.collect.firewall.nft
+    import netexplorer.collect.firewall.nft_native
+    import netexplorer.collect.firewall.tool
     import netexplorer.collect.netlink_source
     import netexplorer.collect.pyroute2_lazy
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from netexplorer.collect.errors import SourceError
@@ -62,11 +63,13 @@ def collect_firewall(readers: dict[str, Reader] | None = None) -> FirewallData:
 
         readers = {NFT: read_nft, LEGACY: read_legacy, NFTABLES: read_nft_native}
     data = FirewallData()
-    for backend in BACKENDS:
-        if backend not in readers:
-            continue
+    wanted = [b for b in BACKENDS if b in readers]
+    # the readers mostly wait for their listing tools (iptables-nft-save, nft): side by side
+    with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+        futures = {b: pool.submit(readers[b]) for b in wanted}
+    for backend in wanted:
         try:
-            rules, chains, problems = readers[backend]()
+            rules, chains, problems = futures[backend].result()
         except SourceError as err:
             data.errors[backend] = str(err)
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
@@ -27,8 +28,10 @@ def read_nft(
     rules: list[Rule] = []
     chains: list[Chain] = []
     problems: list[str] = []
-    for family in families:
-        text = nft_save_text(family)
+    # one save tool per family, both running at once
+    with ThreadPoolExecutor(max_workers=max(1, len(families))) as pool:
+        texts = list(pool.map(nft_save_text, families))
+    for family, text in zip(families, texts, strict=True):
         r, c, p = parse_iptables_save_with_problems(text, BACKEND, family)
         rules += r
         chains += c
