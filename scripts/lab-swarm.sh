@@ -1,0 +1,247 @@
+# scripts/lab-swarm.sh - "scripts/lab swarm up|down|status": a two-node Docker Swarm
+# on one machine. Sourced by scripts/lab (uses its die/note/quiet/docker helpers).
+#
+#   node 1   the lab's dockerd, manager, advertising on nx-sw0 (198.51.100.17)
+#   node 2   a second dockerd inside netns nx-swarm2, reached over the veth pair
+#            nx-sw0 (host) <-> nx-sw1 (netns, 198.51.100.18/30). It has its own
+#            data-root, exec-root, pidfile, socket and containerd (it starts its
+#            own: there is no system containerd socket). It is started with
+#            nsenter --net only, so its mounts (exec-root/netns/*) are visible from
+#            the host's mount namespace.
+#   nxoverlay  attachable overlay 10.200.0.0/24 spanning both nodes:
+#            sw1 (node 1, 10.200.0.11), sw2 (node 2, 10.200.0.12)
+#   nxweb    a service (one task, on the manager) publishing 8081 -> 80 through
+#            the ingress routing mesh; its image is named by ID, which makes
+#            swarm's executor skip any registry pull.
+#
+# Swarm's underlay traffic (2377/tcp, 7946/tcp+udp, 4789/udp) only crosses the
+# veth between the host and nx-swarm2: every address involved is made here.
+
+readonly SW_NS=nx-swarm2
+readonly SW_HOST_IF=nx-sw0
+readonly SW_NS_IF=nx-sw1
+readonly SW_HOST_ADDR=198.51.100.17
+readonly SW_NS_ADDR=198.51.100.18
+readonly SW_PREFIX=30
+readonly SW_ROOT=/var/lib/nx-swarm2
+readonly SW_RUN=/run/nx-swarm2
+readonly SW_SOCK=$SW_RUN/docker.sock
+readonly SW_PIDFILE=$SW_RUN/docker.pid
+readonly SW_LOG=/var/log/netexplorer-lab-swarm2.log
+readonly SW_NET=nxoverlay
+readonly SW_SUBNET=10.200.0.0/24
+readonly SW_C1=sw1 SW_C1_IP=10.200.0.11
+readonly SW_C2=sw2 SW_C2_IP=10.200.0.12
+readonly SW_SERVICE=nxweb
+readonly SW_PORT=8081
+
+d2() { docker -H "unix://$SW_SOCK" "$@"; }
+d2_ready() { [[ -S $SW_SOCK ]] && d2 info >/dev/null 2>&1; }
+
+sw_node2_pid() {
+    local pid=""
+    [[ -r $SW_PIDFILE ]] && pid=$(tr -dc 0-9 <"$SW_PIDFILE")
+    [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] && echo "$pid"
+    return 0
+}
+
+sw_state() { docker info -f '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+
+sw_ensure_underlay() {
+    [[ -e /run/netns/$SW_NS ]] || quiet "ip netns add $SW_NS failed" ip netns add "$SW_NS"
+    if ! ip link show "$SW_HOST_IF" >/dev/null 2>&1; then
+        quiet "creating veth $SW_HOST_IF failed" \
+            ip link add "$SW_HOST_IF" type veth peer name "$SW_NS_IF" netns "$SW_NS"
+    fi
+    ip addr replace "$SW_HOST_ADDR/$SW_PREFIX" dev "$SW_HOST_IF"
+    ip link set "$SW_HOST_IF" up
+    ip -n "$SW_NS" addr replace "$SW_NS_ADDR/$SW_PREFIX" dev "$SW_NS_IF"
+    ip -n "$SW_NS" link set lo up
+    ip -n "$SW_NS" link set "$SW_NS_IF" up
+}
+
+sw_start_node2() {
+    d2_ready && return 0
+    mkdir -p "$SW_ROOT" "$SW_RUN/exec"
+    echo '{}' >"$SW_RUN/daemon.json"
+    # setsid/9>&-: as the lab's dockerd (scripts/lab start_dockerd).
+    setsid -f nsenter --net="/run/netns/$SW_NS" dockerd \
+        --config-file "$SW_RUN/daemon.json" --data-root "$SW_ROOT" \
+        --exec-root "$SW_RUN/exec" --pidfile "$SW_PIDFILE" -H "unix://$SW_SOCK" \
+        >>"$SW_LOG" 2>&1 </dev/null 9>&-
+    local i
+    for ((i = 0; i < DOCKERD_TIMEOUT * 2; i++)); do
+        d2_ready && return 0
+        sleep 0.5
+    done
+    tail -n 20 "$SW_LOG" >&2 || true
+    die "node 2's dockerd did not answer within ${DOCKERD_TIMEOUT}s (log: $SW_LOG)"
+}
+
+sw_image_node2() {
+    local want
+    want=$(docker image inspect -f '{{.Id}}' "$IMAGE")
+    [[ $(d2 image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null) == "$want" ]] && return 0
+    docker save "$IMAGE" | d2 load >/dev/null || die "loading $IMAGE into node 2 failed"
+}
+
+sw_wait() {  # sw_wait SECONDS DESCRIPTION COMMAND...
+    local secs=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < secs * 4; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.25
+    done
+    die "timed out after ${secs}s waiting for $what"
+}
+
+sw_two_nodes_ready() {
+    [[ $(docker node ls -f role=worker --format '{{.Status}}' 2>/dev/null) == Ready ]]
+}
+
+sw_task_running() {
+    [[ $(docker service ps -f desired-state=running --format '{{.CurrentState}}' \
+        "$SW_SERVICE" 2>/dev/null) == Running* ]]
+}
+
+sw_http() { [[ $(http_get_host "$SW_HOST_ADDR" "$SW_PORT") == *"HTTP/1."* ]]; }
+
+# GET / from $1:$2 with bash's /dev/tcp; any HTTP answer (busybox httpd says 404).
+http_get_host() {
+    # shellcheck disable=SC2016
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" &&
+        printf "GET / HTTP/1.0\r\n\r\n" >&3 && cat <&3' _ "$1" "$2" 2>/dev/null
+}
+
+cmd_swarm_up() {
+    docker_ready || die "the lab's dockerd is not running (scripts/lab up)"
+    sw_ensure_underlay
+    case $(sw_state) in
+        active) ;;
+        inactive)
+            quiet "docker swarm init failed" docker swarm init \
+                --advertise-addr "$SW_HOST_ADDR" --listen-addr "$SW_HOST_ADDR:2377" \
+                --data-path-addr "$SW_HOST_ADDR"
+            ;;
+        *) die "the lab's dockerd is in swarm state '$(sw_state)'" ;;
+    esac
+    sw_start_node2
+    sw_image_node2
+    if [[ $(d2 info -f '{{.Swarm.LocalNodeState}}') != active ]]; then
+        local token
+        token=$(docker swarm join-token -q worker)
+        quiet "node 2: docker swarm join failed" d2 swarm join --token "$token" \
+            --advertise-addr "$SW_NS_ADDR" --listen-addr "$SW_NS_ADDR:2377" \
+            --data-path-addr "$SW_NS_ADDR" "$SW_HOST_ADDR:2377"
+    fi
+    sw_wait 60 "node 2 to be Ready in 'docker node ls'" sw_two_nodes_ready
+    docker network inspect "$SW_NET" >/dev/null 2>&1 ||
+        quiet "docker network create $SW_NET failed" docker network create -d overlay \
+            --attachable --subnet "$SW_SUBNET" --label "$LABEL" "$SW_NET"
+    docker inspect "$SW_C1" >/dev/null 2>&1 ||
+        quiet "docker run $SW_C1 failed" docker run -d --pull never --label "$LABEL" \
+            --name "$SW_C1" --network "$SW_NET" --ip "$SW_C1_IP" busybox \
+            /bin/sh -c "$SLEEP_LOOP"
+    d2 inspect "$SW_C2" >/dev/null 2>&1 ||
+        quiet "node 2: docker run $SW_C2 failed" d2 run -d --pull never --label "$LABEL" \
+            --name "$SW_C2" --network "$SW_NET" --ip "$SW_C2_IP" busybox \
+            /bin/sh -c "$SLEEP_LOOP"
+    if ! docker service inspect "$SW_SERVICE" >/dev/null 2>&1; then
+        quiet "docker service create $SW_SERVICE failed" docker service create -d \
+            --name "$SW_SERVICE" --label "$LABEL" --no-resolve-image \
+            --constraint node.role==manager --publish "published=$SW_PORT,target=80" \
+            "$(docker image inspect -f '{{.Id}}' "$IMAGE")" httpd -f -p 80 -h /tmp
+    fi
+    sw_wait 60 "service $SW_SERVICE's task to run" sw_task_running
+    sw_wait 60 "$SW_HOST_ADDR:$SW_PORT to answer through the ingress mesh" sw_http
+    # The tunnel: sw1 on node 1 pings sw2 on node 2 across the VXLAN.
+    sw_wait 30 "ping $SW_C1 -> $SW_C2_IP across the overlay" \
+        docker exec "$SW_C1" ping -c1 -W1 "$SW_C2_IP"
+    echo "lab: swarm up (node 2: dockerd $(sw_node2_pid) in netns $SW_NS)"
+}
+
+sw_umount_under() {
+    local m
+    findmnt -rn -o TARGET | grep -E "^($1)(/|$)" | sort -r | while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done
+}
+
+cmd_swarm_down() {
+    local pid i
+    if d2_ready; then
+        d2 rm -f "$SW_C2" >/dev/null 2>&1 || true
+        d2 swarm leave --force >/dev/null 2>&1 || true
+    fi
+    pid=$(sw_node2_pid)
+    if [[ -n $pid ]]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 300; i++)); do
+            [[ -e /proc/$pid ]] || break
+            sleep 0.1
+        done
+        [[ -e /proc/$pid ]] && { note "node 2's dockerd $pid did not stop, SIGKILL"; kill -KILL "$pid" || true; }
+    fi
+    if docker_ready; then
+        docker rm -f "$SW_C1" >/dev/null 2>&1 || true
+        docker service rm "$SW_SERVICE" >/dev/null 2>&1 || true
+        if [[ $(sw_state) != inactive ]]; then
+            quiet "docker swarm leave failed" docker swarm leave --force
+        fi
+        # Left behind by the swarm: the gateway bridge network, the ingress chain.
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            docker network inspect docker_gwbridge >/dev/null 2>&1 || break
+            docker network rm docker_gwbridge >/dev/null 2>&1 && break
+            sleep 0.5
+        done
+        docker network inspect docker_gwbridge >/dev/null 2>&1 &&
+            die "docker network rm docker_gwbridge failed"
+    fi
+    sw_drop_ingress_chains
+    sw_umount_under "$SW_RUN|$SW_ROOT"
+    rm -rf "$SW_RUN" "$SW_ROOT"
+    ip link del "$SW_HOST_IF" 2>/dev/null || true
+    if [[ -e /run/netns/$SW_NS ]]; then
+        quiet "ip netns del $SW_NS failed" ip netns del "$SW_NS"
+    fi
+}
+
+# Docker keeps its DOCKER-INGRESS chains (and the jumps to them) after a swarm
+# leave; the plain lab has none.
+sw_drop_ingress_chains() {
+    local mode t
+    for mode in nft legacy; do
+        for t in nat filter; do
+            iptables-"$mode"-save -t "$t" 2>/dev/null | grep -q '^:DOCKER-INGRESS ' || continue
+            iptables-"$mode"-save -t "$t" | sed -n 's/^-A \([^ ]*\) \(.*-j DOCKER-INGRESS\)$/\1 \2/p' |
+                while read -r chain rest; do
+                    # shellcheck disable=SC2086
+                    iptables-"$mode" -t "$t" -D "$chain" $rest
+                done
+            iptables-"$mode" -t "$t" -F DOCKER-INGRESS
+            iptables-"$mode" -t "$t" -X DOCKER-INGRESS
+        done
+    done
+}
+
+cmd_swarm_status() {
+    local ok=0 row_fmt='%-10s %-9s %s\n'
+    printf "$row_fmt" node1 "$(sw_state || echo MISSING)" \
+        "$(docker info -f '{{.Swarm.NodeAddr}}' 2>/dev/null)"
+    [[ $(sw_state) == active ]] || ok=1
+    if d2_ready; then
+        printf "$row_fmt" node2 "$(d2 info -f '{{.Swarm.LocalNodeState}}')" \
+            "dockerd $(sw_node2_pid) in netns $SW_NS, $(d2 info -f '{{.Swarm.NodeAddr}}')"
+    else
+        printf "$row_fmt" node2 MISSING ""
+        ok=1
+    fi
+    printf "$row_fmt" "$SW_NET" \
+        "$(docker network inspect -f '{{.Driver}}' "$SW_NET" 2>/dev/null || echo MISSING)" \
+        "$(docker network inspect -f '{{index .Options "com.docker.network.driver.overlay.vxlanid_list"}}' "$SW_NET" 2>/dev/null)"
+    printf "$row_fmt" "$SW_C1" "$(docker inspect -f '{{.State.Status}}' "$SW_C1" 2>/dev/null || echo MISSING)" node1
+    printf "$row_fmt" "$SW_C2" "$(d2 inspect -f '{{.State.Status}}' "$SW_C2" 2>/dev/null || echo MISSING)" node2
+    sw_task_running && printf "$row_fmt" "$SW_SERVICE" running "published $SW_PORT" ||
+        { printf "$row_fmt" "$SW_SERVICE" MISSING ""; ok=1; }
+    return "$ok"
+}
