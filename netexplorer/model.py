@@ -27,9 +27,14 @@ KIND_NAMES = {
     "if": "interface",
     "br": "bridge",
     "net": "network",
+    "ns": "namespace",
     "rule": "rule",
     "doc": "finding",  # a doctor finding (netexplorer.doctor)
 }
+
+#: overlay driver options
+VXLANID_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
+ENCRYPTED_OPTION = "encrypted"
 
 #: bridge driver options (``docker network create -o ...``)
 ICC_OPTION = "com.docker.network.bridge.enable_icc"
@@ -62,6 +67,24 @@ class Network:
     #: macvlan/ipvlan: the host interface the network hangs off (Docker's option
     #: ``parent``, e.g. eth0 or eth0.10). None for other drivers.
     parent: str | None = None
+    #: overlay: containers may join with ``docker run`` (``--attachable``)
+    attachable: bool = False
+    #: overlay: the swarm's routing-mesh network (``ingress``)
+    ingress: bool = False
+    #: overlay: the swarm nodes that have the network (``docker network inspect``
+    #: Peers: node name and underlay address)
+    peers: list[OverlayPeer] = field(default_factory=list)
+
+    @property
+    def vni(self) -> int | None:
+        """overlay: the VXLAN id (option ``com.docker.network.driver.overlay.vxlanid_list``)."""
+        first = self.options.get(VXLANID_OPTION, "").split(",")[0].strip()
+        return int(first) if first.isdigit() else None
+
+    @property
+    def encrypted(self) -> bool:
+        """overlay: IPsec between the nodes (option ``encrypted``)."""
+        return self.driver == "overlay" and ENCRYPTED_OPTION in self.options
 
     @property
     def key(self) -> str:
@@ -86,6 +109,14 @@ class Network:
     def masquerade(self) -> bool:
         """Does Docker masquerade traffic leaving the network (``enable_ip_masquerade``)?"""
         return self.options.get(MASQUERADE_OPTION, "true").lower() != "false"
+
+
+@dataclass(slots=True)
+class OverlayPeer:
+    """A swarm node that has an overlay network: its name and underlay address."""
+
+    name: str
+    ip: str
 
 
 @dataclass(slots=True)
@@ -211,11 +242,6 @@ class Address:
         return f"{self.address}/{self.prefixlen}"
 
 
-def interface_key(ifindex: int) -> str:
-    """The model key of the host interface (or bridge port) with this ifindex."""
-    return f"if:{ifindex}"
-
-
 @dataclass(slots=True)
 class Interface:
     """A host network interface (``ip -d link`` / ``ip a``)."""
@@ -234,10 +260,90 @@ class Interface:
     link_ifindex: int | None = None
     #: IFLA_LINK_NETNSID: the netns id the peer lives in (None: same netns)
     link_netnsid: int | None = None
+    #: a vxlan device: its VXLAN attributes (``ip -d link``); None for other kinds
+    vxlan: Vxlan | None = None
+    #: the Docker-made namespace the interface lives in (``1-<id>``, ``ingress_sbox``,
+    #: ``lb_<id>``; see DockerNamespace); None: the host's namespace
+    netns: str | None = None
 
     @property
     def key(self) -> str:
-        return interface_key(self.ifindex)
+        return interface_key(self.ifindex, self.netns)
+
+
+def interface_key(ifindex: int, netns: str | None = None) -> str:
+    """The model key of an interface (or bridge port): ``if:<ifindex>`` on the host,
+    ``if:<netns>/<ifindex>`` in a Docker namespace."""
+    return f"if:{ifindex}" if netns is None else f"if:{netns}/{ifindex}"
+
+
+@dataclass(slots=True)
+class Vxlan:
+    """A vxlan device's attributes (IFLA_VXLAN_*)."""
+
+    vni: int
+    port: int = 4789
+    learning: bool = True
+    #: the local (source) underlay address; None when unset (the kernel picks it)
+    local: str | None = None
+    #: the underlay device it is bound to (IFLA_VXLAN_LINK); None when unset
+    link_ifindex: int | None = None
+    proxy: bool = False
+    l2miss: bool = False
+    l3miss: bool = False
+
+
+@dataclass(slots=True)
+class FdbEntry:
+    """One forwarding-database entry (``bridge fdb show``)."""
+
+    mac: str
+    ifname: str
+    ifindex: int
+    #: a vxlan entry's remote VTEP: the peer node's underlay address
+    dst: str | None = None
+    #: the bridge it belongs to (``master br0``); None for a device's own entry (self)
+    master: str | None = None
+    #: permanent, static, or "" (learned)
+    state: str = ""
+    vni: int | None = None
+
+
+@dataclass(slots=True)
+class DockerNamespace:
+    """A network namespace Docker made outside any container (``/var/run/docker/netns``).
+
+    ``1-<network id[:10]>``: an overlay network's namespace (br0, vxlan0, a veth per
+    local container); ``ingress_sbox``: the routing mesh's entry; ``lb_<id[:9]>``:
+    an overlay network's load balancer. Container namespaces there are not kept.
+    """
+
+    name: str
+    #: "overlay", "ingress_sbox" or "lb"
+    kind: str
+    path: str
+    interfaces: list[Interface] = field(default_factory=list)
+    bridges: list[Bridge] = field(default_factory=list)
+    fdb: list[FdbEntry] = field(default_factory=list)
+    #: netns id, as this namespace sees it, of other namespaces: "host", "pid:<pid>"
+    #: of a container's init process or the name of another Docker namespace -> id
+    peer_netnsids: dict[str, int] = field(default_factory=dict)
+    #: why it could not be read (the rest of the snapshot is still there)
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"ns:{self.name}"
+
+
+@dataclass(slots=True)
+class SwarmInfo:
+    """This node's place in a swarm (``docker info`` Swarm)."""
+
+    node_id: str
+    node_addr: str
+    state: str
+    manager: bool = False
 
 
 @dataclass(slots=True)
@@ -247,17 +353,19 @@ class BridgePort:
     #: STP state of the port: disabled, listening, learning, forwarding, blocking
     state: str
     operstate: str = ""
+    #: the Docker namespace of the port (as Interface.netns)
+    netns: str | None = None
 
     @property
     def key(self) -> str:
         # a bridge port *is* the host interface: one key, so that highlighting
         # a port highlights the interface and the other way round
-        return interface_key(self.ifindex)
+        return interface_key(self.ifindex, self.netns)
 
 
-def bridge_key(name: str) -> str:
-    """The model key of the bridge named ``name``."""
-    return f"br:{name}"
+def bridge_key(name: str, netns: str | None = None) -> str:
+    """The model key of the bridge named ``name`` (in a Docker namespace: ``br:<ns>/<name>``)."""
+    return f"br:{name}" if netns is None else f"br:{netns}/{name}"
 
 
 @dataclass(slots=True)
@@ -268,10 +376,12 @@ class Bridge:
     mac: str | None = None
     stp: bool = False
     ports: list[BridgePort] = field(default_factory=list)
+    #: the Docker namespace of the bridge (an overlay's br0); None: the host's
+    netns: str | None = None
 
     @property
     def key(self) -> str:
-        return bridge_key(self.name)
+        return bridge_key(self.name, self.netns)
 
 
 @dataclass(slots=True)
@@ -447,6 +557,10 @@ class Snapshot:
     #: the host's routes (all tables) and policy rules
     routes: list[Route] = field(default_factory=list)
     ip_rules: list[IpRule] = field(default_factory=list)
+    #: Docker's own namespaces (overlay networks, ingress_sbox, lb_*), read over netlink
+    namespaces: list[DockerNamespace] = field(default_factory=list)
+    #: this node's swarm membership; None when not in a swarm (or not read)
+    swarm: SwarmInfo | None = None
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)

@@ -16,7 +16,16 @@ from typing import Any
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.proc_pids import container_pids
-from netexplorer.model import Container, Endpoint, Network, PublishedPort, shared_netns_owner
+from netexplorer.model import (
+    Container,
+    DockerNamespace,
+    Endpoint,
+    Network,
+    OverlayPeer,
+    PublishedPort,
+    SwarmInfo,
+    shared_netns_owner,
+)
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 PARENT_OPTION = "parent"
@@ -26,11 +35,18 @@ INSPECT_WORKERS = 8
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 
+#: the bridge network that gives swarm containers (and ingress_sbox) their way out
+GWBRIDGE = "docker_gwbridge"
+
+
 @dataclass(slots=True)
 class DockerData:
     networks: list[Network] = field(default_factory=list)
     containers: list[Container] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    swarm: SwarmInfo | None = None
+    #: Docker's own namespaces (read after the containers: they need their pids)
+    namespaces: list[DockerNamespace] = field(default_factory=list)
 
 
 def docker_host() -> str:
@@ -101,7 +117,51 @@ def network_from_api(net: Mapping[str, Any]) -> Network:
         options={str(k): str(v) for k, v in (net.get("Options") or {}).items()},
         labels={str(k): str(v) for k, v in (net.get("Labels") or {}).items()},
         parent=parent_name(net),
+        attachable=bool(net.get("Attachable", False)),
+        ingress=bool(net.get("Ingress", False)),
+        peers=sorted(
+            (OverlayPeer(str(p.get("Name", "")), str(p.get("IP", ""))) for p in net.get("Peers") or ()),
+            key=lambda p: (p.ip, p.name),
+        ),
     )
+
+
+def swarm_from_info(info: Mapping[str, Any]) -> SwarmInfo | None:
+    """This node's swarm membership from ``docker info`` (None when not in a swarm)."""
+    sw = info.get("Swarm") or {}
+    state = str(sw.get("LocalNodeState") or "inactive")
+    if state == "inactive" or not sw.get("NodeID"):
+        return None
+    return SwarmInfo(
+        node_id=str(sw.get("NodeID", "")),
+        node_addr=str(sw.get("NodeAddr", "")),
+        state=state,
+        manager=bool(sw.get("ControlAvailable", False)),
+    )
+
+
+def gateway_endpoints(gwbridge: Mapping[str, Any]) -> dict[str, Endpoint]:
+    """docker_gwbridge's attachments (``docker network inspect``): container id ->
+    its eth1 leg. Docker lists them only there, not among the container's networks."""
+    out: dict[str, Endpoint] = {}
+    net_id = str(gwbridge.get("Id", ""))
+    gateways = [c.get("Gateway") for c in (gwbridge.get("IPAM") or {}).get("Config") or ()]
+    for cid, ep in (gwbridge.get("Containers") or {}).items():
+        if cid == "ingress-sbox":  # the routing mesh's namespace, not a container
+            continue
+        addr, _, plen = str(ep.get("IPv4Address") or "").partition("/")
+        out[str(cid)] = Endpoint(
+            container_id=str(cid),
+            container_name="",
+            network=GWBRIDGE,
+            network_id=net_id,
+            endpoint_id=str(ep.get("EndpointID") or ""),
+            ipv4=addr or None,
+            ipv4_prefixlen=int(plen) if plen.isdigit() else None,
+            mac=ep.get("MacAddress") or None,
+            gateway=next((str(g) for g in gateways if g), None),
+        )
+    return out
 
 
 def parent_name(net: Mapping[str, Any]) -> str | None:
@@ -188,10 +248,20 @@ def collect_docker(api: Any = None) -> DockerData:
     try:
         raw_networks = api.networks()
         raw_containers = api.containers(all=True)
+        swarm = swarm_from_info(api.info())
+        # Peers of overlay networks and docker_gwbridge's legs are in the inspect only
+        detailed = {
+            str(n["Id"]): api.inspect_network(n["Id"])
+            for n in raw_networks
+            if n.get("Driver") == "overlay" or n.get("Name") == GWBRIDGE
+        }
     except Exception as exc:
         raise SourceError(explain_docker_error(exc)) from exc
+    raw_networks = [detailed.get(str(n.get("Id")), n) for n in raw_networks]
     known = container_pids(str(s.get("Id", "")) for s in raw_containers if _running(s))
-    return build_docker_data(raw_networks, raw_containers, api.inspect_container, known)
+    data = build_docker_data(raw_networks, raw_containers, api.inspect_container, known)
+    data.swarm = swarm
+    return data
 
 
 def _running(summary: Mapping[str, Any]) -> bool:
@@ -210,6 +280,7 @@ def build_docker_data(
     containers the inspect call.
     """
     data = DockerData()
+    raw_networks = list(raw_networks)
     data.networks = sorted((network_from_api(n) for n in raw_networks), key=lambda n: n.name)
     summaries = list(raw_containers)
     known = known_pids or {}
@@ -236,6 +307,8 @@ def build_docker_data(
                 elif problem:
                     data.warnings.append(f"container {cid[:12]}: {problem}")
                 pids[cid] = pid
+    gw = next((n for n in raw_networks if n.get("Name") == GWBRIDGE), None)
+    legs = gateway_endpoints(gw) if gw is not None else {}
     for summary in summaries:
         cid = str(summary.get("Id", ""))
         if cid in vanished:
@@ -244,6 +317,12 @@ def build_docker_data(
                 "skipped (it was removed or exited meanwhile)."
             )
             continue
-        data.containers.append(container_from_api(summary, pids.get(cid)))
+        ct = container_from_api(summary, pids.get(cid))
+        leg = legs.get(cid)
+        if leg is not None and not any(e.network == GWBRIDGE for e in ct.endpoints):
+            leg.container_name = ct.name
+            ct.endpoints.append(leg)
+            ct.endpoints.sort(key=lambda e: e.network)
+        data.containers.append(ct)
     data.containers.sort(key=lambda c: (c.name, c.id))
     return data

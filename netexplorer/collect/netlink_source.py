@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.model import Address, Bridge, BridgePort, Interface
+from netexplorer.model import Address, Bridge, BridgePort, Interface, Vxlan
 
 __all__ = [
     "NetlinkData",
@@ -160,10 +160,35 @@ def _optional_int(value: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def parse_netlink(links: Iterable[Message], addrs: Iterable[Message]) -> NetlinkData:
+def parse_vxlan(info_data: Any) -> Vxlan | None:
+    """IFLA_INFO_DATA of a vxlan link -> its VXLAN attributes (None without a VNI)."""
+    if info_data is None:
+        return None
+    attrs = _attrs(info_data)
+    vni = _get(attrs, "IFLA_VXLAN_ID")
+    if not isinstance(vni, int):
+        return None
+    local = _get(attrs, "IFLA_VXLAN_LOCAL") or _get(attrs, "IFLA_VXLAN_LOCAL6")
+    port = _get(attrs, "IFLA_VXLAN_PORT")
+    return Vxlan(
+        vni=vni,
+        port=port if isinstance(port, int) else 4789,
+        learning=bool(_get(attrs, "IFLA_VXLAN_LEARNING")),
+        local=_text(local) if local else None,
+        link_ifindex=_optional_int(_get(attrs, "IFLA_VXLAN_LINK")) or None,
+        proxy=bool(_get(attrs, "IFLA_VXLAN_PROXY")),
+        l2miss=bool(_get(attrs, "IFLA_VXLAN_L2MISS")),
+        l3miss=bool(_get(attrs, "IFLA_VXLAN_L3MISS")),
+    )
+
+
+def parse_netlink(
+    links: Iterable[Message], addrs: Iterable[Message], netns: str | None = None
+) -> NetlinkData:
     """Turn RTM_NEWLINK and RTM_NEWADDR messages (one dump each) into the model.
 
     Pure: no I/O. Interfaces come out by ifindex, bridges by name, ports by ifindex.
+    ``netns`` names the Docker namespace the dump is from (None: the host's).
     """
     data = NetlinkData()
     by_index: dict[int, Interface] = {}
@@ -179,10 +204,13 @@ def parse_netlink(links: Iterable[Message], addrs: Iterable[Message]) -> Netlink
         raw_name = _get(attrs, "IFLA_IFNAME")
         name = _text(raw_name) if raw_name is not None else f"if{ifindex}"
         kind = ""
+        vxlan = None
         linkinfo = _get(attrs, "IFLA_LINKINFO")
         if linkinfo is not None:
             info = _attrs(linkinfo)
             kind = _text(_get(info, "IFLA_INFO_KIND") or "")
+            if kind == "vxlan":
+                vxlan = parse_vxlan(_get(info, "IFLA_INFO_DATA"))
             if kind == "bridge":
                 br_data = _get(info, "IFLA_INFO_DATA")
                 stp = _get(_attrs(br_data), "IFLA_BR_STP_STATE") if br_data else None
@@ -204,6 +232,8 @@ def parse_netlink(links: Iterable[Message], addrs: Iterable[Message]) -> Netlink
             master_ifindex=_optional_int(_get(attrs, "IFLA_MASTER")) or None,
             link_ifindex=_optional_int(_get(attrs, "IFLA_LINK")),
             link_netnsid=_optional_int(_get(attrs, "IFLA_LINK_NETNSID")),
+            vxlan=vxlan,
+            netns=netns,
         )
         if ifindex in by_index:
             data.warnings.append(f"netlink: ifindex {ifindex} dumped twice; kept the last one")
@@ -258,6 +288,7 @@ def parse_netlink(links: Iterable[Message], addrs: Iterable[Message]) -> Netlink
                 name=p.name,
                 state=port_state.get(p.ifindex, "unknown"),
                 operstate=p.operstate,
+                netns=netns,
             )
             for p in data.interfaces
             if p.master_ifindex == iface.ifindex
@@ -270,6 +301,7 @@ def parse_netlink(links: Iterable[Message], addrs: Iterable[Message]) -> Netlink
                 mac=iface.mac,
                 stp=bridge_stp.get(iface.ifindex, False),
                 ports=ports,
+                netns=netns,
             )
         )
     data.bridges.sort(key=lambda b: (b.name, b.ifindex))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.model import Snapshot, Source
+from netexplorer.model import DockerNamespace, Snapshot, Source
 
 T = TypeVar("T")
 
@@ -104,12 +104,15 @@ class Collectors:
     netnsids: Callable[[list[int]], dict[int, int | None]] | None = None
     conntrack: Callable[[], Any] | None = None
     sysctl: Callable[[], Any] | None = None
+    #: Docker's overlay/ingress/lb namespaces, given the containers' pids
+    namespaces: Callable[[list[int]], list[DockerNamespace]] | None = None
 
     def resolved(self) -> Collectors:
         from netexplorer.collect.conntrack_source import collect_conntrack
         from netexplorer.collect.docker_source import collect_docker
         from netexplorer.collect.firewall import collect_firewall
         from netexplorer.collect.netlink_source import collect_netlink, netnsids_for_pids
+        from netexplorer.collect.overlay_source import collect_namespaces
         from netexplorer.collect.sysctl_source import collect_sysctls
 
         return Collectors(
@@ -119,6 +122,7 @@ class Collectors:
             netnsids=self.netnsids or netnsids_for_pids,
             conntrack=self.conntrack or collect_conntrack,
             sysctl=self.sysctl or collect_sysctls,
+            namespaces=self.namespaces or collect_namespaces,
         )
 
 
@@ -137,6 +141,16 @@ def _docker_part(c: Collectors) -> Part:
             src.seconds += ns_src.seconds
             if not ns_src.ok:
                 data.warnings.append(f"container network namespaces: {ns_src.error}")
+        if c.namespaces is not None:
+            namespaces = c.namespaces
+            dn_src, spaces = _timed("docker-netns", lambda: namespaces(pids))
+            src.seconds += dn_src.seconds
+            data.namespaces = spaces or []
+            if not dn_src.ok:
+                data.warnings.append(f"Docker's overlay namespaces: {dn_src.error}")
+            data.warnings.extend(
+                f"Docker namespace {ns.name}: {ns.error}" for ns in data.namespaces if ns.error
+            )
     return Part(src, data)
 
 
@@ -184,6 +198,8 @@ def assemble(
             if name == "docker":
                 snap.networks = data.networks
                 snap.containers = data.containers
+                snap.swarm = data.swarm
+                snap.namespaces = data.namespaces
             elif name == "netlink":
                 snap.interfaces = data.interfaces
                 snap.bridges = data.bridges

@@ -1,0 +1,308 @@
+"""Docker's own network namespaces (overlay networks, ingress_sbox, lb_*), over netlink.
+
+An overlay network lives in a namespace Docker makes on each node that has it,
+``<exec-root>/netns/1-<network id[:10]>`` (exec-root is /var/run/docker by
+default): a bridge ``br0`` holding the network's gateway address, a vxlan device
+``vxlan0`` (the VNI, UDP port 4789) enslaved to it, and a veth per local
+container whose other end is the container's ``eth0``. The vxlan's forwarding
+database names, per remote container MAC, the remote node's underlay address
+(``dst``, the VTEP). Beside them: ``ingress_sbox`` (the routing mesh's entry,
+legs on the ingress overlay and docker_gwbridge) and ``lb_<id[:9]>`` (an overlay
+network's load balancer).
+
+Each namespace is read by one worker thread that enters it with setns(2), asks
+for a link, address and bridge-FDB dump and, for each namespace it may be wired
+to (containers' init processes, the other Docker namespaces), the netns id it
+knows that namespace by (RTM_GETNSID: the ``link-netnsid`` of a veth), then goes
+back. The thread ends after the read, so no other code ever runs in a foreign
+namespace. Only dumps and lookups are sent: nothing is changed.
+
+The message -> model conversion is the pure :func:`parse_namespace`, tested on
+recorded dumps (:func:`read_namespace_messages` gives them in plain form).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from netexplorer.collect.errors import SourceError
+from netexplorer.collect.netlink_source import (
+    Message,
+    _attrs,
+    _get,
+    _text,
+    message_to_plain,
+    parse_netlink,
+)
+from netexplorer.model import DockerNamespace, FdbEntry
+
+T = TypeVar("T")
+
+#: where dockerd keeps its namespaces (``--exec-root``/netns); the environment
+#: variable names another daemon's (a second dockerd with its own exec-root)
+NETNS_DIR_ENV = "NETEXPLORER_DOCKER_NETNS_DIR"
+DEFAULT_NETNS_DIR = "/var/run/docker/netns"
+
+CLONE_NEWNET = 0x40000000
+AF_BRIDGE = 7
+#: NUD_* states of a neighbour/FDB entry as ``bridge fdb`` prints them
+_NUD_PERMANENT = 0x80
+_NUD_NOARP = 0x40
+#: the key of the host's own namespace in DockerNamespace.peer_netnsids
+HOST = "host"
+#: NTF_* flags
+_NTF_SELF = 0x02
+
+
+def namespace_kind(name: str) -> str | None:
+    """``overlay`` (1-<id>), ``ingress_sbox``, ``lb`` (lb_<id>); None: a container's."""
+    if name.startswith("1-"):
+        return "overlay"
+    if name == "ingress_sbox":
+        return "ingress_sbox"
+    if name.startswith("lb_"):
+        return "lb"
+    return None
+
+
+def netns_dir() -> str:
+    return os.environ.get(NETNS_DIR_ENV) or DEFAULT_NETNS_DIR
+
+
+# ----------------------------------------------------------------- pure conversion
+def _fdb_state(state: Any) -> str:
+    if not isinstance(state, int):
+        return ""
+    if state & _NUD_PERMANENT:
+        return "permanent"
+    if state & _NUD_NOARP:
+        return "static"
+    return ""
+
+
+def parse_fdb(msgs: Iterable[Message], names: Mapping[int, str]) -> list[FdbEntry]:
+    """RTM_NEWNEIGH messages of family AF_BRIDGE -> FDB entries (``bridge fdb show``)."""
+    out: list[FdbEntry] = []
+    for msg in msgs:
+        if msg.get("family") != AF_BRIDGE:
+            continue
+        ifindex = msg.get("ifindex")
+        if not isinstance(ifindex, int):
+            continue
+        attrs = _attrs(msg)
+        mac = _get(attrs, "NDA_LLADDR")
+        if mac is None:
+            continue
+        dst = _get(attrs, "NDA_DST")
+        master = _get(attrs, "NDA_MASTER")
+        vni = _get(attrs, "NDA_VNI")
+        flags = msg.get("flags")
+        self_entry = isinstance(flags, int) and bool(flags & _NTF_SELF)
+        out.append(
+            FdbEntry(
+                mac=_text(mac),
+                ifname=names.get(ifindex, f"if{ifindex}"),
+                ifindex=ifindex,
+                dst=_text(dst) if dst is not None else None,
+                master=names.get(master) if isinstance(master, int) and not self_entry else None,
+                state=_fdb_state(msg.get("state")),
+                vni=vni if isinstance(vni, int) else None,
+            )
+        )
+    out.sort(key=lambda e: (e.ifindex, e.mac, e.dst or ""))
+    return out
+
+
+@dataclass(slots=True)
+class NamespaceMessages:
+    """One namespace's dumps as read (live pyroute2 messages or their plain form)."""
+
+    name: str
+    path: str
+    links: list[Any] = field(default_factory=list)
+    addrs: list[Any] = field(default_factory=list)
+    fdb: list[Any] = field(default_factory=list)
+    peer_netnsids: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    def plain(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "links": [message_to_plain(m) for m in self.links],
+            "addrs": [message_to_plain(m) for m in self.addrs],
+            "fdb": [message_to_plain(m) for m in self.fdb],
+            "peer_netnsids": dict(self.peer_netnsids),
+            "error": self.error,
+        }
+
+
+def parse_namespace(raw: NamespaceMessages) -> DockerNamespace:
+    """One namespace's dumps -> the model. Pure."""
+    kind = namespace_kind(raw.name) or "other"
+    ns = DockerNamespace(
+        name=raw.name,
+        kind=kind,
+        path=raw.path,
+        peer_netnsids=dict(sorted(raw.peer_netnsids.items())),
+        error=raw.error,
+    )
+    if raw.error is not None:
+        return ns
+    data = parse_netlink(raw.links, raw.addrs, netns=raw.name)
+    ns.interfaces = data.interfaces
+    ns.bridges = data.bridges
+    ns.fdb = parse_fdb(raw.fdb, {i.ifindex: i.name for i in data.interfaces})
+    return ns
+
+
+# ----------------------------------------------------------------- kernel access
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(libc: Any, fd: int) -> None:
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _in_thread(func: Callable[[], T]) -> T:
+    """Run ``func`` in a thread of its own (it changes that thread's namespace)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = func()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=run, name="netexplorer-docker-netns", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    result: T = box["result"]
+    return result
+
+
+def _open_ns(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _nsid(ipr: Any, fd: int) -> int | None:
+    try:
+        reply = ipr.get_netnsid(fd=fd)
+    except Exception:
+        return None
+    nsid = reply.get("nsid") if isinstance(reply, Mapping) else None
+    if not isinstance(nsid, int) or nsid < 0 or nsid == 0xFFFFFFFF:
+        return None
+    return nsid
+
+
+def _read_all(paths: list[tuple[str, str]], pids: list[int]) -> list[NamespaceMessages]:
+    """In this (own) thread: enter each namespace, dump, come back."""
+    from pyroute2 import IPRoute
+
+    libc = _libc()
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    # handles on every namespace that a veth may lead to, opened from the host side
+    others: dict[str, int] = {HOST: os.dup(home)}
+    for name, path in paths:
+        fd = _open_ns(path)
+        if fd is not None:
+            others[name] = fd
+    for pid in pids:
+        fd = _open_ns(f"/proc/{pid}/ns/net")
+        if fd is not None:
+            others[f"pid:{pid}"] = fd
+    out: list[NamespaceMessages] = []
+    try:
+        for name, path in paths:
+            raw = NamespaceMessages(name=name, path=path)
+            out.append(raw)
+            fd = others.get(name)
+            if fd is None:
+                raw.error = f"namespace {path} vanished before it could be read"
+                continue
+            try:
+                _setns(libc, fd)
+                try:
+                    with IPRoute() as ipr:
+                        raw.links = list(ipr.link("dump"))
+                        raw.addrs = list(ipr.addr("dump"))
+                        raw.fdb = list(ipr.fdb("dump"))
+                        for other, ofd in others.items():
+                            if other == name:
+                                continue
+                            nsid = _nsid(ipr, ofd)
+                            if nsid is not None:
+                                raw.peer_netnsids[other] = nsid
+                finally:
+                    _setns(libc, home)
+            except PermissionError:
+                raw.error = (
+                    f"permission denied entering {path}: reading Docker's namespaces "
+                    "needs root (CAP_SYS_ADMIN); run netexplorer with sudo."
+                )
+            except OSError as exc:
+                raw.error = f"reading namespace {path} failed: {exc.strerror or exc}"
+    finally:
+        for fd in others.values():
+            os.close(fd)
+        os.close(home)
+    return out
+
+
+def list_namespaces(directory: str | None = None) -> list[tuple[str, str]]:
+    """(name, path) of the overlay, ingress_sbox and lb_ namespaces, by name."""
+    d = directory or netns_dir()
+    try:
+        names = sorted(os.listdir(d))
+    except (FileNotFoundError, PermissionError):
+        # not there: no Docker namespaces; not ours to list: not root, which the
+        # snapshot's NOT_ROOT warning already says
+        return []
+    return [(n, os.path.join(d, n)) for n in names if namespace_kind(n)]
+
+
+def read_namespace_messages(
+    pids: Iterable[int] = (), directory: str | None = None
+) -> list[NamespaceMessages]:
+    """The raw dumps of Docker's namespaces; ``pids`` are containers' init processes."""
+    paths = list_namespaces(directory)
+    if not paths:
+        return []
+    if os.geteuid() != 0:
+        raise SourceError(
+            "not root: Docker's overlay namespaces (/var/run/docker/netns) cannot be "
+            "entered, so overlay networks show without their br0 and vxlan; run with sudo."
+        )
+    wanted = sorted({p for p in pids if p > 0})
+    try:
+        return _in_thread(lambda: _read_all(paths, wanted))
+    except ImportError as exc:
+        raise SourceError(
+            "The Python package pyroute2 is not installed: pip install pyroute2."
+        ) from exc
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES):
+            raise SourceError(
+                "permission denied entering Docker's namespaces: run with sudo."
+            ) from exc
+        raise SourceError(f"reading Docker's namespaces failed: {exc}") from exc
+
+
+def collect_namespaces(pids: Iterable[int] = ()) -> list[DockerNamespace]:
+    """Docker's overlay, ingress_sbox and lb_ namespaces of this host, read over netlink."""
+    return [parse_namespace(raw) for raw in read_namespace_messages(pids)]
