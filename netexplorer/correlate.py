@@ -38,6 +38,7 @@ from netexplorer.model import (
     Rule,
     Snapshot,
 )
+from netexplorer.overlay import OverlayView, overlay_view
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -229,6 +230,8 @@ class Correlation:
     wirings: Mapping[str, Wiring] = field(default_factory=_empty)
     #: container id -> its NATed conntrack flows
     container_flows: Mapping[str, tuple[NatFlow, ...]] = field(default_factory=_empty)
+    #: swarm overlay networks: namespace, br0, vxlan, ports, VTEPs (netexplorer.overlay)
+    overlay: OverlayView = field(default_factory=OverlayView)
 
     def wiring(self, ep: Endpoint) -> Wiring:
         return self.wirings.get(ep.key, _NO_WIRING)
@@ -279,6 +282,7 @@ def correlate(read: Snapshot) -> Correlation:
     _link_networks(b)
     endpoints = _link_endpoints(b)
     _link_rules(b, endpoints)
+    overlay = _link_overlay(b)
     by_address: dict[str, list[Endpoint]] = defaultdict(list)
     for ep in endpoints:
         for a in (ep.ipv4, ep.ipv6):
@@ -298,7 +302,24 @@ def correlate(read: Snapshot) -> Correlation:
         endpoints_by_address=MappingProxyType({a: tuple(e) for a, e in by_address.items()}),
         wirings=MappingProxyType(wirings),
         container_flows=MappingProxyType(_flows(read)),
+        overlay=overlay,
     )
+
+
+def _link_overlay(b: _Builder) -> OverlayView:
+    """Docker's namespaces' interfaces and bridges, and the overlay wiring, linked in."""
+    for ns in b.read.namespaces:
+        b.labels[ns.key] = ns.name
+        for iface in ns.interfaces:
+            b.labels[iface.key] = f"{iface.name} ({ns.name})"
+        for br in ns.bridges:
+            b.labels[br.key] = f"{br.name} ({ns.name})"
+            for port in br.ports:
+                b.link(br.key, port.key)
+    view = overlay_view(b.read)
+    for x, y in view.edges:
+        b.link(x, y)
+    return view
 
 
 def _with_rules(w: Wiring, rules: list[str] | None) -> Wiring:

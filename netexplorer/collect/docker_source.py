@@ -120,7 +120,10 @@ def network_from_api(net: Mapping[str, Any]) -> Network:
         attachable=bool(net.get("Attachable", False)),
         ingress=bool(net.get("Ingress", False)),
         peers=sorted(
-            (OverlayPeer(str(p.get("Name", "")), str(p.get("IP", ""))) for p in net.get("Peers") or ()),
+            (
+                OverlayPeer(str(p.get("Name", "")), str(p.get("IP", "")))
+                for p in net.get("Peers") or ()
+            ),
             key=lambda p: (p.ip, p.name),
         ),
     )

@@ -1,0 +1,45 @@
+"""Record the lab's two-node swarm: snapshots of both nodes and ground truth.
+
+Run as root with the swarm up (``scripts/lab swarm up``, under the lab lock):
+``python tests/recorded/swarm/record.py``. Writes
+
+- ``node1.snapshot.json``, ``node2.snapshot.json``: ``netexplorer snapshot --json``
+  on each node (node 2: inside netns nx-swarm2, with DOCKER_HOST and
+  NETEXPLORER_DOCKER_NETNS_DIR naming its daemon);
+- ``truth.json``: per node and overlay network, ``docker network inspect`` and,
+  inside the overlay namespace, ``ip -d -j link``, ``ip -j addr``, ``bridge -j fdb
+  show`` (tests/integration/swarm_truth.py), plus each overlay container's eth0;
+- ``node1.namespaces.json``: the raw netlink dumps of node 1's Docker namespaces
+  (plain form) that netexplorer parses.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))  # tests/, for integration.swarm_truth
+
+from integration import swarm_truth as st  # noqa: E402
+
+
+def main() -> None:
+    from netexplorer.collect.overlay_source import read_namespace_messages
+
+    for node in (1, 2):
+        (HERE / f"node{node}.snapshot.json").write_text(st.snapshot_json(node))
+    truth = {
+        "node1": st.node_truth(1),
+        "node2": st.node_truth(2),
+        "eth0": {st.C1: st.container_eth(1, st.C1), st.C2: st.container_eth(2, st.C2)},
+    }
+    (HERE / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
+    pids = [st.container_pid(1, st.C1)]
+    raw = [m.plain() for m in read_namespace_messages(pids)]
+    (HERE / "node1.namespaces.json").write_text(json.dumps(raw, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
