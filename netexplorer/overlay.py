@@ -142,9 +142,7 @@ def _underlay(
     return None
 
 
-def _owners(
-    ns: DockerNamespace, containers: Mapping[int, Container]
-) -> dict[int, tuple[str, str]]:
+def _owners(ns: DockerNamespace, containers: Mapping[int, Container]) -> dict[int, tuple[str, str]]:
     """netns id (as ``ns`` sees it) -> (key, name) of what lives there."""
     out: dict[int, tuple[str, str]] = {}
     for other, nsid in ns.peer_netnsids.items():
@@ -203,9 +201,7 @@ def overlay_view(read: Snapshot) -> OverlayView:
             edges.append((vxlan.key, underlay.key))
         if vxlan is not None and bridge is not None:
             edges.append((bridge.key, vxlan.key))
-        networks[net.id] = OverlayNet(
-            net, ns, bridge, vxlan, tuple(ports), vteps, underlay, local
-        )
+        networks[net.id] = OverlayNet(net, ns, bridge, vxlan, tuple(ports), vteps, underlay, local)
         # endpoints of this network -> their port (by the container that owns it)
         port_of = {p.owner_key: p.port for p in ports if p.owner_key}
         for ct in read.containers:
