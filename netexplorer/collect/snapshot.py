@@ -122,7 +122,9 @@ class Collectors:
             netnsids=self.netnsids or netnsids_for_pids,
             conntrack=self.conntrack or collect_conntrack,
             sysctl=self.sysctl or collect_sysctls,
-            namespaces=self.namespaces or collect_namespaces,
+            # Docker's namespaces belong to the daemon read: with another docker
+            # collector (a test's, a recording) they are read only when given
+            namespaces=self.namespaces or (collect_namespaces if self.docker is None else None),
         )
 
 
@@ -141,7 +143,7 @@ def _docker_part(c: Collectors) -> Part:
             src.seconds += ns_src.seconds
             if not ns_src.ok:
                 data.warnings.append(f"container network namespaces: {ns_src.error}")
-        if c.namespaces is not None:
+        if c.namespaces is not None and any(n.driver == "overlay" for n in data.networks):
             namespaces = c.namespaces
             dn_src, spaces = _timed("docker-netns", lambda: namespaces(pids))
             src.seconds += dn_src.seconds
