@@ -34,6 +34,12 @@ from netexplorer.doctor import Finding
 from netexplorer.doctor.backends import check_both_backends
 from netexplorer.doctor.forwarding import check_forward_drop
 from netexplorer.doctor.nat import check_dnat, check_masquerade, check_unreached_chain
+from netexplorer.doctor.overlay import (
+    check_overlay_fdb,
+    check_overlay_mtu,
+    check_overlay_ports,
+    check_overlay_vxlan,
+)
 from netexplorer.doctor.sysctls import check_br_netfilter, check_ip_forward
 from netexplorer.doctor.wiring import (
     check_netns_owner,
@@ -118,4 +124,22 @@ CHECKS: tuple[Check, ...] = (
         VETH_SOURCES,
     ),
     Check("netns-owner", "container:<other> whose owner is not running", check_netns_owner),
+    Check(
+        "overlay-vxlan",
+        "an overlay network's vxlan missing or down in its namespace",
+        check_overlay_vxlan,
+    ),
+    Check(
+        "overlay-mtu",
+        "overlay MTU + 50 (VXLAN) more than the underlay interface's MTU",
+        check_overlay_mtu,
+        ("docker", "netlink"),
+    ),
+    Check(
+        "overlay-ports",
+        "UDP 4789 (VXLAN) or 7946 (gossip) dropped on input by the host firewall",
+        check_overlay_ports,
+        DOCKER_FIREWALL,
+    ),
+    Check("overlay-fdb", "a peer node missing from an overlay's vxlan FDB", check_overlay_fdb),
 )

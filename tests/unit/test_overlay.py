@@ -161,3 +161,80 @@ def test_json_round_trip_keeps_the_overlay(node: Any) -> None:
     again = snapshot_from_dict(json.loads(json.dumps(snapshot_to_dict(snap))))
     assert again.namespaces == snap.namespaces and again.swarm == snap.swarm
     assert correlate(again).overlay == corr.overlay
+
+
+# ------------------------------------------------------------------ the doctor
+def fresh(n: int = 1) -> Snapshot:
+    return load_snapshot(HERE / f"node{n}.snapshot.json")
+
+
+def overlay_findings(snap: Snapshot, check: str) -> list[Any]:
+    from netexplorer.doctor import diagnose
+
+    return diagnose(snap, checks=(check,))
+
+
+def vxlan_of(snap: Snapshot, net: str = "nxoverlay") -> Any:
+    corr = correlate(snap)
+    o = overlay(corr, net)
+    assert o.namespace is not None and o.vxlan is not None
+    ns = next(x for x in snap.namespaces if x.name == o.namespace.name)
+    return next(i for i in ns.interfaces if i.ifindex == o.vxlan.ifindex), ns
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_the_recorded_swarm_is_healthy(n: int) -> None:
+    from netexplorer.doctor import diagnose
+
+    assert [f.title for f in diagnose(fresh(n))] == []
+
+
+def test_vxlan_down() -> None:
+    snap = fresh()
+    vx, _ns = vxlan_of(snap)
+    vx.flags = [f for f in vx.flags if f not in ("UP", "LOWER_UP")]
+    (f,) = overlay_findings(snap, "overlay-vxlan")
+    assert f.title == "overlay nxoverlay: vxlan0 (VNI 4097) is down in 1-zc59lljuqx"
+    assert f.fix == "nsenter --net=/var/run/docker/netns/1-zc59lljuqx ip link set vxlan0 up"
+    assert vx.key in f.evidence
+
+
+def test_mtu_mismatch() -> None:
+    snap = fresh()
+    sw0 = next(i for i in snap.interfaces if i.name == "nx-sw0")
+    sw0.mtu = 1480
+    found = overlay_findings(snap, "overlay-mtu")
+    assert {f.subject for f in found} == {"ingress", "nxoverlay"}
+    f = next(f for f in found if f.subject == "nxoverlay")
+    assert f.title == "overlay nxoverlay: MTU 1450 + 50 > nx-sw0 MTU 1480"
+    assert f.fix.splitlines()[0] == "ip link set nx-sw0 mtu 1500"
+    assert sw0.key in f.evidence
+    sw0.mtu = 1500
+    assert overlay_findings(snap, "overlay-mtu") == []
+
+
+def test_udp_4789_dropped_on_input() -> None:
+    from netexplorer.collect.firewall.iptables_save import parse_iptables_save
+
+    snap = fresh()
+    backend = snap.firewall_backends[0]
+    text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp -m udp --dport 4789 -j DROP\nCOMMIT\n"
+    rules, _chains = parse_iptables_save(text, backend=backend, family="ipv4")
+    snap.rules = [r for r in snap.rules if not (r.table == "filter" and r.chain == "INPUT")]
+    snap.rules += rules
+    (f,) = overlay_findings(snap, "overlay-ports")
+    assert f.subject == f"{backend}:udp/4789"
+    assert "198.51.100.18" in f.detail
+    assert (
+        f.fix
+        == f"iptables-{backend.removeprefix('iptables-')} -I INPUT -p udp --dport 4789 -j ACCEPT"
+    )
+    assert rules[0].key in f.evidence
+
+
+def test_peer_missing_from_the_fdb() -> None:
+    snap = fresh()
+    _vx, ns = vxlan_of(snap)
+    ns.fdb = [e for e in ns.fdb if e.dst is None]
+    (f,) = overlay_findings(snap, "overlay-fdb")
+    assert f.title.startswith("overlay nxoverlay: no FDB entry of vxlan0 names peer 198.51.100.18")
