@@ -237,8 +237,8 @@ def _connect() -> Any:
     import docker
 
     try:
+        # connecting asks the daemon its API version: no separate ping needed
         client = docker.from_env(timeout=10)
-        client.api.ping()
     except Exception as exc:
         raise SourceError(explain_docker_error(exc)) from exc
     return client.api
