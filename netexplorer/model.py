@@ -566,12 +566,28 @@ class Snapshot:
         return next((s for s in self.sources if s.name == name), None)
 
 
+#: values that are JSON already
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: field names of each model dataclass, looked up once per class
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def as_plain(obj: Any) -> Any:
     """Turn model objects into JSON-ready dicts/lists (slots dataclasses included)."""
-    from dataclasses import fields, is_dataclass
+    kind = type(obj)
+    if kind in _PLAIN_SCALARS:
+        return obj
+    if kind is list or kind is tuple:
+        return [as_plain(x) for x in obj]
+    if kind is dict:
+        return {str(k): as_plain(v) for k, v in obj.items()}
+    names = _FIELD_NAMES.get(kind)
+    if names is None and hasattr(kind, "__dataclass_fields__"):
+        from dataclasses import fields
 
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: as_plain(getattr(obj, f.name)) for f in fields(obj)}
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    if names is not None:
+        return {name: as_plain(getattr(obj, name)) for name in names}
     if isinstance(obj, list | tuple):
         return [as_plain(x) for x in obj]
     if isinstance(obj, dict):

@@ -79,7 +79,26 @@ def snapshot_to_dict(snap: Snapshot, corr: Correlation | None = None) -> dict[st
 
 
 def snapshot_to_json(snap: Snapshot, corr: Correlation | None = None) -> str:
-    return json.dumps(snapshot_to_dict(snap, corr), indent=2, ensure_ascii=False) + "\n"
+    """The JSON text: one top-level field per line, and one item (network, container,
+    interface, rule...) per line in the lists, so that two reads diff line by line.
+
+    Each line is written by json's C encoder; an indented ``json.dumps`` goes through
+    its pure-Python one (~4x slower: 60 ms at 200 containers).
+    """
+    doc = snapshot_to_dict(snap, corr)
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    lines = ["{"]
+    last = len(doc) - 1
+    for i, (key, value) in enumerate(doc.items()):
+        comma = "," if i < last else ""
+        if isinstance(value, list) and value:
+            lines.append(f" {encode(key)}: [")
+            lines += [f"  {encode(item)}," for item in value[:-1]]
+            lines += [f"  {encode(value[-1])}", f" ]{comma}"]
+        else:
+            lines.append(f" {encode(key)}: {encode(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 @functools.cache
