@@ -17,6 +17,7 @@ against targets here, never asserted in tests.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import datetime
 import os
@@ -521,6 +522,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     pythonpath = os.pathsep.join(p for p in (args.product, str(REPO)) if p)
     os.environ["PYTHONPATH"] = pythonpath
     before_path = os.pathsep.join((args.before, str(REPO))) if args.before else None
+    for checkout in (args.product, args.before, str(REPO)):
+        # byte-compiled once here, so that no measured process compiles sources (as one
+        # would when the caller's environment sets PYTHONDONTWRITEBYTECODE)
+        if checkout and (Path(checkout) / "netexplorer").is_dir():
+            compileall.compile_dir(str(Path(checkout) / "netexplorer"), quiet=1)
     lines = _header(args, _load())
     targets: Targets = []
     signal.signal(signal.SIGTERM, _on_signal)
