@@ -31,8 +31,8 @@ SHELL_BASELINE = r"""
 set -e
 docker network inspect $(docker network ls -q) >/dev/null
 for c in $(docker ps -q); do
-    docker inspect "$c" >/dev/null
-    docker exec "$c" cat /sys/class/net/eth0/iflink >/dev/null
+    docker inspect "$c" >/dev/null || true  # gone meanwhile, or no eth0: next
+    docker exec "$c" cat /sys/class/net/eth0/iflink >/dev/null || true
 done
 ip -o link >/dev/null
 brctl show >/dev/null
