@@ -29,7 +29,7 @@ from typing import Any
 #: what an operator runs today to see the same thing (sequentially, as typed)
 SHELL_BASELINE = r"""
 set -e
-docker network inspect $(docker network ls -q) >/dev/null
+docker network inspect $(docker network ls -q) >/dev/null || true
 for c in $(docker ps -q); do
     docker inspect "$c" >/dev/null || true  # gone meanwhile, or no eth0: next
     docker exec "$c" cat /sys/class/net/eth0/iflink >/dev/null || true
