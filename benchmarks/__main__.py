@@ -563,9 +563,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if before_path:
                     row.before = measure_snapshots(args.repeats, before_path)
                 if not args.skip_ui:
-                    total = lab.all_containers()
                     for _ in range(3):
-                        paint = live_first_paint(total, args.product)
+                        paint = live_first_paint(args.product)
                         if paint is not None:
                             row.live_paint.append(paint)
                 rows.append(row)

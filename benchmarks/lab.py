@@ -161,8 +161,3 @@ def running_containers() -> list[str]:
     return sorted(
         str(n).lstrip("/") for c in _api().containers() for n in (c.get("Names") or [])[:1]
     )
-
-
-def all_containers() -> int:
-    """How many containers exist (running or not): the live app's top bar counts them."""
-    return len(_api().containers(all=True))
