@@ -20,6 +20,7 @@ import argparse
 import compileall
 import contextlib
 import datetime
+import fcntl
 import os
 import platform
 import re
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -486,6 +487,42 @@ def update_docs(report: str, header: list[str], targets: Targets) -> None:
     )
 
 
+@contextlib.contextmanager
+def lab_lock(path: str | None) -> Iterator[None]:
+    """Hold the lab lock (flock on ``path``) for the parts that change the lab."""
+    if path is None:
+        yield
+        return
+    with open(path, "a") as handle:
+        print(f"benchmarks: waiting for the lab lock {path} ...", file=sys.stderr)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def measure_lab(args: argparse.Namespace, sizes: list[int], before: str | None) -> list[LabRow]:
+    """Every lab size: grow the bench containers, then time everything at that size."""
+    rows: list[LabRow] = []
+    for size in sizes:
+        print(f"benchmarks: {size} bench containers ...", file=sys.stderr)
+        started = time.perf_counter()
+        lab.grow_to(size)
+        print(f"benchmarks: ... made in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        baseline = args.baseline_repeats if size <= args.baseline_max else 0
+        row = LabRow(size, measure_collection(args.repeats, baseline))
+        if before:
+            row.before = measure_snapshots(args.repeats, before)
+        if not args.skip_ui:
+            for _ in range(3):
+                paint = live_first_paint(args.product)
+                if paint is not None:
+                    row.live_paint.append(paint)
+        rows.append(row)
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--sizes", default="20,100,200,500", help="bench container counts")
@@ -507,6 +544,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="also time the snapshot of this checkout (e.g. a worktree of the code before "
         "a change) on the same containers",
+    )
+    parser.add_argument(
+        "--lab-lock",
+        metavar="FILE",
+        help="hold this flock (e.g. /run/nx-lab.lock) only while changing the lab",
     )
     parser.add_argument(
         "--update-docs",
@@ -531,45 +573,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets: Targets = []
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
-    try:
-        if not args.skip_lab and os.geteuid() != 0:
-            print("benchmarks: the lab part needs root (sudo)", file=sys.stderr)
+    if not args.skip_lab and os.geteuid() != 0:
+        print("benchmarks: the lab part needs root (sudo)", file=sys.stderr)
+        return 2
+    if not args.skip_lab:
+        problem = lab.docker_available()
+        if problem:
+            print(f"benchmarks: {problem}", file=sys.stderr)
             return 2
-        if not args.skip_lab:
-            problem = lab.docker_available()
-            if problem:
-                print(f"benchmarks: {problem}", file=sys.stderr)
-                return 2
+    body: list[str] = []
+    live_lines: list[str] = ["## Live: event to row", "", "skipped (--skip-live)", ""]
+    try:
+        with lab_lock(None if args.skip_lab and args.skip_live else args.lab_lock):
+            try:
+                if not args.skip_lab:
+                    rows = measure_lab(args, sizes, before_path)
+                    body += collection_section(rows, args.repeats, args.before)
+                    targets += lab_targets(rows)
+                if not args.skip_live:
+                    print("benchmarks: live event to row ...", file=sys.stderr)
+                    running = len(lab.running_containers())
+                    live_lines, live_targets = live_section(args.repeats, running)
+            finally:
+                if not args.skip_lab:
+                    print("benchmarks: removing the bench containers ...", file=sys.stderr)
+                    for problem in lab.remove_all():
+                        print(f"benchmarks: cleanup: {problem}", file=sys.stderr)
         print("benchmarks: start-up of the command ...", file=sys.stderr)
         reps = max(10, args.repeats * 2)
         start_lines, start_targets = startup_section(
             command_seconds(["--version"], reps), command_seconds(["--help"], reps)
         )
-        body: list[str] = []
-        if not args.skip_lab:
-            rows: list[LabRow] = []
-            for size in sizes:
-                print(f"benchmarks: {size} bench containers ...", file=sys.stderr)
-                started = time.perf_counter()
-                lab.grow_to(size)
-                print(
-                    f"benchmarks: ... made in {time.perf_counter() - started:.0f} s",
-                    file=sys.stderr,
-                )
-                result = measure_collection(
-                    args.repeats, args.baseline_repeats if size <= args.baseline_max else 0
-                )
-                row = LabRow(size, result)
-                if before_path:
-                    row.before = measure_snapshots(args.repeats, before_path)
-                if not args.skip_ui:
-                    for _ in range(3):
-                        paint = live_first_paint(args.product)
-                        if paint is not None:
-                            row.live_paint.append(paint)
-                rows.append(row)
-            body += collection_section(rows, args.repeats, args.before)
-            targets += lab_targets(rows)
         targets += start_targets
         body += start_lines
         body += correlate_section(args.repeats)
@@ -583,21 +617,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ui_lines, ui_targets = ui_section(head, real, max(5, args.repeats * 2))
             body += ui_lines
             targets += ui_targets
-        if args.skip_live:
-            body += ["## Live: event to row", "", "skipped (--skip-live)", ""]
-        else:
-            print("benchmarks: live event to row ...", file=sys.stderr)
-            live_lines, live_targets = live_section(args.repeats, len(lab.running_containers()))
-            body += live_lines
+        body += live_lines
+        if not args.skip_live:
             targets += live_targets
     except (KeyboardInterrupt, Interrupted):
-        print("benchmarks: interrupted; removing the bench containers", file=sys.stderr)
+        print("benchmarks: interrupted; the bench containers were removed", file=sys.stderr)
         return 130
-    finally:
-        if not args.skip_lab:
-            print("benchmarks: removing the bench containers ...", file=sys.stderr)
-            for problem in lab.remove_all():
-                print(f"benchmarks: cleanup: {problem}", file=sys.stderr)
     lines = [line.replace("{END_LOAD}", _load()) for line in lines]
     text = "\n".join([*lines, *targets_section(targets), *body])
     print(text)
