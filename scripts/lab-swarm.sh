@@ -64,11 +64,9 @@ sw_start_node2() {
     d2_ready && return 0
     mkdir -p "$SW_ROOT" "$SW_RUN/exec"
     echo '{}' >"$SW_RUN/daemon.json"
-    # setsid/9>&-: as the lab's dockerd (scripts/lab start_dockerd).
-    setsid -f nsenter --net="/run/netns/$SW_NS" dockerd \
+    daemonize "$SW_LOG" nsenter --net="/run/netns/$SW_NS" dockerd \
         --config-file "$SW_RUN/daemon.json" --data-root "$SW_ROOT" \
-        --exec-root "$SW_RUN/exec" --pidfile "$SW_PIDFILE" -H "unix://$SW_SOCK" \
-        >>"$SW_LOG" 2>&1 </dev/null 9>&-
+        --exec-root "$SW_RUN/exec" --pidfile "$SW_PIDFILE" -H "unix://$SW_SOCK"
     local i
     for ((i = 0; i < DOCKERD_TIMEOUT * 2; i++)); do
         d2_ready && return 0
@@ -162,7 +160,7 @@ cmd_swarm_up() {
 
 sw_umount_under() {
     local m
-    findmnt -rn -o TARGET | grep -E "^($1)(/|$)" | sort -r | while read -r m; do
+    { findmnt -rn -o TARGET | grep -E "^($1)(/|$)" || true; } | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true
     done
 }
@@ -180,7 +178,10 @@ cmd_swarm_down() {
             [[ -e /proc/$pid ]] || break
             sleep 0.1
         done
-        [[ -e /proc/$pid ]] && { note "node 2's dockerd $pid did not stop, SIGKILL"; kill -KILL "$pid" || true; }
+        if [[ -e /proc/$pid ]]; then
+            note "node 2's dockerd $pid did not stop, SIGKILL"
+            kill -KILL "$pid" || true
+        fi
     fi
     if docker_ready; then
         docker rm -f "$SW_C1" >/dev/null 2>&1 || true
@@ -198,6 +199,13 @@ cmd_swarm_down() {
             die "docker network rm docker_gwbridge failed"
     fi
     sw_drop_ingress_chains
+    # A forced leave can keep the overlay/ingress/lb namespace files, unmounted.
+    local f
+    for f in /var/run/docker/netns/1-* /var/run/docker/netns/lb_* \
+        /var/run/docker/netns/ingress_sbox; do
+        [[ -e $f ]] || continue
+        findmnt -rn "$f" >/dev/null 2>&1 || rm -f "$f"
+    done
     sw_umount_under "$SW_RUN|$SW_ROOT"
     rm -rf "$SW_RUN" "$SW_ROOT"
     ip link del "$SW_HOST_IF" 2>/dev/null || true

@@ -273,7 +273,24 @@ def list_namespaces(directory: str | None = None) -> list[tuple[str, str]]:
         # not there: no Docker namespaces; not ours to list: not root, which the
         # snapshot's NOT_ROOT warning already says
         return []
-    return [(n, os.path.join(d, n)) for n in names if namespace_kind(n)]
+    try:
+        here = os.stat(d).st_dev
+    except OSError:
+        return []
+    out: list[tuple[str, str]] = []
+    for n in names:
+        path = os.path.join(d, n)
+        if not namespace_kind(n):
+            continue
+        try:
+            # a live namespace is an nsfs bind mount (another device than the
+            # directory's); an empty file left by a swarm leave is not one
+            if os.stat(path).st_dev == here:
+                continue
+        except OSError:
+            continue
+        out.append((n, path))
+    return out
 
 
 def read_namespace_messages(
