@@ -59,4 +59,39 @@ class BridgesPane(TablePane):
                     numeric(port.ifindex),
                     safe(""),
                 ]
+        rows.update(overlay_rows(corr))
         return rows
+
+
+def overlay_rows(corr: Correlation) -> Rows:
+    """Each overlay network's br0 in its namespace, its ports: the vxlan (VNI, the
+    VTEPs it tunnels to) and the veths (whose eth0 each is)."""
+    rows: Rows = {}
+    for o in sorted(corr.overlay.networks.values(), key=lambda o: o.network.name):
+        if o.bridge is None or o.namespace is None:
+            continue
+        br = o.bridge
+        rows[br.key] = [
+            safe(f"{br.name} ({o.namespace.name})", style="bold"),
+            safe(f"{o.network.name} (overlay)"),
+            safe(br.operstate.upper() if br.operstate else ""),
+            numeric(br.ifindex),
+            safe("yes" if br.stp else "no"),
+        ]
+        owners = {p.port.ifindex: p.owner_name for p in o.ports}
+        ports = sorted(br.ports, key=lambda p: p.name)
+        for n, port in enumerate(ports):
+            branch = "└ " if n == len(ports) - 1 else "├ "
+            if o.vxlan is not None and port.ifindex == o.vxlan.ifindex:
+                vteps = ", ".join(v.ip for v in o.vteps) or "no peer"
+                owner = f"VNI {o.vni} -> {vteps}"
+            else:
+                owner = owners.get(port.ifindex) or ""
+            rows[port.key] = [
+                safe(branch) + safe(port.name),
+                safe(owner),
+                safe(port.state),
+                numeric(port.ifindex),
+                safe(""),
+            ]
+    return rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+
 from netexplorer.analysis import Analysis
 from netexplorer.model import Interface
 from netexplorer.ui.panes.base import Rows, TablePane
@@ -34,16 +36,41 @@ class InterfacesPane(TablePane):
     limits = {"master": 16}
 
     def rows(self, result: Analysis) -> Rows:
-        return {
-            iface.key: [
-                numeric(iface.ifindex),
-                safe(link_name(iface)),
-                safe(iface.master),
-                safe(iface.operstate.upper() if iface.operstate else ""),
-                safe(" ".join(a.cidr for a in iface.addresses if a.scope != "link")),
-                safe(iface.mac),
-                safe(iface.kind),
-                numeric(iface.mtu),
-            ]
+        rows: Rows = {
+            iface.key: interface_row(iface)
             for iface in sorted(result.read.interfaces, key=lambda i: i.ifindex)
         }
+        # Docker's namespaces, each under a row naming it and its overlay network
+        networks = {
+            o.namespace.name: o.network.name
+            for o in result.correlation.overlay.networks.values()
+            if o.namespace is not None
+        }
+        for ns in sorted(result.read.namespaces, key=lambda n: (networks.get(n.name, "~"), n.name)):
+            net = networks.get(ns.name)
+            what = f"{net} (overlay)" if net else ns.kind
+            rows[ns.key] = (
+                [safe(""), safe(f"netns {ns.name}", style="bold"), safe(what)]
+                + [safe(ns.error or "")]
+                + [safe("")] * 4
+            )
+            for iface in sorted(ns.interfaces, key=lambda i: i.ifindex):
+                if iface.kind or iface.name != "lo":
+                    rows[iface.key] = interface_row(iface)
+        return rows
+
+
+def interface_row(iface: Interface) -> list[Text]:
+    kind = iface.kind
+    if iface.vxlan is not None:
+        kind = f"vxlan {iface.vxlan.vni}:{iface.vxlan.port}"
+    return [
+        numeric(iface.ifindex),
+        safe(link_name(iface)),
+        safe(iface.master),
+        safe(iface.operstate.upper() if iface.operstate else ""),
+        safe(" ".join(a.cidr for a in iface.addresses if a.scope != "link")),
+        safe(iface.mac),
+        safe(kind),
+        numeric(iface.mtu),
+    ]
