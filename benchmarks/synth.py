@@ -21,6 +21,7 @@ from typing import Any
 
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
 from netexplorer.model import (
+    Address,
     Bridge,
     BridgePort,
     Container,
@@ -28,8 +29,10 @@ from netexplorer.model import (
     Interface,
     Network,
     PublishedPort,
+    Route,
     Snapshot,
 )
+from netexplorer.path.routing import derived_routes
 from netexplorer.snapshot_io import load_snapshot
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,6 +158,7 @@ def synthetic_snapshot(
     for net in networks:
         assert net.bridge is not None
         mac = _mac(net.bridge)
+        subnet = ipaddress.ip_network(net.subnets[0])
         ifaces.append(
             Interface(
                 next_index,
@@ -164,6 +168,8 @@ def synthetic_snapshot(
                 mac,
                 1500,
                 ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"],
+                # the gateway address, as Docker puts it on the bridge
+                addresses=[Address("inet", str(subnet.network_address + 1), subnet.prefixlen)],
             )
         )
         bridges[net.bridge] = Bridge(net.bridge, next_index, "UP", mac, False, [])
@@ -275,7 +281,11 @@ def synthetic_snapshot(
         firewall_backends=[BACKEND],
         sources=copy.deepcopy(lab.sources),
         collect_seconds=0.0,
+        sysctls={"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": "1"},
     )
+    # the host's routes: one connected route per address, the default via eth0's gateway
+    snap.routes = derived_routes(snap.interfaces)
+    snap.routes.append(Route("inet", "default", dev="eth0", gateway="192.0.2.1"))
     return snap
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netexplorer.correlate import Correlation
 from netexplorer.model import (
@@ -54,7 +54,7 @@ class _Host:
     read: Snapshot
     fw: Firewall
     ns: Namespace
-    local: set[IPAddress]
+    local: frozenset[IPAddress]
     is_local: Callable[[IPAddress], bool]
     bridges: dict[str, Bridge]
     by_name: dict[str, Interface]
@@ -66,8 +66,8 @@ class _Host:
             read,
             Firewall.of(read),
             ns,
-            ns.addresses(),
-            local_checker(ns.addresses()),
+            ns.addresses,
+            local_checker(ns.addresses),
             {b.name: b for b in read.bridges},
             {i.name: i for i in read.interfaces},
         )
@@ -451,7 +451,7 @@ class _Walk:
         for i in range(len(self.hops) - 1, -1, -1):
             hop = self.hops[i]
             if hop.kind == "nat" and "source" not in hop.title:
-                self.hops[i] = _with_title(hop, f"{hop.title} -> source {addr}")
+                self.hops[i] = replace(hop, title=f"{hop.title} -> source {addr}")
                 break
 
     def undo_snat(self) -> None:
@@ -512,20 +512,6 @@ class _Walk:
 
 
 # --------------------------------------------------------------------------- helpers
-def _with_title(hop: Hop, title: str) -> Hop:
-    return Hop(
-        hop.kind,
-        title,
-        hop.detail,
-        hop.keys,
-        hop.verdict,
-        hop.rule,
-        hop.packets,
-        hop.bytes,
-        hop.trail,
-    )
-
-
 def _derived(dec: RouteDecision, ns: Namespace) -> str:
     parts = []
     if dec.rule is not None:
@@ -564,6 +550,7 @@ def _chain_hop(hook: str, o: ChainOutcome, pkt: NfPacket, with_backend: bool) ->
     trail = tuple(r.key for r in o.trail)
     label = o.chain.label(with_backend)
     backend = o.chain.backend
+    where = f"{backend} {o.chain.family} {o.chain.table} {o.chain.name}"
     detail = "; ".join(
         [f"{backend}, hook {hook}, packet {pkt.iif or '-'} -> {pkt.oif or '-'} {_ct(pkt)}"]
         + [f"matched: {' | '.join(r.text for r in o.trail)}"] * bool(o.trail)
@@ -578,9 +565,11 @@ def _chain_hop(hook: str, o: ChainOutcome, pkt: NfPacket, with_backend: bool) ->
             "uncertain",
             o.rule.key if o.rule else None,
             trail=trail,
+            chain=where,
         )
     if o.rule is None:
-        return Hop("policy", f"{label}: policy {o.verdict}", detail, trail, o.verdict, trail=trail)
+        title = f"{label}: policy {o.verdict}"
+        return Hop("policy", title, detail, trail, o.verdict, trail=trail, chain=where)
     kind = "nat" if o.nat is not None else "rule"
     verdict = o.nat[0] if o.nat is not None else o.verdict
     title = f"{label}: {verdict} by {o.rule.text}"
@@ -589,7 +578,9 @@ def _chain_hop(hook: str, o: ChainOutcome, pkt: NfPacket, with_backend: bool) ->
             f" -> destination {o.nat[1].get('--to-destination') or o.nat[1].get('--to-ports', '')}"
         )
     keys = (o.rule.key, *(k for k in trail if k != o.rule.key))
-    return Hop(kind, title, detail, keys, verdict, o.rule.key, o.rule.packets, o.rule.bytes, trail)
+    return Hop(
+        kind, title, detail, keys, verdict, o.rule.key, o.rule.packets, o.rule.bytes, trail, where
+    )
 
 
 def _ct(pkt: NfPacket) -> str:

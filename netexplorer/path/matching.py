@@ -63,8 +63,11 @@ def _proto_matches(rule_proto: str, packet: NfPacket) -> bool:
     return _PROTO_NUMBERS.get(want, -2) == _PROTO_NUMBERS.get(have, -1)
 
 
+_network = functools.lru_cache(maxsize=65536)(parse_network)
+
+
 def _in_cidr(text: str, address: IPAddress) -> bool:
-    net = parse_network(text)
+    net = _network(text)
     return net is not None and net.version == address.version and address in net
 
 

@@ -300,7 +300,7 @@ def _base_chain(chain: Chain) -> BaseChain | None:
     return BaseChain(chain.backend, chain.family, chain.table, chain.name, hook, priority, policy)
 
 
-def local_checker(addresses: set[IPAddress]) -> Callable[[IPAddress], bool]:
+def local_checker(addresses: frozenset[IPAddress]) -> Callable[[IPAddress], bool]:
     """addrtype LOCAL: one of the host's addresses, or loopback."""
 
     def is_local(address: IPAddress) -> bool:

@@ -90,7 +90,17 @@ def netns_owner(read: Snapshot, ct: Container) -> Container:
     return ct
 
 
+_hosts: list[tuple[Snapshot, Namespace]] = []
+
+
 def host_namespace(read: Snapshot) -> Namespace:
+    """The host's routing state in ``read`` (built once per read)."""
+    if not _hosts or _hosts[0][0] is not read:
+        _hosts[:] = [(read, _host_namespace(read))]
+    return _hosts[0][1]
+
+
+def _host_namespace(read: Snapshot) -> Namespace:
     if read.routes:
         return Namespace("host", tuple(read.interfaces), tuple(read.routes), tuple(read.ip_rules))
     return Namespace(
@@ -144,20 +154,28 @@ def resolve_source(read: Snapshot, name: str, corr: Correlation) -> Place:
             container=ct,
             netns=container_namespace(netns_owner(read, ct), corr),
         )
-    if address in host_namespace(read).addresses() or address.is_loopback:
+    if address in host_namespace(read).addresses or address.is_loopback:
         return Place("host", f"host ({address})", address=address)
     return Place("outside", str(address), address=address)
 
 
+_index: list[tuple[Snapshot, dict[IPAddress, tuple[Container, Endpoint]]]] = []
+
+
 def endpoint_with(read: Snapshot, address: IPAddress) -> tuple[Container, Endpoint] | None:
-    for ct in read.containers:
-        if ct.state != "running":
-            continue
-        for ep in ct.endpoints:
-            for text in (ep.ipv4, ep.ipv6):
-                if text and _ip(text) == address:
-                    return ct, ep
-    return None
+    """The running container endpoint holding ``address`` (indexed once per read)."""
+    if not _index or _index[0][0] is not read:
+        found: dict[IPAddress, tuple[Container, Endpoint]] = {}
+        for ct in read.containers:
+            if ct.state != "running":
+                continue
+            for ep in ct.endpoints:
+                for text in (ep.ipv4, ep.ipv6):
+                    a = _ip(text) if text else None
+                    if a is not None:
+                        found.setdefault(a, (ct, ep))
+        _index[:] = [(read, found)]
+    return _index[0][1].get(address)
 
 
 def _split_port(name: str) -> tuple[str, int | None]:
@@ -234,7 +252,7 @@ def resolve_destination(
             endpoint=found[1],
             port=port,
         )
-    if address in host_namespace(read).addresses() or address.is_loopback:
+    if address in host_namespace(read).addresses or address.is_loopback:
         return Target("host", f"host ({address})", address, port=port, proto=_published(read, port))
     return Target("address", str(address), address, port=port)
 

@@ -55,6 +55,7 @@ class Hop:
     packets: int | None = None
     bytes: int | None = None
     trail: tuple[str, ...] = ()
+    chain: str = ""
 
 
 @dataclass(frozen=True, slots=True)

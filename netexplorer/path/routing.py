@@ -14,6 +14,7 @@ default route via its endpoint's gateway. The decision says so.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ def table_name(table: int) -> str:
     return _TABLE_NAMES.get(table, str(table))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Namespace:
     """One network namespace's routing state."""
 
@@ -48,7 +49,9 @@ class Namespace:
     #: routes derived from addresses (not read from the kernel)
     derived: bool = False
 
-    def addresses(self) -> set[IPAddress]:
+    @functools.cached_property
+    def addresses(self) -> frozenset[IPAddress]:
+        """The namespace's own addresses (its interfaces', and local routes')."""
         out: set[IPAddress] = set()
         for iface in self.interfaces:
             for a in iface.addresses:
@@ -61,7 +64,7 @@ class Namespace:
                 net = parse_network(r.dst)
                 if net is not None and net.num_addresses == 1:
                     out.add(net.network_address)
-        return out
+        return frozenset(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +143,7 @@ def lookup(
     for r in ns.routes:
         if family_of(r.family) == version:
             by_table.setdefault(r.table, []).append(r)
-    local = dst in ns.addresses() or dst.is_loopback
+    local = dst in ns.addresses or dst.is_loopback
     for _, table, rule in rules:
         if rule is not None and not _rule_selects(rule, dst, src, iif):
             continue
