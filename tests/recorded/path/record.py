@@ -81,7 +81,7 @@ def ip_rules(pid: int | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def interfaces(pid: int) -> list[dict[str, Any]]:
+def interfaces(pid: int | None) -> list[dict[str, Any]]:
     out = []
     for link in ip_json("addr", pid=pid):
         out.append(
@@ -105,6 +105,11 @@ def interfaces(pid: int) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def interfaces_here() -> list[dict[str, Any]]:
+    """:func:`interfaces` of the namespace this process runs in."""
+    return interfaces(None)
 
 
 def main(name: str) -> None:
