@@ -143,7 +143,8 @@ def check_routes(snap: Snapshot, result: PathResult) -> None:
         if hop.kind != "route" or ": " not in hop.title:
             continue
         where, decision = hop.title.split(": ", 1)
-        dst = decision.split()[1] if decision.startswith("local ") else decision.split()[0]
+        words = decision.replace(":", " ").split() if "no route" in decision else decision.split()
+        dst = words[1] if decision.startswith("local ") else words[0]
         if where.startswith("route in "):
             pid = pids[where.removeprefix("route in ")]
             cmd = ["nsenter", "-t", str(pid), "-n", "ip", "route", "get", dst]
