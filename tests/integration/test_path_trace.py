@@ -143,7 +143,7 @@ def check_routes(snap: Snapshot, result: PathResult) -> None:
         if hop.kind != "route" or ": " not in hop.title:
             continue
         where, decision = hop.title.split(": ", 1)
-        words = decision.replace(":", " ").split() if "no route" in decision else decision.split()
+        words = decision.removesuffix(": no route").split()
         dst = words[1] if decision.startswith("local ") else words[0]
         if where.startswith("route in "):
             pid = pids[where.removeprefix("route in ")]
