@@ -196,7 +196,7 @@ class _Walk:
                 )
             )
             return self.host_receive(wiring.bridge, wiring.host_veth)
-        peer = endpoint_with(self.host.read, nexthop)
+        peer = endpoint_with(self.corr, nexthop)
         if peer is not None and wiring_of(self.corr, peer[1]).bridge == wiring.bridge:
             return self.bridged(wiring.bridge, wiring.host_veth, peer, br_keys)
         del bridge
@@ -407,7 +407,7 @@ class _Walk:
         keys = self.host.iface_key(oif)
         if oif in self.host.bridges:
             nexthop = ipaddress.ip_address(dec.gateway) if dec.gateway else self.pkt.dst
-            found = endpoint_with(self.host.read, nexthop)
+            found = endpoint_with(self.corr, nexthop)
             if found is None or wiring_of(self.corr, found[1]).bridge != oif:
                 self.add(
                     Hop(
@@ -660,7 +660,7 @@ def trace_path(
     host = _host_of(read)
     source = resolve_source(read, src, corr)
     family = 6 if ":" in dst.strip("[]").split("]")[0] and dst.count(":") > 1 else None
-    target = resolve_destination(read, dst, source, family)
+    target = resolve_destination(read, corr, dst, source, family)
     if target.proto and proto == "icmp":
         proto = target.proto
     port = target.port if target.port is not None else port
@@ -766,7 +766,7 @@ def _reply(fwd: _Walk, source: Place) -> _Walk:
     back = _Walk(fwd.host, fwd.corr, reply, fwd.ct, reply=True)
     read = fwd.host.read
     last = fwd.hops[-1] if fwd.hops else None
-    found = endpoint_with(read, p.dst)
+    found = endpoint_with(fwd.corr, p.dst)
     if (
         last is not None
         and last.kind == "deliver"

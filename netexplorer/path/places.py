@@ -145,7 +145,7 @@ def resolve_source(read: Snapshot, name: str, corr: Correlation) -> Place:
     address = _ip(name)
     if address is None:
         raise UnknownName(name, _names(read))
-    owner_ep = endpoint_with(read, address)
+    owner_ep = endpoint_with(corr, address)
     if owner_ep is not None:
         ct = owner_ep[0]
         return Place(
@@ -159,23 +159,13 @@ def resolve_source(read: Snapshot, name: str, corr: Correlation) -> Place:
     return Place("outside", str(address), address=address)
 
 
-_index: list[tuple[Snapshot, dict[IPAddress, tuple[Container, Endpoint]]]] = []
-
-
-def endpoint_with(read: Snapshot, address: IPAddress) -> tuple[Container, Endpoint] | None:
-    """The running container endpoint holding ``address`` (indexed once per read)."""
-    if not _index or _index[0][0] is not read:
-        found: dict[IPAddress, tuple[Container, Endpoint]] = {}
-        for ct in read.containers:
-            if ct.state != "running":
-                continue
-            for ep in ct.endpoints:
-                for text in (ep.ipv4, ep.ipv6):
-                    a = _ip(text) if text else None
-                    if a is not None:
-                        found.setdefault(a, (ct, ep))
-        _index[:] = [(read, found)]
-    return _index[0][1].get(address)
+def endpoint_with(corr: Correlation, address: IPAddress) -> tuple[Container, Endpoint] | None:
+    """The running container endpoint holding ``address`` (the correlation's index)."""
+    for ep in corr.endpoints_by_address.get(str(address), ()):
+        ct = corr.container_of(ep)
+        if ct is not None and ct.state == "running":
+            return ct, ep
+    return None
 
 
 def _split_port(name: str) -> tuple[str, int | None]:
@@ -213,7 +203,7 @@ def pick_endpoint(ct: Container, version: int | None, near: Container | None) ->
 
 
 def resolve_destination(
-    read: Snapshot, name: str, source: Place, family: int | None = None
+    read: Snapshot, corr: Correlation, name: str, source: Place, family: int | None = None
 ) -> Target:
     host_part, port = _split_port(name)
     if host_part in ("host", "localhost"):
@@ -242,7 +232,7 @@ def resolve_destination(
     if given is None:
         raise UnknownName(name, _names(read))
     address = given
-    found = endpoint_with(read, address)
+    found = endpoint_with(corr, address)
     if found is not None:
         return Target(
             "container",
