@@ -169,7 +169,7 @@ def lookup(
             key = (-net.prefixlen, route.metric or 0)
             if best_key is None or key < best_key:
                 best, best_key = route, key
-        if best is None:
+        if best is None or best.type == "throw":  # throw: on to the next policy rule
             continue
         if best.type in _ENDING:
             return RouteDecision(best.type, best, table, rule, None, None, None, None, ns.derived)
