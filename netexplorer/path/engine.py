@@ -30,7 +30,6 @@ from netexplorer.path.netfilter import ChainOutcome, Firewall, local_checker
 from netexplorer.path.packet_state import IPAddress, NfPacket
 from netexplorer.path.places import (
     Place,
-    Target,
     container_namespace,
     endpoint_with,
     host_namespace,
@@ -115,7 +114,10 @@ class _Walk:
     verdict: str | None = None
     sentence: str = ""
     rule: Rule | None = None
-    arrived: Target | None = None
+    #: where the packet ended: in a container, on the host itself, or away
+    #: (left the host); None while it travels or when it did not arrive
+    landed: str | None = None
+    landed_in: Container | None = None
 
     # ------------------------------------------------------------------ endings
     def end(self, verdict: str, sentence: str, rule: Rule | None = None) -> None:
@@ -145,6 +147,7 @@ class _Walk:
                     verdict="delivered",
                 )
             )
+            self.landed, self.landed_in = "container", ct
             return self.end("delivered", f"{self.pkt.dst} is {ct.name}'s own address")
         if dec.type != "unicast":
             internal = _internal_networks(self.host.read, ct)
@@ -275,6 +278,7 @@ class _Walk:
                 verdict="delivered",
             )
         )
+        self.landed, self.landed_in = "container", ct
         self.end("delivered", f"delivered to {ct.name} as {self.describe()}")
 
     # ------------------------------------------------------------------ host side
@@ -435,6 +439,7 @@ class _Walk:
                 verdict="delivered",
             )
         )
+        self.landed = "away"
         self.end("delivered", f"leaves the host on {oif}{via} as {self.describe()}")
 
     def apply_snat(self, target: str, options: dict[str, str], dec: RouteDecision) -> None:
@@ -502,6 +507,7 @@ class _Walk:
                 verdict="delivered",
             )
         )
+        self.landed = "host"
         self.end("delivered", f"delivered to the host at {self.pkt.dst}{who}")
 
     def describe(self) -> str:
@@ -701,7 +707,7 @@ def trace_path(
     reply: tuple[Hop, ...] = ()
     reply_verdict = None
     if walk.verdict == "delivered":
-        back = _reply(walk, source)
+        back = _reply(walk)
         reply, reply_verdict = tuple(back.hops), back.verdict
     verdict = walk.verdict or "uncertain"
     sentence = f"{source.label} -> {target.label}: {verdict}: {walk.sentence}"
@@ -750,7 +756,7 @@ def _start(walk: _Walk, place: Place) -> None:
     return walk.host_receive(dec.dev)
 
 
-def _reply(fwd: _Walk, source: Place) -> _Walk:
+def _reply(fwd: _Walk) -> _Walk:
     p = fwd.pkt
     reply = NfPacket(
         family=p.family,
@@ -764,18 +770,10 @@ def _reply(fwd: _Walk, source: Place) -> _Walk:
         tcp_flags=frozenset({"SYN", "ACK"}) if p.proto == "tcp" else frozenset(),
     )
     back = _Walk(fwd.host, fwd.corr, reply, fwd.ct, reply=True)
-    read = fwd.host.read
-    last = fwd.hops[-1] if fwd.hops else None
-    found = endpoint_with(fwd.corr, p.dst)
-    if (
-        last is not None
-        and last.kind == "deliver"
-        and found is not None
-        and "host" not in last.title
-    ):
-        ct = netns_owner(read, found[0])
+    if fwd.landed == "container" and fwd.landed_in is not None:
+        ct = netns_owner(fwd.host.read, fwd.landed_in)
         back.from_container(ct, container_namespace(ct, fwd.corr))
-    elif last is not None and last.kind == "deliver":
+    elif fwd.landed == "host":
         back.host_send()
     else:
         dec = lookup(fwd.host.ns, p.dst)
@@ -787,7 +785,6 @@ def _reply(fwd: _Walk, source: Place) -> _Walk:
             )
         )
         back.host_receive(dec.dev or "")
-    del source
     if back.verdict is None:
         back.end("uncertain", "the reply could not be followed to its end")
     return back
