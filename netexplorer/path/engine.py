@@ -172,8 +172,9 @@ class _Walk:
         self.add(
             Hop(
                 "veth",
-                f"{dec.dev or 'eth'} of {ct.name} -> veth pair -> "
-                f"{wiring.host_veth or '?'} on the host",
+                f"{dec.dev or 'eth'}@if{wiring.host_ifindex} of {ct.name} -> veth pair -> "
+                f"{wiring.host_veth or '?'}@if{wiring.peer_ifindex} on the host"
+                + (f", a port of {wiring.bridge}" if wiring.bridge else ""),
                 f"{owner_ep.key} peer if{wiring.peer_ifindex}",
                 (owner_ep.key, *veth_key),
             )
@@ -266,7 +267,8 @@ class _Walk:
         self.add(
             Hop(
                 "veth",
-                f"{wiring.host_veth or '?'} -> veth pair -> {inside} of {ct.name}",
+                f"{wiring.host_veth or '?'}@if{wiring.peer_ifindex} -> veth pair -> "
+                f"{inside}@if{wiring.host_ifindex} of {ct.name}",
                 keys=(*veth, ep.key),
             )
         )
