@@ -57,6 +57,8 @@ class _Host:
     is_local: Callable[[IPAddress], bool]
     bridges: dict[str, Bridge]
     by_name: dict[str, Interface]
+    #: bridge -> name of the --internal Docker network behind it
+    internal: dict[str, str]
 
     @classmethod
     def of(cls, read: Snapshot) -> _Host:
@@ -69,6 +71,7 @@ class _Host:
             local_checker(ns.addresses),
             {b.name: b for b in read.bridges},
             {i.name: i for i in read.interfaces},
+            {n.bridge: n.name for n in read.networks if n.internal and n.bridge},
         )
 
     def iface_key(self, name: str | None) -> tuple[str, ...]:
@@ -300,7 +303,16 @@ class _Walk:
         elif last.verdict == "REJECT":
             self.end("rejected", f"rejected in {where} by {_rule_words(last)}", last.rule)
         else:
-            self.end("dropped", f"dropped in {where} by {_rule_words(last)}", last.rule)
+            net = self.host.internal.get(self.pkt.iif) or self.host.internal.get(self.pkt.oif)
+            if net is not None and self.pkt.iif != self.pkt.oif:
+                self.end(
+                    "internal",
+                    f"{net} is an --internal network: nothing leaves or enters it; "
+                    f"dropped in {where} by {_rule_words(last)}",
+                    last.rule,
+                )
+            else:
+                self.end("dropped", f"dropped in {where} by {_rule_words(last)}", last.rule)
         return False
 
     def apply_nat(self, hook: str, o: ChainOutcome) -> None:

@@ -41,6 +41,7 @@ _ICMP_TYPES = {
     "ipv6-icmp-echo-request": 128,
     "ipv6-icmp-echo-reply": 129,
 }
+_TCP_FLAGS = frozenset({"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"})
 _ICMP6_TYPES = {"echo-request": 128, "echo-reply": 129}
 _NFT_CT_STATE = re.compile(r"\bct state (!= )?(\{[a-z, ]+\}|[a-z,]+)")
 _NFT_FIB = re.compile(r"\bfib daddr type (!= )?(\w+)")
@@ -190,6 +191,12 @@ def _l4_matches(module: MatchModule, packet: NfPacket) -> Outcome:
             )
         elif opt.name == "--syn":
             ok = packet.tcp_flags == frozenset({"SYN"})
+        elif opt.name == "--tcp-flags" and opt.value is not None and " " in opt.value:
+            # "--tcp-flags FIN,SYN,RST,ACK SYN": of the flags in the mask, exactly these set
+            mask, _, wanted = opt.value.partition(" ")
+            names = {f for f in mask.split(",")} if mask != "ALL" else _TCP_FLAGS
+            want = {f for f in wanted.split(",") if f and f != "NONE"}
+            ok = packet.tcp_flags & names == want
         else:
             return Undecided(_quote(module))
         if ok == opt.negated:

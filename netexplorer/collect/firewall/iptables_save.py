@@ -192,6 +192,8 @@ def _set_address(rule: Rule, field: str, value: str, negate: bool) -> None:
 # --------------------------------------------------------------------------- match options
 #: rule-level options that are not part of a ``-m`` module (their value follows)
 _RULE_LEVEL = frozenset(_ADDRESS_OPTIONS) | {"-f", "--fragment"}
+#: match options that take two values (``--tcp-flags MASK COMP``), kept as "MASK COMP"
+_TWO_VALUES = frozenset({"--tcp-flags", "--match-set"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +230,8 @@ def parse_rule_spec(text: str) -> RuleSpec:
     """The match modules and jump kind of one ``-A CHAIN ...`` line.
 
     An option's value is the next token unless that starts with ``-`` or is ``!``
-    (iptables-save writes negation before the option). Options written before any
+    (iptables-save writes negation before the option); ``--tcp-flags`` and
+    ``--match-set`` keep their two values as one, space-separated. Options written before any
     ``-m`` (``-p tcp --dport 80``) belong to the protocol's implicit module.
     Raises ValueError like :func:`parse_rule`.
     """
@@ -266,9 +269,12 @@ def parse_rule_spec(text: str) -> RuleSpec:
         elif tok.startswith("-"):
             if not modules:
                 modules.append((protocol or "?", []))
+            used = 2 if has_value else 1
+            if has_value and tok in _TWO_VALUES and i + 2 < len(tokens):
+                value, used = f"{value} {tokens[i + 2]}", 3
             modules[-1][1].append(MatchOption(tok, value if has_value else None, negate))
             negate = False
-            i += 2 if has_value else 1
+            i += used
             continue
         negate = False
         i += 2 if tok in _RULE_LEVEL or tok in ("-m", "--match", "-p", "--protocol") else 1
