@@ -589,7 +589,7 @@ def _chain_hop(hook: str, o: ChainOutcome, pkt: NfPacket, with_backend: bool) ->
         )
     if o.rule is None:
         title = f"{label}: policy {o.verdict}"
-        return Hop("policy", title, detail, trail, o.verdict, trail=trail, chain=where)
+        return Hop("policy", title, detail, trail, o.verdict, trail=trail, chain=where, ends=o.ends)
     kind = "nat" if o.nat is not None else "rule"
     verdict = o.nat[0] if o.nat is not None else o.verdict
     title = f"{label}: {verdict} by {o.rule.text}"
@@ -599,7 +599,17 @@ def _chain_hop(hook: str, o: ChainOutcome, pkt: NfPacket, with_backend: bool) ->
         )
     keys = (o.rule.key, *(k for k in trail if k != o.rule.key))
     return Hop(
-        kind, title, detail, keys, verdict, o.rule.key, o.rule.packets, o.rule.bytes, trail, where
+        kind,
+        title,
+        detail,
+        keys,
+        verdict,
+        o.rule.key,
+        o.rule.packets,
+        o.rule.bytes,
+        trail,
+        where,
+        o.ends,
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netexplorer.collect.firewall.iptables_save import MatchModule, RuleSpec, parse_rule_spec
+from netexplorer.collect.firewall.legacy import UNSUPPORTED
 from netexplorer.correlate import iface_matches, parse_network
 from netexplorer.model import NFTABLES, Rule
 from netexplorer.path.packet_state import IPAddress, NfPacket
@@ -122,6 +123,8 @@ def rule_matches(rule: Rule, packet: NfPacket, is_local: Callable[[IPAddress], b
         return False
     if rule.backend == NFTABLES:
         return _nft_extras(rule, packet, is_local)
+    if UNSUPPORTED in rule.text:
+        return Undecided(f"{rule.text} (a match netexplorer could not read)")
     try:
         spec = _spec(rule.text)
     except ValueError:

@@ -90,6 +90,9 @@ class ChainOutcome:
     nat: tuple[str, dict[str, str]] | None = None
     undecided: str | None = None
     noted: tuple[str, ...] = ()
+    #: user chains the walk fell off the end of (an implicit RETURN): (rules in
+    #: ``trail`` before it, the chain, how many rules the chain has)
+    ends: tuple[tuple[int, str, int], ...] = ()
 
 
 @dataclass
@@ -174,11 +177,12 @@ class Firewall:
     ) -> ChainOutcome:
         trail: list[Rule] = []
         noted: list[str] = []
+        ends: list[tuple[int, str, int]] = []
         stack: list[tuple[str, int]] = []
         chain, pos = base.name, 0
         while True:
             rules = self.rules.get((base.backend, base.family, base.table, chain), [])
-            jumped = False
+            jumped = returned = False
             for i in range(pos, len(rules)):
                 rule = rules[i]
                 hit = rule_matches(rule, packet, is_local)
@@ -196,13 +200,16 @@ class Firewall:
                         tuple(trail),
                         undecided=hit.what,
                         noted=tuple(noted),
+                        ends=tuple(ends),
                     )
                 if not hit:
                     continue
                 trail.append(rule)
                 target = rule.target
                 if target in ("ACCEPT", "DROP", "REJECT"):
-                    return ChainOutcome(base, target, rule, tuple(trail), noted=tuple(noted))
+                    return ChainOutcome(
+                        base, target, rule, tuple(trail), noted=tuple(noted), ends=tuple(ends)
+                    )
                 if target in NAT_TARGETS:
                     return ChainOutcome(
                         base,
@@ -211,8 +218,10 @@ class Firewall:
                         tuple(trail),
                         (target, dict(rule.target_options)),
                         noted=tuple(noted),
+                        ends=tuple(ends),
                     )
                 if target == "RETURN":
+                    returned = True
                     break
                 if "vmap" in rule.target_options:
                     nxt = self._vmap_target(rule, packet)
@@ -244,11 +253,16 @@ class Firewall:
                     tuple(trail),
                     undecided=f"target {target}",
                     noted=tuple(noted),
+                    ends=tuple(ends),
                 )
             if jumped:
                 continue
             if not stack:
-                return ChainOutcome(base, base.policy, None, tuple(trail), noted=tuple(noted))
+                return ChainOutcome(
+                    base, base.policy, None, tuple(trail), noted=tuple(noted), ends=tuple(ends)
+                )
+            if not returned:
+                ends.append((len(trail), chain, len(rules)))
             chain, pos = stack.pop()
 
     def _vmap_target(self, rule: Rule, packet: NfPacket) -> str | None:

@@ -56,6 +56,9 @@ class Hop:
     bytes: int | None = None
     trail: tuple[str, ...] = ()
     chain: str = ""
+    #: user chains the packet fell off the end of (implicit RETURN), as (rules of
+    #: ``trail`` matched before it, chain, its number of rules)
+    ends: tuple[tuple[int, str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
