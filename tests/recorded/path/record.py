@@ -22,10 +22,15 @@ TABLES = {"local": 255, "main": 254, "default": 253}
 
 
 def ip_json(*args: str, pid: int | None = None) -> list[dict[str, Any]]:
+    """``ip -j ARGS`` (in the netns of ``pid``); [] if that process is gone."""
     cmd = ["ip", "-j", *args]
     if pid is not None:
         cmd = ["nsenter", "-t", str(pid), "-n", *cmd]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0 and pid is not None:
+        return []
+    done.check_returncode()
+    out = done.stdout
     data: list[dict[str, Any]] = json.loads(out or "[]")
     return data
 
