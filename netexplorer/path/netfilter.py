@@ -3,8 +3,9 @@
 Every base chain registered at the hook runs in priority order, whichever backend
 holds it: iptables' built-in chains (raw -300, mangle -150, nat -100 before
 routing and in OUTPUT, filter 0, security 50, nat 100 in POSTROUTING and INPUT;
-an empty iptables-nft one whose policy never counted a packet is taken as not
-registered, see :func:`_unregistered`),
+iptables-nft registers a built-in chain only once it is used, which its save
+output does not tell, so an empty one may be shown that the kernel skips: with
+policy ACCEPT and no rule it changes nothing either way),
 in iptables-nft and iptables-legacy alike, and native nftables base chains.
 Docker names its nftables base chains ``<table kind>-<HOOK>`` (``filter-FORWARD``,
 ``nat-POSTROUTING``), which gives their hook and priority (raw, dstnat, filter,
@@ -128,7 +129,7 @@ class Firewall:
         base: dict[tuple[str, int], list[BaseChain]] = defaultdict(list)
         for chain in snap.chains:
             names[(chain.backend, chain.family, chain.table)].add(chain.name)
-            if chain.policy is None or _unregistered(chain, grouped):
+            if chain.policy is None:
                 continue
             found = _base_chain(chain)
             if found is None:
@@ -281,19 +282,6 @@ class Firewall:
             if not prefix or chain.startswith(prefix + "__"):
                 return chain
         return None
-
-
-def _unregistered(chain: Chain, rules: dict[tuple[str, str, str, str], list[Rule]]) -> bool:
-    """An iptables-nft built-in chain that is not in the kernel: iptables-nft creates
-    them on first use, yet ``iptables-nft-save`` lists them all. One with no rule,
-    policy ACCEPT and a zero policy counter is taken as absent (present, it would
-    count the packets it sees; absent or not, it changes nothing)."""
-    return (
-        chain.backend == "iptables-nft"
-        and chain.policy == "ACCEPT"
-        and chain.packets == 0
-        and not rules.get((chain.backend, chain.family, chain.table, chain.name))
-    )
 
 
 def _versions(family: str) -> tuple[int, ...]:
