@@ -281,6 +281,11 @@ class Firewall:
         for chain in chains:
             if not prefix or chain.startswith(prefix + "__"):
                 return chain
+        # a chain with no rule carries no dispatch of its own: Docker names the
+        # element's chain after the map (nat-postrouting-in-jumps -> nat-postrouting-in__X)
+        empty = f"{prefix}__{name}"
+        if prefix and empty in self.chain_names.get((rule.backend, rule.family, rule.table), ()):
+            return empty
         return None
 
 
