@@ -42,6 +42,10 @@ _ICMP_TYPES = {
     "ipv6-icmp-echo-request": 128,
     "ipv6-icmp-echo-reply": 129,
 }
+#: match modules iptables does not accept without an option
+_NEEDS_OPTIONS = frozenset(
+    {"conntrack", "state", "addrtype", "physdev", "multiport", "set", "mark"}
+)
 _TCP_FLAGS = frozenset({"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"})
 _ICMP6_TYPES = {"echo-request": 128, "echo-reply": 129}
 _NFT_CT_STATE = re.compile(r"\bct state (!= )?(\{[a-z, ]+\}|[a-z,]+)")
@@ -169,6 +173,9 @@ def _module_matches(
     name = module.name
     if name in ("comment",):
         return True
+    if name in _NEEDS_OPTIONS and not module.options:
+        # iptables refuses these without an option: the text lost them in the read
+        return Undecided(f"-m {name} (its options were not read)")
     if name in ("tcp", "udp", "multiport", "sctp", "udplite"):
         return _l4_matches(module, packet)
     if name in ("icmp", "icmp6", "ipv6-icmp", "icmpv6"):
