@@ -39,10 +39,11 @@ def _ns_pid(status: bytes) -> int | None:
     return None
 
 
-def container_pids(container_ids: Iterable[str], proc: str = "/proc") -> dict[str, int]:
-    """container id -> host pid of its init, for the containers found in ``proc``."""
-    wanted = {cid.encode() for cid in container_ids if len(cid) == 64}
-    if not wanted:
+def container_pids(container_ids: Iterable[str] | None, proc: str = "/proc") -> dict[str, int]:
+    """container id -> host pid of its init, for the containers found in ``proc``;
+    ``container_ids`` None: every id a cgroup path names."""
+    wanted = None if container_ids is None else {c.encode() for c in container_ids if len(c) == 64}
+    if wanted is not None and not wanted:
         return {}
     members: dict[bytes, list[int]] = {}
     try:
@@ -56,7 +57,7 @@ def container_pids(container_ids: Iterable[str], proc: str = "/proc") -> dict[st
         if not cgroup:
             continue
         # the innermost id on the path (nested: /docker/<outer>/docker/<inner>)
-        ids = [m for m in _ID.findall(cgroup) if m in wanted]
+        ids = [m for m in _ID.findall(cgroup) if wanted is None or m in wanted]
         if ids:
             members.setdefault(ids[-1], []).append(int(name))
     found: dict[str, int] = {}
