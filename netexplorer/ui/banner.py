@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from netexplorer.collect.snapshot import NOT_ROOT_LEAD
 from netexplorer.model import Snapshot
 from netexplorer.ui.safe_text import plain
 
@@ -75,4 +76,7 @@ class Banner(Static):
         items = problems(snapshot, failure, now)
         self.display = bool(items)
         self.set_class(any(s == "error" for s, _ in items), "-error")
-        self.update(problems_text(items, SHOWN))
+        # not root: one line says what is missing and the command that reads it; the
+        # sources' own errors (the same cause) are behind w
+        lead = [item for item in items if item[1].startswith(NOT_ROOT_LEAD)]
+        self.update(problems_text(lead + [i for i in items if i not in lead], 1 if lead else SHOWN))
