@@ -4,7 +4,7 @@
 
 Start screen and test1 selected on the demo, and an ipvlan l3 container selected on
 the macvlan/ipvlan recording made on Debian's kernel (tests/recorded/kernel-vm), at
-160x45 and at 80x24.
+120x40 (the README's), 160x45 and 80x24.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from netexplorer.ui.app import create_app  # noqa: E402
 
-SIZES = {"160x45": (160, 45), "80x24": (80, 24)}
+SIZES = {"120x40": (120, 40), "160x45": (160, 45), "80x24": (80, 24)}
 CHILDREN = ROOT / "tests" / "recorded" / "kernel-vm" / "children.snapshot.json"
 #: scene -> (snapshot file, None for the demo; keys pressed)
 SCENES: dict[str, tuple[Path | None, tuple[str, ...]]] = {

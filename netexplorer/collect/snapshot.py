@@ -55,9 +55,8 @@ def run_as_root_command(argv: list[str] | None = None) -> str:
 def not_root_warning(argv: list[str] | None = None) -> str:
     """One line: what a user cannot read, what is shown, and the command that reads it."""
     return (
-        f"{NOT_ROOT_LEAD} firewall rules and the containers' network namespaces (and "
-        "Docker, outside the docker group) need root; shown is what a user can read. "
-        "Run: " + run_as_root_command(argv)
+        f"{NOT_ROOT_LEAD} firewall rules and container namespaces need root (Docker too, "
+        "outside its group). Run: " + run_as_root_command(argv)
     )
 
 

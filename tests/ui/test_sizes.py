@@ -215,3 +215,21 @@ async def test_themes_are_in_the_command_palette() -> None:
         await ready(pilot)
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert any("theme" in t.lower() for t in titles)
+
+
+async def test_not_root_the_banner_is_one_line_with_the_command() -> None:
+    from netexplorer.collect.snapshot import not_root_warning
+    from netexplorer.snapshot_io import load_snapshot
+    from netexplorer.ui.banner import Banner
+
+    from .helpers import NO_ROOT
+
+    snap = load_snapshot(NO_ROOT)
+    snap.warnings[0] = not_root_warning(["/home/me/.local/bin/netexplorer"])
+    app = app_over(snap)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ready(pilot)
+        shown = str(app.query_one(Banner).render()).splitlines()
+        assert shown[0].startswith("⚠ not root:") and "Run: sudo " in shown[0]
+        assert shown[1].startswith("… ") and "press w" in shown[1]
+        assert len(pane(app, "interfaces").table.keys) > 0  # what a user can read
