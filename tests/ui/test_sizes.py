@@ -233,3 +233,28 @@ async def test_not_root_the_banner_is_one_line_with_the_command() -> None:
         assert shown[0].startswith("⚠ not root:") and "Run: sudo " in shown[0]
         assert shown[1].startswith("… ") and "press w" in shown[1]
         assert len(pane(app, "interfaces").table.keys) > 0  # what a user can read
+
+
+async def test_a_click_selects_the_row_and_the_wheel_scrolls() -> None:
+    from textual.events import MouseScrollDown
+
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        bridges = pane(app, "bridges")
+        table = bridges.table
+        key = "br:docker0"
+        row = table.get_row_index(key)
+        # the header is line 0 of the table: the row is at line row + 1
+        await pilot.click(table, offset=(4, row + 1 - int(table.scroll_y)))
+        await pilot.pause()
+        assert app.selected == key and table.has_focus
+        interfaces = pane(app, "interfaces").table
+        interfaces.scroll_home(animate=False)
+        await pilot.pause()
+        before = interfaces.scroll_y
+        interfaces.post_message(MouseScrollDown(interfaces, 2, 2, 0, 0, 0, False, False, False))
+        await pilot.pause()
+        await pilot.pause()
+        assert interfaces.scroll_y > before

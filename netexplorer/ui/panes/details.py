@@ -30,6 +30,7 @@ from netexplorer.naming import (
     owner_of,
     run_flags,
 )
+from netexplorer.rule_summary import summary
 from netexplorer.ui.panes.base import Pane
 from netexplorer.ui.safe_text import plain
 
@@ -195,6 +196,7 @@ def _rule_facts(rule: Rule, corr: Correlation) -> list[str]:
         *unreached,
         f"{plain(rule.table)} / {plain(rule.chain)} #{rule.position}  "
         f"({plain(rule.backend)}, {plain(rule.family)})",
+        f"in short: {plain(summary(rule))}",
         plain(rule.text),
         f"packets {rule.packets}  bytes {rule.bytes}"
         + (
