@@ -18,10 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import shlex
-import shutil
 import socket
-import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,34 +27,12 @@ from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.model import DockerNamespace, Snapshot, Source
+from netexplorer.privilege import not_root_warning
 
 T = TypeVar("T")
 
 #: every source, in the order of ``Snapshot.sources``
 SOURCE_NAMES = ("docker", "netlink", "firewall", "conntrack", "sysctl")
-
-#: how the one-line not-root warning starts (the banner shows it alone, first)
-NOT_ROOT_LEAD = "not root:"
-
-
-def run_as_root_command(argv: list[str] | None = None) -> str:
-    """``sudo /home/me/.local/bin/netexplorer snapshot``: this very program by its full
-    path, because sudo's secure_path does not hold ~/.local/bin or a venv's bin."""
-    args = list(sys.argv if argv is None else argv)
-    found = shutil.which(args[0]) if args and args[0] else None
-    if found and os.path.basename(found) == "netexplorer":
-        program = [os.path.abspath(found)]
-    else:  # python -m netexplorer
-        program = [sys.executable, "-m", "netexplorer"]
-    return " ".join(shlex.quote(a) for a in ["sudo", *program, *args[1:]])
-
-
-def not_root_warning(argv: list[str] | None = None) -> str:
-    """One line: what a user cannot read, what is shown, and the command that reads it."""
-    return (
-        f"{NOT_ROOT_LEAD} firewall rules and container namespaces need root (Docker too, "
-        "outside its group). Run: " + run_as_root_command(argv)
-    )
 
 
 def _timed(name: str, fn: Callable[[], T]) -> tuple[Source, T | None]:

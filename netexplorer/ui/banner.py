@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from netexplorer.collect.snapshot import NOT_ROOT_LEAD
 from netexplorer.model import Snapshot
+from netexplorer.privilege import NOT_ROOT_LEAD
 from netexplorer.ui.safe_text import plain
 
 #: how many messages the banner spells out in full; ``w`` shows all

@@ -218,7 +218,7 @@ async def test_themes_are_in_the_command_palette() -> None:
 
 
 async def test_not_root_the_banner_is_one_line_with_the_command() -> None:
-    from netexplorer.collect.snapshot import not_root_warning
+    from netexplorer.privilege import not_root_warning
     from netexplorer.snapshot_io import load_snapshot
     from netexplorer.ui.banner import Banner
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netexplorer.collect.snapshot import NOT_ROOT_LEAD, not_root_warning, run_as_root_command
+from netexplorer.privilege import NOT_ROOT_LEAD, not_root_warning, run_as_root_command
 
 
 def test_the_program_by_its_full_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
