@@ -44,6 +44,7 @@ from benchmarks.collect_bench import (
     measure_collection,
     measure_snapshots,
 )
+from benchmarks.remote_bench import measure_remote, remote_section
 from benchmarks.synth import synthetic_snapshot, write_synthetic
 from benchmarks.ui_bench import live_first_paint, measure_headless, measure_pty
 
@@ -65,6 +66,7 @@ FIRST_PAINT_MAX_S = 1.5
 PEAK_RSS_MAX_MB = 150.0
 EVENT_MAX_S = 0.5
 PATH_MAX_S = 0.020  # one path (netexplorer path) at 1,000 containers / 5,000 rules
+REMOTE_RATIO_MAX = 1.5  # 10 hosts at once / the slowest host alone
 SYNTH = {"containers": 1000, "interfaces": 2000, "rules": 5000}
 
 
@@ -586,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-lab", action="store_true", help="no containers, no collection")
     parser.add_argument("--skip-ui", action="store_true")
     parser.add_argument("--skip-live", action="store_true")
+    parser.add_argument("--skip-remote", action="store_true", help="no ssh connections")
     parser.add_argument(
         "--product", help="PYTHONPATH for the measured netexplorer (e.g. an older worktree)"
     )
@@ -673,6 +676,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         body += live_lines
         if not args.skip_live:
             targets += live_targets
+        if args.skip_remote:
+            body += ["## Remote: 10 hosts over ssh", "", "skipped (--skip-remote)", ""]
+        else:
+            print("benchmarks: 10 hosts over ssh ...", file=sys.stderr)
+            remote_lines, remote_targets = remote_section(
+                measure_remote(args.repeats), args.repeats, REMOTE_RATIO_MAX
+            )
+            body += remote_lines
+            targets += remote_targets
     except (KeyboardInterrupt, Interrupted):
         print("benchmarks: interrupted; the bench containers were removed", file=sys.stderr)
         return 130

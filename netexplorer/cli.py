@@ -7,6 +7,8 @@
     netexplorer doctor [--json] [--snapshot FILE]   explain broken container networking
     netexplorer map [--format text|dot|mermaid|json] [--snapshot FILE]   the map
     netexplorer path SRC DST [--proto P] [--port N] [--json] [--snapshot FILE]
+    netexplorer [snapshot|doctor|map|path] --host ssh://[user@]host[:port] ...   remote
+    netexplorer agent                the collector a remote session runs (stdio protocol)
 
 Exit codes (also in README):
     0  success (doctor: no problem found)
@@ -15,6 +17,8 @@ Exit codes (also in README):
     2  usage error
     3  doctor: at least one problem found; path: the packet is not delivered
     4  a snapshot file could not be read or written; path: an unknown name
+    5  a remote host could not be read (the message says why and how to fix it);
+       with several hosts, doctor exits with the highest code of them
     130 interrupted
 """
 
@@ -24,7 +28,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netexplorer import __version__
 from netexplorer.literal import escape_controls
@@ -33,13 +37,43 @@ from netexplorer.map import FORMATS
 if TYPE_CHECKING:
     from netexplorer.correlate import Correlation
     from netexplorer.model import Endpoint, Snapshot
+    from netexplorer.remote.target import Target
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_PROBLEMS = 3
 EXIT_FILE = 4
+EXIT_REMOTE = 5
 EXIT_INTERRUPTED = 130
+
+
+def _add_host_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """--host/-H, --hosts-file, --remote-sudo: on the app and on each subcommand (a
+    subcommand's copy leaves the app's value alone when not given)."""
+    keep: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument(
+        "-H",
+        "--host",
+        action="append",
+        dest="hosts",
+        metavar="ssh://[user@]host[:port]",
+        help="read this remote host over ssh (repeat for several); default: DOCKER_HOST "
+        "or the current docker context when they name an ssh:// host, else this host",
+        **({"default": []} if top else keep),
+    )
+    parser.add_argument(
+        "--hosts-file",
+        metavar="FILE",
+        help="read the hosts listed in FILE (one per line, # comments)",
+        **keep,
+    )
+    parser.add_argument(
+        "--remote-sudo",
+        action="store_true",
+        help="run the remote collector under 'sudo -n' (for a remote user that is not root)",
+        **keep,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,8 +101,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often firewall rules and counters are polled (default 2)",
     )
+    _add_host_options(parser, top=True)
     sub = parser.add_subparsers(dest="command")
     snap = sub.add_parser("snapshot", help="collect the host once and print it")
+    _add_host_options(snap, top=False)
     snap.add_argument("--json", action="store_true", help="print the correlated snapshot as JSON")
     snap.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     doc = sub.add_parser(
@@ -80,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         "when healthy; exit 3 when a problem is found.",
     )
     doc.add_argument("--json", action="store_true", help="print the findings as JSON")
+    _add_host_options(doc, top=False)
     doc.add_argument(
         "--snapshot",
         metavar="FILE",
@@ -96,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         "nodes and edges.",
     )
     mp.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    _add_host_options(mp, top=False)
     mp.add_argument(
         "--snapshot",
         metavar="FILE",
@@ -116,13 +154,39 @@ def _parser() -> argparse.ArgumentParser:
     path.add_argument("--proto", choices=("icmp", "tcp", "udp"), default="icmp")
     path.add_argument("--port", type=int, metavar="N", help="destination port (tcp, udp)")
     path.add_argument("--json", action="store_true", help="print the path as JSON")
+    _add_host_options(path, top=False)
     path.add_argument(
         "--snapshot",
         metavar="FILE",
         default=argparse.SUPPRESS,
         help="follow the path in a snapshot file instead of the live host",
     )
+    agent = sub.add_parser(
+        "agent",
+        help="the collector a remote session runs (netexplorer --host starts it over ssh)",
+        description="Stream this host's reads and live changes on stdout in netexplorer's "
+        "protocol, for 'netexplorer --host' on another machine. Not for interactive use.",
+    )
+    agent.add_argument("--once", action="store_true", help="send one read, then exit")
     return parser
+
+
+def _targets(args: argparse.Namespace) -> list[Target]:
+    """The remote hosts the options (or DOCKER_HOST / the docker context) name."""
+    from netexplorer.remote.target import pick_targets
+
+    return pick_targets(list(args.hosts or []), args.hosts_file)
+
+
+def _read_remote(args: argparse.Namespace, target: Target) -> Snapshot | None:
+    """One read of a remote host; None (after saying why) if it failed."""
+    from netexplorer.remote.feed import RemoteError, read_once
+
+    try:
+        return read_once(target, args.remote_sudo)
+    except RemoteError as exc:
+        print(f"netexplorer: {escape_controls(str(exc))}", file=sys.stderr)
+        return None
 
 
 def _endpoint_wiring(ep: Endpoint, corr: Correlation) -> str:
@@ -163,12 +227,22 @@ def _summary(snap: Snapshot, corr: Correlation) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cmd_snapshot(args: argparse.Namespace) -> int:
-    from netexplorer.collect.snapshot import collect_snapshot
+def cmd_snapshot(args: argparse.Namespace, targets: list[Target]) -> int:
     from netexplorer.correlate import correlate
     from netexplorer.snapshot_io import snapshot_to_json
 
-    snap = collect_snapshot()
+    if len(targets) > 1:
+        print("netexplorer: snapshot reads one host; give one --host", file=sys.stderr)
+        return EXIT_USAGE
+    if targets:
+        remote = _read_remote(args, targets[0])
+        if remote is None:
+            return EXIT_REMOTE
+        snap = remote
+    else:
+        from netexplorer.collect.snapshot import collect_snapshot
+
+        snap = collect_snapshot()
     corr = correlate(snap)
     text = snapshot_to_json(snap, corr) if args.json else _summary(snap, corr)
     if args.output:
@@ -187,11 +261,14 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from netexplorer.analysis import analyse
-    from netexplorer.doctor.report import findings_to_json, findings_to_text
+def cmd_doctor(args: argparse.Namespace, targets: list[Target]) -> int:
     from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
 
+    if len(targets) > 1:
+        return _doctor_hosts(args, targets)
+    if targets:
+        remote = _read_remote(args, targets[0])
+        return EXIT_REMOTE if remote is None else _doctor_one(args, remote)
     if args.snapshot or args.demo:
         from netexplorer.ui.sources import demo_path
 
@@ -204,6 +281,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         from netexplorer.collect.snapshot import collect_snapshot
 
         snap = collect_snapshot()
+    return _doctor_one(args, snap)
+
+
+def _doctor_one(args: argparse.Namespace, snap: Snapshot) -> int:
+    from netexplorer.analysis import analyse
+    from netexplorer.doctor.report import findings_to_json, findings_to_text
+
     result = analyse(snap)
     links, findings = result.links, list(result.findings)
     if args.json:
@@ -221,10 +305,44 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
-def _read(args: argparse.Namespace) -> Snapshot | None:
-    """The snapshot a subcommand works on: the file or demo asked for, else the live host;
-    None (after saying why) when the file cannot be read."""
+def _doctor_hosts(args: argparse.Namespace, targets: list[Target]) -> int:
+    """The doctor on each host (read concurrently): a section per host, the worst exit."""
+    import contextlib
+    import io
+    import json
+
+    from netexplorer.remote.hosts import read_hosts
+
+    codes: list[int] = []
+    docs: list[dict[str, object]] = []
+    for read in read_hosts(targets, args.remote_sudo):
+        if not args.json:
+            sys.stdout.write(f"== {escape_controls(read.target.label)}\n")
+        if read.snapshot is None:
+            print(f"netexplorer: {escape_controls(read.error or '')}", file=sys.stderr)
+            codes.append(EXIT_REMOTE)
+            docs.append({"host": read.target.label, "exit": EXIT_REMOTE, "error": read.error})
+            continue
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = _doctor_one(args, read.snapshot)
+        codes.append(code)
+        if args.json:
+            docs.append({"host": read.target.label, "exit": code, **json.loads(out.getvalue())})
+        else:
+            sys.stdout.write(out.getvalue() or "no problem found\n")
+    if args.json:
+        sys.stdout.write(json.dumps({"hosts": docs}, indent=2, ensure_ascii=False) + "\n")
+    return max(codes)
+
+
+def _read(args: argparse.Namespace, targets: list[Target]) -> Snapshot | None:
+    """The snapshot a subcommand works on: the file or demo asked for, the remote host,
+    else the live host; None (after saying why) when the file or host cannot be read."""
     from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
+
+    if targets:
+        return _read_remote(args, targets[0])
 
     if getattr(args, "snapshot", None) or args.demo:
         from netexplorer.ui.sources import demo_path
@@ -239,14 +357,17 @@ def _read(args: argparse.Namespace) -> Snapshot | None:
     return collect_snapshot()
 
 
-def cmd_map(args: argparse.Namespace) -> int:
+def cmd_map(args: argparse.Namespace, targets: list[Target]) -> int:
     from netexplorer.correlate import correlate
     from netexplorer.map.export import export
     from netexplorer.map.model import build_map
 
-    snap = _read(args)
+    if len(targets) > 1:
+        print(f"netexplorer: {args.command} reads one host; give one --host", file=sys.stderr)
+        return EXIT_USAGE
+    snap = _read(args, targets)
     if snap is None:
-        return EXIT_FILE
+        return EXIT_REMOTE if targets else EXIT_FILE
     sys.stdout.write(export(build_map(snap, correlate(snap)), args.format))
     failed = [s for s in snap.sources if not s.ok]
     for s in failed:
@@ -254,14 +375,17 @@ def cmd_map(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
-def cmd_path(args: argparse.Namespace) -> int:
+def cmd_path(args: argparse.Namespace, targets: list[Target]) -> int:
     from netexplorer.correlate import correlate
     from netexplorer.path import UnknownName, trace_path
     from netexplorer.path.report import path_to_json, path_to_text
 
-    snap = _read(args)
+    if len(targets) > 1:
+        print(f"netexplorer: {args.command} reads one host; give one --host", file=sys.stderr)
+        return EXIT_USAGE
+    snap = _read(args, targets)
     if snap is None:
-        return EXIT_FILE
+        return EXIT_REMOTE if targets else EXIT_FILE
     corr = correlate(snap)
     try:
         result = trace_path(snap, corr, args.src, args.dst, args.proto, args.port)
@@ -278,9 +402,9 @@ def cmd_path(args: argparse.Namespace) -> int:
     return EXIT_OK if result.delivered else EXIT_PROBLEMS
 
 
-def cmd_app(args: argparse.Namespace) -> int:
+def cmd_app(args: argparse.Namespace, targets: list[Target]) -> int:
     first_read = None
-    if not (args.snapshot or args.demo):
+    if not (args.snapshot or args.demo or targets):
         from netexplorer.collect import first_read as first_read_child
 
         # the live host is read by a child while Textual loads (one thread here)
@@ -294,6 +418,8 @@ def cmd_app(args: argparse.Namespace) -> int:
             demo=args.demo,
             interval=args.interval,
             first_read=first_read.take if first_read is not None else None,
+            hosts=targets,
+            remote_sudo=args.remote_sudo,
         )
     except SnapshotFileError as exc:
         print(f"netexplorer: {exc}", file=sys.stderr)
@@ -303,17 +429,30 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "agent":
+        from netexplorer.remote.agent import run_agent
+
+        return run_agent(args.interval, args.once)
+    from netexplorer.remote.target import TargetError
+
+    if (args.snapshot or args.demo) and (args.hosts or args.hosts_file):
+        parser.error("--host/--hosts-file and --snapshot/--demo name different things to read")
+    try:
+        targets = [] if args.snapshot or args.demo else _targets(args)
+    except TargetError as exc:
+        parser.error(escape_controls(str(exc)))
     try:
         if args.command == "snapshot":
-            return cmd_snapshot(args)
+            return cmd_snapshot(args, targets)
         if args.command == "doctor":
-            return cmd_doctor(args)
+            return cmd_doctor(args, targets)
         if args.command == "map":
-            return cmd_map(args)
+            return cmd_map(args, targets)
         if args.command == "path":
-            return cmd_path(args)
-        return cmd_app(args)
+            return cmd_path(args, targets)
+        return cmd_app(args, targets)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 

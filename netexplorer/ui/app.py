@@ -11,8 +11,9 @@ every pane marks those rows.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
@@ -30,10 +31,13 @@ from netexplorer.doctor import Finding
 from netexplorer.live.feed import FirstParts, LiveFeed
 from netexplorer.model import KIND_NAMES, Snapshot
 from netexplorer.naming import copy_text
+from netexplorer.remote.feed import RemoteFeed
+from netexplorer.remote.target import Target
 from netexplorer.snapshot_io import SnapshotFileError
 from netexplorer.ui.banner import Banner, problems, problems_text
+from netexplorer.ui.hosts import HostsPane, HostView
 from netexplorer.ui.layout import fit_heights, is_full, is_wide
-from netexplorer.ui.messages import CollectFailed, PaneFocused, Selected, SnapshotReady
+from netexplorer.ui.messages import CollectFailed, HostState, PaneFocused, Selected, SnapshotReady
 from netexplorer.ui.panes.base import KeyedTableWithJump, Pane, TablePane
 from netexplorer.ui.panes.bridges import BridgesPane
 from netexplorer.ui.panes.containers import ContainersPane
@@ -45,7 +49,7 @@ from netexplorer.ui.screens.doctor import DoctorScreen
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
 from netexplorer.ui.screens.map import MapScreen
 from netexplorer.ui.search import SearchBar, find
-from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source
+from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source, remote_source
 
 
 class PaneTabs(Tabs, can_focus=False):
@@ -129,6 +133,21 @@ class NetExplorerApp(App[int]):
         Binding("3", "focus_pane('bridges')", show=False, tooltip="focus Bridge ports"),
         Binding("4", "focus_pane('rules')", show=False, tooltip="focus Rules"),
         Binding("5", "focus_pane('details')", show=False, tooltip="focus Details"),
+        Binding("0", "focus_hosts", show=False, tooltip="several hosts: focus the hosts pane"),
+        Binding(
+            "left_square_bracket",
+            "switch_host(-1)",
+            show=False,
+            key_display="[",
+            tooltip="several hosts: the previous host (each keeps its selection)",
+        ),
+        Binding(
+            "right_square_bracket",
+            "switch_host(1)",
+            show=False,
+            key_display="]",
+            tooltip="several hosts: the next host",
+        ),
         Binding(
             "m",
             "map",
@@ -145,9 +164,16 @@ class NetExplorerApp(App[int]):
         interval: float = 2.0,
         clock: Callable[[], float] = time.time,
         first_read: Callable[[], FirstParts | None] | None = None,
+        hosts: Sequence[NamedSource] = (),
     ) -> None:
         super().__init__()
-        self.source = source
+        #: every host explored (one unless several remote hosts were given) and the
+        #: one shown; ``source``, ``feed``, ``analysis``, ``selected`` … are the shown
+        #: host's, the others' wait in their HostView
+        self.views = [HostView(s) for s in hosts] or [HostView(source)]
+        self.current = 0
+        self.source = self.views[0].source
+        self.feeds: list[LiveFeed | RemoteFeed | None] = [None] * len(self.views)
         #: live source: the first read, made while the app started (collect.first_read)
         self.first_read = first_read
         #: live source: how often firewall rules, counters and conntrack are polled
@@ -155,7 +181,7 @@ class NetExplorerApp(App[int]):
         #: wall clock for the age of stale data (tests inject one)
         self.clock = clock
         #: the live feed, while the live source runs (None for files and callables)
-        self.feed: LiveFeed | None = None
+        self.feed: LiveFeed | RemoteFeed | None = None
         #: the current read and what was derived from it
         self.analysis: Analysis | None = None
         self.snapshot: Snapshot | None = None
@@ -193,6 +219,7 @@ class NetExplorerApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
         yield Banner(id="banner")
+        yield HostsPane()
         with Vertical(id="body"):
             tabs = [Tab(f"{p.number} {p.short}", id=f"tab-{p.pane_id}") for p in self.panes]
             yield PaneTabs(*tabs, id="tabs")
@@ -205,6 +232,9 @@ class NetExplorerApp(App[int]):
     def on_mount(self) -> None:
         self.query_one(Banner).display = False
         self.query_one(SearchBar).display = False
+        hosts = self.query_one(HostsPane)
+        hosts.display = len(self.views) > 1
+        self.call_after_refresh(hosts.show_hosts, self.views, self.current)
         self._apply_layout()
         self._show_topbar(collecting=True)
         self.table_panes[0].focus_pane()
@@ -214,8 +244,9 @@ class NetExplorerApp(App[int]):
             self.action_refresh()
 
     def on_unmount(self) -> None:
-        if self.feed is not None:
-            self.feed.stop()
+        for feed in self.feeds:
+            if feed is not None:
+                feed.stop()
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size)
@@ -307,18 +338,36 @@ class NetExplorerApp(App[int]):
             self.post_message(SnapshotReady(result))
 
     def _start_live(self) -> None:
-        """The live source: a LiveFeed in a worker thread posts each Snapshot it makes."""
-        self.feed = LiveFeed(interval=self.interval, first=self.first_read)
-        self.run_worker(self._run_live, name="live", group="live", thread=True, exit_on_error=False)
+        """Live sources: a feed per host (the local LiveFeed, or a RemoteFeed over ssh)
+        in a worker thread posts each analysed read. All hosts connect at once."""
+        for n, view in enumerate(self.views):
+            self.feeds[n] = self._make_feed(n, view.source)
+            self.run_worker(
+                partial(self._run_live, n),
+                name=f"live-{n}",
+                group=f"live-{n}",
+                thread=True,
+                exit_on_error=False,
+            )
+        self.feed = self.feeds[self.current]
         self.set_interval(1.0, self._age_stale)
 
-    def _run_live(self) -> None:
+    def _make_feed(self, host: int, source: NamedSource) -> LiveFeed | RemoteFeed:
+        if source.target is None:
+            return LiveFeed(interval=self.interval, first=self.first_read)
+
+        def on_state(state: str, detail: str) -> None:
+            self.post_message(HostState(host, state, detail))
+
+        return RemoteFeed(source.target, self.interval, source.sudo, on_state=on_state)
+
+    def _run_live(self, host: int = 0) -> None:
         """Worker thread: run the feed until the app ends. Never raises."""
-        feed, worker = self.feed, get_current_worker()
+        feed, worker = self.feeds[host], get_current_worker()
         assert feed is not None
 
         def emit(snapshot: Snapshot, reasons: list[str]) -> None:
-            self.post_message(SnapshotReady(analyse(snapshot)))
+            self.post_message(SnapshotReady(analyse(snapshot), host))
 
         try:
             feed.run(emit, lambda: worker.is_cancelled)
@@ -326,7 +375,8 @@ class NetExplorerApp(App[int]):
             self.post_message(
                 CollectFailed(
                     f"the live view stopped: {type(exc).__name__}: {exc}. This is a bug in "
-                    "netexplorer; restart it, or use 'netexplorer snapshot --json'."
+                    "netexplorer; restart it, or use 'netexplorer snapshot --json'.",
+                    host,
                 )
             )
 
@@ -337,6 +387,10 @@ class NetExplorerApp(App[int]):
 
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
+        view = self.views[message.host]
+        view.analysis, view.failure = message.analysis, None
+        if message.host != self.current:
+            return
         gone = self._selected_row()
         result = self.analysis = message.analysis
         self.snapshot, self.links, self.failure = result.read, result.links, None
@@ -393,9 +447,63 @@ class NetExplorerApp(App[int]):
 
     @on(CollectFailed)
     def _collect_failed(self, message: CollectFailed) -> None:
+        self.views[message.host].failure = message.reason
+        if message.host != self.current:
+            return
         self.failure = message.reason
         self.query_one(Banner).show_problems(self.snapshot, self.failure, self.clock())
         self._show_topbar()
+
+    @on(HostState)
+    def _host_state(self, message: HostState) -> None:
+        view = self.views[message.host]
+        view.state, view.detail = message.state, message.detail
+        if len(self.views) > 1:
+            self.query_one(HostsPane).show_hosts(self.views, self.current)
+
+    # ------------------------------------------------------------------ hosts
+    def action_focus_hosts(self) -> None:
+        if len(self.views) > 1:
+            self.query_one(HostsPane).focus()
+
+    def action_switch_host(self, step: int) -> None:
+        if len(self.views) > 1 and len(self.screen_stack) == 1:
+            self.switch_host((self.current + step) % len(self.views))
+
+    @on(HostsPane.RowSelected, "#hosts")
+    def _host_chosen(self, event: HostsPane.RowSelected) -> None:
+        self.switch_host(int(str(event.row_key.value)))
+
+    def switch_host(self, host: int) -> None:
+        """Show host ``host``; the host left keeps its selection for when it comes back."""
+        if host == self.current:
+            return
+        left = self.views[self.current]
+        left.selected, left.selected_pane = self.selected, self.selected_pane
+        self.current = host
+        view = self.views[host]
+        self.source, self.feed, self.failure = view.source, self.feeds[host], view.failure
+        self.selected = self.selected_pane = None
+        self._jumps, self._matches = [], []
+        result = view.analysis if view.analysis is not None else analyse(Snapshot())
+        self.analysis = view.analysis
+        self.snapshot = view.analysis.read if view.analysis is not None else None
+        self.links = view.analysis.links if view.analysis is not None else None
+        self.findings = list(result.findings)
+        for p in self.table_panes:
+            p.show_snapshot(result)
+        self.call_after_refresh(self._fit_rows)
+        self.query_one(Banner).show_problems(self.snapshot, self.failure, self.clock())
+        self.query_one(HostsPane).show_hosts(self.views, self.current)
+        self._show_topbar()
+        pane = self.pane(view.selected_pane) if view.selected_pane else None
+        if isinstance(pane, TablePane) and view.selected in pane.table.keys:
+            assert view.selected is not None
+            pane.table.move_to(view.selected)
+            self.select(view.selected, pane.pane_id)
+        else:
+            self.details.show_item(None, self.analysis)
+            self._show_status()
 
     def _show_topbar(self, collecting: bool = False) -> None:
         text = Text(end="", no_wrap=True, overflow="ellipsis")
@@ -665,12 +773,17 @@ def create_app(
     source: SnapshotSource | None = None,
     clock: Callable[[], float] = time.time,
     first_read: Callable[[], FirstParts | None] | None = None,
+    hosts: Sequence[Target] = (),
+    remote_sudo: bool = False,
 ) -> NetExplorerApp:
     """The app over the live host, a snapshot file, the demo, or ``source`` (a callable).
 
     A file (``snapshot`` or the demo) is read here once so that a bad one raises
     ``SnapshotFileError`` (naming the file and the problem) before the screen opens.
     """
+    if hosts:
+        remotes = [remote_source(t, remote_sudo) for t in hosts]
+        return NetExplorerApp(remotes[0], interval=interval, clock=clock, hosts=remotes)
     return NetExplorerApp(
         pick_source(snapshot, demo, source), interval=interval, clock=clock, first_read=first_read
     )

@@ -21,6 +21,8 @@ class SnapshotReady(Message):
     """A read and everything derived from it, to show (``analyse(read)``)."""
 
     analysis: Analysis
+    #: which host's (index in the app's hosts; 0 when there is one)
+    host: int = 0
 
 
 @dataclass
@@ -28,6 +30,16 @@ class CollectFailed(Message):
     """Producing a snapshot raised; ``reason`` is a sentence for the banner."""
 
     reason: str
+    host: int = 0
+
+
+@dataclass
+class HostState(Message):
+    """Host ``host``'s connection changed: connecting, connected, stale or failed."""
+
+    host: int
+    state: str
+    detail: str
 
 
 @dataclass

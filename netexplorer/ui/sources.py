@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from netexplorer.model import Snapshot
+from netexplorer.remote.target import Target
 from netexplorer.snapshot_io import load_snapshot
 
 SnapshotSource = Callable[[], Snapshot]
@@ -31,6 +32,10 @@ class NamedSource:
     name: str
     #: the live host: the app follows it with a LiveFeed instead of calling ``produce``
     live: bool = False
+    #: a remote host: the app follows it with a RemoteFeed (ssh, ``netexplorer agent``)
+    target: Target | None = None
+    #: run the remote collector under ``sudo -n``
+    sudo: bool = False
 
 
 def live_source() -> NamedSource:
@@ -40,6 +45,15 @@ def live_source() -> NamedSource:
         return collect_snapshot()
 
     return NamedSource(collect, "live", live=True)
+
+
+def remote_source(target: Target, sudo: bool = False) -> NamedSource:
+    def once() -> Snapshot:
+        from netexplorer.remote.feed import read_once
+
+        return read_once(target, sudo)
+
+    return NamedSource(once, f"ssh {target.label}", live=True, target=target, sudo=sudo)
 
 
 def file_source(path: str | Path, name: str | None = None) -> NamedSource:

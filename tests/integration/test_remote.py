@@ -1,0 +1,301 @@
+"""Remote hosts for real: a throwaway sshd on 127.0.0.1 (benchmarks/sshd.py) with keys
+made for the test, the system ssh client, and ``netexplorer agent`` on the far side.
+
+The remote read of the lab is compared with the local read; live events, a dropped
+connection (sshd and its sessions killed, then started again), a wrong key,
+netexplorer missing from the remote PATH, a sudo that wants a password and an
+unreachable host are each produced for real and must be said in words.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.sshd import ThrowawaySshd, free_port
+from integration import groundtruth as gt
+from integration.test_live import container, live_app, shown, table, until
+from netexplorer.model import Snapshot
+from netexplorer.remote.feed import SSH_SOURCE, RemoteFeed
+from netexplorer.remote.target import parse_target
+from netexplorer.ui.app import create_app
+from netexplorer.ui.banner import Banner
+from netexplorer.ui.hosts import HostsPane
+
+WIDE = (160, 45)
+MASQ_DEFAULT = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
+
+
+@pytest.fixture(scope="module")
+def sshd(lab: str) -> Iterator[ThrowawaySshd]:
+    server = ThrowawaySshd()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def ssh_env(sshd: ThrowawaySshd, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The app and the CLI reach the throwaway sshd with the authorized key."""
+    env = sshd.env("good")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture(scope="module")
+def test_user() -> Iterator[str]:
+    """A user without netexplorer in its PATH, whose sudo rule needs a password (no
+    NOPASSWD); removed afterwards."""
+    user = f"nxr{uuid.uuid4().hex[:8]}"
+    sudoers = Path("/etc/sudoers.d") / user
+    subprocess.run(["useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", user], check=True)
+    try:
+        subprocess.run(["usermod", "-p", "*", user], check=True)  # not locked, no password
+        sudoers.write_text(f"{user} ALL=(root) ALL\n")
+        sudoers.chmod(0o440)
+        yield user
+    finally:
+        sudoers.unlink(missing_ok=True)
+        subprocess.run(["userdel", user], check=False)
+
+
+def cli(*args: str, ssh: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netexplorer", *args],
+        capture_output=True,
+        text=True,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("NETEXPLORER_")}, **ssh},
+        cwd=gt.REPO,
+        timeout=90,
+        check=False,
+    )
+
+
+def stable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot without timings, host metadata, live connections and counters."""
+    strip = ("collect_seconds", "sources", "conntrack", "host")
+    counters = ("packets", "bytes", "delta_packets", "delta_bytes")
+    out = {k: v for k, v in doc.items() if k not in strip}
+    out["containers"] = [{**c, "conntrack": []} for c in doc["containers"]]
+    for key in ("rules", "chains"):
+        out[key] = [{k: v for k, v in r.items() if k not in counters} for r in doc[key]]
+    return out
+
+
+def test_remote_snapshot_equals_the_local_one(sshd: ThrowawaySshd, ssh_env: dict[str, str]) -> None:
+    remote = cli("snapshot", "--json", "--host", sshd.url(), ssh=ssh_env)
+    assert remote.returncode == 0, remote.stderr
+    local = cli("snapshot", "--json", ssh=ssh_env)
+    assert local.returncode == 0, local.stderr
+    rdoc, ldoc = json.loads(remote.stdout), json.loads(local.stdout)
+    endpoints = {(c["name"], e["network"]): e for c in ldoc["containers"] for e in c["endpoints"]}
+    assert endpoints
+    assert {
+        (c["name"], e["network"]): e for c in rdoc["containers"] for e in c["endpoints"]
+    } == endpoints
+    assert endpoints[("test1", "bridge")]["host_veth"] == gt.host_veth_of("test1")["ifname"]
+    assert stable(rdoc) == stable(ldoc)
+    assert [s["name"] for s in rdoc["sources"]] == [s["name"] for s in ldoc["sources"]]
+    assert all(s["ok"] for s in rdoc["sources"])
+
+
+def test_docker_host_ssh_is_honoured(sshd: ThrowawaySshd, ssh_env: dict[str, str]) -> None:
+    proc = cli("snapshot", ssh={**ssh_env, "DOCKER_HOST": sshd.url()})
+    assert proc.returncode == 0, proc.stderr
+    assert "test1" in proc.stdout and "docker0" in proc.stdout
+
+
+def test_wrong_key_is_authentication_refused(sshd: ThrowawaySshd) -> None:
+    proc = cli("snapshot", "--host", sshd.url(), ssh=sshd.env("stranger"))
+    assert proc.returncode == 5
+    assert "authentication refused" in proc.stderr and "never asks for a password" in proc.stderr
+
+
+def test_netexplorer_missing_from_the_remote_path_gives_the_install_command(
+    sshd: ThrowawaySshd, test_user: str
+) -> None:
+    for sudo in ([], ["--remote-sudo"]):
+        proc = cli("snapshot", "--host", sshd.url(test_user), *sudo, ssh=sshd.env("bare"))
+        assert proc.returncode == 5, proc.stderr
+        assert "netexplorer is not installed there" in proc.stderr
+        assert "'pip install netexplorer'" in proc.stderr
+
+
+def test_unreachable_host_and_doctor_over_several_hosts(
+    sshd: ThrowawaySshd, ssh_env: dict[str, str]
+) -> None:
+    closed = f"ssh://root@127.0.0.1:{free_port()}"
+    proc = cli("doctor", "--host", sshd.url(), "--host", closed, ssh=ssh_env)
+    assert proc.returncode == 5  # the worst: one host could not be read
+    assert f"== root@127.0.0.1:{sshd.port}" in proc.stdout
+    assert "unreachable" in proc.stderr and "Connection refused" in proc.stderr
+    alone = cli("doctor", "--json", "--host", sshd.url(), ssh=ssh_env)
+    assert alone.returncode in (0, 3), alone.stderr  # the lab's own findings, if any
+    both = cli("doctor", "--json", "--host", sshd.url(), "--host", closed, ssh=ssh_env)
+    hosts = json.loads(both.stdout)["hosts"]
+    assert [h["exit"] for h in hosts] == [alone.returncode, 5]
+    assert hosts[0]["findings"] == json.loads(alone.stdout)["findings"]
+
+
+def test_sudo_asking_for_a_password_is_said(
+    sshd: ThrowawaySshd, ssh_env: dict[str, str], test_user: str
+) -> None:
+    url = sshd.url(test_user)
+    proc = cli("snapshot", "--host", url, "--remote-sudo", ssh=ssh_env)
+    assert proc.returncode == 5, proc.stderr
+    assert "sudo asks for a password there" in proc.stderr
+    # without sudo it connects, and the read says it was not root
+    plain = cli("snapshot", "--json", "--host", url, ssh=ssh_env)
+    assert "not running as root" in " ".join(json.loads(plain.stdout)["warnings"])
+
+
+def test_root_with_remote_sudo_reads_the_lab(sshd: ThrowawaySshd, ssh_env: dict[str, str]) -> None:
+    proc = cli("snapshot", "--host", sshd.url(), "--remote-sudo", ssh=ssh_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "test1" in proc.stdout
+
+
+# ------------------------------------------------------------------ live, over ssh
+def run_feed(feed: RemoteFeed) -> tuple[queue.Queue[tuple[Snapshot, list[str]]], threading.Thread]:
+    reads: queue.Queue[tuple[Snapshot, list[str]]] = queue.Queue()
+    thread = threading.Thread(target=feed.run, args=(lambda s, r: reads.put((s, r)),))
+    thread.start()
+    return reads, thread
+
+
+def next_read(
+    reads: queue.Queue[tuple[Snapshot, list[str]]],
+    check: Callable[[Snapshot], bool],
+    timeout: float = 20,
+) -> Snapshot:
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        snap, _ = reads.get(timeout=max(0.01, end - time.monotonic()))
+        if check(snap):
+            return snap
+
+
+def names(snap: Snapshot) -> set[str]:
+    return {c.name for c in snap.containers}
+
+
+def test_live_events_arrive_over_ssh(
+    sshd: ThrowawaySshd, ssh_env: dict[str, str], throwaway: Callable[..., str]
+) -> None:
+    feed = RemoteFeed(parse_target(sshd.url()), interval=2.0)
+    reads, thread = run_feed(feed)
+    try:
+        next_read(reads, lambda s: "test1" in names(s))
+        name = throwaway()
+        snap = next_read(reads, lambda s: name in names(s))
+        ct = next(c for c in snap.containers if c.name == name)
+        assert ct.state == "running" and ct.endpoints[0].ipv4
+        gt.remove_container(name)
+        next_read(reads, lambda s: name not in names(s))
+    finally:
+        feed.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_connection_dropped_mid_session_is_stale_then_reconnects(
+    sshd: ThrowawaySshd, ssh_env: dict[str, str]
+) -> None:
+    feed = RemoteFeed(parse_target(sshd.url()), interval=1.0, backoff=(0.5, 1.0))
+    reads, thread = run_feed(feed)
+    try:
+        first = next_read(reads, lambda s: "test1" in names(s))
+        sshd.stop()
+        stale = next_read(reads, lambda s: s.source(SSH_SOURCE) is not None)
+        ssh = stale.source(SSH_SOURCE)
+        assert ssh is not None and not ssh.ok and ssh.stale
+        assert "connection was lost" in (ssh.error or "")
+        assert all(s.stale for s in stale.sources)
+        assert names(stale) == names(first)  # the last read stays
+        failed = next_read(reads, lambda s: "unreachable" in str(s.sources[0].error))
+        assert names(failed) == names(first) and "reconnecting in" in str(failed.sources[0].error)
+        sshd.start()
+        again = next_read(reads, lambda s: s.source(SSH_SOURCE) is None)
+        assert "test1" in names(again) and not any(s.stale for s in again.sources)
+    finally:
+        feed.stop()
+        thread.join(10)
+        if sshd.proc is None:
+            sshd.start()
+
+
+# ------------------------------------------------------------------ the app, over ssh
+async def test_app_over_ssh_cross_links_follows_and_survives_a_drop(
+    sshd: ThrowawaySshd, ssh_env: dict[str, str], throwaway: Callable[..., str]
+) -> None:
+    app = create_app(hosts=[parse_target(sshd.url())], interval=1.0)
+    async with app.run_test(size=WIDE) as pilot:
+        await live_app(pilot)
+        assert str(app.query_one("#topbar").render()).count(f"ssh root@127.0.0.1:{sshd.port}")
+        # cross-links: test1 lights up its veth, its port and docker0's MASQUERADE
+        test1 = container(app, "test1")
+        assert test1 is not None and app.links is not None
+        app.select(test1.key, "containers")
+        await pilot.pause()
+        veth = f"if:{test1.endpoints[0].host_ifindex}"
+        assert veth in table(app, "interfaces").table.marked()
+        assert veth in table(app, "bridges").table.marked()
+        masq = [r.key for r in app.snapshot.rules if r.text == MASQ_DEFAULT]  # type: ignore[union-attr]
+        assert masq and set(masq) & set(table(app, "rules").table.marked())
+        # live: a container started on the host appears with its veth and port
+        name = throwaway()
+        assert await until(pilot, lambda: shown(app, name), 20), f"{name} not shown"
+        # the connection drops: banner, stale panes, the last read kept
+        sshd.stop()
+        banner = app.query_one(Banner)
+        assert await until(pilot, lambda: "connection was lost" in str(banner.render()), 20)
+        assert banner.display and container(app, name) is not None
+        assert "stale" in str(table(app, "containers").border_title)
+        assert app.selected == test1.key
+        sshd.start()
+        assert await until(pilot, lambda: not banner.display, 30), str(banner.render())
+        assert app.selected == test1.key and container(app, "test1") is not None
+        assert "stale" not in str(table(app, "containers").border_title)
+
+
+async def test_app_with_two_hosts_keeps_each_selection(
+    sshd: ThrowawaySshd, ssh_env: dict[str, str]
+) -> None:
+    closed = f"ssh://root@127.0.0.1:{free_port()}"
+    hosts = [parse_target(sshd.url()), parse_target(closed)]
+    app = create_app(hosts=hosts, interval=2.0)
+    async with app.run_test(size=WIDE) as pilot:
+        await live_app(pilot)
+        pane = app.query_one(HostsPane)
+        assert pane.display
+        assert await until(pilot, lambda: app.views[1].state == "failed", 20)
+        assert app.views[0].state == "connected"
+        assert "unreachable" in app.views[1].detail
+        rows = [str(pane.get_row_at(n)[2]) + str(pane.get_row_at(n)[3]) for n in range(2)]
+        assert "connected" in rows[0] and "failed" in rows[1] and "unreachable" in rows[1]
+        test1 = container(app, "test1")
+        assert test1 is not None
+        app.select(test1.key, "containers")
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert app.current == 1 and app.selected is None and not app.snapshot.containers  # type: ignore[union-attr]
+        assert "unreachable" in str(app.query_one(Banner).render())
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert app.current == 0 and app.selected == test1.key
+        assert table(app, "containers").table.cursor_key == test1.key
