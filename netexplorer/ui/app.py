@@ -490,6 +490,10 @@ class NetExplorerApp(App[int]):
         self.snapshot = view.analysis.read if view.analysis is not None else None
         self.links = view.analysis.links if view.analysis is not None else None
         self.findings = list(result.findings)
+        # the tables' own cursor moves while they refill are not the user's selection:
+        # no table has the focus meanwhile (only a focused table posts Selected)
+        focused = self.focused
+        self.screen.set_focus(None)
         for p in self.table_panes:
             p.show_snapshot(result)
         self.call_after_refresh(self._fit_rows)
@@ -504,6 +508,8 @@ class NetExplorerApp(App[int]):
         else:
             self.details.show_item(None, self.analysis)
             self._show_status()
+        if focused is not None:
+            self.call_after_refresh(focused.focus)
 
     def _show_topbar(self, collecting: bool = False) -> None:
         text = Text(end="", no_wrap=True, overflow="ellipsis")
