@@ -132,6 +132,8 @@ def iptables_trace(backend: str, family: int, hook: str, match: list[str]) -> It
     tool = f"{'ip6tables' if family == 6 else 'iptables'}-{backend.removeprefix('iptables-')}"
     rule = ["-t", "raw", hook, *match, "-j", "TRACE"]
     trace = Trace([], "")
+    nft_family = "ip6" if family == 6 else "ip"
+    had_raw = backend != "iptables-nft" or _nft_table_exists(nft_family, "raw")
     run(tool, "-t", "raw", "-I", *rule[2:])
     try:
         if backend == "iptables-nft":
@@ -148,6 +150,13 @@ def iptables_trace(backend: str, family: int, hook: str, match: list[str]) -> It
             trace.events = parse_kmsg(lines)
     finally:
         run(tool, "-t", "raw", "-D", *rule[2:], check=False)
+        if not had_raw:  # iptables-nft made the raw table for the TRACE rule
+            run("nft", "delete", "table", nft_family, "raw", check=False)
+
+
+def _nft_table_exists(family: str, name: str) -> bool:
+    done = subprocess.run(["nft", "list", "table", family, name], capture_output=True, check=False)
+    return done.returncode == 0
 
 
 @contextmanager
