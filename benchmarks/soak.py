@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -166,6 +166,14 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def _collect(proc: subprocess.Popen[str], samples: list[dict[str, float]]) -> None:
+    """Thread: the child's sample lines, as they come."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("{"):
+            samples.append(json.loads(line))
+
+
 def parent(args: argparse.Namespace) -> int:
     from benchmarks.__main__ import _describe, machine
 
@@ -189,10 +197,10 @@ def parent(args: argparse.Namespace) -> int:
             text=True,
             cwd=Path(__file__).resolve().parents[1],
         )
-        os.set_blocking(proc.stdout.fileno(), False)  # type: ignore[union-attr]
+        reader = threading.Thread(target=_collect, args=(proc, samples), daemon=True)
+        reader.start()
         next_n = args.containers
         rng = random.Random(0)
-        buffer = ""
         while proc.poll() is None:
             time.sleep(args.every)
             gone = live.pop(rng.randrange(len(live)))
@@ -200,20 +208,14 @@ def parent(args: argparse.Namespace) -> int:
             live.append(start_container(next_n))
             next_n += 1
             churned += 1
-            buffer += proc.stdout.read() or ""  # type: ignore[union-attr]
-            *done, buffer = buffer.split("\n")
-            samples += [json.loads(line) for line in done if line.startswith("{")]
-            if samples:
+            if samples and churned % 20 == 0:
                 last = samples[-1]
                 print(
                     f"t={last['t']:.0f}s rss={last['rss_mb']:.1f} MB "
                     f"shown={last['shown']:.0f} churned={churned}",
                     flush=True,
                 )
-        rest = (proc.stdout.read() or "") if proc.stdout else ""
-        samples += [
-            json.loads(line) for line in (buffer + rest).split("\n") if line.startswith("{")
-        ]
+        reader.join(10)
         if proc.returncode != 0:
             print(f"the app exited with {proc.returncode}", file=sys.stderr)
     except Interrupted as why:
