@@ -256,6 +256,7 @@ class _Builder:
         self.edges: dict[str, set[str]] = defaultdict(set)
         self.labels: dict[str, str] = {}
         self.warnings: list[str] = []
+        self._said = set(read.warnings)
         self.interfaces_by_name = {i.name: i for i in read.interfaces}
         self.bridges = {b.name: b for b in read.bridges}
         self.networks = {n.id: n for n in read.networks}
@@ -271,7 +272,9 @@ class _Builder:
         self.edges[b].add(a)
 
     def warn(self, message: str) -> None:
-        if message not in self.read.warnings and message not in self.warnings:
+        """Say ``message`` once, and not when the read says it already (a loaded file)."""
+        if message not in self._said:
+            self._said.add(message)
             self.warnings.append(message)
 
 

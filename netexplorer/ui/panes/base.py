@@ -21,6 +21,16 @@ from netexplorer.ui.search import SearchRow, search_row
 Rows = dict[str, list[Text]]
 
 
+def _same(now: tuple[object, ...], before: tuple[object, ...] | None) -> bool:
+    """Are ``now`` and ``before`` the same inputs: the same lists (by identity) and
+    equal settings?"""
+    if before is None or len(now) != len(before):
+        return False
+    return all(
+        a is b or (not isinstance(a, list) and a == b) for a, b in zip(now, before, strict=True)
+    )
+
+
 class Pane(Vertical):
     """A box with a numbered title; subclasses fill it."""
 
@@ -99,6 +109,8 @@ class TablePane(Pane):
         self._result: Analysis | None = None
         #: the rows as ``rows`` made them, every column, nothing shortened
         self._rows: Rows = {}
+        #: what the rows were made from (see ``inputs``)
+        self._inputs: tuple[object, ...] | None = None
         self._search_rows: object = None
         self._search_texts: list[SearchRow] = []
 
@@ -142,10 +154,19 @@ class TablePane(Pane):
     def rows(self, result: Analysis) -> Rows:
         raise NotImplementedError
 
+    def inputs(self, result: Analysis) -> tuple[object, ...]:
+        """What ``rows`` reads: the read's lists (a source not read again is the same
+        list object in the next read) and the pane's own settings. Rows are made
+        again only when one of them changed."""
+        return (result.read,)
+
     def show_snapshot(self, result: Analysis) -> None:
         self._snapshot, self._result = result.read, result
-        self._rows = self.rows(result)
-        self.table.sync(self._shown(self._rows))
+        inputs = self.inputs(result)
+        if not _same(inputs, self._inputs):
+            self._inputs = inputs
+            self._rows = self.rows(result)
+            self.table.sync(self._shown(self._rows))
         stale = self.stale_sources()
         self.set_class(bool(stale), "-stale")
         self.border_title = self.heading() + (

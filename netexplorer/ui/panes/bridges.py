@@ -36,6 +36,10 @@ class BridgesPane(TablePane):
     full_only = frozenset({"ifindex", "stp"})
     limits = {"owner": 20}
 
+    def inputs(self, result: Analysis) -> tuple[object, ...]:
+        read = result.read
+        return (read.bridges, read.interfaces, read.containers, read.networks)
+
     def rows(self, result: Analysis) -> Rows:
         snapshot, corr = result.read, result.correlation
         owners = port_owners(snapshot, corr)

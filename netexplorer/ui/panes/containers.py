@@ -49,6 +49,9 @@ class ContainersPane(TablePane):
     full_only = frozenset({"id"})
     limits = {"name": 24, "image": 16}
 
+    def inputs(self, result: Analysis) -> tuple[object, ...]:
+        return (result.read.containers,)
+
     def rows(self, result: Analysis) -> Rows:
         snapshot = result.read
         return {

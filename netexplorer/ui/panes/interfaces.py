@@ -35,6 +35,9 @@ class InterfacesPane(TablePane):
     full_only = frozenset({"mac", "kind", "mtu"})
     limits = {"master": 16}
 
+    def inputs(self, result: Analysis) -> tuple[object, ...]:
+        return (result.read.interfaces,)
+
     def rows(self, result: Analysis) -> Rows:
         rows: Rows = {
             iface.key: interface_row(iface)

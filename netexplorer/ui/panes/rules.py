@@ -4,6 +4,8 @@ iptables-save form, or nft's own syntax for Docker's native nftables tables."""
 
 from __future__ import annotations
 
+from rich.text import Text
+
 from netexplorer.analysis import Analysis
 from netexplorer.model import NFTABLES, Rule
 from netexplorer.rule_summary import summary
@@ -44,6 +46,8 @@ class RulesPane(TablePane):
 
     def __init__(self) -> None:
         super().__init__()
+        #: rule key -> (what its row was made from, the row)
+        self._made: dict[str, tuple[tuple[object, ...], list[Text]]] = {}
         self.table_name = "nat"
         #: the rule column shows each rule's full text (iptables-save or nft), not
         #: its summary (``f`` toggles)
@@ -91,9 +95,21 @@ class RulesPane(TablePane):
         self._again()
         return self.full_text
 
+    def inputs(self, result: Analysis) -> tuple[object, ...]:
+        return (result.read.rules, self.table_name, self.full_text)
+
     def rows(self, result: Analysis) -> Rows:
-        return {
-            rule.key: [
+        """The shown table's rules; a rule that reads as before (a poll re-reads every
+        rule, most of them unchanged) keeps its cells instead of new ones."""
+        made: dict[str, tuple[tuple[object, ...], list[Text]]] = {}
+        before = self._made
+        for rule in result.read.rules:
+            if rule.table != self.table_name:
+                continue
+            sig = (rule.text, rule.chain, rule.packets, rule.bytes, rule.delta_packets,
+                   rule.position, rule.backend, rule.family, self.full_text)  # fmt: skip
+            old = before.get(rule.key)
+            made[rule.key] = (sig, old[1]) if old is not None and old[0] == sig else (sig, [
                 safe(rule.text if self.full_text else summary(rule)),
                 safe(rule.chain),
                 safe(delta_text(rule), style="bold", empty="", justify="right"),
@@ -101,7 +117,6 @@ class RulesPane(TablePane):
                 numeric(rule.bytes),
                 safe(where(rule)),
                 numeric(rule.position),
-            ]
-            for rule in result.read.rules
-            if rule.table == self.table_name
-        }
+            ])  # fmt: skip
+        self._made = made
+        return {key: cells for key, (_, cells) in made.items()}

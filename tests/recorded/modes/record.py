@@ -14,11 +14,15 @@ one host, one none, one internal, one macvlan). Writes:
   only while /proc/sys is read);
 
 then removes everything. tests/unit/test_doctor.py and tests/ui use them.
+:func:`modes` (the objects, made and removed) is also what scripts/record-demo
+records the shipped demo with.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -70,7 +74,10 @@ def ip_forward_zero() -> SysctlData:
         path.write_text(old)
 
 
-def main() -> None:
+@contextmanager
+def modes() -> Iterator[dict[str, str]]:
+    """Every network mode on the lab, removed again on leaving (also on failure):
+    role -> container name."""
     cts = {r: f"{TAG}-{r}" for r in ("multi", "shared", "host", "none", "int1", "mv1")}
     try:
         gt.run("ip", "link", "add", PARENT, "type", "veth", "peer", "name", f"{TAG}-p1")
@@ -87,6 +94,17 @@ def main() -> None:
         gt.create_container(cts["none"], ("none",))
         gt.create_container(cts["int1"], (f"{TAG}-int",))
         gt.create_container(cts["mv1"], (f"{TAG}-mv",))
+        yield cts
+    finally:
+        for name in cts.values():
+            gt.remove_container(name)
+        for net in NETS:
+            gt.run("docker", "network", "rm", f"{TAG}-{net}", check=False)
+        gt.run("ip", "link", "del", PARENT, check=False)
+
+
+def main() -> None:
+    with modes() as cts:
         (HERE / "healthy.snapshot.json").write_text(snapshot_to_json(ours(collect_snapshot())))
         mode = gt.active_iptables_mode()
         ip = gt.container_ips(cts["multi"])[f"{TAG}-icc"]
@@ -101,12 +119,6 @@ def main() -> None:
             gt.run("ip", "link", "set", PARENT, "up")
         (HERE / "broken.snapshot.json").write_text(snapshot_to_json(ours(snap)))
         print(f"recorded; the DNAT deleted was to {ip} or a sibling endpoint")
-    finally:
-        for name in cts.values():
-            gt.remove_container(name)
-        for net in NETS:
-            gt.run("docker", "network", "rm", f"{TAG}-{net}", check=False)
-        gt.run("ip", "link", "del", PARENT, check=False)
 
 
 if __name__ == "__main__":

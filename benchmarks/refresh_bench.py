@@ -1,0 +1,132 @@
+"""The live refresh at 1,000 containers / 5,000 rules: worker, UI thread, and a keypress.
+
+    python -m benchmarks.refresh_bench [REPEATS]   (prints one JSON line)
+
+The synthetic snapshot of :mod:`benchmarks.synth` is the host. A
+:class:`~netexplorer.live.feed.LiveFeed` reads it through collectors that hand
+out its parts (no kernel, no Docker): the firewall is "read" afresh on every
+poll (new Rule objects for all 5,000 rules, :data:`MOVING` of them with counters
+that moved, as traffic moves some rules' counters between polls), and Docker and
+netlink are reused, as on a real poll. Measured, in a headless app (160x45, all
+panes) that shows it:
+
+* ``worker_s``: the poll in the worker thread, from the fresh firewall part to
+  the analysis ready (``feed.collect`` of the polled sources: deltas, assembly,
+  then ``analyse``: correlation, the doctor, findings linked);
+* ``ui_s``: the UI thread's work for that refresh, from ``SnapshotReady`` posted
+  until every message queue has drained and the screen is painted;
+* ``refresh_s``: both (read to painted rows, one source changed);
+* ``key_during_refresh_s``: a cursor move posted right after a ``SnapshotReady``,
+  until the selection moved, its marks are applied and the screen is painted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+from benchmarks.synth import synthetic_snapshot
+from benchmarks.ui_bench import SIZE, _all_marked, _paint, _settle, _until
+
+SIZES = {"containers": 1000, "interfaces": 2000, "rules": 5000}
+#: how many rules count packets between two polls (every 100th rule)
+MOVING = 50
+
+
+def collectors(snap: Any) -> Any:
+    """Collectors that return the synthetic snapshot's parts; the firewall's counters
+    move on every read (new Rule objects each time, as a real read makes)."""
+    from netexplorer.collect.conntrack_source import ConntrackData
+    from netexplorer.collect.docker_source import DockerData
+    from netexplorer.collect.firewall import FirewallData
+    from netexplorer.collect.netlink_source import NetlinkData
+    from netexplorer.collect.snapshot import Collectors
+    from netexplorer.collect.sysctl_source import SysctlData
+
+    reads = [0]
+
+    def firewall() -> FirewallData:
+        reads[0] += 1
+        n = reads[0]
+        step = max(1, len(snap.rules) // MOVING)
+        rules = [
+            replace(r, packets=r.packets + n, bytes=r.bytes + 84 * n)
+            if i % step == 0
+            else replace(r)
+            for i, r in enumerate(snap.rules)
+        ]
+        return FirewallData(rules, list(snap.chains), list(snap.firewall_backends))
+
+    return Collectors(
+        docker=lambda: DockerData(copy.deepcopy(snap.networks), copy.deepcopy(snap.containers)),
+        netlink=lambda: NetlinkData(copy.deepcopy(snap.interfaces), copy.deepcopy(snap.bridges)),
+        firewall=firewall,
+        netnsids=lambda pids: {c.pid: c.netnsid for c in snap.containers if c.pid in pids},
+        conntrack=lambda: ConntrackData(list(snap.conntrack)),
+        sysctl=lambda: SysctlData(dict(snap.sysctls)),
+    )
+
+
+async def _measure(repeats: int) -> dict[str, Any]:
+    from netexplorer.analysis import analyse
+    from netexplorer.live.feed import POLLED, LiveFeed
+    from netexplorer.ui.app import create_app
+    from netexplorer.ui.messages import SnapshotReady
+
+    synth = synthetic_snapshot(**SIZES)
+    feed = LiveFeed(collectors=collectors(synth), watch=False)
+    first = analyse(feed.collect())
+    app = create_app(source=lambda: first.read)
+    out: dict[str, Any] = {"worker_s": [], "ui_s": [], "refresh_s": [], "key_during_refresh_s": []}
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: app.snapshot is not None and app.selected is not None)
+        await _settle(app)
+        _paint(app)
+        await pilot.pause()
+        loop = asyncio.get_running_loop()
+        for i in range(repeats):
+            t0 = time.perf_counter()
+            result = await loop.run_in_executor(None, lambda: analyse(feed.collect(POLLED)))
+            t1 = time.perf_counter()
+            app.post_message(SnapshotReady(result))
+            await _until(lambda: app.analysis is result)  # noqa: B023 - awaited here
+            await _settle(app)
+            _paint(app)
+            t2 = time.perf_counter()
+            out["worker_s"].append(t1 - t0)
+            out["ui_s"].append(t2 - t1)
+            out["refresh_s"].append(t2 - t0)
+            await pilot.pause()
+
+            from textual import events
+
+            result = await loop.run_in_executor(None, lambda: analyse(feed.collect(POLLED)))
+            before = app.selected
+            t0 = time.perf_counter()
+            app.post_message(SnapshotReady(result))
+            app.post_message(events.Key("down" if i % 2 == 0 else "up", None))
+            await _until(lambda: app.selected != before and app.analysis is result)  # noqa: B023
+            await _settle(app)
+            _paint(app)
+            out["key_during_refresh_s"].append(time.perf_counter() - t0)
+            assert _all_marked(app), "marks were not applied"
+            await pilot.pause()
+        delta = [r for r in app.snapshot.rules if r.delta_packets] if app.snapshot else []
+        out["rules_with_delta"] = len(delta)
+        await pilot.press("q")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    repeats = int(argv[0]) if argv else 5
+    print(json.dumps(asyncio.run(_measure(repeats))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
