@@ -184,7 +184,7 @@ def parent(args: argparse.Namespace) -> int:
         f" Started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
     )
     samples: list[dict[str, float]] = []
-    churned = 0
+    churned = failed = 0
     proc: subprocess.Popen[str] | None = None
     try:
         clean_up()
@@ -203,9 +203,13 @@ def parent(args: argparse.Namespace) -> int:
         rng = random.Random(0)
         while proc.poll() is None:
             time.sleep(args.every)
-            gone = live.pop(rng.randrange(len(live)))
-            docker("rm", "-f", gone, check=False)
-            live.append(start_container(next_n))
+            if live:
+                docker("rm", "-f", live.pop(rng.randrange(len(live))), check=False)
+            try:
+                live.append(start_container(next_n))
+            except subprocess.CalledProcessError as exc:  # dockerd restarted meanwhile
+                failed += 1
+                print(f"docker run failed ({exc.stderr.strip()}); going on", file=sys.stderr)
             next_n += 1
             churned += 1
             if samples and churned % 20 == 0:
@@ -226,6 +230,8 @@ def parent(args: argparse.Namespace) -> int:
             proc.wait(30)
         clean_up()
     text = report(samples, args, churned, header)
+    if failed:
+        text += f"\n{failed} of the replacements failed to start (dockerd restarted meanwhile).\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     (args.out.with_suffix(".json")).write_text(json.dumps(samples))

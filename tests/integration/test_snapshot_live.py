@@ -20,6 +20,7 @@ import pytest
 
 from integration import groundtruth as gt
 from netexplorer.correlate import correlate
+from netexplorer.model import SCHEMA_VERSION
 from netexplorer.snapshot_io import snapshot_from_dict
 
 MASQ_DEFAULT = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
@@ -163,7 +164,7 @@ def test_multi_homed_endpoints_have_only_their_own_networks_rules(snap: dict[str
 
 
 def test_schema_sources_and_deterministic_order(snap: dict[str, Any]) -> None:
-    assert snap["schema"] == 1
+    assert snap["schema"] == SCHEMA_VERSION
     assert [s["name"] for s in snap["sources"]] == [
         "docker",
         "netlink",
