@@ -7,12 +7,12 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+import netexplorer.ui.sources
 from netexplorer.correlate import Wiring, correlate
 from netexplorer.model import Container, Endpoint, Snapshot
 from netexplorer.snapshot_io import load_snapshot
 from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.panes.base import TablePane
-from netexplorer.ui.sources import demo_path
 
 RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "snapshots"
 NO_DOCKER = RECORDED / "no-docker.json"
@@ -26,7 +26,7 @@ NARROW = (80, 24)
 
 
 def demo() -> Snapshot:
-    return load_snapshot(demo_path())
+    return load_snapshot(netexplorer.ui.sources.demo_path())
 
 
 def container(snap: Snapshot, name: str) -> Container:
