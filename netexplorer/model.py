@@ -181,8 +181,9 @@ class Container:
     #: ``--network container:<other>``: the id of the container whose network
     #: namespace this one shares (it has no endpoints of its own); None otherwise
     netns_owner: str | None = None
-    #: what the container sees in its own network namespace (interfaces, routes,
-    #: policy rules); None when not read
+    #: its own network namespace as ``ip a``, ``ip route``, ``ip rule`` show it
+    #: inside; None when not running or not read (``--network host`` is the
+    #: host's namespace: Snapshot.routes; a ``container:`` sharer uses its owner's)
     inside: NetnsView | None = None
 
     @property
@@ -346,6 +347,181 @@ class SwarmInfo:
     manager: bool = False
 
 
+#: routing table numbers ``ip`` prints by name (/etc/iproute2/rt_tables)
+TABLE_NAMES = {255: "local", 254: "main", 253: "default", 0: "unspec"}
+#: address families of routes and policy rules
+INET = "inet"
+INET6 = "inet6"
+
+
+def table_name(table: int) -> str:
+    """``main``, ``local``, ``default`` or the number, as ``ip route``/``ip rule`` print it."""
+    return TABLE_NAMES.get(table, str(table))
+
+
+def _bare(cidr: str) -> str:
+    """A host prefix (/32, /128) without its length, as ``ip`` prints it."""
+    addr, _, length = cidr.partition("/")
+    host = "128" if ":" in addr else "32"
+    return addr if length == host else cidr
+
+
+@dataclass(slots=True)
+class Route:
+    """One route of one routing table (``ip route show table all``)."""
+
+    family: str  # "inet" | "inet6"
+    #: "default" or a CIDR ("172.17.0.0/16", "203.0.113.1/32")
+    dst: str
+    #: unicast, local, broadcast, blackhole, unreachable, prohibit, throw, multicast,
+    #: anycast, nat (or the number)
+    type: str = "unicast"
+    table: int = 254  # 254 main, 255 local, 253 default, or a number
+    dev: str | None = None
+    ifindex: int | None = None
+    gateway: str | None = None
+    prefsrc: str | None = None
+    scope: str = "universe"  # universe, site, link, host, nowhere (or the number)
+    metric: int | None = None
+    protocol: str = ""  # kernel, boot, static, dhcp, ... (or the number)
+
+    @property
+    def prefixlen(self) -> int:
+        """Length of the destination prefix (0 for default)."""
+        if self.dst == "default":
+            return 0
+        _, _, length = self.dst.partition("/")
+        return int(length) if length else (128 if ":" in self.dst else 32)
+
+    def text(self) -> str:
+        """The route as ``ip route show table all`` prints it."""
+        parts = [] if self.type == "unicast" else [self.type]
+        parts.append(_bare(self.dst))
+        if self.gateway:
+            parts += ["via", self.gateway]
+        if self.dev:
+            parts += ["dev", self.dev]
+        if self.table != 254:
+            parts += ["table", table_name(self.table)]
+        if self.protocol and self.protocol != "boot":
+            parts += ["proto", self.protocol]
+        if self.scope != "universe":
+            parts += ["scope", self.scope]
+        if self.prefsrc:
+            parts += ["src", self.prefsrc]
+        if self.metric is not None:
+            parts += ["metric", str(self.metric)]
+        return " ".join(parts)
+
+
+@dataclass(slots=True)
+class IpRule:
+    """A policy-routing rule (``ip rule``): which table a packet's route is looked up in."""
+
+    family: str  # "inet" | "inet6"
+    priority: int
+    table: int
+    #: lookup, goto, nop, blackhole, unreachable, prohibit (or the number)
+    action: str = "lookup"
+    src: str | None = None  # CIDR; None is "all"
+    dst: str | None = None
+    iif: str | None = None
+    oif: str | None = None
+    fwmark: int | None = None
+    fwmask: int | None = None
+    #: ``not``: the rule applies to packets its selectors do NOT match
+    invert: bool = False
+    #: action goto: the priority it jumps to
+    goto: int | None = None
+
+    def text(self) -> str:
+        """The rule as ``ip rule`` prints it: ``32766: from all lookup main``."""
+        parts = [f"{self.priority}:"]
+        if self.invert:
+            parts.append("not")
+        parts += ["from", _bare(self.src) if self.src else "all"]
+        if self.dst:
+            parts += ["to", _bare(self.dst)]
+        if self.fwmark is not None:
+            mark = f"{self.fwmark:#x}"
+            if self.fwmask is not None and self.fwmask != 0xFFFFFFFF:
+                mark += f"/{self.fwmask:#x}"
+            parts += ["fwmark", mark]
+        if self.iif:
+            parts += ["iif", self.iif]
+        if self.oif:
+            parts += ["oif", self.oif]
+        if self.action == "lookup":
+            parts += ["lookup", table_name(self.table)]
+        elif self.action == "goto":
+            parts += ["goto", str(self.goto)]
+        else:
+            parts.append(self.action)
+        return " ".join(parts)
+
+
+#: the rules every network namespace starts with (priority, table), per family
+DEFAULT_IP_RULES = {
+    INET: ((0, 255), (32766, 254), (32767, 253)),
+    INET6: ((0, 255), (32766, 254)),
+}
+
+
+def is_default_rule(rule: IpRule) -> bool:
+    """One of the rules a namespace is born with (``from all lookup local/main/default``)."""
+    plain = (
+        rule.action == "lookup"
+        and not rule.invert
+        and rule.src is None
+        and rule.dst is None
+        and rule.iif is None
+        and rule.oif is None
+        and rule.fwmark is None
+    )
+    return plain and (rule.priority, rule.table) in DEFAULT_IP_RULES.get(rule.family, ())
+
+
+@dataclass(slots=True)
+class NetnsView:
+    """A network namespace as ``ip a``, ``ip route show table all`` and ``ip rule`` show it
+    from inside (a container's own, read over netlink without ``docker exec``)."""
+
+    #: its interfaces with their names inside (eth0); ``link_ifindex`` is the ``@ifN``
+    #: (for a veth the host-side peer's ifindex), ``link_netnsid`` the peer's netns id
+    #: as this namespace sees it
+    interfaces: list[Interface] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    ip_rules: list[IpRule] = field(default_factory=list)
+    #: why it could not be read (the container vanished, not root ...), with the fix
+    error: str | None = None
+
+    def interface(self, ifindex: int | None) -> Interface | None:
+        return next((i for i in self.interfaces if i.ifindex == ifindex), None)
+
+    def interface_with_address(self, address: str | None) -> Interface | None:
+        """The interface holding ``address`` (an endpoint's IP), None if none does."""
+        if not address:
+            return None
+        return next(
+            (i for i in self.interfaces if any(a.address == address for a in i.addresses)),
+            None,
+        )
+
+    def interface_for(self, ep: Endpoint) -> Interface | None:
+        """The interface inside for a Docker endpoint: the one holding its address,
+        else the one with its MAC."""
+        found = self.interface_with_address(ep.ipv4) or self.interface_with_address(ep.ipv6)
+        if found is None and ep.mac:
+            found = next(
+                (i for i in self.interfaces if (i.mac or "").lower() == ep.mac.lower()), None
+            )
+        return found
+
+    def main_routes(self) -> list[Route]:
+        """Routes outside the local table (what ``ip route`` / ``ip -6 route`` list)."""
+        return [r for r in self.routes if r.table != 255]
+
+
 @dataclass(slots=True)
 class BridgePort:
     ifindex: int
@@ -382,50 +558,6 @@ class Bridge:
     @property
     def key(self) -> str:
         return bridge_key(self.name, self.netns)
-
-
-@dataclass(slots=True)
-class Route:
-    """One route (``ip route show table all``)."""
-
-    family: str  # "inet" | "inet6"
-    dst: str  # "default" or a CIDR
-    type: str = "unicast"  # unicast, local, broadcast, unreachable, blackhole, prohibit ...
-    table: int = 254
-    dev: str | None = None
-    ifindex: int | None = None
-    gateway: str | None = None
-    prefsrc: str | None = None
-    scope: str = "universe"
-    metric: int | None = None
-    protocol: str = ""
-
-
-@dataclass(slots=True)
-class IpRule:
-    """One policy routing rule (``ip rule``)."""
-
-    family: str
-    priority: int
-    table: int
-    action: str = "lookup"
-    src: str | None = None
-    dst: str | None = None
-    iif: str | None = None
-    oif: str | None = None
-    fwmark: int | None = None
-    fwmask: int | None = None
-    invert: bool = False
-
-
-@dataclass(slots=True)
-class NetnsView:
-    """A network namespace seen from inside: its interfaces, routes and policy rules."""
-
-    interfaces: list[Interface] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)
-    ip_rules: list[IpRule] = field(default_factory=list)
-    error: str | None = None
 
 
 # --------------------------------------------------------------------------- firewall
@@ -554,8 +686,9 @@ class Snapshot:
     #: absent was not there: net.bridge.* exist only while br_netfilter is
     #: loaded. Empty when not collected (then ``source("sysctl")`` is None).
     sysctls: dict[str, str] = field(default_factory=dict)
-    #: the host's routes (all tables) and policy rules
+    #: the host's routes, every table, both families (``ip route show table all``)
     routes: list[Route] = field(default_factory=list)
+    #: the host's policy-routing rules, both families (``ip rule``)
     ip_rules: list[IpRule] = field(default_factory=list)
     #: Docker's own namespaces (overlay networks, ingress_sbox, lb_*), read over netlink
     namespaces: list[DockerNamespace] = field(default_factory=list)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.model import Address, Bridge, BridgePort, Interface, Vxlan
+from netexplorer.model import Address, Bridge, BridgePort, Interface, IpRule, Route, Vxlan
 
 __all__ = [
     "NetlinkData",
@@ -97,6 +97,9 @@ class NetlinkData:
     interfaces: list[Interface] = field(default_factory=list)
     bridges: list[Bridge] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the host's routes and policy rules (netns_source.read_host_routing)
+    routes: list[Route] = field(default_factory=list)
+    ip_rules: list[IpRule] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------- pure conversion

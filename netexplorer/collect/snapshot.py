@@ -26,10 +26,15 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.model import DockerNamespace, Snapshot, Source
+from netexplorer.model import DockerNamespace, NetnsView, Snapshot, Source
 from netexplorer.privilege import not_root_warning
 
 T = TypeVar("T")
+
+#: reads containers' own namespaces: (id -> pid, id -> name) -> (id -> view, warnings)
+NetnsReader = Callable[
+    [Mapping[str, int], Mapping[str, str]], tuple[Mapping[str, NetnsView], list[str]]
+]
 
 #: every source, in the order of ``Snapshot.sources``
 SOURCE_NAMES = ("docker", "netlink", "firewall", "conntrack", "sysctl")
@@ -101,12 +106,17 @@ class Collectors:
     sysctl: Callable[[], Any] | None = None
     #: Docker's overlay/ingress/lb namespaces, given the containers' pids
     namespaces: Callable[[list[int]], list[DockerNamespace]] | None = None
+    #: the host's routes and rules, given its interfaces (after ``netlink``)
+    routing: Callable[[list[Any]], Any] | None = None
+    #: containers' own namespaces: (container id -> pid, id -> name) -> (views, warnings)
+    netns_views: NetnsReader | None = None
 
     def resolved(self) -> Collectors:
         from netexplorer.collect.conntrack_source import collect_conntrack
         from netexplorer.collect.docker_source import collect_docker
         from netexplorer.collect.firewall import collect_firewall
         from netexplorer.collect.netlink_source import collect_netlink, netnsids_for_pids
+        from netexplorer.collect.netns_source import read_host_routing, read_netns_views
         from netexplorer.collect.overlay_source import collect_namespaces
         from netexplorer.collect.sysctl_source import collect_sysctls
 
@@ -120,6 +130,8 @@ class Collectors:
             # Docker's namespaces belong to the daemon read: with another docker
             # collector (a test's, a recording) they are read only when given
             namespaces=self.namespaces or (collect_namespaces if self.docker is None else None),
+            routing=self.routing or read_host_routing,
+            netns_views=self.netns_views or read_netns_views,
         )
 
 
@@ -148,6 +160,49 @@ def _docker_part(c: Collectors) -> Part:
             data.warnings.extend(
                 f"Docker namespace {ns.name}: {ns.error}" for ns in data.namespaces if ns.error
             )
+        _read_insides(c, data, src)
+    return Part(src, data)
+
+
+def _read_insides(c: Collectors, data: Any, src: Source) -> None:
+    """Each running container's own namespace (not a ``host`` or ``container:`` one:
+    those are the host's or their owner's)."""
+    assert c.netns_views is not None
+    own = [
+        ct
+        for ct in data.containers
+        if ct.pid and ct.netns_owner is None and ct.network_mode != "host"
+    ]
+    if not own:
+        return
+    reader = c.netns_views
+    pids = {ct.id: ct.pid for ct in own}
+    names = {ct.id: ct.name for ct in own}
+    read_src, found = _timed("netns", lambda: reader(pids, names))
+    src.seconds += read_src.seconds
+    if found is None:
+        data.warnings.append(f"containers' own network namespaces: {read_src.error}")
+        return
+    views, warnings = found
+    data.warnings.extend(warnings)
+    for ct in own:
+        ct.inside = views.get(ct.id)
+
+
+def _netlink_part(c: Collectors) -> Part:
+    """The host's links and addresses, then its routes and rules (they need the names)."""
+    assert c.netlink is not None and c.routing is not None
+    src, data = _timed("netlink", c.netlink)
+    if data is not None:
+        routing = c.routing
+        interfaces = data.interfaces
+        route_src, found = _timed("routes", lambda: routing(interfaces))
+        src.seconds += route_src.seconds
+        if found is None:
+            data.warnings.append(f"host routes: {route_src.error}")
+        else:
+            data.routes, data.ip_rules = found.routes, found.ip_rules
+            data.warnings.extend(found.warnings)
     return Part(src, data)
 
 
@@ -159,7 +214,7 @@ def collect_parts(
     c = (collectors or Collectors()).resolved()
     jobs: dict[str, Callable[[], Part]] = {
         "docker": lambda: _docker_part(c),
-        "netlink": lambda: Part(*_timed("netlink", c.netlink)),  # type: ignore[arg-type]
+        "netlink": lambda: _netlink_part(c),
         "firewall": lambda: Part(*_timed("firewall", c.firewall)),  # type: ignore[arg-type]
         "conntrack": lambda: Part(*_timed("conntrack", c.conntrack)),  # type: ignore[arg-type]
         "sysctl": lambda: Part(*_timed("sysctl", c.sysctl)),  # type: ignore[arg-type]
@@ -200,6 +255,8 @@ def assemble(
             elif name == "netlink":
                 snap.interfaces = data.interfaces
                 snap.bridges = data.bridges
+                snap.routes = data.routes
+                snap.ip_rules = data.ip_rules
             elif name == "firewall":
                 snap.rules = data.rules
                 snap.chains = data.chains

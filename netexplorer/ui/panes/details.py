@@ -19,9 +19,11 @@ from netexplorer.model import (
     Endpoint,
     Interface,
     NatFlow,
+    NetnsView,
     Network,
     Rule,
     Snapshot,
+    is_default_rule,
 )
 from netexplorer.naming import (
     connect_commands,
@@ -106,11 +108,64 @@ def _container_facts(ct: Container, snapshot: Snapshot, corr: Correlation) -> li
         )
     for ep in ct.endpoints:
         lines += _endpoint_facts(ep, snapshot, corr)
+    lines += _inside_facts(ct, snapshot)
     flows = corr.flows(ct)
     if flows:
         lines.append(f"NAT translations now ({len(flows)}):")
         lines += [f"  {flow_text(f)}" for f in flows]
     return lines
+
+
+def _inside_of(container_id: str, snapshot: Snapshot) -> NetnsView | None:
+    """The namespace a container's processes see (a ``container:`` sharer's owner's)."""
+    ct = next((c for c in snapshot.containers if c.id == container_id), None)
+    if ct is not None and ct.netns_owner:
+        ct = next((c for c in snapshot.containers if c.id == ct.netns_owner), None)
+    return ct.inside if ct is not None else None
+
+
+def _container_side(
+    ep: Endpoint, peer_ifindex: int | None, netnsid: int | None, snapshot: Snapshot
+) -> str:
+    """``container side: eth0@if7 (ifindex 6) UP mtu 1500; netns id 0`` as 'ip a' inside."""
+    inside = _inside_of(ep.container_id, snapshot)
+    inner = inside.interface_for(ep) if inside is not None else None
+    if inner is None:
+        return (
+            f"  container side: ifindex {plain(peer_ifindex)} (its name inside was not "
+            f"read); netns id {plain(netnsid)}"
+        )
+    at = f"@if{inner.link_ifindex}" if inner.link_ifindex else ""
+    return (
+        f"  container side: {plain(inner.name)}{at} (ifindex {inner.ifindex}) "
+        f"{plain(inner.operstate)} mtu {plain(inner.mtu)}; netns id {plain(netnsid)}"
+    )
+
+
+def _inside_facts(ct: Container, snapshot: Snapshot) -> list[str]:
+    """The container's routes and any policy rule beyond the defaults, as 'ip' prints them."""
+    if ct.network_mode == "host":
+        return ["network namespace: the host's (its routes are the host's)"]
+    inside = _inside_of(ct.id, snapshot)
+    if inside is None:
+        return []
+    if inside.error:
+        return [f"inside: {plain(inside.error)}"]
+    lines = ["routes inside ('ip route'):"]
+    lines += [f"  {plain(r.text())}" for r in inside.main_routes()] or ["  none"]
+    extra = [r for r in inside.ip_rules if not is_default_rule(r)]
+    if extra:
+        lines.append("policy rules inside beyond the defaults ('ip rule'):")
+        lines += [f"  {plain(r.text())}" for r in extra]
+    return lines
+
+
+def _host_routes_on(dev: str, snapshot: Snapshot) -> list[str]:
+    """The host's routes out of ``dev`` (not the local table), as 'ip route' prints them."""
+    routes = [r for r in snapshot.routes if r.dev == dev and r.table != 255]
+    if not routes:
+        return []
+    return ["host routes on it:"] + [f"  {plain(r.text())}" for r in routes]
 
 
 def _child_kind(ep: Endpoint, snapshot: Snapshot) -> str:
@@ -138,10 +193,7 @@ def _endpoint_facts(ep: Endpoint, snapshot: Snapshot, corr: Correlation) -> list
             f"  host side: {plain(w.host_veth)}@if{plain(w.peer_ifindex)} "
             f"(ifindex {plain(w.host_ifindex)}) on bridge {plain(w.bridge)}"
         )
-        lines.append(
-            f"  container side: ifindex {plain(w.peer_ifindex)}, shown as "
-            f"eth?@if{plain(w.host_ifindex)} by 'ip a' inside; netns id {plain(w.netnsid)}"
-        )
+        lines.append(_container_side(ep, w.peer_ifindex, w.netnsid, snapshot))
     elif w.bridge:
         lines.append(f"  bridge {plain(w.bridge)}; host veth not found")
     return lines
@@ -165,22 +217,25 @@ def _interface_facts(iface: Interface, snapshot: Snapshot, corr: Correlation) ->
             w = corr.wiring(ep)
             if w.host_ifindex == iface.ifindex:
                 lines.append(f"veth of container {plain(ct.name)} on network {plain(ep.network)}")
+                lines.append(_container_side(ep, w.peer_ifindex, w.netnsid, snapshot))
             elif w.parent_ifindex == iface.ifindex:
                 lines.append(
                     f"parent of the {_child_kind(ep, snapshot)}interface of container "
                     f"{plain(ct.name)} on network {plain(ep.network)}"
                 )
+    if iface.kind != "bridge":  # a bridge's routes are with its bridge facts
+        lines += _host_routes_on(iface.name, snapshot)
     return lines
 
 
-def _bridge_facts(br: Bridge, corr: Correlation) -> list[str]:
+def _bridge_facts(br: Bridge, snapshot: Snapshot, corr: Correlation) -> list[str]:
     network = corr.bridge_network.get(br.name)
     lines = [
         f"bridge {plain(br.name)} (ifindex {br.ifindex}) {plain(br.operstate).upper()}  "
         f"MAC {plain(br.mac)}  STP {'on' if br.stp else 'off'}  network {plain(network)}"
     ]
     lines += [f"  port {plain(p.name)} (ifindex {p.ifindex}) {plain(p.state)}" for p in br.ports]
-    return lines
+    return lines + _host_routes_on(br.name, snapshot)
 
 
 def _rule_facts(rule: Rule, corr: Correlation) -> list[str]:
@@ -220,7 +275,7 @@ def facts(item: object, snapshot: Snapshot, corr: Correlation) -> list[str]:
     if isinstance(item, BridgePort):
         return [f"port of a bridge, STP state {plain(item.state)}"]
     if isinstance(item, Bridge):
-        return _bridge_facts(item, corr)
+        return _bridge_facts(item, snapshot, corr)
     if isinstance(item, Rule):
         return _rule_facts(item, corr)
     return []
@@ -236,7 +291,10 @@ def _dump(obj: object, indent: int, out: Text) -> None:
         value = getattr(obj, f.name)
         if value is None or value == [] or value == {} or value == "":
             continue
-        if isinstance(value, list) and is_dataclass(value[0]):
+        if is_dataclass(value):
+            out.append(f"{pad}{f.name}:\n", style="italic")
+            _dump(value, indent + 1, out)
+        elif isinstance(value, list) and is_dataclass(value[0]):
             out.append(f"{pad}{f.name}:\n", style="italic")
             for n, item in enumerate(value):
                 out.append(f"{pad}  [{n}]\n")

@@ -1,0 +1,87 @@
+"""Namespaces' routes, rules and interfaces parsed from recorded real dumps, against `ip`.
+
+The recordings (tests/recorded/netns, see its README) hold the four rtnetlink dumps
+of the lab's test1 and web, of the host and of a scratch namespace with routes and
+rules of every kind, plus what `ip -j` and `ip` printed inside at the same moment.
+No kernel access here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from netns_views import (
+    model_interfaces,
+    model_routes,
+    model_rules,
+    truth_interfaces,
+    truth_routes,
+    truth_rules,
+)
+
+from netexplorer.collect.netlink_source import plain_from_json
+from netexplorer.collect.netns_source import parse_netns
+from netexplorer.model import NetnsView, Route, is_default_rule
+
+REC = Path(__file__).resolve().parents[1] / "recorded" / "netns"
+NAMES = ("test1", "web", "host", "scratch")
+
+
+def load(name: str) -> tuple[NetnsView, dict[str, Any]]:
+    dumps = plain_from_json(json.loads((REC / f"{name}.dumps.json").read_text()))
+    truth = json.loads((REC / f"{name}.truth.json").read_text())
+    view = parse_netns(dumps["links"], dumps["addrs"], dumps["routes"], dumps["rules"])
+    return view, truth
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recorded_namespace_matches_ip(name: str) -> None:
+    view, truth = load(name)
+    assert model_interfaces(view.interfaces) == truth_interfaces(truth["ip_addr"])
+    assert model_routes(view.routes) == truth_routes(truth["ip4_route"], truth["ip6_route"])
+    assert model_rules(view.ip_rules) == truth_rules(truth["ip4_rule"], truth["ip6_rule"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_texts_are_what_ip_prints(name: str) -> None:
+    view, truth = load(name)
+    v4 = [r.text() for r in view.routes if r.family == "inet"]
+    assert sorted(v4) == sorted(truth["ip4_route_text"])
+    rules = [r.text() for r in view.ip_rules]
+    assert sorted(rules) == sorted(truth["ip_rule_text"])
+
+
+def test_a_container_sees_its_veth_end_and_default_route() -> None:
+    view, _ = load("web")
+    names = [i.name for i in view.interfaces]
+    assert names == ["lo", "eth0", "eth1"]
+    eth0 = view.interface_with_address("172.17.0.4")
+    assert eth0 is not None and eth0.name == "eth0" and eth0.link_ifindex
+    assert next(r.text() for r in view.main_routes() if r.family == "inet") == (
+        "default via 172.17.0.1 dev eth0"
+    )
+    assert all(is_default_rule(r) for r in view.ip_rules)
+
+
+def test_scratch_rules_beyond_the_defaults() -> None:
+    view, _ = load("scratch")
+    extra = [r.text() for r in view.ip_rules if not is_default_rule(r)]
+    assert extra == [
+        "100: from 10.9.0.0/24 to 10.77.0.0/16 fwmark 0x5/0xff iif lo lookup 100",
+        "101: not from all to 10.88.0.0/16 oif d0 lookup 200",
+        "102: from 10.1.0.0/16 blackhole",
+        "103: from all goto 32766",
+        "200: from fd00:9::/64 lookup 100",
+    ]
+
+
+def test_route_prefix_lengths() -> None:
+    assert Route("inet", "default").prefixlen == 0
+    assert Route("inet", "203.0.113.1/32").prefixlen == 32
+    assert Route("inet6", "fd00::/64").prefixlen == 64
+    assert Route("inet", "203.0.113.1/32", gateway="198.51.100.2", dev="nx-inet0").text() == (
+        "203.0.113.1 via 198.51.100.2 dev nx-inet0"
+    )
