@@ -29,7 +29,8 @@ from netexplorer.analysis import Analysis, analyse
 from netexplorer.correlate import Links
 from netexplorer.doctor import Finding
 from netexplorer.live.feed import FirstParts, LiveFeed
-from netexplorer.model import KIND_NAMES, Snapshot
+from netexplorer.model import KIND_NAMES, Rule, Snapshot
+from netexplorer.model import Container as DockerContainer
 from netexplorer.naming import copy_text
 from netexplorer.remote.feed import RemoteFeed
 from netexplorer.remote.target import Target
@@ -48,6 +49,7 @@ from netexplorer.ui.safe_text import plain
 from netexplorer.ui.screens.doctor import DoctorScreen
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
 from netexplorer.ui.screens.map import MapScreen
+from netexplorer.ui.screens.path import DestinationScreen, PathScreen
 from netexplorer.ui.search import SearchBar, find
 from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source, remote_source
 
@@ -155,6 +157,14 @@ class NetExplorerApp(App[int]):
             show=False,
             tooltip="map: networks, veths and NAT drawn; arrows move, Enter folds a "
             "network, Esc back",
+        ),
+        Binding(
+            "p",
+            "path",
+            "Path",
+            show=False,
+            tooltip="path: a packet from the selected container to a destination you name, "
+            "hop by hop; each hop selects what it crosses",
         ),
     ]
 
@@ -541,6 +551,8 @@ class NetExplorerApp(App[int]):
             return
         self.selected, self.selected_pane = key, pane_id
         self._jumps, self._jump_at = [], -1
+        if pane_id == "path":
+            self.reveal(key)
         self._apply_marks()
         self.details.show_item(key, self.analysis)
 
@@ -765,6 +777,55 @@ class NetExplorerApp(App[int]):
     def action_map(self) -> None:
         if self.map_screen() is None:
             self.push_screen(MapScreen())
+
+    def selected_container(self) -> DockerContainer | None:
+        """The selected container, or the container of a selected endpoint."""
+        if self.selected is None or self.snapshot is None:
+            return None
+        for item in entity_index(self.snapshot).get(self.selected, []):
+            if isinstance(item, DockerContainer):
+                return item
+            container_id = getattr(item, "container_id", None)
+            if container_id is not None:
+                return next((c for c in self.snapshot.containers if c.id == container_id), None)
+        return None
+
+    def action_path(self) -> None:
+        """Ask for a destination, then show the path from the selected container to it."""
+        from netexplorer.path.names import destination_names
+
+        ct = self.selected_container()
+        if ct is None or self.snapshot is None:
+            self._show_status("p: select a container first; the path starts from it")
+            return
+        name = ct.name
+
+        def chosen(destination: str | None) -> None:
+            if destination:
+                self.push_screen(PathScreen(name, destination))
+
+        self.push_screen(DestinationScreen(name, destination_names(self.snapshot)), chosen)
+
+    def reveal(self, key: str) -> None:
+        """Make the rules pane show the table of a selected rule (it shows one at a time)."""
+        if self.snapshot is None:
+            return
+        rules = self.pane("rules")
+        assert isinstance(rules, RulesPane)
+        for item in entity_index(self.snapshot).get(key, []):
+            if isinstance(item, Rule) and item.table != rules.table_name:
+                rules.table_name = item.table
+                rules.show_snapshot(self.snapshot, self.links or Links())
+
+    def go_to_selected(self) -> None:
+        """Put the cursor on the selected item in the first pane that shows it."""
+        key = self.selected
+        if key is None:
+            return
+        for p in self.table_panes:
+            if key in p.table.keys:
+                self._go(p.pane_id, key)
+                return
 
     def action_problems(self) -> None:
         items = problems(self.snapshot, self.failure)
