@@ -1,9 +1,9 @@
 """Containers' own network namespaces and the host's routes, checked against `ip -j`.
 
 Ground truth is `nsenter -t PID -n ip -j ...` inside each lab container, and `ip -j`
-on the host. A scratch namespace (``nxns-*``) holds routes and rules of every kind
-the model knows; a throwaway container (``nxt-*``) is removed to make the
-vanished-container fault real. Everything made here is removed in ``finally``.
+on the host. A private scratch namespace (``unshare --net``) holds routes and rules
+of every kind the model knows; a throwaway container (``nxt-*``) is removed to make
+the vanished-container fault real. Everything made here is removed in ``finally``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,8 +119,8 @@ def test_host_routes_and_rules_match_ip(lab: str) -> None:
 
 @pytest.fixture
 def scratch_netns(lab: str) -> Iterator[int]:
-    """A namespace with routes and rules of every kind; yields the pid of a process in it."""
-    name = f"nxns-{uuid.uuid4().hex[:6]}"
+    """A private namespace (``unshare --net``: nothing on the host changes) with routes
+    and rules of every kind; yields the pid of its process."""
     commands = [
         "link set lo up",
         "link add d0 type veth peer name d1",
@@ -142,22 +141,19 @@ def scratch_netns(lab: str) -> Iterator[int]:
         "rule add priority 104 fwmark 0x7 lookup 300",
         "-6 rule add priority 200 from fd00:9::/64 table 100",
     ]
-    proc = None
-    gt.run("ip", "netns", "add", name)
+    proc = subprocess.Popen(["unshare", "--net", "sleep", "600"])
     try:
-        for command in commands:
-            gt.run("ip", "-n", name, *command.split())
-        proc = subprocess.Popen(["ip", "netns", "exec", name, "sleep", "600"])
-        for _ in range(50):  # until `ip netns exec` has entered the namespace
-            if os.readlink(f"/proc/{proc.pid}/ns/net") != os.readlink("/proc/self/ns/net"):
+        host_ns = os.readlink("/proc/self/ns/net")
+        for _ in range(100):  # until unshare has entered its new namespace
+            if os.readlink(f"/proc/{proc.pid}/ns/net") != host_ns:
                 break
             time.sleep(0.05)
+        for command in commands:
+            gt.run("nsenter", "-t", str(proc.pid), "-n", "ip", *command.split())
         yield proc.pid
     finally:
-        if proc is not None:
-            proc.kill()
-            proc.wait()
-        gt.run("ip", "netns", "del", name, check=False)
+        proc.kill()
+        proc.wait()
 
 
 def test_every_kind_of_route_and_rule_matches_ip(scratch_netns: int) -> None:

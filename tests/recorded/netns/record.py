@@ -4,7 +4,8 @@ Run as root from the repository root, with the lab up and holding the lab lock:
 ``flock /run/nx-lab.lock python tests/recorded/netns/record.py``.
 
 For the lab containers test1 and web, for the host, and for a scratch namespace
-``nxns-rec`` holding routes and rules of every kind (made here, deleted at the end),
+holding routes and rules of every kind (a private one, ``unshare -n``, made here
+and gone with its process at the end: nothing on the host changes),
 writes ``NAME.dumps.json``: the link, address, route and rule dumps as
 ``NamespaceReader.dumps`` reads them, in the plain form of
 ``netexplorer.collect.netlink_source.message_to_plain``, and ``NAME.truth.json``:
@@ -22,7 +23,6 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRATCH = "nxns-rec"
 SCRATCH_SETUP = [
     "link set lo up",
     "link add d0 type veth peer name d1",
@@ -97,13 +97,20 @@ def main() -> None:
         pid = run("docker", "inspect", "-f", "{{.State.Pid}}", container).strip()
         record(container, ["nsenter", "-t", pid, "-n"])
     record("host", [])
-    run("ip", "netns", "add", SCRATCH)
+    scratch = subprocess.Popen(["unshare", "--net", "sleep", "600"])
     try:
+        inside = ["nsenter", "-t", str(scratch.pid), "-n"]
+        for _ in range(100):  # until unshare has made the namespace
+            if run(*inside, "readlink", "/proc/self/ns/net") != run(
+                "readlink", "/proc/self/ns/net"
+            ):
+                break
         for command in SCRATCH_SETUP:
-            run("ip", "-n", SCRATCH, *command.split())
-        record("scratch", ["ip", "netns", "exec", SCRATCH])
+            run(*inside, "ip", *command.split())
+        record("scratch", inside)
     finally:
-        subprocess.run(["ip", "netns", "del", SCRATCH], check=False)
+        scratch.kill()
+        scratch.wait()
 
 
 if __name__ == "__main__":
