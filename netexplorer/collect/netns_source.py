@@ -63,6 +63,11 @@ RTM_GETLINK = 18
 RTM_GETADDR = 22
 RTM_GETROUTE = 26
 RTM_GETRULE = 34
+RTM_NEWROUTE = 24
+RTM_NEWRULE = 32
+#: messages that namespaces repeat byte for byte, decoded once per read
+_SHARED = frozenset({RTM_NEWROUTE, RTM_NEWRULE})
+_NLMSG_HDRLEN = 16
 #: IFLA_EXT_MASK bit: leave the link statistics out (nothing here reads them)
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 FIB_RULE_INVERT = 0x2
@@ -242,7 +247,8 @@ class NetlinkDumpError(OSError):
 
 
 def _codec() -> tuple[Any, dict[int, Any]]:
-    """pyroute2's rtnetlink decoder and the message class of each dump request."""
+    """pyroute2's rtnetlink decoder (sharing repeated messages, see below) and the
+    message class of each dump request."""
     try:
         from pyroute2.netlink.rtnl.fibmsg import fibmsg
         from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
@@ -254,9 +260,39 @@ def _codec() -> tuple[Any, dict[int, Any]]:
             "The Python package pyroute2 is not installed, so routes and network "
             "namespaces cannot be read over netlink; install it with `pip install pyroute2`."
         ) from exc
+
+    class SharedMarshal(MarshalRtnl):  # type: ignore[misc]
+        """MarshalRtnl that decodes a route or rule message once per read.
+
+        Namespaces repeat them byte for byte (every container's loopback routes and
+        default rules): an identical message (past its netlink header) is the same
+        decoded object, which is only ever read. Whether a dump was interrupted is
+        taken from each header as it arrives (``interrupted``).
+        """
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.decoded: dict[tuple[int, bytes], Any] = {}
+            self.interrupted = False
+
+        def parse_one_message(
+            self, key: int, flags: int, seq: int, data: bytes, offset: int, length: int
+        ) -> Any:
+            if flags & NLM_F_DUMP_INTR:
+                self.interrupted = True
+            if key not in _SHARED:
+                return super().parse_one_message(key, flags, seq, data, offset, length)
+            token = (key, bytes(data[offset + _NLMSG_HDRLEN : offset + length]))
+            msg = self.decoded.get(token)
+            if msg is None:
+                msg = super().parse_one_message(key, flags, seq, data, offset, length)
+                if msg["header"].get("error") is None:
+                    self.decoded[token] = msg
+            return msg
+
     classes = {RTM_GETLINK: ifinfmsg, RTM_GETADDR: ifaddrmsg, RTM_GETROUTE: rtmsg}
     classes[RTM_GETRULE] = fibmsg
-    return MarshalRtnl(), classes
+    return SharedMarshal(), classes
 
 
 class NamespaceReader:
@@ -286,25 +322,22 @@ class NamespaceReader:
         request[8:12] = self.seq.to_bytes(4, "little")
         sock.send(bytes(request))
         msgs: list[Any] = []
-        interrupted = False
+        self.marshal.interrupted = False
         while True:
             data = sock.recv(_RECV_SIZE)
             if not data:
                 raise NetlinkDumpError(errno.EIO, "netlink socket closed during a dump")
             for msg in self.marshal.parse(data):
                 header = msg["header"]
-                if header.get("sequence_number") != self.seq:
-                    continue
                 error = header.get("error")
                 if error is not None:
                     code = getattr(error, "code", None) or getattr(error, "errno", None)
                     raise NetlinkDumpError(code or errno.EIO, str(error))
-                if header["type"] == NLMSG_DONE:
-                    return msgs, interrupted
-                if header["type"] == NLMSG_ERROR:
-                    continue  # an ack without error
-                if header.get("flags", 0) & NLM_F_DUMP_INTR:
-                    interrupted = True
+                if header["type"] in (NLMSG_DONE, NLMSG_ERROR):
+                    # the end of this dump (or an ack); never a shared message
+                    if header.get("sequence_number") == self.seq and header["type"] == NLMSG_DONE:
+                        return msgs, bool(self.marshal.interrupted)
+                    continue
                 msgs.append(msg)
 
     def dump(self, sock: socket.socket, kind: int, warnings: list[str], where: str) -> list[Any]:
