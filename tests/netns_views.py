@@ -34,14 +34,16 @@ def truth_routes(ip4: list[Any], ip6: list[Any]) -> list[tuple[Any, ...]]:
     out = []
     for family, routes in (("inet", ip4), ("inet6", ip6)):
         for r in routes:
+            # the model shows a multipath route by its first next hop
+            first = (r.get("nexthops") or [{}])[0]
             out.append(
                 (
                     family,
                     r.get("type", "unicast"),
                     _cidr(r["dst"], None, family),
                     _table(r.get("table")),
-                    r.get("dev"),
-                    r.get("gateway"),
+                    r.get("dev", first.get("dev")),
+                    r.get("gateway", first.get("gateway")),
                     r.get("prefsrc"),
                     r.get("scope", "universe"),
                     r.get("metric"),

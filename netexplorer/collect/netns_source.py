@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from netexplorer.collect import netlink_select
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.netlink_source import (
     AF_INET,
@@ -43,6 +44,7 @@ from netexplorer.model import INET, INET6, Interface, IpRule, NetnsView, Route
 __all__ = [
     "HostRouting",
     "NamespaceReader",
+    "decode_dump",
     "netlink_socket",
     "parse_ip_rules",
     "parse_netns",
@@ -63,11 +65,6 @@ RTM_GETLINK = 18
 RTM_GETADDR = 22
 RTM_GETROUTE = 26
 RTM_GETRULE = 34
-RTM_NEWROUTE = 24
-RTM_NEWRULE = 32
-#: messages that namespaces repeat byte for byte, decoded once per read
-_SHARED = frozenset({RTM_NEWROUTE, RTM_NEWRULE})
-_NLMSG_HDRLEN = 16
 #: IFLA_EXT_MASK bit: leave the link statistics out (nothing here reads them)
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 FIB_RULE_INVERT = 0x2
@@ -226,6 +223,14 @@ def parse_ip_rules(msgs: Iterable[Message]) -> list[IpRule]:
     return rules
 
 
+def decode_dump(buffers: Iterable[bytes]) -> list[Any]:
+    """The messages of a dump received as ``buffers``, decoded as a live read decodes
+    them (for recordings of the wire bytes)."""
+    marshal, _ = _codec()
+    done = (NLMSG_DONE, NLMSG_ERROR)
+    return [m for data in buffers for m in marshal.parse(data) if m["header"]["type"] not in done]
+
+
 def parse_netns(
     links: Iterable[Message],
     addrs: Iterable[Message],
@@ -247,8 +252,8 @@ class NetlinkDumpError(OSError):
 
 
 def _codec() -> tuple[Any, dict[int, Any]]:
-    """pyroute2's rtnetlink decoder (sharing repeated messages, see below) and the
-    message class of each dump request."""
+    """pyroute2's rtnetlink decoder (selective, see below) and the message class of
+    each dump request."""
     try:
         from pyroute2.netlink.rtnl.fibmsg import fibmsg
         from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
@@ -261,38 +266,29 @@ def _codec() -> tuple[Any, dict[int, Any]]:
             "namespaces cannot be read over netlink; install it with `pip install pyroute2`."
         ) from exc
 
-    class SharedMarshal(MarshalRtnl):  # type: ignore[misc]
-        """MarshalRtnl that decodes a route or rule message once per read.
-
-        Namespaces repeat them byte for byte (every container's loopback routes and
-        default rules): an identical message (past its netlink header) is the same
-        decoded object, which is only ever read. Whether a dump was interrupted is
-        taken from each header as it arrives (``interrupted``).
-        """
+    class SelectiveMarshal(MarshalRtnl):  # type: ignore[misc]
+        """MarshalRtnl decoding links, addresses, routes and rules selectively
+        (:mod:`~netexplorer.collect.netlink_select`: only the attributes the model
+        reads); whether a dump was interrupted is taken from each header as it
+        arrives (``interrupted``)."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.decoded: dict[tuple[int, bytes], Any] = {}
             self.interrupted = False
+            self.selective = netlink_select.selective_parser(self)
 
         def parse_one_message(
             self, key: int, flags: int, seq: int, data: bytes, offset: int, length: int
         ) -> Any:
             if flags & NLM_F_DUMP_INTR:
                 self.interrupted = True
-            if key not in _SHARED:
-                return super().parse_one_message(key, flags, seq, data, offset, length)
-            token = (key, bytes(data[offset + _NLMSG_HDRLEN : offset + length]))
-            msg = self.decoded.get(token)
-            if msg is None:
-                msg = super().parse_one_message(key, flags, seq, data, offset, length)
-                if msg["header"].get("error") is None:
-                    self.decoded[token] = msg
-            return msg
+            if key in netlink_select.MESSAGES:
+                return self.selective(data, offset, length)
+            return super().parse_one_message(key, flags, seq, data, offset, length)
 
     classes = {RTM_GETLINK: ifinfmsg, RTM_GETADDR: ifaddrmsg, RTM_GETROUTE: rtmsg}
     classes[RTM_GETRULE] = fibmsg
-    return SharedMarshal(), classes
+    return SelectiveMarshal(), classes
 
 
 class NamespaceReader:
@@ -302,6 +298,8 @@ class NamespaceReader:
         self.marshal, self.classes = _codec()
         self.seq = 0
         self.requests: dict[int, bytes] = {}
+        #: when set, every buffer received is kept here too (recordings)
+        self.received: list[bytes] | None = None
 
     def _request(self, kind: int) -> bytes:
         """An RTM_GET* dump request for every family (built once per kind)."""
@@ -327,17 +325,20 @@ class NamespaceReader:
             data = sock.recv(_RECV_SIZE)
             if not data:
                 raise NetlinkDumpError(errno.EIO, "netlink socket closed during a dump")
+            if self.received is not None:
+                self.received.append(data)
             for msg in self.marshal.parse(data):
                 header = msg["header"]
                 error = header.get("error")
                 if error is not None:
                     code = getattr(error, "code", None) or getattr(error, "errno", None)
                     raise NetlinkDumpError(code or errno.EIO, str(error))
-                if header["type"] in (NLMSG_DONE, NLMSG_ERROR):
-                    # the end of this dump (or an ack); never a shared message
-                    if header.get("sequence_number") == self.seq and header["type"] == NLMSG_DONE:
-                        return msgs, bool(self.marshal.interrupted)
+                if header.get("sequence_number") != self.seq:
                     continue
+                if header["type"] == NLMSG_DONE:
+                    return msgs, bool(self.marshal.interrupted)
+                if header["type"] == NLMSG_ERROR:
+                    continue  # an ack without error
                 msgs.append(msg)
 
     def dump(self, sock: socket.socket, kind: int, warnings: list[str], where: str) -> list[Any]:

@@ -815,7 +815,8 @@ class NetExplorerApp(App[int]):
         for item in entity_index(self.snapshot).get(key, []):
             if isinstance(item, Rule) and item.table != rules.table_name:
                 rules.table_name = item.table
-                rules.show_snapshot(self.snapshot, self.links or Links())
+                if self.analysis is not None:
+                    rules.show_snapshot(self.analysis)
 
     def go_to_selected(self) -> None:
         """Put the cursor on the selected item in the first pane that shows it."""

@@ -134,6 +134,7 @@ def scratch_netns(lab: str) -> Iterator[int]:
         "route add 10.77.0.0/16 via 10.9.0.2 table 100 proto static",
         "route add unreachable 10.88.0.0/16 table 200",
         "-6 route add default via fd00:9::fe dev d0",
+        "route add 10.99.0.0/16 nexthop via 10.9.0.3 dev d0 nexthop via 10.9.0.4 dev d0",
         "rule add priority 100 from 10.9.0.0/24 to 10.77.0.0/16 fwmark 0x5/0xff iif lo table 100",
         "rule add priority 101 not to 10.88.0.0/16 oif d0 table 200",
         "rule add priority 102 blackhole from 10.1.0.0/16",

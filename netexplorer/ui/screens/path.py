@@ -24,8 +24,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from netexplorer.analysis import Analysis
 from netexplorer.correlate import Links
-from netexplorer.model import Snapshot
 from netexplorer.path import Hop, PathResult, UnknownName, trace_path
 from netexplorer.ui.panes.details import describe
 from netexplorer.ui.safe_text import plain
@@ -144,6 +144,8 @@ class PathScreen(Screen[None]):
         self.source = source
         self.destination = destination
         self.result: PathResult | None = None
+        #: the read the path was traced on (a newer one may arrive meanwhile)
+        self.analysis: Analysis | None = None
         self.hops: list[Hop] = []
         self.error: str | None = None
 
@@ -163,17 +165,18 @@ class PathScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        snapshot, links = self.nx.snapshot, self.nx.links
-        if snapshot is None or links is None:
+        analysis = self.nx.analysis
+        if analysis is None:
             self._show_error("nothing has been read yet: wait for the first read, then press p")
             return
-        self._trace(snapshot, links)
+        self.analysis = analysis
+        self._trace(analysis)
 
     @work(thread=True, exclusive=True)
-    def _trace(self, snapshot: Snapshot, links: Links) -> None:
+    def _trace(self, analysis: Analysis) -> None:
         dst, proto, port = parse_destination(self.destination)
         try:
-            result = trace_path(snapshot, links, self.source, dst, proto, port)
+            result = trace_path(analysis.read, analysis.correlation, self.source, dst, proto, port)
         except (UnknownName, ValueError) as exc:
             self.app.call_from_thread(self._show_error, str(exc))
             return
@@ -210,11 +213,11 @@ class PathScreen(Screen[None]):
 
     @on(OptionList.OptionHighlighted, "#path-hops")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        links, snapshot = self.nx.links, self.nx.snapshot
-        if event.option_index >= len(self.hops) or links is None or snapshot is None:
+        analysis = self.analysis
+        if event.option_index >= len(self.hops) or analysis is None:
             return
         hop = self.hops[event.option_index]
-        key = hop_key(hop, links)
+        key = hop_key(hop, analysis.links)
         text = Text(end="")
         text.append(plain(hop.title) + "\n", style="bold")
         if hop.detail:
@@ -226,7 +229,7 @@ class PathScreen(Screen[None]):
             text.append("this hop names no item of the read", style="italic")
         else:
             self.nx.select(key, "path")
-            text.append_text(describe(key, snapshot, links))
+            text.append_text(describe(key, analysis))
         self.query_one("#path-item", Static).update(text)
 
     @on(OptionList.OptionSelected, "#path-hops")

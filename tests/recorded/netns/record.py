@@ -6,9 +6,8 @@ Run as root from the repository root, with the lab up and holding the lab lock:
 For the lab containers test1 and web, for the host, and for a scratch namespace
 holding routes and rules of every kind (a private one, ``unshare -n``, made here
 and gone with its process at the end: nothing on the host changes),
-writes ``NAME.dumps.json``: the link, address, route and rule dumps as
-``NamespaceReader.dumps`` reads them, in the plain form of
-``netexplorer.collect.netlink_source.message_to_plain``, and ``NAME.truth.json``:
+writes ``NAME.dumps.json``: the link, address, route and rule dumps as the wire
+bytes ``NamespaceReader`` received (hex, one string per buffer), and ``NAME.truth.json``:
 ``ip -j addr``, ``ip -4/-6 -j route show table all`` and ``ip -4/-6 -j rule`` inside
 it, and the text of ``ip -4 route show table all`` and ``ip rule``. The dumps are
 taken by this script re-run inside the namespace (``nsenter -t PID -n`` / ``ip netns
@@ -36,6 +35,7 @@ SCRATCH_SETUP = [
     "route add 10.77.0.0/16 via 10.9.0.2 table 100 proto static",
     "route add unreachable 10.88.0.0/16 table 200",
     "-6 route add default via fd00:9::fe dev d0",
+    "route add 10.99.0.0/16 nexthop via 10.9.0.3 dev d0 nexthop via 10.9.0.4 dev d0",
     "rule add priority 100 from 10.9.0.0/24 to 10.77.0.0/16 fwmark 0x5/0xff iif lo table 100",
     "rule add priority 101 not to 10.88.0.0/16 oif d0 table 200",
     "rule add priority 102 blackhole from 10.1.0.0/16",
@@ -49,15 +49,16 @@ def run(*argv: str) -> str:
 
 
 def dump_here() -> None:
-    """Print this namespace's four dumps as plain JSON (run inside it)."""
-    from netexplorer.collect.netlink_source import message_to_plain
+    """Print this namespace's four dumps, as the wire bytes received, as JSON (run inside it)."""
     from netexplorer.collect.netns_source import NamespaceReader, netlink_socket
 
-    warnings: list[str] = []
+    reader = NamespaceReader()
+    doc: dict[str, list[str]] = {}
     with netlink_socket() as sock:
-        dumps = NamespaceReader().dumps(sock, "here", warnings)
-    names = ("links", "addrs", "routes", "rules")
-    doc = {n: [message_to_plain(m) for m in msgs] for n, msgs in zip(names, dumps, strict=True)}
+        for name, kind in (("links", 18), ("addrs", 22), ("routes", 26), ("rules", 34)):
+            reader.received = []
+            reader.dump(sock, kind, [], "here")
+            doc[name] = [data.hex() for data in reader.received]
     print(json.dumps(doc))
 
 
