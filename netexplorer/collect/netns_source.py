@@ -379,10 +379,16 @@ def netlink_socket() -> socket.socket:
 
 
 def _not_root_words(what: str) -> str:
-    who = "as root" if os.geteuid() == 0 else f"as uid {os.geteuid()}, not root"
+    need = "entering a container's network namespace needs CAP_SYS_ADMIN and CAP_SYS_PTRACE"
+    if os.geteuid() == 0:
+        return (
+            f"Permission denied while {what} (running as root, but without those "
+            f"capabilities): {need}; run netexplorer where root keeps them (not in a "
+            "container or sandbox that drops them)."
+        )
     return (
-        f"Permission denied while {what} (running {who}): entering a container's network "
-        "namespace needs CAP_SYS_ADMIN and CAP_SYS_PTRACE; run netexplorer with sudo."
+        f"Permission denied while {what} (running as uid {os.geteuid()}, not root): "
+        f"{need}; run netexplorer with sudo."
     )
 
 

@@ -236,4 +236,5 @@ def test_without_cap_sys_admin_each_container_says_why(lab: str) -> None:
     assert "Traceback" not in proc.stderr
     error, warnings = json.loads(proc.stdout)
     assert "Permission denied" in error and "CAP_SYS_ADMIN" in error and "test1" in error
+    assert "without those capabilities" in error
     assert len(warnings) == 1 and "test1" in warnings[0]

@@ -157,7 +157,8 @@ async def test_each_hop_selects_what_it_crosses_and_esc_keeps_it() -> None:
             if key is not None and screen.query_one(OptionList).highlighted == i:
                 assert app.selected == key
                 seen.append(key)
-        veth = container(snap, "test1").endpoints[0]
+        assert app.analysis is not None
+        veth = app.analysis.correlation.wiring(container(snap, "test1").endpoints[0])
         assert f"if:{veth.host_ifindex}" in seen and "br:docker0" in seen
         assert container(snap, "test2").key in seen
         selected = app.selected
@@ -171,8 +172,9 @@ def test_hop_keys_are_items_of_the_read() -> None:
     snap = healthy()
     from netexplorer.correlate import correlate
 
-    links = correlate(snap)
-    result = trace_path(snap, links, "test1", "test2")
+    corr = correlate(snap)
+    links = corr.links
+    result = trace_path(snap, corr, "test1", "test2")
     keys = [hop_key(h, links) for h in result.hops]
     assert all(k is None or k in links.labels for k in keys)
     assert any(k is not None and k.startswith("rule:") for k in keys)
