@@ -179,9 +179,9 @@ def test_reading_forks_no_process(lab: str, monkeypatch: pytest.MonkeyPatch) -> 
     def no_fork(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a process was started to read a namespace")
 
+    pids = {name: gt.container_pid(name) for name in gt.LAB_CONTAINERS}
     monkeypatch.setattr(os, "fork", no_fork)
     monkeypatch.setattr(subprocess, "Popen", no_fork)
-    pids = {name: gt.container_pid(name) for name in gt.LAB_CONTAINERS}
     views, _ = read_netns_views(pids)
     assert all(v.error is None and v.interfaces for v in views.values())
     # and the reading thread came back: this thread is still in the host's namespace
