@@ -2,9 +2,10 @@
 
     python scripts/screenshots.py [OUTDIR]
 
-Start screen and test1 selected on the demo, and an ipvlan l3 container selected on
-the macvlan/ipvlan recording made on Debian's kernel (tests/recorded/kernel-vm), at
-120x40 (the README's), 160x45 and 80x24.
+Start screen and test1 selected on the demo, an ipvlan l3 container selected on
+the macvlan/ipvlan recording made on Debian's kernel (tests/recorded/kernel-vm), and
+the path screen from test1 to the internet on the lab recording with routes
+(tests/recorded/path), at 120x40 (the README's), 160x45 and 80x24.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from netexplorer.ui.app import create_app  # noqa: E402
 
 SIZES = {"120x40": (120, 40), "160x45": (160, 45), "80x24": (80, 24)}
 CHILDREN = ROOT / "tests" / "recorded" / "kernel-vm" / "children.snapshot.json"
+ROUTED = ROOT / "tests" / "recorded" / "path" / "lab-nft.snapshot.json"
 #: scene -> (snapshot file, None for the demo; keys pressed)
 SCENES: dict[str, tuple[Path | None, tuple[str, ...]]] = {
     "start": (None, ()),
     "test1-selected": (None, ("slash", *"test1", "enter")),
     "ipvlan-selected": (CHILDREN, ("slash", *"nxr-ipvlan-l3", "enter")),
+    "path": (ROUTED, ("slash", *"test1", "enter", "p", *"internet", "enter")),
 }
 
 
@@ -37,6 +40,8 @@ async def shoot(
         await app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.press(*keys)
+        await pilot.pause()
+        await app.workers.wait_for_complete()  # the path is traced in a worker
         await pilot.pause()
         name = f"{scene}-{size[0]}x{size[1]}.svg"
         app.save_screenshot(name, path=str(outdir))
