@@ -44,6 +44,7 @@ from benchmarks.collect_bench import (
     measure_collection,
     measure_snapshots,
 )
+from benchmarks.map_bench import map_section
 from benchmarks.remote_bench import measure_remote, remote_section
 from benchmarks.synth import synthetic_snapshot, write_synthetic
 from benchmarks.ui_bench import live_first_paint, measure_headless, measure_pty
@@ -663,6 +664,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         path_lines, path_targets = path_section(args.repeats)
         body += path_lines
         targets += path_targets
+        print("benchmarks: the map at 1,000 containers on 200 networks ...", file=sys.stderr)
+        map_lines, map_targets = map_section(args.repeats)
+        body += map_lines
+        targets += map_targets
         if not args.skip_ui:
             print("benchmarks: UI on the synthetic snapshot ...", file=sys.stderr)
             with tempfile.TemporaryDirectory(prefix="nxb-ui-") as tmp:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from netexplorer.literal import escape_controls
 from netexplorer.map.layout import bus_title, nat_text
-from netexplorer.map.model import BRIDGE, HOST_KEY, INTERNET_KEY, CtNode, HostMap
+from netexplorer.map.model import BRIDGE, HOST_KEY, INTERNET_KEY, CtNode, Egress, HostMap
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +63,14 @@ def graph(hmap: HostMap) -> Graph:
         for s in bus.nat:
             node(s.key, "nat", nat_text(s.target, s.text, s.family, s.packets, s.delta_packets))
             edges.append(Edge(bus.key, s.key, "nat"))
-            if hmap.egress is not None and hmap.egress.key is not None:
-                node(hmap.egress.key, "interface", hmap.egress.name)
-                edges.append(Edge(s.key, hmap.egress.key, "egress"))
-            else:
-                node(INTERNET_KEY, "internet", "internet")
-                edges.append(Edge(s.key, INTERNET_KEY, "egress"))
-    if hmap.egress is not None and hmap.egress.key in nodes:
-        node(INTERNET_KEY, "internet", "internet")
-        edges.append(Edge(hmap.egress.key, INTERNET_KEY, "egress"))
+            egress = hmap.egress6 if s.family == "ipv6" else hmap.egress
+            if egress is not None and egress.key is not None:
+                node(egress.key, "interface", egress.name)
+                edges.append(Edge(s.key, egress.key, "egress"))
+    for egress in (hmap.egress, hmap.egress6):
+        if egress is not None and egress.key in nodes:
+            node(INTERNET_KEY, "internet", "internet")
+            edges.append(Edge(egress.key, INTERNET_KEY, "egress"))
     if hmap.host_containers:
         node(HOST_KEY, "host", f"host {hmap.host}".rstrip())
     for ct in (*hmap.containers, *hmap.host_containers, *hmap.alone, *hmap.orphans):
@@ -98,13 +97,18 @@ def graph(hmap: HostMap) -> Graph:
 
 
 # ------------------------------------------------------------------ json
+def _egress_json(egress: Egress | None) -> dict[str, str | None] | None:
+    if egress is None:
+        return None
+    return {"name": egress.name, "key": egress.key, "basis": egress.basis}
+
+
 def to_json(hmap: HostMap) -> str:
     g = graph(hmap)
     doc = {
         "host": hmap.host,
-        "egress": None
-        if hmap.egress is None
-        else {"name": hmap.egress.name, "key": hmap.egress.key, "basis": hmap.egress.basis},
+        "egress": _egress_json(hmap.egress),
+        "egress6": _egress_json(hmap.egress6),
         "nodes": [{"id": n.key, "kind": n.kind, "label": n.label} for n in g.nodes],
         "edges": [
             {"from": e.src, "to": e.dst, "kind": e.kind, "label": e.label, "key": e.key}

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netexplorer.literal import escape_controls
-from netexplorer.map.model import BRIDGE, Bus, CtNode, HostMap, Link
+from netexplorer.map.model import BRIDGE, Bus, CtNode, Egress, HostMap, Link
 
 #: with more interface lines than this, every network starts folded
 FOLD_ABOVE = 150
@@ -220,12 +220,14 @@ def draw(hmap: HostMap, folded: frozenset[str] | None = None) -> Drawing:
         )
         row = _draw_group(cv, row, f"{lit(ct.name)}: {where}", (ct,))
     row = _draw_group(cv, row, "sharing a netns not in the read", hmap.orphans)
-    if hmap.egress is not None:
-        cv.put(row, 0, "egress ")
-        end = cv.put(row, 7, lit(hmap.egress.name), hmap.egress.key)
-        cv.put(row, end, f": {hmap.egress.basis}")
-    else:
-        cv.put(row, 0, "egress: no up interface with a global address found")
+    for label, egress in (("egress", hmap.egress), ("IPv6 egress", hmap.egress6)):
+        if egress is not None:
+            end = cv.put(row, 0, f"{label} ")
+            end = cv.put(row, end, lit(egress.name), egress.key)
+            cv.put(row, end, f": {lit(egress.basis)}")
+            row += 1
+    if hmap.egress is None:
+        cv.put(row, 0, f"egress: {hmap.no_egress}")
     return cv.drawing()
 
 
@@ -336,14 +338,19 @@ def _footer(bus: Bus, hmap: HostMap) -> list[list[tuple[str, str | None]]]:
         return [[("internal: no way out", None)]]
     if not bus.nat:
         return [[("no MASQUERADE rule: leaves untranslated", None)]]
-    egress: list[tuple[str, str | None]] = [(" ─▶ ", None)]
-    if hmap.egress is not None:
-        egress += [(lit(hmap.egress.name), hmap.egress.key), (" ─▶ ", None)]
-    egress.append(("internet", None))
     return [
-        [(nat_text(s.target, s.text, s.family, s.packets, s.delta_packets), s.key), *egress]
+        [(nat_text(s.target, s.text, s.family, s.packets, s.delta_packets), s.key),
+         *_egress_parts(hmap.egress6 if s.family == "ipv6" else hmap.egress, s.family)]
         for s in bus.nat
-    ]
+    ]  # fmt: skip
+
+
+def _egress_parts(egress: Egress | None, family: str) -> list[tuple[str, str | None]]:
+    """``─▶ eth0 ─▶ internet``: where a NAT step's packets leave."""
+    if egress is None:
+        return [(" ─▶ egress unknown (below)" if family != "ipv6" else " ─▶ no IPv6 default route",
+                 None)]  # fmt: skip
+    return [(" ─▶ ", None), (lit(egress.name), egress.key), (" ─▶ internet", None)]
 
 
 def _draw_link(

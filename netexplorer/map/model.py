@@ -36,6 +36,7 @@ from netexplorer.model import (
     Snapshot,
     bridge_key,
 )
+from netexplorer.path.routing import MAIN_TABLE
 
 #: the key of the map's "internet" node (not a host item: nothing else selects it)
 INTERNET_KEY = "map:internet"
@@ -156,6 +157,18 @@ class HostMap:
     orphans: tuple[CtNode, ...]
     egress: Egress | None
     labels: dict[str, str] = field(default_factory=dict)
+    #: the IPv6 default route's interface (NAT66 leads there); None without one
+    egress6: Egress | None = None
+
+    @property
+    def no_egress(self) -> str:
+        """Why ``egress`` is None, for people."""
+        return "no default route" if self.routes_read else (
+            "unknown (no routes read, and no up interface with a global address)"
+        )  # fmt: skip
+
+    #: the read holds the host's routes (older snapshots do not)
+    routes_read: bool = True
 
     def bus(self, key: str) -> Bus | None:
         return next((b for b in self.buses if b.key == key), None)
@@ -168,20 +181,47 @@ def _host_veth(ep: Endpoint, corr: Correlation) -> Interface | None:
     return corr.interfaces_by_ifindex.get(ifindex) if ifindex is not None else None
 
 
-def _inside_name(ep: Endpoint, corr: Correlation) -> str:
-    """The container-side interface's name; the read has its index only (``@ifN``)."""
+def _inside_name(ep: Endpoint, ct: Container, corr: Correlation) -> str:
+    """The container-side interface's name as the container sees it (eth0): from its
+    own view when read (by the veth peer's ifindex, or by address for a
+    macvlan/ipvlan child), else its index (``@ifN``) from the host veth."""
     peer = corr.wiring(ep).peer_ifindex
+    inside = ct.inside.interfaces if ct.inside is not None else []
+    for iface in inside:
+        if peer is not None and iface.ifindex == peer:
+            return iface.name
+    addrs = {a for a in (ep.ipv4, ep.ipv6) if a}
+    for iface in inside:
+        if addrs & {a.address for a in iface.addresses}:
+            return iface.name
     return f"@if{peer}" if peer is not None else "?"
 
 
 # ------------------------------------------------------------------ egress
-def egress_of(snap: Snapshot) -> Egress | None:
-    """The host's egress interface.
+def egress_of(snap: Snapshot, family: str = "inet") -> Egress | None:
+    """The host interface of the default route of ``family`` (inet, inet6), the one
+    with the lowest metric in the main table; None without one.
 
-    The snapshot holds no routes: the one interface that is up, holds a global
-    address and is neither Docker's (bridge, veth) nor loopback is taken, and the
-    basis says it is a deduction; several such interfaces: the first, saying so.
+    A snapshot without routes (older ones) gets, for IPv4, the one interface that
+    is up, holds a global address and is neither Docker's (bridge, veth) nor
+    loopback, and the basis says it is a deduction.
     """
+    if snap.routes:
+        defaults = [
+            r
+            for r in snap.routes
+            if r.family == family and r.dst == "default" and r.table == MAIN_TABLE
+            and r.type == "unicast" and r.dev
+        ]  # fmt: skip
+        if not defaults:
+            return None
+        best = min(defaults, key=lambda r: r.metric or 0)
+        assert best.dev is not None
+        iface = next((i for i in snap.interfaces if i.name == best.dev), None)
+        via = f" via {best.gateway}" if best.gateway else ""
+        return Egress(best.dev, iface.key if iface else None, f"default route{via}")
+    if family != "inet":
+        return None
     candidates = [
         i
         for i in snap.interfaces
@@ -388,14 +428,14 @@ def build_map(snap: Snapshot, corr: Correlation) -> HostMap:
                 veth = _host_veth(ep, corr)
                 link = Link(
                     bus.key,
-                    _inside_name(ep, corr),
+                    _inside_name(ep, ct, corr),
                     addrs,
                     veth.name if veth is not None else "no veth found",
                     veth.key if veth is not None else None,
                 )
             else:
                 link = Link(
-                    bus.key, _inside_name(ep, corr), addrs, f"{bus.driver} {bus.mode}", None
+                    bus.key, _inside_name(ep, ct, corr), addrs, f"{bus.driver} {bus.mode}", None
                 )
             ct_links.append(link)
             members[bus.key] = members.get(bus.key, 0) + 1
@@ -437,6 +477,8 @@ def build_map(snap: Snapshot, corr: Correlation) -> HostMap:
         tuple(orphans),
         egress,
         labels,
+        egress_of(snap, "inet6"),
+        bool(snap.routes),
     )
 
 

@@ -68,6 +68,18 @@ async def map_only(pilot: Pilot[Any]) -> None:
     await open_map(pilot)
 
 
+async def new_read(pilot: Pilot[Any], screen: MapScreen, snap: Snapshot) -> None:
+    """Post a snapshot as the collector would; wait until the map has drawn it."""
+    before = screen.hmap
+    pilot.app.post_message(SnapshotReady(analyse(snap)))
+    for _ in range(200):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        if screen.hmap is not before:
+            break
+    await pilot.pause()
+
+
 def synth_app() -> NetExplorerApp:
     snap = synthetic_snapshot(containers=1000, interfaces=2000, rules=5000, per_network=5)
     return app_over(snap)
@@ -180,19 +192,13 @@ async def test_a_new_snapshot_keeps_the_selection() -> None:
         assert screen.view.cursor_key == test2
         newer: Snapshot = copy.deepcopy(snap)
         newer.containers = [c for c in newer.containers if c.name != "test1"]
-        app.post_message(SnapshotReady(analyse(newer)))
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await new_read(pilot, screen, newer)
         assert screen.view.cursor_key == test2
         assert "test1" not in "\n".join(screen.view.drawing.lines)
         # selected in a pane, the app picks the row now at its place: the map follows
         gone: Snapshot = copy.deepcopy(newer)
         gone.containers = [c for c in gone.containers if c.name != "test2"]
-        app.post_message(SnapshotReady(analyse(gone)))
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await new_read(pilot, screen, gone)
         assert app.selected != test2 and screen.view.cursor_key == app.selected
         # selected on the map, the map says it is gone and stays where it was
         web = container(snap, "web").key
@@ -202,10 +208,7 @@ async def test_a_new_snapshot_keeps_the_selection() -> None:
         row = screen.view.drawing.regions[screen.view.cursor or 0].row
         no_web: Snapshot = copy.deepcopy(gone)
         no_web.containers = [c for c in no_web.containers if c.name != "web"]
-        app.post_message(SnapshotReady(analyse(no_web)))
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await new_read(pilot, screen, no_web)
         assert "web is not on the map any more" in screen.note
         assert screen.view.cursor is not None
         assert abs(screen.view.drawing.regions[screen.view.cursor].row - row) <= 3

@@ -138,3 +138,25 @@ def test_many_networks_fold_and_open_one_at_a_time() -> None:
     assert [b.key for b in buses] == [one.key] and len(cts) == one.members == 5
     # a container's line to a folded network says where it goes
     assert "▶ docker0 (folded)" in opened.text()
+
+
+def test_inside_names_and_egress_from_a_read_with_routes_and_container_views() -> None:
+    """The path recording holds the host's routes and each container's own view."""
+    hmap = map_of(RECORDED / "path" / "lab-nft.snapshot.json")
+    web = next(c for c in hmap.containers if c.name == "web")
+    inside = {hmap.bus(lk.bus_key).network: lk.inside for lk in web.links}  # type: ignore[union-attr]
+    assert inside == {"bridge": "eth0", "nxlab": "eth1"}
+    assert hmap.egress is not None and hmap.egress.name == "eth0"
+    assert hmap.egress.basis == "default route via 192.0.2.1"
+    d = draw(hmap)
+    assert "│ eth1 172.30.0.2 " in line_with(d, "172.30.0.2")
+    assert "egress eth0: default route via 192.0.2.1" in d.lines
+    assert line_with(d, "MASQUERADE 172.17.0.0/16").endswith("─▶ eth0 ─▶ internet")
+
+
+def test_without_routes_the_egress_is_a_deduction_said_so() -> None:
+    hmap = map_of(RECORDED / "lab" / "nft.snapshot.json")
+    assert hmap.egress is not None and "no routes read" in hmap.egress.basis
+    children = map_of(RECORDED / "kernel-vm" / "children.snapshot.json")
+    assert children.egress is None
+    assert "egress: unknown (no routes read" in draw(children).text()
