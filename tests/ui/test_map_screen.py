@@ -203,7 +203,10 @@ async def test_a_new_snapshot_keeps_the_selection() -> None:
         # selected on the map, the map says it is gone and stays where it was
         web = container(snap, "web").key
         await pilot.press("slash", *"web", "enter")
-        await pilot.pause()
+        for _ in range(50):  # a loaded machine: let the keys through
+            await pilot.pause()
+            if app.selected == web:
+                break
         assert app.selected == web and app.selected_pane == "map"
         row = screen.view.drawing.regions[screen.view.cursor or 0].row
         no_web: Snapshot = copy.deepcopy(gone)
