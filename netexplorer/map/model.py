@@ -159,6 +159,8 @@ class HostMap:
     labels: dict[str, str] = field(default_factory=dict)
     #: the IPv6 default route's interface (NAT66 leads there); None without one
     egress6: Egress | None = None
+    #: the read holds the host's routes (older snapshots do not)
+    routes_read: bool = True
 
     @property
     def no_egress(self) -> str:
@@ -166,9 +168,6 @@ class HostMap:
         return "no default route" if self.routes_read else (
             "unknown (no routes read, and no up interface with a global address)"
         )  # fmt: skip
-
-    #: the read holds the host's routes (older snapshots do not)
-    routes_read: bool = True
 
     def bus(self, key: str) -> Bus | None:
         return next((b for b in self.buses if b.key == key), None)
