@@ -202,6 +202,8 @@ class NetExplorerApp(App[int]):
         self.findings: list[Finding] = []
         self.selected_pane: str | None = None
         self.related: frozenset[str] = frozenset()
+        #: the items of the path last traced (marked on the map; see show_path)
+        self.path_keys: frozenset[str] = frozenset()
         self.active_pane = "containers"
         self._grid_rows = ""
         #: ``z``: the focused pane alone on the screen
@@ -773,6 +775,12 @@ class NetExplorerApp(App[int]):
     def map_screen(self) -> MapScreen | None:
         """The map, if it is open (it follows snapshots and the selection)."""
         return next((s for s in self.screen_stack if isinstance(s, MapScreen)), None)
+
+    def show_path(self, keys: frozenset[str]) -> None:
+        """Mark a traced path's items (model keys) on the map, now and when it opens."""
+        self.path_keys = keys
+        if (shown := self.map_screen()) is not None:
+            shown.show_path(keys)
 
     def action_map(self) -> None:
         if self.map_screen() is None:

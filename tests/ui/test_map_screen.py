@@ -215,3 +215,19 @@ async def test_a_new_snapshot_keeps_the_selection() -> None:
         assert "web is not on the map any more" in screen.note
         assert screen.view.cursor is not None
         assert abs(screen.view.drawing.regions[screen.view.cursor].row - row) <= 3
+
+
+async def test_a_paths_items_are_marked_on_the_map() -> None:
+    """app.show_path (the path screen's hook) marks the items now and when the map opens."""
+    snap = demo()
+    app = app_over(snap)
+    test1 = container(snap, "test1")
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        path = frozenset({test1.key, "br:docker0"})
+        app.show_path(path)
+        await open_map(pilot)
+        view = map_of(app).view
+        assert view.path == path
+        app.show_path(frozenset({"br:docker0"}))
+        assert view.path == {"br:docker0"}

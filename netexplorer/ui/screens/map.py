@@ -4,8 +4,8 @@ The facts and the drawing come from the data layer (:mod:`netexplorer.map`): the
 map is built in a worker thread from each snapshot the app gets, drawn once per
 change (snapshot, folding), and this screen only styles the drawing's regions.
 Moving onto an item selects it in the whole app (``app.select(key, "map")``);
-a selection made in the panes shows here; ``show_path(keys)`` marks a path's
-items (the path screen calls it).
+a selection made in the panes shows here; ``app.show_path(keys)`` marks a
+path's items here (the path screen's hook).
 """
 
 from __future__ import annotations
@@ -208,6 +208,7 @@ class MapScreen(Screen[None]):
             Text(" map · ↑↓←→ move · Enter fold/open a network · / search · Esc back", end="")
         )
         self.view.focus()
+        self.view.path = self.nx.path_keys
         if self.nx.analysis is not None:
             self.show_snapshot(self.nx.analysis)
 
@@ -271,7 +272,7 @@ class MapScreen(Screen[None]):
         self.show_status()
 
     def show_path(self, keys: frozenset[str]) -> None:
-        """Mark the items of a path (the path screen's hook); empty clears it."""
+        """Mark the items of a path (``app.show_path`` calls it); empty clears it."""
         self.view.path = keys
         self.view.refresh()
 
