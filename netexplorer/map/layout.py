@@ -265,6 +265,7 @@ def _draw_section(
     right = margin + inner + 1  # the box's right border
     label_w = max([len(lit(lk.label)) for ct in cts for lk in ct.links] + [8]) + 6
     xs = {b.key: right + 1 + label_w + BUS_GAP * i for i, b in enumerate(buses)}
+    by_key = {b.key: b for b in hmap.buses}
     last_x = right + 1 + label_w + BUS_GAP * (len(buses) - 1)
 
     # headers: a staircase, bus i's box starts two columns left of its bus
@@ -308,7 +309,7 @@ def _draw_section(
                 cv.fill(r, end + 1, margin, "─")
                 cv.put(r, margin, "▶")
             if link is not None:
-                _draw_link(cv, r, right, link, xs, last_x, hmap, folded)
+                _draw_link(cv, r, right, link, xs, last_x, by_key)
         cv.put(row + len(rows) + 1, margin, "└" + "─" * inner + "┘")
         row += len(rows) + 2
 
@@ -360,8 +361,7 @@ def _draw_link(
     link: Link,
     xs: dict[str, int],
     last_x: int,
-    hmap: HostMap,
-    folded: frozenset[str],
+    by_key: dict[str, Bus],
 ) -> None:
     cv.put(row, right, "├──")
     end = cv.put(row, right + 3, " ")
@@ -373,7 +373,7 @@ def _draw_link(
         cv.put(row, target, "┤")
         return
     cv.fill(row, end, last_x + 2, "─")
-    bus = hmap.bus(link.bus_key)
+    bus = by_key.get(link.bus_key)
     name = lit(bus.device) if bus is not None else "?"
     cv.put(row, last_x + 2, "▶ ")
     cv.put(row, last_x + 4, f"{name} (folded)", link.bus_key)
