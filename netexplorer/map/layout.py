@@ -209,7 +209,7 @@ def draw(hmap: HostMap, folded: frozenset[str] | None = None) -> Drawing:
     cv.put(0, 0, title)
     row = 2
     for buses, cts in sections(hmap, folded):
-        row = _draw_section(cv, row, buses, cts, hmap, folded) + 1
+        row = _draw_section(cv, row, buses, cts, hmap) + 1
     row = _draw_folded(cv, row, [b for b in hmap.buses if b.key in folded])
     row = _draw_group(cv, row, "host network (the host's own interfaces)", hmap.host_containers)
     for ct in hmap.alone:
@@ -252,7 +252,6 @@ def _draw_section(
     buses: list[Bus],
     cts: list[CtNode],
     hmap: HostMap,
-    folded: frozenset[str],
 ) -> int:
     ports = [lbl for ct in cts for lbl in _port_label(ct)]
     margin = max((len(h) + len(r) + 8 for h, _, r, _ in ports), default=0)
