@@ -152,12 +152,18 @@ async def test_enter_folds_and_opens_a_network_and_search_opens_it() -> None:
         await open_map(pilot)
         screen = map_of(app)
         assert screen.hmap is not None
-        assert screen.folded == {b.key for b in screen.hmap.buses}
-        # the folded list: move down to the second network, open it
-        await pilot.press("down", "down")
+        # every network folded but the one holding the app's selection (the first row)
+        selected = next(c for c in screen.hmap.containers if c.key == app.selected)
+        shown = {lk.bus_key for lk in selected.links[:1]}
+        assert screen.folded == {b.key for b in screen.hmap.buses} - shown
+        # the folded list: move down from its title to a network, open it
+        lines = screen.view.drawing.lines
+        title = next(i for i, line in enumerate(lines) if line.startswith("folded networks"))
+        screen.view.place(next(r.key for r in screen.view.drawing.regions if r.row > title))
+        await pilot.press("down")
         await pilot.pause()
         opened = screen.view.cursor_key
-        assert opened is not None and screen.hmap.bus(opened) is not None
+        assert opened is not None and opened in screen.folded
         await pilot.press("enter")
         await pilot.pause()
         assert opened not in screen.folded
@@ -168,14 +174,9 @@ async def test_enter_folds_and_opens_a_network_and_search_opens_it() -> None:
         await pilot.pause()
         assert opened in screen.folded
         # "/" finds a container inside a folded network and opens that network
-        name = (
-            "synth-one-0999"
-            if any(c.name == "synth-one-0999" for c in snap.containers)
-            else (snap.containers[-1].name)
-        )
-        await pilot.press("slash", *name, "enter")
+        target = snap.containers[-1]
+        await pilot.press("slash", *target.name, "enter")
         await pilot.pause()
-        target = next(c for c in snap.containers if c.name == name)
         assert screen.view.cursor_key == app.selected == target.key
 
 
@@ -231,3 +232,20 @@ async def test_a_paths_items_are_marked_on_the_map() -> None:
         assert view.path == path
         app.show_path(frozenset({"br:docker0"}))
         assert view.path == {"br:docker0"}
+
+
+async def test_a_selection_in_a_folded_network_opens_it() -> None:
+    """At 1,000 containers every network starts folded; a container selected in a pane
+    (before or after the map opens) opens its network to show it."""
+    snap = synthetic_snapshot(containers=1000, interfaces=2000, rules=5000, per_network=5)
+    app = app_over(snap)
+    first, later = snap.containers[3], snap.containers[-3]
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        app.select(first.key, "containers")
+        await open_map(pilot)
+        screen = map_of(app)
+        assert screen.view.cursor_key == first.key
+        app.select(later.key, "containers")
+        await pilot.pause()
+        assert screen.view.cursor_key == later.key

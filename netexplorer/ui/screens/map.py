@@ -180,7 +180,7 @@ class MapScreen(Screen[None]):
         self._touched: dict[str, bool] = {}
         self._matches: list[str] = []
         self._match_at = -1
-        #: search: the buses to open to show a match
+        #: the buses to open to show an item (a search match, a pane's selection)
         self._opens: dict[str, tuple[str, ...]] = {}
         self.note = ""
 
@@ -236,7 +236,18 @@ class MapScreen(Screen[None]):
         start = default_folded(hmap)
         keys = {b.key for b in hmap.buses}
         self.folded = frozenset(k for k in keys if self._touched.get(k, k in start))
+        self._opens = {key: buses for key, _, buses in search_rows(hmap)}
+        if first and self.nx.selected is not None:
+            self._open_for(self.nx.selected)
         self.redraw(keep=True, first=first, labels=labels)
+
+    def _open_for(self, key: str) -> bool:
+        """Open the folded networks ``key`` is drawn in; True if there were any."""
+        closed = [b for b in self._opens.get(key, ()) if b in self.folded]
+        for b in closed:
+            self._touched[b] = False
+        self.folded = self.folded - set(closed)
+        return bool(closed)
 
     def redraw(
         self, keep: bool = False, first: bool = False, labels: dict[str, str] | None = None
@@ -266,7 +277,9 @@ class MapScreen(Screen[None]):
     def mark(self, related: frozenset[str], selected: str | None) -> None:
         """The app's selection changed (here or in a pane)."""
         view = self.view
-        if selected is not None and view.cursor_key != selected:
+        shown = selected is None or view.cursor_key == selected or view.place(selected)
+        if not shown and selected is not None and self._open_for(selected):
+            self.redraw()  # its network was folded: opened to show it
             view.place(selected)
         view.mark(related, selected)
         self.show_status()
@@ -314,11 +327,9 @@ class MapScreen(Screen[None]):
         if self.hmap is None:
             return
         rows = search_rows(self.hmap)
-        opens = {key: buses for key, _, buses in rows}
         candidates = [("map", [search_row(key, texts) for key, texts, _ in rows])]
         self._matches = list(dict.fromkeys(key for _, key in find(event.value, candidates)))
         self._match_at = -1
-        self._opens = opens
         if not self._matches:
             self.note = f"no match for '{plain(event.value)}'"
             self.show_status()
@@ -330,11 +341,7 @@ class MapScreen(Screen[None]):
             return
         self._match_at = (self._match_at + 1) % len(self._matches)
         key = self._matches[self._match_at]
-        closed = [b for b in self._opens.get(key, ()) if b in self.folded]
-        if closed:
-            for b in closed:
-                self._touched[b] = False
-            self.folded = self.folded - set(closed)
+        if self._open_for(key):
             self.redraw()
         if self.view.place(key):
             self.nx.select(key, "map")
