@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from netexplorer.literal import escape_controls
-from netexplorer.map.layout import bus_title, nat_text
+from netexplorer.map.layout import bus_title, draw, nat_text
 from netexplorer.map.model import BRIDGE, HOST_KEY, INTERNET_KEY, CtNode, Egress, HostMap
 
 
@@ -203,6 +203,4 @@ def export(hmap: HostMap, fmt: str) -> str:
         return to_mermaid(hmap)
     if fmt == "json":
         return to_json(hmap)
-    from netexplorer.map.layout import draw
-
     return draw(hmap).text()
