@@ -253,8 +253,6 @@ class PathScreen(Screen[None]):
         self.nx.go_to_selected()
 
     def action_map(self) -> None:
-        keys = self.path_keys()
+        """The map, with this path's items marked on it (also when it opens later)."""
+        self.nx.show_path(self.path_keys())
         self.nx.action_map()
-        shown = self.nx.map_screen()
-        if shown is not None:
-            shown.show_path(keys)
