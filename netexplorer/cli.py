@@ -201,6 +201,11 @@ def _endpoint_wiring(ep: Endpoint, corr: Correlation) -> str:
         )
     if w.bridge:
         return f"host veth not found -> {escape_controls(w.bridge)}"
+    found = corr.overlay.of_endpoint(ep.key)
+    if found is not None:
+        from netexplorer.overlay import overlay_hops
+
+        return " -> ".join(escape_controls(h) for h in overlay_hops(*found))
     return "no veth"
 
 

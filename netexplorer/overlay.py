@@ -222,3 +222,21 @@ def overlay_view(read: Snapshot) -> OverlayView:
         endpoint_ports=MappingProxyType(endpoint_ports),
         edges=tuple(edges),
     )
+
+
+def overlay_hops(o: OverlayNet, port: Interface) -> list[str]:
+    """An overlay endpoint's way out, hop by hop, as raw host text (callers make it
+    literal): its veth in the namespace, br0, the vxlan with VNI, each VTEP with its
+    node, the underlay interface."""
+    ns = o.namespace.name if o.namespace is not None else "?"
+    hops = [
+        f"{port.name}@if{port.link_ifindex or '?'}",
+        f"{o.bridge.name if o.bridge else 'br0'} in {ns}",
+    ]
+    if o.vxlan is not None:
+        hops.append(f"{o.vxlan.name} VNI {o.vni}")
+    for v in o.vteps:
+        hops.append(f"VTEP {v.ip}" + (f" ({v.node})" if v.node else ""))
+    if o.underlay is not None:
+        hops.append(f"via {o.underlay.name}")
+    return hops

@@ -238,3 +238,21 @@ def test_peer_missing_from_the_fdb() -> None:
     ns.fdb = [e for e in ns.fdb if e.dst is None]
     (f,) = overlay_findings(snap, "overlay-fdb")
     assert f.title.startswith("overlay nxoverlay: no FDB entry of vxlan0 names peer 198.51.100.18")
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_snapshot_text_joins_the_two_containers_through_the_tunnel(n: int) -> None:
+    from netexplorer.cli import _summary
+
+    snap = fresh(n)
+    eth0 = TRUTH["eth0"][CONTAINER[n]]
+    line = next(
+        x
+        for x in _summary(snap, correlate(snap)).splitlines()
+        if x.startswith(CONTAINER[n]) and "nxoverlay" in x
+    )
+    assert (
+        f"veth1@if{eth0['ifindex']} -> br0 in 1-zc59lljuqx -> vxlan0 VNI 4097 -> "
+        f"VTEP {NODE_ADDR[3 - n]} (" in line
+    )
+    assert line.split(" -> ")[-1].startswith(f"via {UNDERLAY[n]}")

@@ -32,6 +32,7 @@ from netexplorer.naming import (
     owner_of,
     run_flags,
 )
+from netexplorer.overlay import overlay_hops
 from netexplorer.rule_summary import summary
 from netexplorer.ui.panes.base import Pane
 from netexplorer.ui.safe_text import plain
@@ -196,6 +197,8 @@ def _endpoint_facts(ep: Endpoint, snapshot: Snapshot, corr: Correlation) -> list
         lines.append(_container_side(ep, w.peer_ifindex, w.netnsid, snapshot))
     elif w.bridge:
         lines.append(f"  bridge {plain(w.bridge)}; host veth not found")
+    elif (found := corr.overlay.of_endpoint(ep.key)) is not None:
+        lines.append("  overlay: " + " -> ".join(plain(h) for h in overlay_hops(*found)))
     return lines
 
 
