@@ -519,6 +519,7 @@ def readme_table(header: list[str], targets: Targets) -> str:
     lines = [
         header[2],
         header[3],
+        header[4],
         "",
         "| target | figure | floor; gap | verdict |",
         "|---|---:|---|---|",
