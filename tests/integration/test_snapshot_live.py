@@ -21,6 +21,7 @@ import pytest
 from integration import groundtruth as gt
 from netexplorer.correlate import correlate
 from netexplorer.model import SCHEMA_VERSION
+from netexplorer.privilege import NOT_ROOT_LEAD
 from netexplorer.snapshot_io import snapshot_from_dict
 
 MASQ_DEFAULT = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
@@ -250,7 +251,8 @@ def test_not_root_is_said_in_words(lab: str) -> None:
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     doc = json.loads(proc.stdout)
-    assert any("not running as root" in w and "sudo" in w for w in doc["warnings"])
+    # the one-line warning: the cause, and the command that reads everything
+    assert any(w.startswith(NOT_ROOT_LEAD) and "Run: sudo " in w for w in doc["warnings"])
     docker = next(s for s in doc["sources"] if s["name"] == "docker")
     assert "Permission denied on the Docker socket" in docker["error"]
     firewall = next(s for s in doc["sources"] if s["name"] == "firewall")
