@@ -311,6 +311,19 @@ class FdbEntry:
 
 
 @dataclass(slots=True)
+class Neighbour:
+    """One IP neighbour (ARP/NDP) entry (``ip neigh show``): in an overlay namespace,
+    Docker's entry for each remote container (its address -> its MAC, on vxlan0)."""
+
+    ip: str
+    mac: str
+    ifname: str
+    ifindex: int
+    #: permanent, reachable, stale, ... (lowercase, as ``ip neigh`` prints it)
+    state: str = ""
+
+
+@dataclass(slots=True)
 class DockerNamespace:
     """A network namespace Docker made outside any container (``/var/run/docker/netns``).
 
@@ -326,6 +339,8 @@ class DockerNamespace:
     interfaces: list[Interface] = field(default_factory=list)
     bridges: list[Bridge] = field(default_factory=list)
     fdb: list[FdbEntry] = field(default_factory=list)
+    #: IP neighbours (``ip neigh``): the overlay's remote containers' MACs
+    neighbours: list[Neighbour] = field(default_factory=list)
     #: netns id, as this namespace sees it, of other namespaces: "host", "pid:<pid>"
     #: of a container's init process or the name of another Docker namespace -> id
     peer_netnsids: dict[str, int] = field(default_factory=dict)

@@ -62,19 +62,30 @@ def default_interface() -> str:
     return str(routes[0].get("dev", "")) if routes else ""
 
 
-def only_ours(snap: Snapshot) -> Snapshot:
-    """The read reduced to the lab's and this script's objects (the machine is shared:
-    other people's containers, networks, veths and rules would make the demo big and
-    arbitrary). Done on the read before anything is derived from it."""
+def only_ours(
+    snap: Snapshot,
+    prefixes: tuple[str, ...] = (record.TAG,),
+    interfaces: frozenset[str] = frozenset(KEEP_INTERFACES),
+) -> Snapshot:
+    """The read reduced to the lab's objects and those of the containers named with
+    one of ``prefixes`` (the machine is shared: other people's containers, networks,
+    veths and rules would make a recording big and arbitrary), keeping besides
+    their bridges and veths the host ``interfaces``. Done on the read before
+    anything is derived from it."""
     snap.containers = [
-        c for c in snap.containers if c.name in gt.LAB_CONTAINERS or c.name.startswith(record.TAG)
+        c for c in snap.containers if c.name in gt.LAB_CONTAINERS or c.name.startswith(prefixes)
     ]
     used = {e.network_id for c in snap.containers for e in c.endpoints}
-    snap.networks = [n for n in snap.networks if n.id in used or n.name in ("host", "none")]
+    # overlay networks stay (a node has ingress without a container on it)
+    snap.networks = [
+        n
+        for n in snap.networks
+        if n.id in used or n.name in ("host", "none") or n.driver == "overlay"
+    ]
     bridges = {n.bridge for n in snap.networks if n.bridge}
     corr = correlate(snap)
     veths = {corr.wiring(e).host_veth for c in snap.containers for e in c.endpoints}
-    keep = KEEP_INTERFACES | bridges | {v for v in veths if v} | {default_interface()}
+    keep = interfaces | bridges | {v for v in veths if v} | {default_interface()}
     others = {i.name for i in snap.interfaces} - keep
     snap.interfaces = [i for i in snap.interfaces if i.name in keep]
     snap.bridges = [b for b in snap.bridges if b.name in bridges]
@@ -101,6 +112,7 @@ def only_ours(snap: Snapshot) -> Snapshot:
         return False
 
     snap.rules = [r for r in snap.rules if not someone_elses(r)]
+    snap.routes = [r for r in snap.routes if r.dev is None or r.dev not in others]
     snap.conntrack = [
         f for f in snap.conntrack if f.orig_src in addresses or f.reply_src in addresses
     ]

@@ -40,7 +40,7 @@ from netexplorer.collect.netlink_source import (
     message_to_plain,
     parse_netlink,
 )
-from netexplorer.model import DockerNamespace, FdbEntry
+from netexplorer.model import DockerNamespace, FdbEntry, Neighbour
 
 T = TypeVar("T")
 
@@ -51,6 +51,8 @@ DEFAULT_NETNS_DIR = "/var/run/docker/netns"
 
 CLONE_NEWNET = 0x40000000
 AF_BRIDGE = 7
+AF_INET = 2
+AF_INET6 = 10
 #: NUD_* states of a neighbour/FDB entry as ``bridge fdb`` prints them
 _NUD_PERMANENT = 0x80
 _NUD_NOARP = 0x40
@@ -119,6 +121,42 @@ def parse_fdb(msgs: Iterable[Message], names: Mapping[int, str]) -> list[FdbEntr
     return out
 
 
+#: NUD_* bits -> the word ``ip neigh`` prints, most telling first
+_NUD_WORDS = (
+    (0x80, "permanent"),
+    (0x02, "reachable"),
+    (0x04, "stale"),
+    (0x08, "delay"),
+    (0x10, "probe"),
+    (0x20, "failed"),
+    (0x01, "incomplete"),
+)
+
+
+def parse_neighbours(msgs: Iterable[Message], names: Mapping[int, str]) -> list[Neighbour]:
+    """RTM_NEWNEIGH messages of family AF_INET/AF_INET6 -> ``ip neigh show`` (which,
+    like this, leaves out the NOARP entries: multicast mappings, not neighbours)."""
+    out: list[Neighbour] = []
+    for msg in msgs:
+        if msg.get("family") not in (AF_INET, AF_INET6):
+            continue
+        ifindex = msg.get("ifindex")
+        attrs = _attrs(msg)
+        dst = _get(attrs, "NDA_DST")
+        mac = _get(attrs, "NDA_LLADDR")
+        if not isinstance(ifindex, int) or dst is None or mac is None:
+            continue
+        state = msg.get("state")
+        if isinstance(state, int) and state & _NUD_NOARP:
+            continue
+        word = next((w for bit, w in _NUD_WORDS if isinstance(state, int) and state & bit), "")
+        out.append(
+            Neighbour(_text(dst), _text(mac), names.get(ifindex, f"if{ifindex}"), ifindex, word)
+        )
+    out.sort(key=lambda n: (n.ifindex, n.ip))
+    return out
+
+
 @dataclass(slots=True)
 class NamespaceMessages:
     """One namespace's dumps as read (live pyroute2 messages or their plain form)."""
@@ -128,6 +166,7 @@ class NamespaceMessages:
     links: list[Any] = field(default_factory=list)
     addrs: list[Any] = field(default_factory=list)
     fdb: list[Any] = field(default_factory=list)
+    neighbours: list[Any] = field(default_factory=list)
     peer_netnsids: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
@@ -138,6 +177,7 @@ class NamespaceMessages:
             "links": [message_to_plain(m) for m in self.links],
             "addrs": [message_to_plain(m) for m in self.addrs],
             "fdb": [message_to_plain(m) for m in self.fdb],
+            "neighbours": [message_to_plain(m) for m in self.neighbours],
             "peer_netnsids": dict(self.peer_netnsids),
             "error": self.error,
         }
@@ -158,7 +198,9 @@ def parse_namespace(raw: NamespaceMessages) -> DockerNamespace:
     data = parse_netlink(raw.links, raw.addrs, netns=raw.name)
     ns.interfaces = data.interfaces
     ns.bridges = data.bridges
-    ns.fdb = parse_fdb(raw.fdb, {i.ifindex: i.name for i in data.interfaces})
+    names = {i.ifindex: i.name for i in data.interfaces}
+    ns.fdb = parse_fdb(raw.fdb, names)
+    ns.neighbours = parse_neighbours(raw.neighbours, names)
     return ns
 
 
@@ -242,6 +284,9 @@ def _read_all(paths: list[tuple[str, str]], pids: list[int]) -> list[NamespaceMe
                         raw.links = list(ipr.link("dump"))
                         raw.addrs = list(ipr.addr("dump"))
                         raw.fdb = list(ipr.fdb("dump"))
+                        raw.neighbours = [
+                            m for f in (AF_INET, AF_INET6) for m in ipr.neigh("dump", family=f)
+                        ]
                         for other, ofd in others.items():
                             if other == name:
                                 continue

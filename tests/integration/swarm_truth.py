@@ -1,6 +1,7 @@
 """Ground truth of the lab's two-node swarm (``scripts/lab swarm up``), read without
-netexplorer: ``ip -d -j link``, ``ip -j addr`` and ``bridge -j fdb show`` inside each
-overlay namespace (entered with ``nsenter --net=FILE``), and ``docker network inspect``.
+netexplorer: ``ip -d -j link``, ``ip -j addr``, ``ip -j neigh`` and ``bridge -j fdb
+show`` inside each overlay namespace (entered with ``nsenter --net=FILE``), and
+``docker network inspect``.
 
 Node 1 is the lab's dockerd; node 2 a dockerd in netns ``nx-swarm2`` with its
 namespaces under its own exec-root. Also used by tests/recorded/swarm/record.py.
@@ -67,6 +68,7 @@ def namespace_truth(path: str) -> dict[str, Any]:
         "ip_link": in_ns(path, "ip", "-d", "-j", "link", "show"),
         "ip_addr": in_ns(path, "ip", "-j", "addr", "show"),
         "fdb": in_ns(path, "bridge", "-j", "fdb", "show"),
+        "neigh": in_ns(path, "ip", "-j", "neigh", "show"),
     }
 
 

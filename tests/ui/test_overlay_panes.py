@@ -39,4 +39,4 @@ async def test_overlay_br0_ports_and_namespace_interfaces_are_listed_and_cross_l
         assert app.selected == sw1.key
         assert {port.key, o.vxlan.key} <= set(interfaces.table.marked())
         assert {port.key, o.bridge.key} <= set(bridges.table.marked())
-        assert "veth1 (1-zc59lljuqx)" in marked(app, "interfaces")
+        assert f"{port.name} ({o.namespace.name})" in marked(app, "interfaces")

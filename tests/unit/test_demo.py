@@ -38,6 +38,7 @@ NOT_ON_THE_LAB = {
     "Vxlan": SWARM,
     "DockerNamespace": SWARM,
     "FdbEntry": SWARM,
+    "Neighbour": SWARM,
     "SwarmInfo": SWARM,
     "Snapshot.namespaces": SWARM,
     "Snapshot.swarm": SWARM,

@@ -22,6 +22,10 @@ TRUTH: dict[str, Any] = json.loads((HERE / "truth.json").read_text())
 NODE_ADDR = {1: "198.51.100.17", 2: "198.51.100.18"}
 UNDERLAY = {1: "nx-sw0", 2: "nx-sw1"}
 CONTAINER = {1: "sw1", 2: "sw2"}
+#: the recorded overlay network's id and its namespaces' names
+NET_ID = TRUTH["node1"]["networks"]["nxoverlay"]["inspect"]["Id"]
+NS = "1-" + NET_ID[:10]
+LB = "lb_" + NET_ID[:9]
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["node1", "node2"])
@@ -61,6 +65,8 @@ def test_raw_namespace_dumps_parse_to_what_ip_and_bridge_print() -> None:
         assert vx.master == "br0"
         truth_fdb = {(e["mac"], e["ifname"], e.get("dst")) for e in entry["fdb"]}
         assert {(e.mac, e.ifname, e.dst) for e in ns.fdb} == truth_fdb
+        truth_neigh = {(n["dst"], n["lladdr"], n["dev"]) for n in entry["neigh"] if "lladdr" in n}
+        assert {(n.ip, n.mac, n.ifname) for n in ns.neighbours} == truth_neigh
         br0 = next(b for b in ns.bridges if b.name == "br0")
         addrs = next(a for a in entry["ip_addr"] if a["ifname"] == "br0")["addr_info"]
         assert {a.cidr for a in next(i for i in ns.interfaces if i.name == "br0").addresses} == {
@@ -69,7 +75,7 @@ def test_raw_namespace_dumps_parse_to_what_ip_and_bridge_print() -> None:
         assert {p.name for p in br0.ports} == {
             link["ifname"] for link in entry["ip_link"] if link.get("master") == "br0"
         }
-    assert {"ingress_sbox", "lb_zc59lljuq"} <= set(spaces)
+    assert {"ingress_sbox", LB} <= set(spaces)
 
 
 def test_overlay_network_fields(node: Any) -> None:
@@ -130,7 +136,7 @@ def test_overlay_ports_name_their_owners(node: Any) -> None:
     o = overlay(corr, "nxoverlay")
     owners = {p.owner_name for p in o.ports}
     assert CONTAINER[n] in owners
-    assert "lb_zc59lljuq" in owners
+    assert LB in owners
     ingress = next(x for x in corr.overlay.networks.values() if x.network.ingress)
     assert "ingress_sbox" in {p.owner_name for p in ingress.ports}
 
@@ -194,8 +200,8 @@ def test_vxlan_down() -> None:
     vx, _ns = vxlan_of(snap)
     vx.flags = [f for f in vx.flags if f not in ("UP", "LOWER_UP")]
     (f,) = overlay_findings(snap, "overlay-vxlan")
-    assert f.title == "overlay nxoverlay: vxlan0 (VNI 4097) is down in 1-zc59lljuqx"
-    assert f.fix == "nsenter --net=/var/run/docker/netns/1-zc59lljuqx ip link set vxlan0 up"
+    assert f.title == "overlay nxoverlay: vxlan0 (VNI 4097) is down in " + NS
+    assert f.fix == f"nsenter --net=/var/run/docker/netns/{NS} ip link set vxlan0 up"
     assert vx.key in f.evidence
 
 
@@ -252,7 +258,7 @@ def test_snapshot_text_joins_the_two_containers_through_the_tunnel(n: int) -> No
         if x.startswith(CONTAINER[n]) and "nxoverlay" in x
     )
     assert (
-        f"veth1@if{eth0['ifindex']} -> br0 in 1-zc59lljuqx -> vxlan0 VNI 4097 -> "
+        f"veth1@if{eth0['ifindex']} -> br0 in {NS} -> vxlan0 VNI 4097 -> "
         f"VTEP {NODE_ADDR[3 - n]} (" in line
     )
     assert line.split(" -> ")[-1].startswith(f"via {UNDERLAY[n]}")
