@@ -341,6 +341,9 @@ class DockerNamespace:
     fdb: list[FdbEntry] = field(default_factory=list)
     #: IP neighbours (``ip neigh``): the overlay's remote containers' MACs
     neighbours: list[Neighbour] = field(default_factory=list)
+    #: the namespace's IPVS table as ``/proc/net/ip_vs`` prints it there (the routing
+    #: mesh's load balancer, in ingress_sbox and lb_*); None: the kernel has no IPVS
+    ipvs: str | None = None
     #: netns id, as this namespace sees it, of other namespaces: "host", "pid:<pid>"
     #: of a container's init process or the name of another Docker namespace -> id
     peer_netnsids: dict[str, int] = field(default_factory=dict)

@@ -11,11 +11,13 @@ legs on the ingress overlay and docker_gwbridge) and ``lb_<id[:9]>`` (an overlay
 network's load balancer).
 
 Each namespace is read by one worker thread that enters it with setns(2), asks
-for a link, address and bridge-FDB dump and, for each namespace it may be wired
-to (containers' init processes, the other Docker namespaces), the netns id it
-knows that namespace by (RTM_GETNSID: the ``link-netnsid`` of a veth), then goes
-back. The thread ends after the read, so no other code ever runs in a foreign
-namespace. Only dumps and lookups are sent: nothing is changed.
+for a link, address, IP-neighbour and bridge-FDB dump and, for each namespace it
+may be wired to (containers' init processes, the other Docker namespaces), the
+netns id it knows that namespace by (RTM_GETNSID: the ``link-netnsid`` of a
+veth), reads ``/proc/thread-self/net/ip_vs`` (the routing mesh's IPVS table;
+absent where the kernel has no IPVS), then goes back. The thread ends after the
+read, so no other code ever runs in a foreign namespace. Only dumps and lookups
+are sent: nothing is changed.
 
 The message -> model conversion is the pure :func:`parse_namespace`, tested on
 recorded dumps (:func:`read_namespace_messages` gives them in plain form).
@@ -167,6 +169,8 @@ class NamespaceMessages:
     addrs: list[Any] = field(default_factory=list)
     fdb: list[Any] = field(default_factory=list)
     neighbours: list[Any] = field(default_factory=list)
+    #: /proc/net/ip_vs as read inside the namespace; None: no such file (no IPVS)
+    ipvs: str | None = None
     peer_netnsids: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
@@ -178,6 +182,7 @@ class NamespaceMessages:
             "addrs": [message_to_plain(m) for m in self.addrs],
             "fdb": [message_to_plain(m) for m in self.fdb],
             "neighbours": [message_to_plain(m) for m in self.neighbours],
+            "ipvs": self.ipvs,
             "peer_netnsids": dict(self.peer_netnsids),
             "error": self.error,
         }
@@ -201,6 +206,7 @@ def parse_namespace(raw: NamespaceMessages) -> DockerNamespace:
     names = {i.ifindex: i.name for i in data.interfaces}
     ns.fdb = parse_fdb(raw.fdb, names)
     ns.neighbours = parse_neighbours(raw.neighbours, names)
+    ns.ipvs = raw.ipvs
     return ns
 
 
@@ -237,6 +243,15 @@ def _in_thread(func: Callable[[], T]) -> T:
 def _open_ns(path: str) -> int | None:
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _ipvs_table() -> str | None:
+    """This thread's namespace's IPVS table; None where the kernel has no IPVS."""
+    try:
+        with open("/proc/thread-self/net/ip_vs", encoding="ascii", errors="replace") as f:
+            return f.read(65536)
     except OSError:
         return None
 
@@ -293,6 +308,7 @@ def _read_all(paths: list[tuple[str, str]], pids: list[int]) -> list[NamespaceMe
                             nsid = _nsid(ipr, ofd)
                             if nsid is not None:
                                 raw.peer_netnsids[other] = nsid
+                    raw.ipvs = _ipvs_table()
                 finally:
                     _setns(libc, home)
             except PermissionError:

@@ -40,6 +40,7 @@ from netexplorer.path.places import (
 )
 from netexplorer.path.result import Hop, Packet, PathResult
 from netexplorer.path.routing import Namespace, RouteDecision, lookup, select_source
+from netexplorer.path.tunnel import Tunnel, ingress_sbox_hops, overlay_out, overlay_reply
 
 PROTOCOLS = ("icmp", "tcp", "udp")
 #: the source port the engine gives a first TCP/UDP packet (any ephemeral port)
@@ -121,6 +122,8 @@ class _Walk:
     #: (left the host); None while it travels or when it did not arrive
     landed: str | None = None
     landed_in: Container | None = None
+    #: left through an overlay (landed "tunnel" or "overlay"): what the reply needs
+    tunnel: Tunnel | None = None
 
     # ------------------------------------------------------------------ endings
     def end(self, verdict: str, sentence: str, rule: Rule | None = None) -> None:
@@ -170,6 +173,9 @@ class _Walk:
                 "uncertain",
                 f"the interface {dec.dev} of {ct.name} is not a Docker endpoint the read knows",
             )
+        on_overlay = self.corr.overlay.of_endpoint(owner_ep.key)
+        if on_overlay is not None:
+            return overlay_out(self, ct, owner_ep, dec, *on_overlay)
         wiring = wiring_of(self.corr, owner_ep)
         veth_key = (interface_key(wiring.host_ifindex),) if wiring.host_ifindex is not None else ()
         self.add(
@@ -426,6 +432,8 @@ class _Walk:
         if oif in self.host.bridges:
             nexthop = ipaddress.ip_address(dec.gateway) if dec.gateway else self.pkt.dst
             found = endpoint_with(self.corr, nexthop)
+            if found is None and ingress_sbox_hops(self, oif, nexthop):
+                return None
             if found is None or wiring_of(self.corr, found[1]).bridge != oif:
                 self.add(
                     Hop(
@@ -799,6 +807,8 @@ def _reply(fwd: _Walk) -> _Walk:
         back.from_container(ct, container_namespace(ct, fwd.corr))
     elif fwd.landed == "host":
         back.host_send()
+    elif fwd.landed in ("tunnel", "overlay"):
+        overlay_reply(back, fwd)
     else:
         dec = lookup(fwd.host.ns, p.dst)
         back.add(

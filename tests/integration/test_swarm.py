@@ -23,6 +23,7 @@ from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import diagnose
 from netexplorer.model import Snapshot
 from netexplorer.overlay import OverlayNet
+from netexplorer.path import trace_path
 from netexplorer.snapshot_io import snapshot_from_dict
 
 from . import groundtruth as gt
@@ -171,6 +172,144 @@ def test_service_task_labels_and_the_ingress_mesh(swarm: None) -> None:
     if os.path.exists("/proc/net/ip_vs"):
         # the mesh is programmed only where the kernel has IPVS (scripts/lab-swarm.sh)
         assert any(r.target == "DNAT" and r.dport == "8081" for r in dnat)
+
+
+@pytest.mark.parametrize("node", [1, 2])
+def test_path_across_the_tunnel_as_the_namespace_has_it(swarm: None, node: int) -> None:
+    """sw1 -> sw2 (and back from node 2): eth0 -> its veth on br0 -> vxlan0 with the
+    VNI, the FDB's VTEP and UDP 4789 -> the underlay interface the node routes the
+    VTEP by, checked against ip neigh, bridge fdb and ip -d link in the overlay
+    namespace, ip route get on the node, and a ping through the tunnel."""
+    snap, corr = read_node(node)
+    name, far_ip = CONTAINER[node], (st.C2_IP if node == 1 else st.C1_IP)
+    net = json.loads(st.docker(node, "network", "inspect", st.OVERLAY))[0]
+    truth = st.namespace_truth(st.overlay_namespace(node, net["Id"]))
+    mac = next(n["lladdr"] for n in truth["neigh"] if n["dst"] == far_ip)
+    vtep = next(e["dst"] for e in truth["fdb"] if e["mac"] == mac and e.get("dst"))
+    vxlan = next(x for x in truth["ip_link"] if x.get("linkinfo", {}).get("info_kind") == "vxlan")
+    data = vxlan["linkinfo"]["info_data"]
+    eth0 = container_link(node, name, "eth0")
+    port = next(x for x in truth["ip_link"] if x["ifindex"] == eth0["link_index"])
+    under = json.loads(st.run(*st.node_prefix(node), "ip", "-j", "route", "get", vtep))[0]
+
+    res = trace_path(snap, corr, name, far_ip)
+    assert res.verdict == "delivered", res.sentence
+    hops = {h.kind: h.title for h in res.hops if h.kind in ("veth", "bridge", "tunnel", "egress")}
+    assert f"{port['ifname']}@if{eth0['ifindex']} on br0 in 1-{net['Id'][:10]}" in hops["veth"]
+    assert f"{far_ip} is {mac} (neighbour entry on {vxlan['ifname']})" in hops["bridge"]
+    assert f"VNI {data['id']}, FDB {mac} -> VTEP {vtep}" in hops["tunnel"]
+    assert f"UDP to {vtep}:{data['port']}" in hops["tunnel"]
+    assert hops["egress"].startswith(
+        f"leaves the host on {under['dev']} as udp {under['prefsrc']}:"
+    )
+    assert vtep == ADDR[3 - node] and under["dev"] == UNDERLAY[node]
+    assert res.reply_verdict == "delivered"
+    st.docker(node, "exec", name, "ping", "-c1", "-W2", far_ip)  # the tunnel carries it
+
+
+def test_path_to_the_internet_leaves_by_docker_gwbridge_and_its_masquerade(swarm: None) -> None:
+    """sw1 -> the lab's internet: eth1 -> docker_gwbridge -> MASQUERADE; the rule the
+    path names is the one whose counter a real ping moves."""
+    route = gt.route_get(gt.INET_ADDR)
+    assert route.get("dev") == gt.INET_HOST_IF  # the traffic rule: only into nx-inet
+    snap, corr = read_node(1)
+    res = trace_path(snap, corr, st.C1, "internet")
+    assert res.verdict == "delivered", res.sentence
+    eth1 = container_link(1, st.C1, "eth1")
+    veth = next(h.title for h in res.hops if h.kind == "veth")
+    assert veth.startswith(f"eth1@if{eth1['link_index']} of {st.C1}")
+    assert veth.endswith("a port of docker_gwbridge")
+    (nat,) = [h for h in res.hops if h.kind == "nat"]
+    rule = next(r for r in snap.rules if r.key == nat.rule)
+    backend = gt.active_iptables_mode()
+    assert rule.backend.endswith(backend)
+    assert rule.text in gt.iptables_save(backend, "nat").splitlines()
+
+    def packets() -> int:
+        after = collect_snapshot()
+        return next(r.packets for r in after.rules if r.key == rule.key)
+
+    before = packets()
+    st.docker(1, "exec", st.C1, "ping", "-c1", "-W2", gt.INET_ADDR)
+    assert packets() > before
+
+
+#: what Docker writes for a published port where the kernel has IPVS (this one has
+#: not, so dockerd stops before writing them): DNAT to ingress_sbox's docker_gwbridge
+#: address, jumped to for local destinations
+def ingress_rules(sbox: str) -> list[list[str]]:
+    return [
+        ["-N", "DOCKER-INGRESS"],
+        ["-A", "DOCKER-INGRESS", "-p", "tcp", "-m", "tcp", "--dport", "8081",
+         "-j", "DNAT", "--to-destination", f"{sbox}:8081"],
+        ["-A", "DOCKER-INGRESS", "-j", "RETURN"],
+        ["-I", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER-INGRESS"],
+        ["-I", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER-INGRESS"],
+    ]  # fmt: skip
+
+
+def dnat_packets(backend: str) -> int:
+    """The packet counter of DOCKER-INGRESS's DNAT rule (``iptables-save -c``)."""
+    for line in gt.run(f"iptables-{backend}-save", "-c", "-t", "nat").splitlines():
+        if "-A DOCKER-INGRESS " in line and "-j DNAT" in line:
+            return int(line[1:].split(":", 1)[0])
+    raise AssertionError("no DNAT rule in DOCKER-INGRESS")
+
+
+def tcp_out_rsts(ns: str) -> int:
+    """TCP resets sent from inside namespace ``ns`` (its /proc/net/snmp)."""
+    names, values = [
+        line.split()[1:]
+        for line in st.run("nsenter", f"--net={ns}", "cat", "/proc/net/snmp").splitlines()
+        if line.startswith("Tcp:")
+    ]
+    return int(values[names.index("OutRsts")])
+
+
+def test_published_port_through_the_ingress_mesh_ends_at_ipvs(swarm: None) -> None:
+    """With the DOCKER-INGRESS DNAT Docker writes where IPVS exists, host -> node1:8081
+    is DNATed to ingress_sbox and ends at IPVS, which this kernel lacks. Ground truth:
+    iptables-save, ingress_sbox's eth1 address, /proc/net/ip_vs, and a real TCP
+    connection that the DNAT rule counts and ingress_sbox's own TCP refuses."""
+    sbox_ns = os.path.join(st.NODE1_NETNS_DIR, "ingress_sbox")
+    sbox = next(
+        a["local"]
+        for link in st.in_ns(sbox_ns, "ip", "-j", "addr", "show", "eth1")
+        for a in link["addr_info"]
+        if a["family"] == "inet"
+    )
+    backend = gt.active_iptables_mode()
+    ipt = f"iptables-{backend}"
+    assert ":DOCKER-INGRESS" not in gt.iptables_save(backend, "nat")  # dockerd wrote none
+    added: list[list[str]] = []
+    try:
+        for rule in ingress_rules(sbox):
+            gt.run(ipt, "-t", "nat", *rule)
+            added.append(rule)
+        snap = collect_snapshot()
+        res = trace_path(snap, correlate(snap), "host", f"{st.NODE1_ADDR}:8081", "tcp")
+        (nat,) = [h for h in res.hops if h.kind == "nat"]
+        assert "DNAT by -A DOCKER-INGRESS -p tcp -m tcp --dport 8081 -j DNAT" in nat.title
+        assert nat.title.endswith(f"-> destination {sbox}:8081")
+        assert res.hops[-2].title.endswith(f"eth1 of ingress_sbox ({sbox})")
+        assert res.verdict == "uncertain"
+        if not os.path.exists("/proc/net/ip_vs"):
+            assert "not present on this kernel" in res.hops[-1].title
+        # a real connection: the DNAT rule counts it, and ingress_sbox's own TCP
+        # refuses it (nothing there listens: IPVS would have taken it)
+        dnat_before = dnat_packets(backend)
+        rsts_before = tcp_out_rsts(sbox_ns)
+        proc = subprocess.run(
+            ["bash", "-c", f"exec 3<>/dev/tcp/{st.NODE1_ADDR}/8081"], capture_output=True, text=True
+        )
+        assert "Connection refused" in proc.stderr
+        assert dnat_packets(backend) == dnat_before + 1
+        assert tcp_out_rsts(sbox_ns) > rsts_before
+    finally:
+        for rule in reversed(added):
+            undo = {"-N": "-X", "-A": "-D", "-I": "-D"}[rule[0]]
+            gt.run(ipt, "-t", "nat", undo, *rule[1:])
+    assert ":DOCKER-INGRESS" not in gt.iptables_save(backend, "nat")
 
 
 def ping_across() -> bool:

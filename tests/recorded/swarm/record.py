@@ -42,7 +42,9 @@ def main() -> None:
     for node in (1, 2):
         # the machine is shared: only the lab's and the swarm's objects are kept
         snap = snapshot_from_dict(json.loads(st.snapshot_json(node)))
-        kept = only_ours(snap, SWARM_PREFIXES, SWARM_INTERFACES)
+        # docker_gwbridge's ports: the containers' and ingress_sbox's legs
+        legs = {i.name for i in snap.interfaces if i.master == "docker_gwbridge"}
+        kept = only_ours(snap, SWARM_PREFIXES, SWARM_INTERFACES | legs)
         (HERE / f"node{node}.snapshot.json").write_text(snapshot_to_json(kept))
     truth = {
         "node1": st.node_truth(1),

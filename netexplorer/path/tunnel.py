@@ -1,0 +1,378 @@
+"""The path through a swarm overlay network and into the routing mesh.
+
+An overlay container's eth0 is one end of a veth whose other end is a port of
+``br0`` in the network's namespace (``1-<id>``), not on the host. br0 reaches a
+local peer directly; for a remote one Docker has put a neighbour entry on the
+vxlan device (the peer's address -> its MAC) and an FDB entry (that MAC -> the
+peer node's underlay address, the VTEP). The vxlan device encapsulates the frame
+in UDP to the VTEP's port 4789, and that UDP packet is sent from the host's own
+namespace (where the device was made), so it crosses the host's routing and
+netfilter like any packet the host sends. The reply comes back the same way:
+a UDP packet to port 4789 arriving on the underlay, then vxlan -> br0 -> veth.
+
+``ingress_sbox`` (the routing mesh's entry) holds an address on
+``docker_gwbridge``; what Docker's DOCKER-INGRESS DNAT sends there is balanced by
+IPVS inside that namespace, which the read shows only as present or absent.
+
+The functions here extend :class:`netexplorer.path.engine._Walk`; they read the
+overlay view of the correlation and never the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+from netexplorer.model import DockerNamespace, Interface
+from netexplorer.overlay import OverlayNet, OverlayPort, Vtep
+from netexplorer.path.packet_state import IPAddress, NfPacket
+from netexplorer.path.result import Hop
+from netexplorer.path.routing import RouteDecision
+
+if TYPE_CHECKING:
+    from netexplorer.model import Container, Endpoint
+    from netexplorer.path.engine import _Walk
+
+#: what a walk that left through a tunnel keeps for its reply: the overlay, the
+#: source's veth port on br0, the VTEP, the source container
+Tunnel = tuple[OverlayNet, Interface, str, "Container"]
+
+#: the source port given to the encapsulating UDP packet (the kernel hashes the
+#: inner flow into its range)
+TUNNEL_SOURCE_PORT = 40000
+
+
+def _ns_name(o: OverlayNet) -> str:
+    return o.namespace.name if o.namespace is not None else "its namespace"
+
+
+def _br(o: OverlayNet) -> str:
+    return f"{o.bridge.name if o.bridge is not None else 'br0'} in {_ns_name(o)}"
+
+
+def _addresses(iface: Interface) -> set[str]:
+    return {a.address for a in iface.addresses}
+
+
+def _local_port(walk: _Walk, o: OverlayNet, address: str) -> OverlayPort | None:
+    """The port on br0 whose other end holds ``address`` (a container's endpoint on
+    this network, or a Docker namespace's interface such as lb_<id>'s)."""
+    spaces = {f"ns:{ns.name}": ns for ns in walk.host.read.namespaces}
+    for p in o.ports:
+        if p.owner_key is None:
+            continue
+        ct = _container(walk, p.owner_key)
+        if ct is not None:
+            if any(address in (ep.ipv4, ep.ipv6) for ep in ct.endpoints):
+                return p
+            continue
+        ns = spaces.get(p.owner_key)
+        if ns is not None and any(address in _addresses(i) for i in ns.interfaces):
+            return p
+    return None
+
+
+def _container(walk: _Walk, key: str | None) -> Container | None:
+    """The container of an overlay port's owner key (``ct:<id>``)."""
+    if key is None or not key.startswith("ct:"):
+        return None
+    return walk.corr.containers_by_id.get(key.removeprefix("ct:"))
+
+
+def _vtep(o: OverlayNet, mac: str) -> Vtep | None:
+    return next((v for v in o.vteps if mac in v.macs), None)
+
+
+def _remote_mac(o: OverlayNet, address: str) -> str | None:
+    """The MAC Docker's neighbour entry on the vxlan device gives ``address``."""
+    if o.namespace is None or o.vxlan is None:
+        return None
+    vxlan = o.vxlan.ifindex
+    return next(
+        (n.mac for n in o.namespace.neighbours if n.ip == address and n.ifindex == vxlan), None
+    )
+
+
+def overlay_out(
+    walk: _Walk,
+    ct: Container,
+    ep: Endpoint,
+    dec: RouteDecision,
+    o: OverlayNet,
+    port: Interface,
+) -> None:
+    """From ``ct``'s interface on the overlay ``o`` (its veth ``port`` on br0) on."""
+    inside = dec.dev or "eth"
+    walk.add(
+        Hop(
+            "veth",
+            f"{inside}@if{port.ifindex} of {ct.name} -> veth pair -> "
+            f"{port.name}@if{port.link_ifindex} on {_br(o)} (overlay {o.network.name})",
+            keys=(ep.key, port.key),
+        )
+    )
+    br_keys = tuple(k for k in (o.bridge.key if o.bridge else None, o.network.key) if k)
+    nexthop = str(dec.gateway or walk.pkt.dst)
+    local = _local_port(walk, o, nexthop)
+    if local is not None:
+        walk.add(
+            Hop(
+                "bridge",
+                f"{_br(o)}: bridged (L2) from {port.name} to {local.port.name} "
+                f"({local.owner_name or '?'})",
+                keys=(*br_keys, local.port.key),
+            )
+        )
+        return _deliver_local(walk, o, local, (o, port, "", ct))
+    mac = _remote_mac(o, nexthop)
+    if mac is None:
+        walk.add(
+            Hop(
+                "drop",
+                f"{_br(o)}: no local port has {nexthop} and the vxlan device has no "
+                "neighbour entry for it (Docker makes one per container on another node)",
+                keys=br_keys,
+                verdict="dropped",
+            )
+        )
+        return walk.end(
+            "dropped", f"nothing on overlay {o.network.name}, here or on a peer node, is {nexthop}"
+        )
+    assert o.vxlan is not None
+    vx_keys = (o.vxlan.key,)
+    walk.add(
+        Hop(
+            "bridge",
+            f"{_br(o)}: {nexthop} is {mac} (neighbour entry on {o.vxlan.name}): "
+            f"to the port {o.vxlan.name}",
+            keys=(*br_keys, *vx_keys),
+        )
+    )
+    vtep = _vtep(o, mac)
+    if vtep is None:
+        walk.add(
+            Hop(
+                "drop",
+                f"{o.vxlan.name}: no FDB entry names a VTEP for {mac}",
+                keys=vx_keys,
+                verdict="dropped",
+            )
+        )
+        return walk.end(
+            "dropped",
+            f"{o.vxlan.name} of overlay {o.network.name} has no FDB entry for {mac} "
+            f"({nexthop}): the tunnel has no far end for it",
+        )
+    udp = o.vxlan.vxlan.port if o.vxlan.vxlan is not None else 4789
+    node = f" (node {vtep.node})" if vtep.node else ""
+    walk.add(
+        Hop(
+            "tunnel",
+            f"{o.vxlan.name}: VNI {o.vni}, FDB {mac} -> VTEP {vtep.ip}{node}: "
+            f"encapsulated in UDP to {vtep.ip}:{udp}",
+            keys=vx_keys,
+        )
+    )
+    under = _underlay_walk(walk, ipaddress.ip_address(vtep.ip), udp)
+    under.host_send()
+    walk.hops.extend(under.hops)
+    if under.verdict != "delivered":
+        return walk.end(
+            under.verdict or "uncertain",
+            f"the tunnel's UDP packet to {vtep.ip}:{udp}: {under.sentence}",
+            under.rule,
+        )
+    walk.add(
+        Hop(
+            "deliver",
+            f"to {vtep.ip}{node}: its vxlan (VNI {o.vni}) decapsulates and delivers "
+            f"to {nexthop} ({mac})",
+            keys=vx_keys,
+            verdict="delivered",
+        )
+    )
+    walk.landed, walk.tunnel = "tunnel", (o, port, vtep.ip, ct)
+    walk.end(
+        "delivered",
+        f"through the VXLAN tunnel (VNI {o.vni}) to {vtep.ip}{node}, "
+        f"which holds {nexthop} on {o.network.name}",
+    )
+
+
+def _underlay_walk(walk: _Walk, dst: IPAddress, udp: int, reply: bool = False) -> _Walk:
+    from netexplorer.path.engine import _Conntrack, _Walk
+
+    unspecified = ipaddress.ip_address("0.0.0.0" if dst.version == 4 else "::")
+    pkt = NfPacket(
+        family=dst.version,
+        proto="udp",
+        src=unspecified,
+        dst=dst,
+        sport=TUNNEL_SOURCE_PORT,
+        dport=udp,
+    )
+    return _Walk(walk.host, walk.corr, pkt, _Conntrack(), reply=reply)
+
+
+def _deliver_local(walk: _Walk, o: OverlayNet, local: OverlayPort, source: Tunnel) -> None:
+    ct = _container(walk, local.owner_key)
+    who = local.owner_name or "?"
+    walk.add(
+        Hop(
+            "veth",
+            f"{local.port.name}@if{local.port.link_ifindex} -> veth pair -> its end in {who}",
+            keys=tuple(k for k in (local.port.key, local.owner_key) if k),
+        )
+    )
+    walk.add(
+        Hop(
+            "deliver",
+            f"delivered to {who} ({walk.pkt.dst}) on overlay {o.network.name}",
+            keys=tuple(k for k in (local.owner_key,) if k),
+            verdict="delivered",
+        )
+    )
+    if ct is not None:
+        walk.landed, walk.landed_in = "container", ct
+    else:
+        walk.landed, walk.tunnel = "overlay", source
+    walk.end("delivered", f"delivered to {who} on overlay {o.network.name}")
+
+
+def overlay_reply(back: _Walk, fwd: _Walk) -> None:
+    """The reply of a packet that left through the tunnel: UDP to this host's port
+    4789 from the VTEP, through the host's PREROUTING and INPUT, then the vxlan
+    device, br0 and the veth to the container."""
+    if fwd.tunnel is None:
+        return back.end("uncertain", "the reply's way back through the overlay is not known")
+    o, port, vtep, src = fwd.tunnel
+    if not vtep:
+        back.add(
+            Hop(
+                "bridge",
+                f"{_br(o)}: the reply bridged (L2) back to {port.name}",
+                keys=tuple(k for k in (o.bridge.key if o.bridge else None,) if k),
+            )
+        )
+        return _into(back, o, port, src, f"delivered to {src.name} on overlay {o.network.name}")
+    udp = o.vxlan.vxlan.port if o.vxlan is not None and o.vxlan.vxlan is not None else 4789
+    under = _underlay_walk(back, ipaddress.ip_address(vtep), udp, reply=True)
+    under.pkt = under.pkt.at(src=ipaddress.ip_address(vtep), dst=_local_address(back, o, vtep))
+    if o.underlay is None:
+        return back.end("uncertain", f"the interface that carries the tunnel to {vtep} is unknown")
+    back.add(
+        Hop(
+            "egress",
+            f"the reply arrives encapsulated from {vtep} on {o.underlay.name} (UDP to port {udp})",
+            keys=(o.underlay.key,),
+        )
+    )
+    under.host_receive(o.underlay.name)
+    back.hops.extend(under.hops)
+    if under.verdict != "delivered":
+        return back.end(
+            under.verdict or "uncertain",
+            f"the tunnel's UDP packet from {vtep}: {under.sentence}",
+            under.rule,
+        )
+    vx = o.vxlan
+    back.add(
+        Hop(
+            "tunnel",
+            f"{vx.name if vx else 'vxlan'} in {_ns_name(o)}: VNI {o.vni} decapsulated, to {_br(o)}",
+            keys=(vx.key,) if vx else (),
+        )
+    )
+    _into(back, o, port, src, f"delivered to {src.name} through the tunnel from {vtep}")
+
+
+def _into(walk: _Walk, o: OverlayNet, port: Interface, ct: Container, sentence: str) -> None:
+    """br0's port ``port`` -> its veth's other end in ``ct``: delivered."""
+    walk.add(
+        Hop(
+            "veth",
+            f"{_br(o)}: to {port.name}@if{port.link_ifindex} -> veth pair -> {ct.name}",
+            keys=(port.key, ct.key),
+        )
+    )
+    walk.add(
+        Hop(
+            "deliver",
+            f"delivered to {ct.name} ({walk.pkt.dst})",
+            keys=(ct.key,),
+            verdict="delivered",
+        )
+    )
+    walk.end("delivered", sentence)
+
+
+def _local_address(walk: _Walk, o: OverlayNet, vtep: str) -> IPAddress:
+    """This node's underlay address (the swarm's, else the route's source to ``vtep``)."""
+    if o.local_addr:
+        return ipaddress.ip_address(o.local_addr)
+    if o.underlay is not None and o.underlay.addresses:
+        return ipaddress.ip_address(o.underlay.addresses[0].address)
+    return ipaddress.ip_address(vtep)
+
+
+def ingress_sbox_hops(walk: _Walk, bridge: str, address: IPAddress) -> bool:
+    """A packet on ``bridge`` for ``address``, when that is ingress_sbox's (or another
+    Docker namespace's) leg: it goes there, and the hop after is IPVS, which the
+    read shows only as present or not. False when no Docker namespace has it."""
+    found = _namespace_with(walk.host.read.namespaces, str(address))
+    if found is None:
+        return False
+    ns, iface = found
+    port = _bridge_port_to(walk, bridge, ns)
+    walk.add(
+        Hop(
+            "bridge",
+            f"{bridge}: to {ns.name}'s port {port.name if port else '?'}",
+            keys=tuple(k for k in (f"br:{bridge}", port.key if port else None) if k),
+        )
+    )
+    walk.add(
+        Hop(
+            "veth",
+            f"{port.name if port else '?'} -> veth pair -> {iface.name} of {ns.name} ({address})",
+            keys=(iface.key, ns.key),
+        )
+    )
+    if ns.ipvs is None:
+        title = (
+            f"IPVS load balancing in {ns.name}: not present on this kernel "
+            "(no /proc/net/ip_vs there: the ip_vs module is missing), so the routing "
+            "mesh cannot pass the packet to a task"
+        )
+        sentence = f"{ns.name} has no IPVS on this kernel: the routing mesh ends there"
+    else:
+        title = (
+            f"IPVS load balancing in {ns.name}: not readable by netexplorer "
+            "(its table is kept with the namespace; the task it picks is not followed)"
+        )
+        sentence = f"{ns.name} balances with IPVS, which netexplorer does not follow"
+    walk.add(Hop("uncertain", title, keys=(ns.key,), verdict="uncertain"))
+    walk.end("uncertain", sentence)
+    return True
+
+
+def _namespace_with(
+    spaces: list[DockerNamespace], address: str
+) -> tuple[DockerNamespace, Interface] | None:
+    for ns in spaces:
+        for iface in ns.interfaces:
+            if address in _addresses(iface):
+                return ns, iface
+    return None
+
+
+def _bridge_port_to(walk: _Walk, bridge: str, ns: DockerNamespace) -> Interface | None:
+    """The host veth on ``bridge`` whose other end is in ``ns`` (each end names the
+    other's ifindex)."""
+    for iface in walk.host.read.interfaces:
+        if iface.kind != "veth" or iface.link_ifindex is None or iface.master != bridge:
+            continue
+        peer = next((i for i in ns.interfaces if i.ifindex == iface.link_ifindex), None)
+        if peer is not None and peer.link_ifindex == iface.ifindex:
+            return iface
+    return None
