@@ -175,13 +175,8 @@ def overlay_out(
     )
     under = _underlay_walk(walk, ipaddress.ip_address(vtep.ip), udp)
     under.host_send()
-    walk.hops.extend(under.hops)
-    if under.verdict != "delivered":
-        return walk.end(
-            under.verdict or "uncertain",
-            f"the tunnel's UDP packet to {vtep.ip}:{udp}: {under.sentence}",
-            under.rule,
-        )
+    if not _carried(walk, under, f"to {vtep.ip}:{udp}"):
+        return None
     walk.add(
         Hop(
             "deliver",
@@ -197,6 +192,20 @@ def overlay_out(
         f"through the VXLAN tunnel (VNI {o.vni}) to {vtep.ip}{node}, "
         f"which holds {nexthop} on {o.network.name}",
     )
+
+
+def _carried(walk: _Walk, under: _Walk, what: str) -> bool:
+    """The encapsulating packet's hops joined to ``walk``; False (and ``walk`` ended
+    with its verdict) when the host's routing or firewall stops it."""
+    walk.hops.extend(under.hops)
+    if under.verdict == "delivered":
+        return True
+    walk.end(
+        under.verdict or "uncertain",
+        f"the tunnel's UDP packet {what}: {under.sentence}",
+        under.rule,
+    )
+    return False
 
 
 def _underlay_walk(walk: _Walk, dst: IPAddress, udp: int, reply: bool = False) -> _Walk:
@@ -268,13 +277,8 @@ def overlay_reply(back: _Walk, fwd: _Walk) -> None:
         )
     )
     under.host_receive(o.underlay.name)
-    back.hops.extend(under.hops)
-    if under.verdict != "delivered":
-        return back.end(
-            under.verdict or "uncertain",
-            f"the tunnel's UDP packet from {vtep}: {under.sentence}",
-            under.rule,
-        )
+    if not _carried(back, under, f"from {vtep}"):
+        return None
     vx = o.vxlan
     back.add(
         Hop(
