@@ -12,7 +12,8 @@ panes) that shows it:
 
 * ``worker_s``: the poll in the worker thread, from the fresh firewall part to
   the analysis ready (``feed.collect`` of the polled sources: deltas, assembly,
-  then ``analyse``: correlation, the doctor, findings linked);
+  then ``analyse``: correlation, the doctor, findings linked, then the panes'
+  rows made from it, as the app's worker does: ``NetExplorerApp.prepare``);
 * ``ui_s``: the UI thread's work for that refresh, from ``SnapshotReady`` posted
   until every message queue has drained and the screen is painted;
 * ``refresh_s``: both (read to painted rows, one source changed);
@@ -99,7 +100,8 @@ async def _measure(repeats: int) -> dict[str, Any]:
     def timed_poll() -> tuple[Any, float]:
         start = time.thread_time()
         result = analyse(feed.collect(POLLED))
-        return result, time.thread_time() - start
+        message = SnapshotReady(result, rows=app.prepare(result))
+        return message, time.thread_time() - start
 
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: app.snapshot is not None and app.selected is not None)
@@ -109,10 +111,11 @@ async def _measure(repeats: int) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         for i in range(repeats):
             t0 = time.perf_counter()
-            result, cpu = await loop.run_in_executor(None, timed_poll)
+            message, cpu = await loop.run_in_executor(None, timed_poll)
+            result = message.analysis
             t1 = time.perf_counter()
             c1 = time.thread_time()
-            app.post_message(SnapshotReady(result))
+            app.post_message(message)
             await _until(lambda: app.analysis is result)  # noqa: B023 - awaited here
             await _settle(app)
             _paint(app)
@@ -126,11 +129,12 @@ async def _measure(repeats: int) -> dict[str, Any]:
 
             from textual import events
 
-            result, _ = await loop.run_in_executor(None, timed_poll)
+            message, _ = await loop.run_in_executor(None, timed_poll)
+            result = message.analysis
             before = app.selected
             t0 = time.perf_counter()
             c0 = time.thread_time()
-            app.post_message(SnapshotReady(result))
+            app.post_message(message)
             app.post_message(events.Key("down" if i % 2 == 0 else "up", None))
             await _until(lambda: app.selected != before and app.analysis is result)  # noqa: B023
             await _settle(app)

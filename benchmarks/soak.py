@@ -30,10 +30,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 PREFIX = "nxsoak"
 NETWORK = f"{PREFIX}-net"
@@ -52,13 +54,53 @@ def rss_mb() -> float:
     return 0.0
 
 
-async def _run_app(seconds: float) -> None:
+class Tracer:
+    """``--trace``: what grew after warm-up, to stderr: the allocations still held
+    (tracemalloc, grouped by the line that made them) and the live objects by type."""
+
+    def __init__(self, start_s: float, every_s: float = 120.0) -> None:
+        self.start_s, self.every_s = start_s, every_s
+        self.next_s = start_s
+        self.base: Any = None
+        self.types: Counter[str] = Counter()
+
+    def tick(self, t: float) -> None:
+        import gc
+        import tracemalloc
+
+        if t < self.next_s:
+            return
+        self.next_s = t + self.every_s
+        gc.collect()
+        types = Counter(type(o).__name__ for o in gc.get_objects())
+        if self.base is None:
+            tracemalloc.start(12)
+            self.base, self.types = tracemalloc.take_snapshot(), types
+            print(f"trace: baseline at {t:.0f} s", file=sys.stderr, flush=True)
+            return
+        snap = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+        grown = [s for s in snap.compare_to(self.base, "traceback") if s.size_diff > 0]
+        total = sum(s.size_diff for s in grown) / 1e6
+        print(f"trace: at {t:.0f} s, +{total:.2f} MB held since the baseline", file=sys.stderr)
+        for stat in grown[:8]:
+            print(f"  +{stat.size_diff / 1e3:.0f} kB {stat.count_diff:+d} blocks", file=sys.stderr)
+            for line in stat.traceback.format(limit=6, most_recent_first=True):
+                print(f"    {line}", file=sys.stderr)
+        diff = {k: n - self.types.get(k, 0) for k, n in types.items()}
+        top = sorted(diff.items(), key=lambda kv: -kv[1])[:12]
+        print("  objects: " + ", ".join(f"{k} {n:+d}" for k, n in top), file=sys.stderr, flush=True)
+
+
+async def _run_app(seconds: float, trace_from: float | None = None) -> None:
     from netexplorer.ui.app import create_app
 
     app = create_app()
     shown = 0
     last: object = None
     start = time.monotonic()
+    tracer = Tracer(trace_from) if trace_from is not None else None
     async with app.run_test(size=(160, 45)) as pilot:
         next_sample = start
         step = 0
@@ -71,6 +113,8 @@ async def _run_app(seconds: float) -> None:
                     json.dumps({"t": now - start, "rss_mb": rss_mb(), "shown": shown}), flush=True
                 )
                 next_sample += SAMPLE_EVERY
+                if tracer is not None:
+                    tracer.tick(now - start)
             step += 1
             if step % 20 == 0:  # about every 2 s: move the cursor, so marks are redrawn
                 await pilot.press("down" if step % 40 else "up")
@@ -79,10 +123,10 @@ async def _run_app(seconds: float) -> None:
               flush=True)  # fmt: skip
 
 
-def child(seconds: float) -> int:
+def child(seconds: float, trace_from: float | None = None) -> int:
     import asyncio
 
-    asyncio.run(_run_app(seconds))
+    asyncio.run(_run_app(seconds, trace_from))
     return 0
 
 
@@ -192,7 +236,8 @@ def parent(args: argparse.Namespace) -> int:
         with ThreadPoolExecutor(max_workers=4) as pool:
             live = list(pool.map(start_container, range(args.containers)))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.soak", "--child", str(args.minutes * 60)],
+            [sys.executable, "-m", "benchmarks.soak", "--child", str(args.minutes * 60)]
+            + (["--trace-from", str(args.warmup * 60)] if args.trace else []),
             stdout=subprocess.PIPE,
             text=True,
             cwd=Path(__file__).resolve().parents[1],
@@ -247,10 +292,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=3.0, help="seconds between replacements")
     parser.add_argument("--warmup", type=float, default=5.0, help="minutes before drift counts")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="after warm-up, print to stderr every 2 minutes what memory grew (tracemalloc) "
+        "and which objects (by type); slows the app",
+    )
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--trace-from", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        return child(args.child)
+        return child(args.child, args.trace_from)
     return parent(args)
 
 

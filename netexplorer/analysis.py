@@ -2,12 +2,14 @@
 
 :func:`analyse` is what a worker runs on each new :class:`~netexplorer.model.Snapshot`
 (the live feed's, a file's, the CLI's): correlation, then the doctor over the read
-and the correlation, then the cross-link index with the findings linked in. The
-app receives the :class:`Analysis` ready-made and only renders it.
+and the correlation, then the cross-link index with the findings linked in, and the
+index of the read's items by model key. The app receives the :class:`Analysis`
+ready-made and only renders it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from netexplorer.correlate import Correlation, Links, correlate
@@ -25,10 +27,26 @@ class Analysis:
     findings: tuple[Finding, ...]
     #: ``correlation.links`` with each finding linked to its evidence as ``doc:<id>``
     links: Links
+    #: model key -> the read's objects with that key (see :func:`items_by_key`)
+    items: Mapping[str, tuple[object, ...]]
+
+
+def items_by_key(read: Snapshot) -> dict[str, tuple[object, ...]]:
+    """Model key -> the objects of ``read`` with that key (an interface and its bridge
+    port share one): containers, interfaces, bridges, endpoints, ports, networks, rules."""
+    index: dict[str, list[object]] = {}
+    items: list[object] = [*read.containers, *read.interfaces, *read.bridges]
+    items += [ep for ct in read.containers for ep in ct.endpoints]
+    items += [port for br in read.bridges for port in br.ports]
+    items += [*read.networks, *read.rules]
+    for item in items:
+        index.setdefault(item.key, []).append(item)  # type: ignore[attr-defined]
+    return {key: tuple(found) for key, found in index.items()}
 
 
 def analyse(read: Snapshot) -> Analysis:
-    """Correlate ``read``, run the doctor on it, link the findings."""
+    """Correlate ``read``, run the doctor on it, link the findings, index the items."""
     corr = correlate(read)
     findings = diagnose(read, corr)
-    return Analysis(read, corr, tuple(findings), link_findings(corr.links, findings))
+    links = link_findings(corr.links, findings)
+    return Analysis(read, corr, tuple(findings), links, items_by_key(read))

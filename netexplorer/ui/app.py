@@ -2,8 +2,9 @@
 
 Data flows one way. A worker thread runs the snapshot source (the live feed, a
 file), analyses each read (``netexplorer.analysis.analyse``: correlation, the
-doctor, the cross-link index) and posts ``SnapshotReady(analysis)``; the app hands
-it to every pane, which updates its table by difference. A cursor move in the
+doctor, the cross-link index), makes the table panes' rows from it (``prepare``)
+and posts ``SnapshotReady(analysis, rows)``; the app hands them to every pane,
+which gives its table only the rows that changed. A cursor move in the
 focused pane posts ``Selected(key)``; the app asks ``links.related(key)`` once and
 every pane marks those rows.
 """
@@ -39,10 +40,11 @@ from netexplorer.ui.banner import Banner, problems, problems_text
 from netexplorer.ui.hosts import HostsPane, HostView
 from netexplorer.ui.layout import fit_heights, is_full, is_wide
 from netexplorer.ui.messages import CollectFailed, HostState, PaneFocused, Selected, SnapshotReady
+from netexplorer.ui.pane_rows import PaneRows
 from netexplorer.ui.panes.base import KeyedTableWithJump, Pane, TablePane
 from netexplorer.ui.panes.bridges import BridgesPane
 from netexplorer.ui.panes.containers import ContainersPane
-from netexplorer.ui.panes.details import DetailsPane, entity_index
+from netexplorer.ui.panes.details import DetailsPane
 from netexplorer.ui.panes.interfaces import InterfacesPane
 from netexplorer.ui.panes.rules import RulesPane
 from netexplorer.ui.safe_text import plain
@@ -336,6 +338,7 @@ class NetExplorerApp(App[int]):
         """Worker thread: run the source, analyse, post the result. Never raises."""
         try:
             result = analyse(self.source.produce())
+            rows = self.prepare(result)
         except SnapshotFileError as exc:
             self.post_message(CollectFailed(f"{exc}. Fix the file, then press r."))
         except Exception as exc:
@@ -347,7 +350,11 @@ class NetExplorerApp(App[int]):
                 )
             )
         else:
-            self.post_message(SnapshotReady(result))
+            self.post_message(SnapshotReady(result, rows=rows))
+
+    def prepare(self, result: Analysis) -> dict[str, PaneRows]:
+        """Worker thread: every table pane's rows for ``result`` (``TablePane.prepare``)."""
+        return {p.pane_id: p.prepare(result) for p in self.table_panes}
 
     def _start_live(self) -> None:
         """Live sources: a feed per host (the local LiveFeed, or a RemoteFeed over ssh)
@@ -379,7 +386,8 @@ class NetExplorerApp(App[int]):
         assert feed is not None
 
         def emit(snapshot: Snapshot, reasons: list[str]) -> None:
-            self.post_message(SnapshotReady(analyse(snapshot), host))
+            result = analyse(snapshot)
+            self.post_message(SnapshotReady(result, host, self.prepare(result)))
 
         try:
             feed.run(emit, lambda: worker.is_cancelled)
@@ -407,8 +415,9 @@ class NetExplorerApp(App[int]):
         result = self.analysis = message.analysis
         self.snapshot, self.links, self.failure = result.read, result.links, None
         self.findings = list(result.findings)
+        rows = message.rows or {}
         for p in self.table_panes:
-            p.show_snapshot(result)
+            p.show_snapshot(result, rows.get(p.pane_id))
         self.call_after_refresh(self._fit_rows)
         if self.feed is not None:  # it waits for its first read to be on screen
             self.call_after_refresh(self.feed.shown)
@@ -685,10 +694,10 @@ class NetExplorerApp(App[int]):
         focused = self._focused_table_pane()
         key = focused.table.cursor_key if focused else None
         key = key or self.details.key or self.selected
-        if key is None or self.snapshot is None:
+        if key is None or self.analysis is None:
             self._show_status("nothing to copy")
             return
-        items = entity_index(self.snapshot).get(key, [])
+        items = self.analysis.items.get(key, ())
         text = next((t for t in map(copy_text, items) if t), None)
         if text is None:
             self._show_status("nothing to copy for this item")
@@ -788,14 +797,14 @@ class NetExplorerApp(App[int]):
 
     def selected_container(self) -> DockerContainer | None:
         """The selected container, or the container of a selected endpoint."""
-        if self.selected is None or self.snapshot is None:
+        if self.selected is None or self.analysis is None:
             return None
-        for item in entity_index(self.snapshot).get(self.selected, []):
+        for item in self.analysis.items.get(self.selected, ()):
             if isinstance(item, DockerContainer):
                 return item
             container_id = getattr(item, "container_id", None)
             if container_id is not None:
-                return next((c for c in self.snapshot.containers if c.id == container_id), None)
+                return self.analysis.correlation.containers_by_id.get(container_id)
         return None
 
     def action_path(self) -> None:
@@ -816,11 +825,11 @@ class NetExplorerApp(App[int]):
 
     def reveal(self, key: str) -> None:
         """Make the rules pane show the table of a selected rule (it shows one at a time)."""
-        if self.snapshot is None:
+        if self.analysis is None:
             return
         rules = self.pane("rules")
         assert isinstance(rules, RulesPane)
-        for item in entity_index(self.snapshot).get(key, []):
+        for item in self.analysis.items.get(key, ()):
             if isinstance(item, Rule) and item.table != rules.table_name:
                 rules.table_name = item.table
                 if self.analysis is not None:

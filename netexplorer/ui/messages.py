@@ -1,19 +1,22 @@
 """Messages of the one-way data flow: worker -> app -> panes, pane cursor -> app.
 
-    worker thread   --SnapshotReady(analysis)-->         app  --show_snapshot-->  panes
+    worker thread   --SnapshotReady(analysis, rows)-->   app  --show_snapshot-->  panes
     pane cursor     --Selected(key)-->                   app  --mark(related)-->  panes
 
 A worker analyses each new read (``netexplorer.analysis.analyse``: correlation, the
-doctor, the cross-link index) and posts the result; the UI thread only renders it.
+doctor, the cross-link index), makes every table pane's rows from it
+(``netexplorer.ui.pane_rows``) and posts both; the UI thread only applies them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from textual.message import Message
 
 from netexplorer.analysis import Analysis
+from netexplorer.ui.pane_rows import PaneRows
 
 
 @dataclass
@@ -23,6 +26,8 @@ class SnapshotReady(Message):
     analysis: Analysis
     #: which host's (index in the app's hosts; 0 when there is one)
     host: int = 0
+    #: pane id -> its rows, made by the worker (None: the panes make them)
+    rows: Mapping[str, PaneRows] | None = None
 
 
 @dataclass

@@ -28,12 +28,12 @@ async def test_overlay_br0_ports_and_namespace_interfaces_are_listed_and_cross_l
         bridges = pane(app, "bridges")
         interfaces = pane(app, "interfaces")
         for key in (o.bridge.key, o.vxlan.key, port.key):
-            assert key in bridges._rows
+            assert key in bridges.full_rows
         for key in (o.namespace.key, o.vxlan.key, port.key):
-            assert key in interfaces._rows
-        vx_row = " ".join(str(t) for t in bridges._rows[o.vxlan.key])
+            assert key in interfaces.full_rows
+        vx_row = " ".join(str(t) for t in bridges.full_rows[o.vxlan.key])
         assert "VNI 4097 -> 198.51.100.18" in vx_row
-        assert "sw1" in " ".join(str(t) for t in bridges._rows[port.key])
+        assert "sw1" in " ".join(str(t) for t in bridges.full_rows[port.key])
         await pilot.press("slash", *"sw1", "enter")
         await pilot.pause()
         assert app.selected == sw1.key

@@ -15,10 +15,9 @@ from netexplorer.analysis import Analysis
 from netexplorer.model import Snapshot
 from netexplorer.ui.keyed_table import KeyedTable
 from netexplorer.ui.messages import PaneFocused, Selected
+from netexplorer.ui.pane_rows import PaneRows, Rows, make_rows
 from netexplorer.ui.safe_text import shortened
-from netexplorer.ui.search import SearchRow, search_row
-
-Rows = dict[str, list[Text]]
+from netexplorer.ui.search import SearchRow
 
 
 def _same(now: tuple[object, ...], before: tuple[object, ...] | None) -> bool:
@@ -107,12 +106,9 @@ class TablePane(Pane):
         self.table = KeyedTableWithJump(self.shown_columns(), id=f"{self.pane_id}-table")
         self._snapshot: Snapshot | None = None
         self._result: Analysis | None = None
-        #: the rows as ``rows`` made them, every column, nothing shortened
-        self._rows: Rows = {}
-        #: what the rows were made from (see ``inputs``)
-        self._inputs: tuple[object, ...] | None = None
-        self._search_rows: object = None
-        self._search_texts: list[SearchRow] = []
+        #: the rows last made (by ``prepare``, in whichever thread) and last shown
+        self._last_made: PaneRows | None = None
+        self._shown_rows: PaneRows | None = None
 
     def shown_columns(self) -> list[tuple[str, str]]:
         return [(k, label) for k, label in self.columns if self.full or k not in self.full_only]
@@ -124,29 +120,29 @@ class TablePane(Pane):
         self.full = full
         cursor = self.table.cursor_key
         self.table.set_columns(self.shown_columns())
-        self.table.sync(self._shown(self._rows))
+        if self._shown_rows is not None:
+            self.table.sync(self._shown_form(self._shown_rows))
         if cursor is not None:
             self.table.move_to(cursor)
 
-    def _shown(self, rows: Rows) -> Rows:
-        """``rows`` cut to the shown columns, names shortened in the compact form."""
-        if self.full:
-            return rows
+    @property
+    def full_rows(self) -> Rows:
+        """The rows shown, with every column and nothing shortened."""
+        return self._shown_rows.full if self._shown_rows is not None else {}
+
+    def _shown_form(self, made: PaneRows) -> Rows:
+        return made.full if self.full else made.compact
+
+    def compact(self, cells: list[Text]) -> list[Text]:
+        """A row cut to the compact form's columns, long names shortened."""
         keys = [k for k, _ in self.columns]
-        keep = [n for n, k in enumerate(keys) if k not in self.full_only]
-        limits = [
-            (keep.index(n), self.limits[k])
-            for n, k in enumerate(keys)
-            if k in self.limits and n in keep
-        ]
-        out: Rows = {}
-        for key, cells in rows.items():
-            shown = [cells[n] for n in keep]
-            for at, limit in limits:
-                if shown[at].cell_len > limit:
-                    shown[at] = shortened(shown[at], limit)
-            out[key] = shown
-        return out
+        shown = [cell for k, cell in zip(keys, cells, strict=False) if k not in self.full_only]
+        kept = [k for k in keys if k not in self.full_only]
+        for at, key in enumerate(kept):
+            limit = self.limits.get(key)
+            if limit is not None and at < len(shown) and shown[at].cell_len > limit:
+                shown[at] = shortened(shown[at], limit)
+        return shown
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -160,13 +156,29 @@ class TablePane(Pane):
         again only when one of them changed."""
         return (result.read,)
 
-    def show_snapshot(self, result: Analysis) -> None:
-        self._snapshot, self._result = result.read, result
+    def prepare(self, result: Analysis) -> PaneRows:
+        """The rows for ``result`` with the pane's current settings, unchanged rows
+        kept from the rows made before (``pane_rows.make_rows``). Pure: run by the
+        worker that analysed the read; the UI thread runs it only when a setting
+        changed (``t``, ``f``) or no worker made the rows."""
+        before = self._last_made
         inputs = self.inputs(result)
-        if not _same(inputs, self._inputs):
-            self._inputs = inputs
-            self._rows = self.rows(result)
-            self.table.sync(self._shown(self._rows))
+        if before is not None and _same(inputs, before.inputs):
+            return before
+        made = self._last_made = make_rows(inputs, self.rows(result), before, self.compact)
+        return made
+
+    def show_snapshot(self, result: Analysis, made: PaneRows | None = None) -> None:
+        """Show ``result``: ``made`` are its rows made by the worker (made again here
+        if the pane's settings changed since); the table gets them only if they
+        differ from the rows shown."""
+        self._snapshot, self._result = result.read, result
+        if made is None or not _same(self.inputs(result), made.inputs):
+            made = self.prepare(result)
+        shown = self._shown_rows
+        if shown is None or made.full is not shown.full:
+            self.table.sync(self._shown_form(made))
+        self._shown_rows = made
         stale = self.stale_sources()
         self.set_class(bool(stale), "-stale")
         self.border_title = self.heading() + (
@@ -193,19 +205,9 @@ class TablePane(Pane):
     def focus_pane(self) -> None:
         self.table.focus()
 
-    def search_texts(self) -> list[SearchRow]:
-        """Every row as search compares it, in display order.
-
-        Kept until the table's rows are replaced (every ``sync`` makes new ones), so
-        a search does not rebuild and fold every row.
-        """
-        rows = self._rows
-        if self._search_rows is not rows:
-            self._search_texts = [
-                search_row(k, [c.plain for c in cells]) for k, cells in rows.items()
-            ]
-            self._search_rows = rows
-        return self._search_texts
+    def search_texts(self) -> Sequence[SearchRow]:
+        """Every row shown as search compares it, in display order (made with the rows)."""
+        return self._shown_rows.search if self._shown_rows is not None else ()
 
     @on(DataTable.RowHighlighted)
     def _cursor_moved(self, event: DataTable.RowHighlighted) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from netexplorer.analysis import Analysis
 from netexplorer.correlate import Correlation
 from netexplorer.model import Snapshot
-from netexplorer.ui.panes.base import Rows, TablePane
+from netexplorer.ui.pane_rows import Rows
+from netexplorer.ui.panes.base import TablePane
 from netexplorer.ui.safe_text import numeric, safe
 
 

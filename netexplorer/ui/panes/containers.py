@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from netexplorer.analysis import Analysis
 from netexplorer.model import Container
 from netexplorer.naming import network_mode_name
-from netexplorer.ui.panes.base import Rows, TablePane
+from netexplorer.ui.pane_rows import Rows
+from netexplorer.ui.panes.base import TablePane
 from netexplorer.ui.safe_text import plain, safe
 
 

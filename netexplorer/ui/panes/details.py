@@ -40,29 +40,6 @@ from netexplorer.ui.safe_text import plain
 KIND_ORDER = ("ct", "ep", "if", "br", "net", "rule", "doc")
 
 
-#: the last snapshot indexed and its index (one snapshot is shown at a time)
-_last_index: tuple[Snapshot, dict[str, list[object]]] | None = None
-
-
-def entity_index(snapshot: Snapshot) -> dict[str, list[object]]:
-    """Model key -> the objects with that key (an interface and its bridge port share one).
-
-    Kept for the last snapshot asked about, so a cursor move does not walk every item.
-    """
-    global _last_index
-    if _last_index is not None and _last_index[0] is snapshot:
-        return _last_index[1]
-    index: dict[str, list[object]] = {}
-    items: list[object] = [*snapshot.containers, *snapshot.interfaces, *snapshot.bridges]
-    items += [ep for ct in snapshot.containers for ep in ct.endpoints]
-    items += [port for br in snapshot.bridges for port in br.ports]
-    items += [*snapshot.networks, *snapshot.rules]
-    for item in items:
-        index.setdefault(item.key, []).append(item)  # type: ignore[attr-defined]
-    _last_index = (snapshot, index)
-    return index
-
-
 # ---------------------------------------------------------------------- facts
 def flow_text(flow: NatFlow) -> str:
     """``icmp 172.17.0.2 -> 203.0.113.1 leaves as 198.51.100.1 (SNAT)``."""
@@ -171,7 +148,7 @@ def _host_routes_on(dev: str, snapshot: Snapshot) -> list[str]:
 
 def _child_kind(ep: Endpoint, snapshot: Snapshot) -> str:
     """'ipvlan l3 ' / 'macvlan bridge ' for a macvlan/ipvlan endpoint, else ''."""
-    net = next(iter(entity_index(snapshot).get(ep.network_key, [])), None)
+    net = next((n for n in snapshot.networks if n.key == ep.network_key), None)
     if not isinstance(net, Network) or net.child_mode is None:
         return ""
     return f"{plain(net.driver)} {plain(net.child_mode)} "
@@ -317,7 +294,7 @@ def _dump(obj: object, indent: int, out: Text) -> None:
 def describe(key: str, result: Analysis) -> Text:
     """The details text for ``key``: facts, linked items, then every model field."""
     snapshot, links = result.read, result.links
-    items = entity_index(snapshot).get(key, [])
+    items = result.items.get(key, ())
     kind = KIND_NAMES.get(links.kind(key), "item")
     out = Text(end="")
     out.append(f"{kind} {plain(links.labels.get(key, key))}\n", style="bold underline")

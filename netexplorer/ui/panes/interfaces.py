@@ -6,7 +6,8 @@ from rich.text import Text
 
 from netexplorer.analysis import Analysis
 from netexplorer.model import Interface
-from netexplorer.ui.panes.base import Rows, TablePane
+from netexplorer.ui.pane_rows import Rows
+from netexplorer.ui.panes.base import TablePane
 from netexplorer.ui.safe_text import numeric, plain, safe
 
 

@@ -9,7 +9,8 @@ from rich.text import Text
 from netexplorer.analysis import Analysis
 from netexplorer.model import NFTABLES, Rule
 from netexplorer.rule_summary import summary
-from netexplorer.ui.panes.base import Rows, TablePane
+from netexplorer.ui.pane_rows import PaneRows, Rows
+from netexplorer.ui.panes.base import TablePane
 from netexplorer.ui.safe_text import numeric, safe
 
 #: tables in the order ``t`` visits them; others found in a snapshot follow
@@ -69,8 +70,8 @@ class RulesPane(TablePane):
             return "iptables-save"
         return "nft" if shown == {NFTABLES} else "iptables-save, nft"
 
-    def show_snapshot(self, result: Analysis) -> None:
-        super().show_snapshot(result)
+    def show_snapshot(self, result: Analysis, made: PaneRows | None = None) -> None:
+        super().show_snapshot(result, made)
         label = f"Rule ({self.syntax()})" if self.full_text else "Rule (summary; f: full text)"
         self.table.relabel("rule", label)
 
