@@ -45,6 +45,7 @@ from benchmarks.collect_bench import (
     measure_snapshots,
 )
 from benchmarks.map_bench import map_section
+from benchmarks.refresh_bench import measure_refresh, refresh_section
 from benchmarks.remote_bench import measure_remote, remote_section
 from benchmarks.synth import synthetic_snapshot, write_synthetic
 from benchmarks.ui_bench import live_first_paint, measure_headless, measure_pty
@@ -679,6 +680,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             ui_lines, ui_targets = ui_section(head, real, max(5, args.repeats * 2))
             body += ui_lines
             targets += ui_targets
+            print("benchmarks: the live refresh at 1,000 containers ...", file=sys.stderr)
+            polls = max(5, args.repeats * 2)
+            refresh_lines, refresh_targets = refresh_section(
+                measure_refresh(polls, args.product), polls
+            )
+            body += refresh_lines
+            targets += refresh_targets
         body += live_lines
         if not args.skip_live:
             targets += live_targets
