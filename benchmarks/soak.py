@@ -55,17 +55,19 @@ def rss_mb() -> float:
 
 
 class Tracer:
-    """``--trace``: what grew after warm-up, to stderr: the allocations still held
-    (tracemalloc, grouped by the line that made them) and the live objects by type."""
+    """``--trace``: what grew after warm-up, to stderr every ``every_s``: the live
+    objects by type against the first count after warm-up, and (``NX_SOAK_TRACEMALLOC=1``,
+    which slows the app a lot) the allocations still held, by the line that made them."""
 
-    def __init__(self, start_s: float, every_s: float = 120.0) -> None:
+    def __init__(self, start_s: float, every_s: float = 60.0) -> None:
         self.start_s, self.every_s = start_s, every_s
         self.next_s = start_s
-        self.base: Any = None
-        self.types: Counter[str] = Counter()
+        self.types: Counter[str] | None = None
+        self.allocations: Any = None
 
     def tick(self, t: float) -> None:
         import gc
+        import os
         import tracemalloc
 
         if t < self.next_s:
@@ -73,24 +75,22 @@ class Tracer:
         self.next_s = t + self.every_s
         gc.collect()
         types = Counter(type(o).__name__ for o in gc.get_objects())
-        if self.base is None:
-            tracemalloc.start(12)
-            self.base, self.types = tracemalloc.take_snapshot(), types
-            print(f"trace: baseline at {t:.0f} s", file=sys.stderr, flush=True)
+        if self.types is None:
+            self.types = types
+            if os.environ.get("NX_SOAK_TRACEMALLOC"):
+                tracemalloc.start(1)
+                self.allocations = tracemalloc.take_snapshot()
+            print(f"trace: baseline at {t:.0f} s, {sum(types.values())} objects",
+                  file=sys.stderr, flush=True)  # fmt: skip
             return
-        snap = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(False, tracemalloc.__file__)]
-        )
-        grown = [s for s in snap.compare_to(self.base, "traceback") if s.size_diff > 0]
-        total = sum(s.size_diff for s in grown) / 1e6
-        print(f"trace: at {t:.0f} s, +{total:.2f} MB held since the baseline", file=sys.stderr)
-        for stat in grown[:8]:
-            print(f"  +{stat.size_diff / 1e3:.0f} kB {stat.count_diff:+d} blocks", file=sys.stderr)
-            for line in stat.traceback.format(limit=6, most_recent_first=True):
-                print(f"    {line}", file=sys.stderr)
-        diff = {k: n - self.types.get(k, 0) for k, n in types.items()}
-        top = sorted(diff.items(), key=lambda kv: -kv[1])[:12]
-        print("  objects: " + ", ".join(f"{k} {n:+d}" for k, n in top), file=sys.stderr, flush=True)
+        diff = {k: n - self.types.get(k, 0) for k, n in (types | self.types).items()}
+        top = sorted(diff.items(), key=lambda kv: -abs(kv[1]))[:15]
+        print(f"trace: at {t:.0f} s, {sum(types.values())} objects; by type: "
+              + ", ".join(f"{k} {n:+d}" for k, n in top), file=sys.stderr, flush=True)  # fmt: skip
+        if self.allocations is not None:
+            now = tracemalloc.take_snapshot()
+            for stat in now.compare_to(self.allocations, "lineno")[:10]:
+                print(f"  {stat}", file=sys.stderr, flush=True)
 
 
 async def _run_app(seconds: float, trace_from: float | None = None) -> None:

@@ -11,6 +11,7 @@ every pane marks those rows.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -221,6 +222,9 @@ class NetExplorerApp(App[int]):
             RulesPane(),
         ]
         self.details = DetailsPane()
+        #: host -> the newest read posted and not yet shown (see ``post_ready``)
+        self._pending: dict[int, SnapshotReady] = {}
+        self._pending_lock = threading.Lock()
 
     # ------------------------------------------------------------------ layout
     @property
@@ -350,7 +354,22 @@ class NetExplorerApp(App[int]):
                 )
             )
         else:
-            self.post_message(SnapshotReady(result, rows=rows))
+            self.post_ready(SnapshotReady(result, rows=rows))
+
+    def post_ready(self, message: SnapshotReady) -> None:
+        """Any thread: hand a new read to the UI. Reads that come faster than the UI
+        shows them are not queued: the one not yet shown is replaced by the newer
+        (``_latest``), so at most one waits and the UI never shows a superseded read."""
+        with self._pending_lock:
+            queued = message.host in self._pending
+            self._pending[message.host] = message
+        if not queued:
+            self.post_message(message)
+
+    def _latest(self, message: SnapshotReady) -> SnapshotReady:
+        """The newest read of ``message``'s host (``message``, or one posted after it)."""
+        with self._pending_lock:
+            return self._pending.pop(message.host, message)
 
     def prepare(self, result: Analysis) -> dict[str, PaneRows]:
         """Worker thread: every table pane's rows for ``result`` (``TablePane.prepare``)."""
@@ -387,7 +406,7 @@ class NetExplorerApp(App[int]):
 
         def emit(snapshot: Snapshot, reasons: list[str]) -> None:
             result = analyse(snapshot)
-            self.post_message(SnapshotReady(result, host, self.prepare(result)))
+            self.post_ready(SnapshotReady(result, host, self.prepare(result)))
 
         try:
             feed.run(emit, lambda: worker.is_cancelled)
@@ -407,6 +426,7 @@ class NetExplorerApp(App[int]):
 
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
+        message = self._latest(message)
         view = self.views[message.host]
         view.analysis, view.failure = message.analysis, None
         if message.host != self.current:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from netexplorer.analysis import analyse
+from netexplorer.analysis import Analysis, analyse
 from netexplorer.model import Snapshot
 from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
 from netexplorer.ui.app import create_app
 from netexplorer.ui.banner import Banner
 from netexplorer.ui.messages import SnapshotReady
+from netexplorer.ui.pane_rows import PaneRows
 
 from .helpers import (
     NARROW,
@@ -292,3 +293,32 @@ async def test_each_read_is_analysed_once_in_a_worker_never_on_the_ui_thread(
         await pilot.pause()
     assert len(threads) == 1
     assert threads[0] != threading.main_thread().name
+
+
+async def test_reads_faster_than_the_ui_are_not_queued() -> None:
+    """Two reads posted before the UI shows either: the newer is shown, the older never."""
+    snap = demo()
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        shown: list[object] = []
+        first, second = demo(), demo()
+        first.containers = [c for c in first.containers if c.name != "db"]
+        second.containers = [c for c in second.containers if c.name != "web"]
+        older, newer = analyse(first), analyse(second)
+        containers = pane(app, "containers")
+        original = containers.show_snapshot
+
+        def spy(result: Analysis, made: PaneRows | None = None) -> None:
+            shown.append(result)
+            original(result, made)
+
+        containers.show_snapshot = spy  # type: ignore[method-assign]
+        app.post_ready(SnapshotReady(older, rows=app.prepare(older)))
+        app.post_ready(SnapshotReady(newer, rows=app.prepare(newer)))
+        await pilot.pause()
+        assert app.analysis is newer
+        names = [c.plain for k in pane(app, "containers").table.keys
+                 for c in pane(app, "containers").table.cells(k)[:1]]  # fmt: skip
+        assert "web" not in names and "db" in names
+        assert shown == [newer]
