@@ -232,7 +232,10 @@ def parent(args: argparse.Namespace) -> int:
     proc: subprocess.Popen[str] | None = None
     try:
         clean_up()
-        docker("network", "create", "--label", LABEL, NETWORK)
+        # a network left by a run that was killed may keep a stale endpoint count in
+        # dockerd (it then refuses to remove it): it is reused
+        if docker("network", "inspect", NETWORK, check=False).returncode != 0:
+            docker("network", "create", "--label", LABEL, NETWORK)
         with ThreadPoolExecutor(max_workers=4) as pool:
             live = list(pool.map(start_container, range(args.containers)))
         proc = subprocess.Popen(
