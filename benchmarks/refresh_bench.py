@@ -30,16 +30,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import replace
 from typing import Any
 
 from benchmarks.synth import synthetic_snapshot
-from benchmarks.ui_bench import SIZE, _all_marked, _paint, _pythonpath, _settle, _until
+from benchmarks.ui_bench import SIZE, _all_marked, _paint, _settle, _until, json_child
 
 SIZES = {"containers": 1000, "interfaces": 2000, "rules": 5000}
 #: how many rules count packets between two polls (every 100th rule)
@@ -158,15 +156,7 @@ async def _measure(repeats: int) -> dict[str, Any]:
 
 def measure_refresh(repeats: int, product: str | None = None) -> dict[str, Any]:
     """Run :func:`_measure` in a child process (``product``'s netexplorer if given)."""
-    env = {**os.environ, "PYTHONPATH": _pythonpath(product)}
-    argv = [sys.executable, "-m", "benchmarks.refresh_bench", str(repeats)]
-    proc = subprocess.run(
-        argv, capture_output=True, text=True, env=env, check=False, cwd="/", timeout=900
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"live refresh benchmark failed: {proc.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return json_child(["benchmarks.refresh_bench", str(repeats)], product, "live refresh")
 
 
 def refresh_section(

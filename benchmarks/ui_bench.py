@@ -153,15 +153,23 @@ def _vmhwm(pid: int) -> int:
 
 def measure_headless(path: str, repeats: int, pythonpath: str | None = None) -> dict[str, Any]:
     """Run :func:`_headless` in a child process (so its memory is its own)."""
+    return json_child(["benchmarks.ui_bench", path, str(repeats)], pythonpath, "headless UI")
+
+
+def json_child(
+    module_args: list[str], pythonpath: str | None, what: str, timeout: float = 900
+) -> dict[str, Any]:
+    """``python -m MODULE ARGS`` in a child process with ``pythonpath``'s netexplorer
+    (see :func:`_pythonpath`): the JSON of its last output line."""
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": _pythonpath(pythonpath)}
-    argv = [sys.executable, "-m", "benchmarks.ui_bench", path, str(repeats)]
+    argv = [sys.executable, "-m", *module_args]
     proc = subprocess.run(
-        argv, capture_output=True, text=True, env=env, check=False, cwd="/", timeout=600
+        argv, capture_output=True, text=True, env=env, check=False, cwd="/", timeout=timeout
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"headless UI benchmark failed: {proc.stderr[-2000:]}")
+        raise RuntimeError(f"{what} benchmark failed: {proc.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
