@@ -254,17 +254,11 @@ class NetlinkDumpError(OSError):
 def _codec() -> tuple[Any, dict[int, Any]]:
     """pyroute2's rtnetlink decoder (selective, see below) and the message class of
     each dump request."""
-    try:
-        from pyroute2.netlink.rtnl.fibmsg import fibmsg
-        from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-        from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-        from pyroute2.netlink.rtnl.marshal import MarshalRtnl
-        from pyroute2.netlink.rtnl.rtmsg import rtmsg
-    except ImportError as exc:
-        raise SourceError(
-            "The Python package pyroute2 is not installed, so routes and network "
-            "namespaces cannot be read over netlink; install it with `pip install pyroute2`."
-        ) from exc
+    from pyroute2.netlink.rtnl.fibmsg import fibmsg
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
     class SelectiveMarshal(MarshalRtnl):  # type: ignore[misc]
         """MarshalRtnl decoding links, addresses, routes and rules selectively

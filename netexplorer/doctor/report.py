@@ -28,6 +28,19 @@ def evidence_items(f: Finding, links: Links) -> list[dict[str, str]]:
     ]
 
 
+def shown_evidence(f: Finding, links: Links) -> list[dict[str, str]]:
+    """The evidence people are shown: each item but the endpoints (their container
+    and interfaces stand for them)."""
+    return [e for e in evidence_items(f, links) if e["kind"] != "endpoint"]
+
+
+def healthy_text() -> str:
+    """What a run without findings checked, in one sentence."""
+    from netexplorer.doctor.checks import CHECKS
+
+    return f"No problem found by the checks: {', '.join(c.name for c in CHECKS)}."
+
+
 def findings_to_dict(snap: Snapshot, links: Links, findings: list[Finding]) -> dict[str, Any]:
     return {
         "host": snap.host,
@@ -62,11 +75,7 @@ def findings_to_text(links: Links, findings: list[Finding]) -> str:
         out.append(f"  why: {escape_controls(f.detail)}")
         for n, line in enumerate(f.fix.splitlines()):
             out.append(f"  {'fix: ' if n == 0 else '     '}{escape_controls(line)}")
-        shown = [
-            f"{e['kind']} {escape_controls(e['label'])}"
-            for e in evidence_items(f, links)
-            if e["kind"] != "endpoint"
-        ]
+        shown = [f"{e['kind']} {escape_controls(e['label'])}" for e in shown_evidence(f, links)]
         if shown:
             out.append("  evidence: " + "; ".join(shown[:12]))
             if len(shown) > 12:

@@ -20,7 +20,7 @@ from netexplorer.cli import EXIT_FILE, EXIT_OK, EXIT_PROBLEMS, main
 from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import diagnose, link_findings
 from netexplorer.doctor.checks import CHECKS
-from netexplorer.doctor.report import findings_to_dict, findings_to_text
+from netexplorer.doctor.report import findings_to_dict, findings_to_text, healthy_text
 from netexplorer.doctor.tables import live_backends
 from netexplorer.model import Chain, Container, Rule, Snapshot
 from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
@@ -340,3 +340,9 @@ def test_checks_reading_a_stale_source_are_not_run(stale: tuple[str, ...], left:
         if src.name in stale:
             src.ok, src.stale = False, True
     assert {f.check for f in diagnose(snap)} == left
+
+
+def test_the_healthy_sentence_names_every_check() -> None:
+    text = healthy_text()
+    assert text.startswith("No problem found")
+    assert all(c.name in text for c in CHECKS)

@@ -29,23 +29,57 @@ def data_layer_modules() -> list[Path]:
     return [p for p in PACKAGE.rglob("*.py") if not p.is_relative_to(UI)]
 
 
-def imported_names(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+def _is_module(dotted: str) -> bool:
+    base = PACKAGE.parent.joinpath(*dotted.split("."))
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
+def imports(source: str, module: str) -> set[tuple[str, str]]:
+    """(module, name) of every import in ``source`` (the text of ``module``, dotted);
+    ``name`` is "*" when a whole module is imported. Relative imports are resolved,
+    and ``from netexplorer import correlate`` counts as importing that module."""
+    found: set[tuple[str, str]] = set()
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            found |= {(a.name, "*") for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            parts = module.split(".")[: -node.level] if node.level else []
+            where = ".".join([*parts, *([node.module] if node.module else [])])
+            for a in node.names:
+                sub = f"{where}.{a.name}"
+                found.add((sub, "*") if _is_module(sub) else (where, a.name))
+    return found
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
 
 
 def imported_symbols(path: Path) -> set[tuple[str, str]]:
-    """(module, name) of every ``from module import name`` in ``path``."""
-    return {
-        (node.module, a.name)
-        for node in ast.walk(ast.parse(path.read_text(), str(path)))
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
-        for a in node.names
+    return imports(path.read_text(), module_name(path))
+
+
+def imported_names(path: Path) -> set[str]:
+    return {module for module, _ in imported_symbols(path)}
+
+
+def test_the_import_walk_sees_every_form() -> None:
+    code = (
+        "import netexplorer.correlate\n"
+        "from netexplorer import doctor\n"
+        "from netexplorer.doctor import ERROR\n"
+        "from ..model import Snapshot\n"
+        "from .. import safe_text\n"
+        "def later():\n"
+        "    from textual.app import App\n"
+    )
+    assert imports(code, "netexplorer.ui.panes.base") == {
+        ("netexplorer.correlate", "*"),
+        ("netexplorer.doctor", "*"),
+        ("netexplorer.doctor", "ERROR"),
+        ("netexplorer.ui.model", "Snapshot"),
+        ("netexplorer.ui.safe_text", "*"),
+        ("textual.app", "App"),
     }
 
 
@@ -64,7 +98,7 @@ def test_collect_imports_neither_correlation_doctor_analysis_nor_ui() -> None:
 UI_ALLOWED = {
     "netexplorer.correlate": {"Correlation", "Links", "Wiring"},
     "netexplorer.doctor": {"ERROR", "WARNING", "Finding"},
-    "netexplorer.doctor.report": {"evidence_items"},
+    "netexplorer.doctor.report": {"healthy_text", "shown_evidence"},
     "netexplorer.collect.snapshot": {"collect_snapshot"},
 }
 

@@ -19,11 +19,11 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from netexplorer.correlate import Links
-from netexplorer.doctor import ERROR, Finding
-from netexplorer.doctor.report import evidence_items
+from netexplorer.doctor import ERROR, WARNING, Finding
+from netexplorer.doctor.report import healthy_text, shown_evidence
 from netexplorer.ui.safe_text import plain
 
-GLYPH = {ERROR: "✗", "warning": "!"}
+GLYPH = {ERROR: "✗", WARNING: "!"}
 
 
 def finding_text(f: Finding, links: Links) -> Text:
@@ -33,7 +33,7 @@ def finding_text(f: Finding, links: Links) -> Text:
     text.append("fix:\n", style="bold")
     for line in f.fix.splitlines():
         text.append(f"  {plain(line, empty='')}\n")
-    items = [e for e in evidence_items(f, links) if e["kind"] != "endpoint"]
+    items = shown_evidence(f, links)
     if items:
         text.append("\nevidence (marked in the panes after Enter):\n", style="bold")
         for e in items:
@@ -67,13 +67,7 @@ class DoctorScreen(ModalScreen[str | None]):
             )
             box.border_subtitle = "Enter: mark its evidence · Esc: close"
             if not self.findings:
-                yield Static(
-                    Text(
-                        "No problem found: forwarding, FORWARD policy, MASQUERADE and DNAT "
-                        "rules, iptables backends, br_netfilter, veths, bridge ports and "
-                        "parent interfaces all look right.\n\nEsc closes."
-                    )
-                )
+                yield Static(Text(f"{healthy_text()}\n\nEsc closes."))
                 return
             options = [
                 Option(
