@@ -2,22 +2,28 @@
 
 Every recorded snapshot (the lab, the network modes, the kernel VM's children, the
 fault recordings, the demo) and a synthetic 1,000-container one is loaded, copied,
-correlated and diagnosed; then the read is compared with the copy field by field.
+correlated, diagnosed, written as JSON, analysed, drawn as a map and traced; after
+each step the read is compared with the copy field by field, and every object in
+it must still be the one it was (:mod:`read_compare`). A live read of the lab gets
+the same check in tests/integration/test_purity_live.py.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import fields, is_dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from read_compare import changes_by, differences
 
 from netexplorer.analysis import analyse
 from netexplorer.correlate import correlate
 from netexplorer.doctor import diagnose
+from netexplorer.map.model import build_map
 from netexplorer.model import Snapshot
+from netexplorer.path import trace_path
 from netexplorer.snapshot_io import load_snapshot, snapshot_to_dict
 from netexplorer.ui.sources import demo_path
 
@@ -29,33 +35,6 @@ RECORDED = sorted(
 )
 
 
-def differences(before: Any, after: Any, where: str = "snapshot") -> list[str]:
-    """Paths at which ``after`` differs from ``before``, walking dataclasses, lists, dicts."""
-    if type(before) is not type(after):
-        return [f"{where}: {type(before).__name__} became {type(after).__name__}"]
-    if is_dataclass(before):
-        return [
-            d
-            for f in fields(before)
-            for d in differences(
-                getattr(before, f.name), getattr(after, f.name), f"{where}.{f.name}"
-            )
-        ]
-    if isinstance(before, list):
-        if len(before) != len(after):
-            return [f"{where}: {len(before)} items became {len(after)}"]
-        return [
-            d
-            for i, (a, b) in enumerate(zip(before, after, strict=True))
-            for d in differences(a, b, f"{where}[{i}]")
-        ]
-    if isinstance(before, dict):
-        if before.keys() != after.keys():
-            return [f"{where}: keys {sorted(before)} became {sorted(after)}"]
-        return [d for k in before for d in differences(before[k], after[k], f"{where}.{k}")]
-    return [] if before == after else [f"{where}: {before!r} became {after!r}"]
-
-
 def reads() -> list[Any]:
     return [pytest.param(p, id=str(p.relative_to(ROOT))) for p in [*RECORDED, demo_path()]]
 
@@ -64,17 +43,32 @@ def test_every_recorded_snapshot_is_checked() -> None:
     assert len(RECORDED) >= 8
 
 
+def paths(read: Snapshot) -> Callable[[Snapshot], object]:
+    """Trace a few packets: between the first two containers with an address, and
+    from the first to an address outside."""
+    names = [c.name for c in read.containers if any(e.ipv4 for e in c.endpoints)][:2]
+
+    def run(r: Snapshot) -> None:
+        corr = correlate(r)
+        for src, dst in zip(names, [*names[1:], "203.0.113.1"], strict=False):
+            trace_path(r, corr, src, dst)
+
+    return run
+
+
 @pytest.mark.parametrize("path", reads())
 def test_correlation_and_doctor_leave_the_read_unchanged(path: Path) -> None:
     read = load_snapshot(path)
-    before = copy.deepcopy(read)
-    corr = correlate(read)
-    assert differences(before, read) == []
-    diagnose(read, corr)
-    assert differences(before, read) == []
-    snapshot_to_dict(read, corr)
-    analyse(read)
-    assert differences(before, read) == []
+    steps: dict[str, Callable[[Snapshot], object]] = {
+        "correlate": correlate,
+        "diagnose": lambda r: diagnose(r, correlate(r)),
+        "snapshot_to_dict": lambda r: snapshot_to_dict(r, correlate(r)),
+        "analyse": analyse,
+        "build_map": lambda r: build_map(r, correlate(r)),
+        "trace_path": paths(read),
+    }
+    for name, step in steps.items():
+        assert changes_by(read, step) == [], name
 
 
 def test_the_walk_sees_a_change_deep_down() -> None:
@@ -87,10 +81,17 @@ def test_the_walk_sees_a_change_deep_down() -> None:
     ]
 
 
+def test_the_walk_sees_a_field_rebound_to_an_equal_copy() -> None:
+    def rebind(r: Snapshot) -> None:
+        r.containers[1].endpoints = list(r.containers[1].endpoints)
+
+    assert changes_by(load_snapshot(demo_path()), rebind) == [
+        "snapshot.containers[1].endpoints: replaced by another object"
+    ]
+
+
 def test_the_synthetic_1000_container_read_is_unchanged() -> None:
     from benchmarks.synth import synthetic_snapshot
 
     read: Snapshot = synthetic_snapshot(containers=1000, interfaces=2000, rules=5000)
-    before = copy.deepcopy(read)
-    analyse(read)
-    assert differences(before, read) == []
+    assert changes_by(read, analyse) == []
