@@ -90,18 +90,17 @@ def _port(rule: Rule, port: str | None) -> str:
     return f":{port}" if proto in ("", "tcp", "6") else f":{port}/{proto}"
 
 
-def _in_interface(rule: Rule) -> str | None:
-    if rule.in_interface:
-        return _neg(rule.in_interface, rule.in_negated)
-    if rule.chain_interface and rule.chain_interface_dir == "in":
-        return rule.chain_interface
-    return None
-
-
-def _out_interface(rule: Rule) -> str | None:
-    if rule.out_interface:
-        return _neg(rule.out_interface, rule.out_negated)
-    if rule.chain_interface and rule.chain_interface_dir == "out":
+def _interface(rule: Rule, direction: str) -> str | None:
+    """The rule's input (``direction`` "in") or output ("out") interface: its own
+    ``-i``/``-o``, else the one its chain is dispatched on (nftables verdict maps)."""
+    name, negated = (
+        (rule.in_interface, rule.in_negated)
+        if direction == "in"
+        else (rule.out_interface, rule.out_negated)
+    )
+    if name:
+        return _neg(name, negated)
+    if rule.chain_interface and rule.chain_interface_dir == direction:
         return rule.chain_interface
     return None
 
@@ -168,11 +167,11 @@ def summary(rule: Rule) -> str:
                 extras.insert(0, f"from {_source(rule)}")
         else:
             where = _side(None, _source(rule))
-            leaving = _side(_out_interface(rule), _destination(rule), _port(rule, rule.dport))
+            leaving = _side(_interface(rule, "out"), _destination(rule), _port(rule, rule.dport))
             head = f"{target} {where} {ARROW} {leaving}" + (f" as {to}" if to else "")
         return " ".join([head, *extras])
-    src = _side(_in_interface(rule), _source(rule))
-    dst = _side(_out_interface(rule), _destination(rule), _port(rule, rule.dport))
+    src = _side(_interface(rule, "in"), _source(rule))
+    dst = _side(_interface(rule, "out"), _destination(rule), _port(rule, rule.dport))
     text = f"{verb(rule)} {src} {ARROW} {dst}"
     if not rule.target and verb(rule).startswith("vmap"):
         text = verb(rule)

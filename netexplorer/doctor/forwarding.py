@@ -101,24 +101,29 @@ def check_forward_drop(snap: Snapshot, corr: Correlation) -> list[Finding]:
             br = net.bridge
             tool = iptables_command(backend, family)
             into = _filter_chain(tables, backend, family, "DOCKER-USER")
-            missing = []
-            fixes = []
-            nft = f"nft insert rule {nft_table(family)}"
-            if not out_ok:
-                missing.append(f"out of {br}")
-                fixes.append(
-                    f"{nft} filter-forward-out__{br} counter accept"
-                    if kind == NFTABLES
-                    else f"{tool} -I {into} -i {br} ! -o {br} -j ACCEPT"
-                )
-            if not in_ok:
-                missing.append(f"replies into {br}")
-                fixes.append(
-                    f"{nft} filter-forward-in__{br} ct state established,related counter accept"
-                    if kind == NFTABLES
-                    else f"{tool} -I {into} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED "
-                    "-j ACCEPT"
-                )
+            # (accepted, the traffic in words, the nft rule, the iptables rule)
+            directions = (
+                (
+                    out_ok,
+                    f"out of {br}",
+                    f"filter-forward-out__{br} counter accept",
+                    f"-i {br} ! -o {br} -j ACCEPT",
+                ),
+                (
+                    in_ok,
+                    f"replies into {br}",
+                    f"filter-forward-in__{br} ct state established,related counter accept",
+                    f"-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                ),
+            )
+            lacking = [d for d in directions if not d[0]]
+            missing = [words for _, words, _, _ in lacking]
+            fixes = [
+                f"nft insert rule {nft_table(family)} {nft}"
+                if kind == NFTABLES
+                else f"{tool} -I {into} {ipt}"
+                for _, _, nft, ipt in lacking
+            ]
             stale = backend not in rule_backends(snap)
             out.append(
                 Finding(

@@ -3,12 +3,15 @@ parent (macvlan/ipvlan parent interface), veth-missing and netns-owner."""
 
 from __future__ import annotations
 
-from netexplorer.correlate import (
-    Correlation,
-)
+from netexplorer.correlate import Correlation, Wiring
 from netexplorer.doctor import Finding
 from netexplorer.doctor.common import RUNNING, bridge_net_keys, running, running_members
 from netexplorer.model import (
+    Bridge,
+    BridgePort,
+    Container,
+    Endpoint,
+    Interface,
     Snapshot,
     bridge_key,
 )
@@ -31,50 +34,11 @@ def check_ports_down(snap: Snapshot, corr: Correlation) -> list[Finding]:
                 continue
             keys = [ct.key, ep.key, veth.key]
             keys += [bridge_key(wiring.bridge)] if wiring.bridge else []
-            port = ports.get(veth.ifindex)
             br = bridges.get(wiring.bridge or "")
-            if "UP" not in veth.flags:
-                out.append(
-                    Finding(
-                        check="port-down",
-                        subject=veth.name,
-                        title=f"host veth {veth.name} of {ct.name} ({ep.network}) is down",
-                        detail="The container's packets stop at the host end of its veth "
-                        "pair: it reaches nothing on this network, and nothing reaches it.",
-                        fix=f"ip link set {veth.name} up",
-                        evidence=keys,
-                    )
-                )
-            elif veth.operstate == "LOWERLAYERDOWN":
-                pid = ct.pid or "<pid>"
-                out.append(
-                    Finding(
-                        check="port-down",
-                        subject=veth.name,
-                        title=f"the container end of {veth.name} is down inside {ct.name}",
-                        detail=f"Interface ifindex {wiring.peer_ifindex} in the container's "
-                        "network namespace is down, so the veth pair carries nothing.",
-                        fix=f"nsenter -t {pid} -n ip -o link | grep '^{wiring.peer_ifindex}:'  "
-                        "# its name, e.g. eth0\n"
-                        f"nsenter -t {pid} -n ip link set eth0 up",
-                        evidence=keys,
-                    )
-                )
-            elif port is not None and port.state != "forwarding":
-                out.append(
-                    Finding(
-                        check="port-down",
-                        subject=veth.name,
-                        title=f"bridge port {veth.name} of {ct.name} is {port.state}, "
-                        "not forwarding",
-                        detail="The bridge does not pass frames through a port that is not "
-                        "in the forwarding state"
-                        + (" (STP is on: it may be blocking a loop)" if br and br.stp else "")
-                        + ".",
-                        fix=f"bridge link set dev {veth.name} state 3  # 3 = forwarding",
-                        evidence=keys,
-                    )
-                )
+            said = _port_problem(ct, ep, veth, wiring, ports.get(veth.ifindex), br)
+            if said is not None:
+                title, detail, fix = said
+                out.append(Finding("port-down", veth.name, title, detail, fix, evidence=keys))
             if br is not None and br.name not in reported and br.operstate != "UP":
                 iface = ifaces.get(br.ifindex)
                 if iface is not None and "UP" not in iface.flags:
@@ -93,6 +57,44 @@ def check_ports_down(snap: Snapshot, corr: Correlation) -> list[Finding]:
     return out
 
 
+def _port_problem(
+    ct: Container,
+    ep: Endpoint,
+    veth: Interface,
+    wiring: Wiring,
+    port: BridgePort | None,
+    br: Bridge | None,
+) -> tuple[str, str, str] | None:
+    """What is down between an endpoint and its bridge (title, detail, fix), if anything."""
+    if "UP" not in veth.flags:
+        return (
+            f"host veth {veth.name} of {ct.name} ({ep.network}) is down",
+            "The container's packets stop at the host end of its veth "
+            "pair: it reaches nothing on this network, and nothing reaches it.",
+            f"ip link set {veth.name} up",
+        )
+    if veth.operstate == "LOWERLAYERDOWN":
+        pid = ct.pid or "<pid>"
+        return (
+            f"the container end of {veth.name} is down inside {ct.name}",
+            f"Interface ifindex {wiring.peer_ifindex} in the container's "
+            "network namespace is down, so the veth pair carries nothing.",
+            f"nsenter -t {pid} -n ip -o link | grep '^{wiring.peer_ifindex}:'  "
+            "# its name, e.g. eth0\n"
+            f"nsenter -t {pid} -n ip link set eth0 up",
+        )
+    if port is not None and port.state != "forwarding":
+        return (
+            f"bridge port {veth.name} of {ct.name} is {port.state}, not forwarding",
+            "The bridge does not pass frames through a port that is not "
+            "in the forwarding state"
+            + (" (STP is on: it may be blocking a loop)" if br and br.stp else "")
+            + ".",
+            f"bridge link set dev {veth.name} state 3  # 3 = forwarding",
+        )
+    return None
+
+
 def check_parent(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """A macvlan/ipvlan network whose parent interface is missing or down."""
     out: list[Finding] = []
@@ -105,33 +107,28 @@ def check_parent(snap: Snapshot, corr: Correlation) -> list[Finding]:
             continue
         iface = by_name.get(net.parent)
         keys = [net.key] + [k for ct, ep in members for k in (ct.key, ep.key)]
+        where = f"parent interface {net.parent} of {net.driver} network {net.name}"
         if iface is None:
-            out.append(
-                Finding(
-                    check="parent",
-                    subject=net.name,
-                    title=f"parent interface {net.parent} of {net.driver} network {net.name} "
-                    "does not exist",
-                    detail="The containers' interfaces hang off this host interface; without "
-                    "it they have no way out.",
-                    fix=f"ip link show {net.parent}  # create or rename it, then: "
-                    f"docker restart {' '.join(ct.name for ct, _ in members)}",
-                    evidence=keys,
-                )
+            title = f"{where} does not exist"
+            detail = (
+                "The containers' interfaces hang off this host interface; without "
+                "it they have no way out."
+            )
+            fix = (
+                f"ip link show {net.parent}  # create or rename it, then: "
+                f"docker restart {' '.join(ct.name for ct, _ in members)}"
             )
         elif "UP" not in iface.flags:
-            out.append(
-                Finding(
-                    check="parent",
-                    subject=net.name,
-                    title=f"parent interface {net.parent} of {net.driver} network {net.name} "
-                    "is down",
-                    detail="Every container on this network is cut off: their interfaces "
-                    "send through the parent.",
-                    fix=f"ip link set {net.parent} up",
-                    evidence=[iface.key, *keys],
-                )
+            title = f"{where} is down"
+            detail = (
+                "Every container on this network is cut off: their interfaces "
+                "send through the parent."
             )
+            fix = f"ip link set {net.parent} up"
+            keys = [iface.key, *keys]
+        else:
+            continue
+        out.append(Finding("parent", net.name, title, detail, fix, evidence=keys))
     return out
 
 

@@ -120,6 +120,18 @@ def _parse_chain(line: str, backend: str, family: str, table: str) -> Chain | No
     )
 
 
+def _rule_tokens(text: str) -> list[str]:
+    """The words of one ``-A CHAIN ...`` line, as the shell splits them.
+    Raises ValueError if the line is not a rule."""
+    try:
+        tokens = shlex.split(text)
+    except ValueError as err:
+        raise ValueError(f"unbalanced quoting ({err})") from None
+    if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
+        raise ValueError("not an '-A CHAIN' rule")
+    return tokens
+
+
 def parse_rule(text: str, backend: str, family: str, table: str) -> Rule:
     """One ``-A CHAIN ...`` line (no counter prefix) into a Rule.
 
@@ -127,12 +139,7 @@ def parse_rule(text: str, backend: str, family: str, table: str) -> Rule:
     not know stay in ``text`` only. A negated port is kept as ``"!80"``.
     Raises ValueError if the line is not a rule.
     """
-    try:
-        tokens = shlex.split(text)
-    except ValueError as err:
-        raise ValueError(f"unbalanced quoting ({err})") from None
-    if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
-        raise ValueError("not an '-A CHAIN' rule")
+    tokens = _rule_tokens(text)
     rule = Rule(backend=backend, family=family, table=table, chain=tokens[1], position=0, text=text)
     negate = False
     in_target = False
@@ -235,12 +242,7 @@ def parse_rule_spec(text: str) -> RuleSpec:
     ``-m`` (``-p tcp --dport 80``) belong to the protocol's implicit module.
     Raises ValueError like :func:`parse_rule`.
     """
-    try:
-        tokens = shlex.split(text)
-    except ValueError as err:
-        raise ValueError(f"unbalanced quoting ({err})") from None
-    if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
-        raise ValueError("not an '-A CHAIN' rule")
+    tokens = _rule_tokens(text)
     modules: list[tuple[str, list[MatchOption]]] = []
     protocol = ""
     goto = False
