@@ -6,9 +6,10 @@ so both compare netexplorer with the same independent reading of `ip`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from netexplorer.model import Interface, IpRule, Route
+from netexplorer.model import Interface, IpRule, NetnsView, Route
 
 _TABLES = {"local": 255, "main": 254, "default": 253, "unspec": 0}
 
@@ -157,3 +158,22 @@ def model_interfaces(interfaces: list[Interface]) -> list[tuple[Any, ...]]:
         )
         for i in interfaces
     )
+
+
+def ip_views(truth: Mapping[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """``ip -j`` of one namespace (keyed as tests/recorded/netns records it) as the
+    comparable interfaces, routes and rules."""
+    return {
+        "interfaces": truth_interfaces(truth["ip_addr"]),
+        "routes": truth_routes(truth["ip4_route"], truth["ip6_route"]),
+        "rules": truth_rules(truth["ip4_rule"], truth["ip6_rule"]),
+    }
+
+
+def model_views(view: NetnsView) -> dict[str, list[tuple[Any, ...]]]:
+    """A namespace as netexplorer read it, in the form of :func:`ip_views`."""
+    return {
+        "interfaces": model_interfaces(view.interfaces),
+        "routes": model_routes(view.routes),
+        "rules": model_rules(view.ip_rules),
+    }

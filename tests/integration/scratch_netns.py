@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,18 +88,99 @@ def sh(ns: str, *cmd: str, stdin: str | None = None) -> str:
 
 
 @contextmanager
-def scratch_netns(prefix: str) -> Iterator[str]:
+def bare_netns(prefix: str) -> Iterator[str]:
+    """A named netns ``<prefix>-<hex>`` with only lo (up); deleted afterwards."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         sh(name, "ip", "link", "set", "lo", "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@contextmanager
+def scratch_netns(prefix: str) -> Iterator[str]:
+    """:func:`bare_netns` with the veth nxv0 (10.99.0.1/24) and its peer nxv1, up."""
+    with bare_netns(prefix) as name:
         sh(name, "ip", "link", "add", "nxv0", "type", "veth", "peer", "name", "nxv1")
         sh(name, "ip", "addr", "add", "10.99.0.1/24", "dev", "nxv0")
         sh(name, "ip", "link", "set", "nxv0", "up")
         sh(name, "ip", "link", "set", "nxv1", "up")
         yield name
+
+
+#: ``ip`` commands giving a namespace routes and rules of every kind the model knows
+ROUTING_SETUP = [
+    "link set lo up",
+    "link add d0 type veth peer name d1",
+    "link set d0 up",
+    "link set d1 up",
+    "addr add 10.9.0.1/24 dev d0",
+    "-6 addr add fd00:9::1/64 dev d0 nodad",
+    "route add default via 10.9.0.254 dev d0 metric 50",
+    "route add blackhole 10.66.0.0/16",
+    "route add prohibit 10.67.0.0/16 table 300",
+    "route add 10.77.0.0/16 via 10.9.0.2 table 100 proto static",
+    "route add unreachable 10.88.0.0/16 table 200",
+    "-6 route add default via fd00:9::fe dev d0",
+    "route add 10.99.0.0/16 nexthop via 10.9.0.3 dev d0 nexthop via 10.9.0.4 dev d0",
+    "rule add priority 100 from 10.9.0.0/24 to 10.77.0.0/16 fwmark 0x5/0xff iif lo table 100",
+    "rule add priority 101 not to 10.88.0.0/16 oif d0 table 200",
+    "rule add priority 102 blackhole from 10.1.0.0/16",
+    "rule add priority 103 goto 32766",
+    "rule add priority 104 fwmark 0x7 lookup 300",
+    "-6 rule add priority 200 from fd00:9::/64 table 100",
+]
+
+
+def _run(*argv: str) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr}"
+    return done.stdout
+
+
+@contextmanager
+def private_netns(commands: list[str]) -> Iterator[int]:
+    """A namespace only a process of ours is in (``unshare --net``: no name, nothing
+    on the host changes, gone with the process), set up with ``ip`` ``commands``;
+    yields the pid of that process."""
+    proc = subprocess.Popen(["unshare", "--net", "sleep", "600"])
+    try:
+        host_ns = os.readlink("/proc/self/ns/net")
+        for _ in range(100):  # until unshare has entered its new namespace
+            if os.readlink(f"/proc/{proc.pid}/ns/net") != host_ns:
+                break
+            time.sleep(0.05)
+        for command in commands:
+            _run("nsenter", "-t", str(proc.pid), "-n", "ip", *command.split())
+        yield proc.pid
     finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
+        proc.kill()
+        proc.wait()
+
+
+def ip_truth(pid: int | None = None) -> dict[str, Any]:
+    """What ``ip`` says in the namespace of ``pid`` (the host's when None), keyed as
+    tests/recorded/netns records it: ``ip -j`` addresses, routes (every table) and
+    rules per family, and the text of ``ip -4 route show table all`` and ``ip rule``."""
+    prefix = ("nsenter", "-t", str(pid), "-n") if pid else ()
+
+    def ip(*args: str) -> Any:
+        return json.loads(_run(*prefix, "ip", "-j", *args) or "[]")
+
+    def text(*args: str) -> list[str]:
+        return [" ".join(line.split()) for line in _run(*prefix, "ip", *args).splitlines()]
+
+    return {
+        "ip4_route_text": text("-4", "route", "show", "table", "all"),
+        "ip_rule_text": text("-4", "rule") + text("-6", "rule"),
+        "ip_addr": ip("addr"),
+        "ip4_route": ip("-4", "route", "show", "table", "all"),
+        "ip6_route": ip("-6", "route", "show", "table", "all"),
+        "ip4_rule": ip("-4", "rule"),
+        "ip6_rule": ip("-6", "rule"),
+    }
 
 
 def collect(ns: str) -> dict[str, Any]:

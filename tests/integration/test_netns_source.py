@@ -18,41 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns_views import (
-    model_interfaces,
-    model_routes,
-    model_rules,
-    truth_interfaces,
-    truth_routes,
-    truth_rules,
-)
+from netns_views import ip_views, model_routes, model_rules, model_views
 
 from netexplorer.collect.netlink_source import collect_netlink
 from netexplorer.collect.netns_source import read_host_routing, read_netns_views
 from netexplorer.collect.snapshot import collect_snapshot
 
 from . import groundtruth as gt
+from .scratch_netns import ROUTING_SETUP, ip_truth, private_netns
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def ip_json(*args: str, pid: int | None = None) -> Any:
-    prefix = ("nsenter", "-t", str(pid), "-n") if pid else ()
-    return json.loads(gt.run(*prefix, "ip", "-j", *args) or "[]")
-
-
-def truth_of(pid: int | None) -> dict[str, Any]:
-    """What `ip` says inside the namespace of ``pid`` (the host's when None)."""
-    return {
-        "interfaces": truth_interfaces(ip_json("addr", pid=pid)),
-        "routes": truth_routes(
-            ip_json("-4", "route", "show", "table", "all", pid=pid),
-            ip_json("-6", "route", "show", "table", "all", pid=pid),
-        ),
-        "rules": truth_rules(ip_json("-4", "rule", pid=pid), ip_json("-6", "rule", pid=pid)),
-    }
 
 
 def test_lab_containers_inside_match_ip_in_their_namespace(lab: str) -> None:
@@ -62,10 +39,7 @@ def test_lab_containers_inside_match_ip_in_their_namespace(lab: str) -> None:
     for name, pid in pids.items():
         view = views[name]
         assert view.error is None, view.error
-        truth = truth_of(pid)
-        assert model_interfaces(view.interfaces) == truth["interfaces"], name
-        assert model_routes(view.routes) == truth["routes"], name
-        assert model_rules(view.ip_rules) == truth["rules"], name
+        assert model_views(view) == ip_views(ip_truth(pid)), name
 
 
 def test_snapshot_names_the_container_side_as_ip_a_inside_does(lab: str) -> None:
@@ -106,7 +80,7 @@ def test_host_routes_and_rules_match_ip(lab: str) -> None:
         return model_routes(routing.routes), model_rules(routing.ip_rules)
 
     def truth() -> Any:
-        t = truth_of(None)
+        t = ip_views(ip_truth())
         return t["routes"], t["rules"]
 
     (routes, rules), (true_routes, true_rules) = _settled(read, truth)
@@ -121,50 +95,15 @@ def test_host_routes_and_rules_match_ip(lab: str) -> None:
 def scratch_netns(lab: str) -> Iterator[int]:
     """A private namespace (``unshare --net``: nothing on the host changes) with routes
     and rules of every kind; yields the pid of its process."""
-    commands = [
-        "link set lo up",
-        "link add d0 type veth peer name d1",
-        "link set d0 up",
-        "link set d1 up",
-        "addr add 10.9.0.1/24 dev d0",
-        "-6 addr add fd00:9::1/64 dev d0 nodad",
-        "route add default via 10.9.0.254 dev d0 metric 50",
-        "route add blackhole 10.66.0.0/16",
-        "route add prohibit 10.67.0.0/16 table 300",
-        "route add 10.77.0.0/16 via 10.9.0.2 table 100 proto static",
-        "route add unreachable 10.88.0.0/16 table 200",
-        "-6 route add default via fd00:9::fe dev d0",
-        "route add 10.99.0.0/16 nexthop via 10.9.0.3 dev d0 nexthop via 10.9.0.4 dev d0",
-        "rule add priority 100 from 10.9.0.0/24 to 10.77.0.0/16 fwmark 0x5/0xff iif lo table 100",
-        "rule add priority 101 not to 10.88.0.0/16 oif d0 table 200",
-        "rule add priority 102 blackhole from 10.1.0.0/16",
-        "rule add priority 103 goto 32766",
-        "rule add priority 104 fwmark 0x7 lookup 300",
-        "-6 rule add priority 200 from fd00:9::/64 table 100",
-    ]
-    proc = subprocess.Popen(["unshare", "--net", "sleep", "600"])
-    try:
-        host_ns = os.readlink("/proc/self/ns/net")
-        for _ in range(100):  # until unshare has entered its new namespace
-            if os.readlink(f"/proc/{proc.pid}/ns/net") != host_ns:
-                break
-            time.sleep(0.05)
-        for command in commands:
-            gt.run("nsenter", "-t", str(proc.pid), "-n", "ip", *command.split())
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
+    with private_netns(ROUTING_SETUP) as pid:
+        yield pid
 
 
 def test_every_kind_of_route_and_rule_matches_ip(scratch_netns: int) -> None:
     views, _ = read_netns_views({"scratch": scratch_netns})
     view = views["scratch"]
     assert view.error is None
-    truth = truth_of(scratch_netns)
-    assert model_interfaces(view.interfaces) == truth["interfaces"]
-    assert model_routes(view.routes) == truth["routes"]
-    assert model_rules(view.ip_rules) == truth["rules"]
+    assert model_views(view) == ip_views(ip_truth(scratch_netns))
     texts = {r.text() for r in view.ip_rules}
     assert "100: from 10.9.0.0/24 to 10.77.0.0/16 fwmark 0x5/0xff iif lo lookup 100" in texts
     assert "101: not from all to 10.88.0.0/16 oif d0 lookup 200" in texts

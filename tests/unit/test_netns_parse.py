@@ -13,14 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns_views import (
-    model_interfaces,
-    model_routes,
-    model_rules,
-    truth_interfaces,
-    truth_routes,
-    truth_rules,
-)
+from netns_views import ip_views, model_views
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
 from netexplorer.collect.netns_source import decode_dump, parse_netns
@@ -46,9 +39,7 @@ def load(name: str) -> tuple[NetnsView, dict[str, Any]]:
 @pytest.mark.parametrize("name", NAMES)
 def test_recorded_namespace_matches_ip(name: str) -> None:
     view, truth = load(name)
-    assert model_interfaces(view.interfaces) == truth_interfaces(truth["ip_addr"])
-    assert model_routes(view.routes) == truth_routes(truth["ip4_route"], truth["ip6_route"])
-    assert model_rules(view.ip_rules) == truth_rules(truth["ip4_rule"], truth["ip6_rule"])
+    assert model_views(view) == ip_views(truth)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -22,26 +22,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRATCH_SETUP = [
-    "link set lo up",
-    "link add d0 type veth peer name d1",
-    "link set d0 up",
-    "link set d1 up",
-    "addr add 10.9.0.1/24 dev d0",
-    "-6 addr add fd00:9::1/64 dev d0 nodad",
-    "route add default via 10.9.0.254 dev d0 metric 50",
-    "route add blackhole 10.66.0.0/16",
-    "route add prohibit 10.67.0.0/16 table 300",
-    "route add 10.77.0.0/16 via 10.9.0.2 table 100 proto static",
-    "route add unreachable 10.88.0.0/16 table 200",
-    "-6 route add default via fd00:9::fe dev d0",
-    "route add 10.99.0.0/16 nexthop via 10.9.0.3 dev d0 nexthop via 10.9.0.4 dev d0",
-    "rule add priority 100 from 10.9.0.0/24 to 10.77.0.0/16 fwmark 0x5/0xff iif lo table 100",
-    "rule add priority 101 not to 10.88.0.0/16 oif d0 table 200",
-    "rule add priority 102 blackhole from 10.1.0.0/16",
-    "rule add priority 103 goto 32766",
-    "-6 rule add priority 200 from fd00:9::/64 table 100",
-]
+sys.path.insert(0, str(HERE.parents[1]))  # tests/: the scratch netns helpers
+
+from integration.scratch_netns import ROUTING_SETUP, ip_truth, private_netns  # noqa: E402
 
 
 def run(*argv: str) -> str:
@@ -62,29 +45,14 @@ def dump_here() -> None:
     print(json.dumps(doc))
 
 
-def truth(prefix: list[str]) -> dict[str, object]:
-    def ip(*args: str) -> object:
-        return json.loads(run(*prefix, "ip", "-j", *args) or "[]")
-
-    def text(*args: str) -> list[str]:
-        return [" ".join(line.split()) for line in run(*prefix, "ip", *args).splitlines()]
-
-    return {
-        "ip4_route_text": text("-4", "route", "show", "table", "all"),
-        "ip_rule_text": text("-4", "rule") + text("-6", "rule"),
-        "ip_addr": ip("addr"),
-        "ip4_route": ip("-4", "route", "show", "table", "all"),
-        "ip6_route": ip("-6", "route", "show", "table", "all"),
-        "ip4_rule": ip("-4", "rule"),
-        "ip6_rule": ip("-6", "rule"),
-    }
-
-
-def record(name: str, prefix: list[str]) -> None:
+def record(name: str, pid: int | None) -> None:
+    """The dumps of the namespace of ``pid`` (the host's when None) between two equal
+    readings of ``ip`` there."""
+    prefix = ["nsenter", "-t", str(pid), "-n"] if pid else []
     for _ in range(5):
-        before = truth(prefix)
+        before = ip_truth(pid)
         dumps = json.loads(run(*prefix, sys.executable, __file__, "--dump"))
-        after = truth(prefix)
+        after = ip_truth(pid)
         if before == after:
             break
     else:
@@ -95,23 +63,11 @@ def record(name: str, prefix: list[str]) -> None:
 
 def main() -> None:
     for container in ("test1", "web"):
-        pid = run("docker", "inspect", "-f", "{{.State.Pid}}", container).strip()
-        record(container, ["nsenter", "-t", pid, "-n"])
-    record("host", [])
-    scratch = subprocess.Popen(["unshare", "--net", "sleep", "600"])
-    try:
-        inside = ["nsenter", "-t", str(scratch.pid), "-n"]
-        for _ in range(100):  # until unshare has made the namespace
-            if run(*inside, "readlink", "/proc/self/ns/net") != run(
-                "readlink", "/proc/self/ns/net"
-            ):
-                break
-        for command in SCRATCH_SETUP:
-            run(*inside, "ip", *command.split())
-        record("scratch", inside)
-    finally:
-        scratch.kill()
-        scratch.wait()
+        pid = run("docker", "container", "inspect", "-f", "{{.State.Pid}}", container)
+        record(container, int(pid))
+    record("host", None)
+    with private_netns(ROUTING_SETUP) as pid:
+        record("scratch", pid)
 
 
 if __name__ == "__main__":
