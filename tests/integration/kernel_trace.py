@@ -124,6 +124,33 @@ class Trace:
     raw: str
 
 
+def assert_same_events(mine: list[Event], trace: list[Event], raw: str, hops: str = "") -> None:
+    """The engine's events are the kernel trace's; else both, the raw trace and the
+    engine's ``hops`` are shown."""
+    assert mine == trace, (
+        "engine and kernel trace differ\nengine:\n"
+        + "\n".join(map(str, mine))
+        + "\nkernel:\n"
+        + "\n".join(map(str, trace))
+        + "\nraw trace:\n"
+        + raw
+        + (f"\nhops:\n{hops}" if hops else "")
+    )
+
+
+def connect_script(address: str, port: int) -> str:
+    """Python code making one TCP connection attempt to ``address``:``port`` (1 s)."""
+    return (
+        "import socket\n"
+        "s = socket.socket()\n"
+        "s.settimeout(1)\n"
+        "try:\n"
+        f"    s.connect(('{address}', {port}))\n"
+        "except OSError:\n"
+        "    pass\n"
+    )
+
+
 @contextmanager
 def iptables_trace(backend: str, family: int, hook: str, match: list[str]) -> Iterator[Trace]:
     """A TRACE rule for ``match`` in raw ``hook`` (PREROUTING or OUTPUT) of

@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,91 @@ LOCAL_TRAFFIC6 = local_traffic(ADDR6, 28080)
 def add_addr6(ns: str) -> None:
     """Give the netns' veth :data:`ADDR6` too, so ip6 nat OUTPUT sees traffic."""
     sh(ns, "ip", "-6", "addr", "add", f"{ADDR6}/64", "dev", "nxv0", "nodad")
+
+
+def move_counters(ns: str, six: bool = False) -> None:
+    """Send :data:`LOCAL_TRAFFIC` in ``ns`` (and :data:`LOCAL_TRAFFIC6`, when ``six``:
+    the veth needs :func:`add_addr6` first), so that some rules count."""
+    for script in (LOCAL_TRAFFIC, LOCAL_TRAFFIC6) if six else (LOCAL_TRAFFIC,):
+        sh(ns, sys.executable, "-c", script)
+
+
+def settle(read: Callable[[], object]) -> None:
+    """Wait (up to 5 s) until two reads 0.1 s apart agree: counters stop moving (late
+    packets, ICMP errors, IGMP/MLD reports count too), so that the collector and the
+    listing tool see the same numbers."""
+    before = read()
+    for _ in range(50):
+        time.sleep(0.1)
+        now = read()
+        if now == before:
+            return
+        before = now
+
+
+#: family -> the iptables tool prefix
+IPTABLES = {"ipv4": "iptables", "ipv6": "ip6tables"}
+
+
+def save(ns: str, backend: str, family: str) -> str:
+    """``ip{,6}tables-<backend>-save -c`` in ``ns`` (backend: nft or legacy)."""
+    return sh(ns, f"{IPTABLES[family]}-{backend}-save", "-c")
+
+
+def save_rules(text: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(rules, chains) of a ``-save -c`` text, in its order, split without
+    netexplorer's parser: rules as (table, chain, position, text, packets, bytes),
+    chains as (table, name, policy or None, packets, bytes)."""
+    rules: list[tuple[Any, ...]] = []
+    chains: list[tuple[Any, ...]] = []
+    positions: Counter[tuple[str, str]] = Counter()
+    table = ""
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith(":"):
+            name, policy, counters = line[1:].split(" ")
+            packets, nbytes = counters.strip("[]").split(":")
+            chains.append(
+                (table, name, None if policy == "-" else policy, int(packets), int(nbytes))
+            )
+        elif line.startswith("["):
+            counters, rest = line.split(" ", 1)
+            packets, nbytes = counters.strip("[]").split(":")
+            chain = rest.split(" ")[1]
+            positions[(table, chain)] += 1
+            rules.append((table, chain, positions[(table, chain)], rest, int(packets), int(nbytes)))
+    return rules, chains
+
+
+def collected_rules(
+    data: dict[str, Any], backend: str, family: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The collector's (rules, chains) of one iptables backend and family, in the
+    form of :func:`save_rules`."""
+    mine = (f"iptables-{backend}", family)
+    rules = [
+        (r["table"], r["chain"], r["position"], r["text"], r["packets"], r["bytes"])
+        for r in data["rules"]
+        if (r["backend"], r["family"]) == mine
+    ]
+    chains = [
+        (c["table"], c["name"], c["policy"], c["packets"], c["bytes"])
+        for c in data["chains"]
+        if (c["backend"], c["family"]) == mine
+    ]
+    return rules, chains
+
+
+def assert_counted_between(
+    got: list[tuple[Any, ...]], low: list[tuple[Any, ...]], high: list[tuple[Any, ...]]
+) -> None:
+    """``got`` (rules or chains ending in packets, bytes) lists what ``low`` and
+    ``high`` (two readings of the save tool, before and after) list, in the same
+    places, with counters between theirs."""
+    assert [g[:-2] for g in got] == [w[:-2] for w in low] == [w[:-2] for w in high]
+    for g, lo, hi in zip(got, low, high, strict=True):
+        assert lo[-2] <= g[-2] <= hi[-2] and lo[-1] <= g[-1] <= hi[-1], (g, lo, hi)
 
 
 def require_root_and_tools(module: str, tools: list[str], packages: str) -> None:

@@ -13,30 +13,32 @@ is needed; the host's ruleset is never touched and the netns is always deleted.
 
 from __future__ import annotations
 
-import sys
-import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from integration.scratch_netns import (
-    LOCAL_TRAFFIC,
+    IPTABLES,
+    assert_counted_between,
     collect,
+    collected_rules,
+    move_counters,
     netns_fixture,
+    save,
+    save_rules,
+    settle,
     sh,
 )
 
 pytestmark = pytest.mark.integration
 
 HERE = Path(__file__).resolve().parents[1] / "recorded" / "docker28-iptables"
-TOOLS = {"ipv4": "iptables", "ipv6": "ip6tables"}
 #: ruleset -> the families it has an input file for
 RULESETS = {"docker28": ("ipv4", "ipv6"), "docker28.0": ("ipv4",)}
 BINARIES = ["ip"] + [
     f"{tool}-{backend}-{verb}"
-    for tool in TOOLS.values()
+    for tool in IPTABLES.values()
     for backend in ("nft", "legacy")
     for verb in ("restore", "save")
 ]
@@ -48,71 +50,23 @@ netns = netns_fixture("nx28", BINARIES, "iproute2 iptables")
 def load(ns: str, ruleset: str, backend: str) -> None:
     for family in RULESETS[ruleset]:
         text = (HERE / f"{ruleset}-{family}.rules").read_text()
-        sh(ns, f"{TOOLS[family]}-{backend}-restore", stdin=text)
-
-
-def save(ns: str, backend: str, family: str) -> str:
-    return sh(ns, f"{TOOLS[family]}-{backend}-save", "-c")
-
-
-def settle(ns: str, backend: str, families: tuple[str, ...]) -> None:
-    """Wait until the counters stop moving (late packets count too)."""
-
-    def now() -> list[str]:
-        return [
-            ln
-            for family in families
-            for ln in save(ns, backend, family).splitlines()
-            if not ln.startswith("#")
-        ]
-
-    before = now()
-    for _ in range(50):
-        time.sleep(0.1)
-        after = now()
-        if after == before:
-            return
-        before = after
+        sh(ns, f"{IPTABLES[family]}-{backend}-restore", stdin=text)
 
 
 def truth(text: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """(rules, chains) of a ``-save -c`` text, split without netexplorer's parser.
-    Rules and chains are keyed by table so the order of tables (nft and legacy
+    """:func:`save_rules` keyed by table, so that the order of tables (nft and legacy
     print them differently) does not matter."""
-    rules: list[tuple[Any, ...]] = []
-    chains: list[tuple[Any, ...]] = []
-    positions: Counter[tuple[str, str]] = Counter()
-    table = ""
-    for line in text.splitlines():
-        if line.startswith("*"):
-            table = line[1:]
-        elif line.startswith(":"):
-            name, policy, counters = line[1:].split(" ")
-            packets, nbytes = counters.strip("[]").split(":")
-            chains.append(
-                (table, name, None if policy == "-" else policy, int(packets), int(nbytes))
-            )
-        elif line.startswith("["):
-            counters, rest = line.split(" ", 1)
-            packets, nbytes = counters.strip("[]").split(":")
-            chain = rest.split(" ")[1]
-            positions[(table, chain)] += 1
-            rules.append((table, chain, positions[(table, chain)], rest, int(packets), int(nbytes)))
+    return by_table(*save_rules(text))
+
+
+def by_table(
+    rules: list[tuple[Any, ...]], chains: list[tuple[Any, ...]]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     return sorted(rules), sorted(chains, key=lambda c: c[:2])
 
 
 def collected(data: dict[str, Any], backend: str, family: str) -> tuple[list[Any], list[Any]]:
-    rules = [
-        (r["table"], r["chain"], r["position"], r["text"], r["packets"], r["bytes"])
-        for r in data["rules"]
-        if (r["backend"], r["family"]) == (f"iptables-{backend}", family)
-    ]
-    chains = [
-        (c["table"], c["name"], c["policy"], c["packets"], c["bytes"])
-        for c in data["chains"]
-        if (c["backend"], c["family"]) == (f"iptables-{backend}", family)
-    ]
-    return sorted(rules), sorted(chains, key=lambda c: c[:2])
+    return by_table(*collected_rules(data, backend, family))
 
 
 @pytest.mark.parametrize("backend", ["nft", "legacy"])
@@ -121,8 +75,8 @@ def test_collector_equals_save(netns: str, ruleset: str, backend: str) -> None:
     families = RULESETS[ruleset]
     sh(netns, "ip", "-6", "addr", "add", "2001:db8:99::1/64", "dev", "nxv0", "nodad")
     load(netns, ruleset, backend)
-    sh(netns, sys.executable, "-c", LOCAL_TRAFFIC)
-    settle(netns, backend, families)
+    move_counters(netns)
+    settle(lambda: [save_rules(save(netns, backend, f)) for f in families])
     before = {f: truth(save(netns, backend, f)) for f in families}
     data = collect(netns)
     after = {f: truth(save(netns, backend, f)) for f in families}
@@ -135,11 +89,7 @@ def test_collector_equals_save(netns: str, ruleset: str, backend: str) -> None:
             (got_chains, before[family][1], after[family][1]),
         ):
             assert got, f"nothing collected for {family}"
-            # the same rules and chains in the same places; counters between the
-            # two reads of the save tool
-            assert [g[:-2] for g in got] == [w[:-2] for w in low] == [w[:-2] for w in high]
-            for g, lo, hi in zip(got, low, high, strict=True):
-                assert lo[-2] <= g[-2] <= hi[-2] and lo[-1] <= g[-1] <= hi[-1], (g, lo, hi)
+            assert_counted_between(got, low, high)
         chains = {c[1] for c in got_chains if c[0] == "filter"}
         assert {"DOCKER-FORWARD", "DOCKER-BRIDGE", "DOCKER-CT"} <= chains
         assert ("filter", "FORWARD", "DROP") in {c[:3] for c in got_chains}

@@ -10,14 +10,22 @@ traffic makes counters move, and the collector, run inside that netns
 from __future__ import annotations
 
 import sys
-import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from integration.scratch_netns import collect, netns_fixture, sh
+from integration.scratch_netns import (
+    IPTABLES,
+    assert_counted_between,
+    collect,
+    collected_rules,
+    netns_fixture,
+    save,
+    save_rules,
+    settle,
+    sh,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +41,6 @@ RULESETS = {
         "ipv6": "host-ip6tables-legacy-save-c-ip6tables.txt",
     },
 }
-PREFIX = {"ipv4": "iptables", "ipv6": "ip6tables"}
 TOOLS = ["ip", "iptables-legacy-restore", "iptables-nft-restore", "ip6tables-legacy-restore"]
 TOOLS += ["ip6tables-nft-restore", "iptables-legacy-save", "iptables-nft-save"]
 
@@ -43,7 +50,7 @@ netns = netns_fixture("nxfw", TOOLS, "iproute2 iptables")
 
 def load(ns: str, backend: str, ruleset: str) -> None:
     for family, file in RULESETS[ruleset].items():
-        sh(ns, f"{PREFIX[family]}-{backend}-restore", stdin=(RECORDED / file).read_text())
+        sh(ns, f"{IPTABLES[family]}-{backend}-restore", stdin=(RECORDED / file).read_text())
 
 
 def traffic(ns: str) -> None:
@@ -57,59 +64,9 @@ def traffic(ns: str) -> None:
     sh(ns, sys.executable, "-c", code)
 
 
-def settle(ns: str, backend: str) -> None:
-    """Wait until the counters stop moving (ICMP errors and late packets count too),
-    so that the collector and the save tool see the same numbers."""
-    save = f"iptables-{backend}-save"
-    before = sh(ns, save, "-c")
-    for _ in range(50):
-        time.sleep(0.1)
-        now = sh(ns, save, "-c")
-        if [ln for ln in now.splitlines() if not ln.startswith("#")] == [
-            ln for ln in before.splitlines() if not ln.startswith("#")
-        ]:
-            return
-        before = now
-
-
-def truth(
-    ns: str, backend: str, family: str
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def truth(ns: str, backend: str, family: str) -> tuple[list[Any], list[Any]]:
     """(rules, chains) from the real save tool, split without netexplorer's parser."""
-    rules: list[tuple[Any, ...]] = []
-    chains: list[tuple[Any, ...]] = []
-    positions: Counter[tuple[str, str]] = Counter()
-    table = ""
-    for line in sh(ns, f"{PREFIX[family]}-{backend}-save", "-c").splitlines():
-        if line.startswith("*"):
-            table = line[1:]
-        elif line.startswith(":"):
-            name, policy, counters = line[1:].split(" ")
-            packets, nbytes = counters.strip("[]").split(":")
-            chains.append(
-                (table, name, None if policy == "-" else policy, int(packets), int(nbytes))
-            )
-        elif line.startswith("["):
-            counters, text = line.split(" ", 1)
-            packets, nbytes = counters.strip("[]").split(":")
-            chain = text.split(" ")[1]
-            positions[(table, chain)] += 1
-            rules.append((table, chain, positions[(table, chain)], text, int(packets), int(nbytes)))
-    return rules, chains
-
-
-def collected(data: dict[str, Any], backend: str, family: str) -> tuple[list[Any], list[Any]]:
-    rules = [
-        (r["table"], r["chain"], r["position"], r["text"], r["packets"], r["bytes"])
-        for r in data["rules"]
-        if (r["backend"], r["family"]) == (f"iptables-{backend}", family)
-    ]
-    chains = [
-        (c["table"], c["name"], c["policy"], c["packets"], c["bytes"])
-        for c in data["chains"]
-        if (c["backend"], c["family"]) == (f"iptables-{backend}", family)
-    ]
-    return rules, chains
+    return save_rules(save(ns, backend, family))
 
 
 def legacy_tables(ns: str) -> str:
@@ -131,7 +88,7 @@ def legacy_tables(ns: str) -> str:
 def test_collector_equals_save(netns: str, backend: str, ruleset: str) -> None:
     load(netns, backend, ruleset)
     traffic(netns)
-    settle(netns, backend)
+    settle(lambda: [truth(netns, backend, f) for f in RULESETS[ruleset]])
     tables_before = legacy_tables(netns)
     before = {family: truth(netns, backend, family) for family in RULESETS[ruleset]}
     data = collect(netns)
@@ -139,7 +96,7 @@ def test_collector_equals_save(netns: str, backend: str, ruleset: str) -> None:
     assert data["errors"] == {}
     assert legacy_tables(netns) == tables_before, "the collector must not create tables"
     for family in RULESETS[ruleset]:
-        got_rules, got_chains = collected(data, backend, family)
+        got_rules, got_chains = collected_rules(data, backend, family)
         assert before[family][0], f"nothing loaded for {family}?"
         # the same rules and chains, in the same places; counters between the two
         # reads of the save tool (the kernel may still send a late IGMP/MLD report)
@@ -147,9 +104,7 @@ def test_collector_equals_save(netns: str, backend: str, ruleset: str) -> None:
             (got_rules, *(b[0] for b in (before[family], after[family]))),
             (got_chains, *(b[1] for b in (before[family], after[family]))),
         ):
-            assert [g[:-2] for g in got] == [w[:-2] for w in low] == [w[:-2] for w in high]
-            for g, lo, hi in zip(got, low, high, strict=True):
-                assert lo[-2] <= g[-2] <= hi[-2] and lo[-1] <= g[-1] <= hi[-1], (g, lo, hi)
+            assert_counted_between(got, low, high)
     assert any(r["packets"] for r in data["rules"]), "traffic should have moved a counter"
     other = "nft" if backend == "legacy" else "legacy"
     assert not [r for r in data["rules"] if r["backend"] == f"iptables-{other}"]
@@ -167,7 +122,7 @@ def test_docker_rules_in_both_backends_warn(netns: str) -> None:
     warnings = [w for w in data["warnings"] if "both iptables backends" in w]
     assert len(warnings) == 1 and "stale" in warnings[0]
     for backend in ("legacy", "nft"):
-        assert collected(data, backend, "ipv4") == truth(netns, backend, "ipv4")
+        assert collected_rules(data, backend, "ipv4") == truth(netns, backend, "ipv4")
     dnat = [r for r in data["rules"] if r["target"] == "DNAT"]
     assert [r["backend"] for r in dnat] == ["iptables-nft", "iptables-legacy"]
     assert {r["target_options"]["--to-destination"] for r in dnat} == {"172.17.0.4:80"}

@@ -12,19 +12,12 @@ touched; the netns is deleted in every case.
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from integration.scratch_netns import (
-    LOCAL_TRAFFIC,
-    collect,
-    netns_fixture,
-    sh,
-)
+from integration.scratch_netns import collect, move_counters, netns_fixture, settle, sh
 from netexplorer.correlate import correlate
 from netexplorer.doctor import diagnose
 from netexplorer.model import Snapshot
@@ -60,24 +53,9 @@ def load(ns: str, with_iptables_nft: bool = False) -> None:
     sh(ns, "nft", "-f", str(FIXTURE))
 
 
-def traffic(ns: str) -> None:
-    sh(ns, sys.executable, "-c", LOCAL_TRAFFIC)
-
-
 def nft_json(ns: str) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = json.loads(sh(ns, "nft", "-j", "list", "ruleset"))["nftables"]
     return objects
-
-
-def settle(ns: str) -> None:
-    """Wait until the counters stop moving, so the collector and nft see the same."""
-    before = nft_json(ns)
-    for _ in range(50):
-        time.sleep(0.1)
-        now = nft_json(ns)
-        if now == before:
-            return
-        before = now
 
 
 FAMILY = {"ip": "ipv4", "ip6": "ipv6"}
@@ -114,8 +92,8 @@ def collected(data: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 def test_collector_equals_nft(netns: str) -> None:
     load(netns)
-    traffic(netns)
-    settle(netns)
+    move_counters(netns)
+    settle(lambda: nft_json(netns))
     data = collect(netns)
     assert data["errors"] == {}
     want = truth(netns)

@@ -25,9 +25,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -38,8 +37,8 @@ from netexplorer.model import Container, Endpoint, Network, Snapshot, as_plain
 from netexplorer.path import PathResult, trace_path
 from netexplorer.snapshot_io import snapshot_from_dict
 
-from .kernel_trace import Event, nft_trace
-from .scratch_netns import collect, require_root_and_tools
+from .kernel_trace import Event, assert_same_events, connect_script, nft_trace
+from .scratch_netns import bare_netns, collect, require_root_and_tools, sh
 
 pytestmark = pytest.mark.integration
 
@@ -49,21 +48,9 @@ RECORDER = ROOT / "tests" / "recorded" / "path" / "record.py"
 WEB = "172.17.0.4"
 
 
-def sh(ns: str, *cmd: str) -> str:
-    done = subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True)
-    assert done.returncode == 0, f"{cmd} in {ns}: {done.stderr}"
-    return done.stdout
-
-
-@contextmanager
-def namespace(prefix: str) -> Iterator[str]:
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        sh(name, "ip", "link", "set", "lo", "up")
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
+def ping(ns: str, address: str) -> list[str]:
+    """The command sending one echo request from ``ns`` to ``address``."""
+    return ["ip", "netns", "exec", ns, "busybox", "ping", "-c", "1", "-W", "1", address]
 
 
 @pytest.fixture
@@ -72,9 +59,9 @@ def lab3() -> Iterator[tuple[str, str, str]]:
         "test_path_nft_native.py", ["ip", "nft", "busybox"], "iproute2 nftables busybox-static"
     )
     with ExitStack() as stack:
-        host = stack.enter_context(namespace("nxpn-h"))
-        ct = stack.enter_context(namespace("nxpn-c"))
-        out = stack.enter_context(namespace("nxpn-o"))
+        host = stack.enter_context(bare_netns("nxpn-h"))
+        ct = stack.enter_context(bare_netns("nxpn-c"))
+        out = stack.enter_context(bare_netns("nxpn-o"))
         sh(host, "nft", "-f", str(FIXTURE))
         sh(host, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         sh(host, "ip", "link", "add", "docker0", "type", "bridge")
@@ -238,15 +225,7 @@ def run_case(
     assert result.verdict == verdict, (
         result.sentence + "\n" + "\n".join(h.title for h in result.hops)
     )
-    mine, theirs = engine_events(snap, result), trace_events(trace.events)
-    assert mine == theirs, (
-        "engine and nft trace differ\nengine:\n"
-        + "\n".join(map(str, mine))
-        + "\nkernel:\n"
-        + "\n".join(map(str, theirs))
-        + "\nraw:\n"
-        + trace.raw
-    )
+    assert_same_events(engine_events(snap, result), trace_events(trace.events), trace.raw)
     return result
 
 
@@ -258,7 +237,7 @@ def test_container_to_the_internet_masqueraded(lab3: tuple[str, str, str]) -> No
         "web",
         "203.0.113.1",
         f"ip saddr {WEB} ip protocol icmp",
-        ["ip", "netns", "exec", ct, "busybox", "ping", "-c", "1", "-W", "1", "203.0.113.1"],
+        ping(ct, "203.0.113.1"),
         "delivered",
     )
     assert any('masquerade comment "MASQUERADE"' in h.title for h in r.hops)
@@ -266,17 +245,13 @@ def test_container_to_the_internet_masqueraded(lab3: tuple[str, str, str]) -> No
 
 def test_outside_to_published_port_dnat(lab3: tuple[str, str, str]) -> None:
     host, ct, out = lab3
-    code = (
-        "import socket\ns = socket.socket()\ns.settimeout(1)\n"
-        "try:\n    s.connect(('198.51.100.1', 8080))\nexcept OSError:\n    pass\n"
-    )
     r = run_case(
         host,
         ct,
         "198.51.100.2",
         "198.51.100.1:8080",
         "ip saddr 198.51.100.2 tcp flags syn",
-        ["ip", "netns", "exec", out, "python3", "-c", code],
+        ["ip", "netns", "exec", out, "python3", "-c", connect_script("198.51.100.1", 8080)],
         "delivered",
         proto="tcp",
     )
@@ -291,7 +266,7 @@ def test_direct_access_to_the_container_is_dropped_in_raw(lab3: tuple[str, str, 
         "198.51.100.2",
         WEB,
         "ip saddr 198.51.100.2 ip protocol icmp",
-        ["ip", "netns", "exec", out, "busybox", "ping", "-c", "1", "-W", "1", WEB],
+        ping(out, WEB),
         "dropped",
     )
     assert "DROP DIRECT ACCESS" in r.sentence

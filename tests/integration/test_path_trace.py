@@ -39,7 +39,7 @@ from netexplorer.model import Rule, Snapshot
 from netexplorer.path import PathResult, trace_path
 
 from . import groundtruth as gt
-from .kernel_trace import Event, Trace, iptables_trace
+from .kernel_trace import Event, Trace, assert_same_events, connect_script, iptables_trace
 
 pytestmark = pytest.mark.integration
 
@@ -220,16 +220,8 @@ def run_case(
         used = {(r.table, r.chain) for r in before.rules if r.backend == backend}
         mine = [e for e in mine if e.kind != "policy" or (e.table, e.chain) in used]
         theirs = [e for e in theirs if e.kind != "policy" or (e.table, e.chain) in used]
-    assert mine == theirs, (
-        "engine and kernel trace differ\nengine:\n"
-        + "\n".join(map(str, mine))
-        + "\nkernel:\n"
-        + "\n".join(map(str, theirs))
-        + "\nraw trace:\n"
-        + trace.raw
-        + "\nhops:\n"
-        + "\n".join(f"{h.title} [{h.detail}]" for h in result.hops)
-    )
+    hops = "\n".join(f"{h.title} [{h.detail}]" for h in result.hops)
+    assert_same_events(mine, theirs, trace.raw, hops)
     check_routes(before, result)
     check_counters(before, after, result)
     return result
@@ -306,16 +298,7 @@ def test_test1_to_the_internet_through_masquerade(backend: str) -> None:
 
 
 def _connect(netns: str | None, address: str, port: int) -> Callable[[], None]:
-    code = (
-        "import socket\n"
-        "s = socket.socket()\n"
-        "s.settimeout(1)\n"
-        "try:\n"
-        f"    s.connect(('{address}', {port}))\n"
-        "except OSError:\n"
-        "    pass\n"
-    )
-    argv = ["python3", "-c", code]
+    argv = ["python3", "-c", connect_script(address, port)]
     if netns:
         argv = ["ip", "netns", "exec", netns, *argv]
 

@@ -16,23 +16,23 @@ afterwards, also on failure. The host's own ruleset is never touched.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # tests/: the scratch netns helpers
 
 from integration.scratch_netns import (  # noqa: E402
-    LOCAL_TRAFFIC,
-    LOCAL_TRAFFIC6,
+    IPTABLES,
     add_addr6,
+    move_counters,
+    save,
+    save_rules,
     scratch_netns,
+    settle,
     sh,
 )
 
 BACKENDS = ("nft", "legacy")
-#: family -> the tool prefix
-TOOLS = {"ipv4": "iptables", "ipv6": "ip6tables"}
 #: ruleset -> the families it has an input file for (``<ruleset>-<family>.rules``)
 RULESETS = {"docker28": ("ipv4", "ipv6"), "docker28.0": ("ipv4",)}
 
@@ -44,26 +44,25 @@ def input_file(ruleset: str, family: str) -> Path:
 
 def output_file(ruleset: str, backend: str, family: str) -> Path:
     """The recorded output: ``netns-docker28-ip6tables-legacy-save-c.txt`` ..."""
-    return HERE / f"netns-{ruleset}-{TOOLS[family]}-{backend}-save-c.txt"
+    return HERE / f"netns-{ruleset}-{IPTABLES[family]}-{backend}-save-c.txt"
 
 
 def load(ns: str, ruleset: str, backend: str) -> None:
     """The ruleset's families into ``ns`` with ``backend``'s restore tool."""
     for family in RULESETS[ruleset]:
         rules = input_file(ruleset, family).read_text()
-        sh(ns, f"{TOOLS[family]}-{backend}-restore", stdin=rules)
+        sh(ns, f"{IPTABLES[family]}-{backend}-restore", stdin=rules)
 
 
 def record(ruleset: str, backend: str) -> None:
     with scratch_netns("nx28-rec") as ns:
         add_addr6(ns)
         load(ns, ruleset, backend)
-        sh(ns, sys.executable, "-c", LOCAL_TRAFFIC)
-        sh(ns, sys.executable, "-c", LOCAL_TRAFFIC6)
-        time.sleep(0.5)
-        for family in RULESETS[ruleset]:
-            text = sh(ns, f"{TOOLS[family]}-{backend}-save", "-c")
-            output_file(ruleset, backend, family).write_text(text)
+        move_counters(ns, six=True)
+        families = RULESETS[ruleset]
+        settle(lambda: [save_rules(save(ns, backend, f)) for f in families])
+        for family in families:
+            output_file(ruleset, backend, family).write_text(save(ns, backend, family))
 
 
 def main() -> None:

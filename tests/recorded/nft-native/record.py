@@ -13,17 +13,16 @@ touched.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # tests/: the scratch netns helpers
 
 from integration.scratch_netns import (  # noqa: E402
-    LOCAL_TRAFFIC,
-    LOCAL_TRAFFIC6,
     add_addr6,
+    move_counters,
     scratch_netns,
+    settle,
     sh,
 )
 
@@ -36,9 +35,8 @@ def record(out: str, with_iptables_nft: bool) -> None:
             sh(ns, "iptables-nft-restore", stdin=IPTABLES_NFT.read_text())
         add_addr6(ns)
         sh(ns, "nft", "-f", str(HERE / "docker-bridges.nft"))
-        sh(ns, sys.executable, "-c", LOCAL_TRAFFIC)
-        sh(ns, sys.executable, "-c", LOCAL_TRAFFIC6)
-        time.sleep(0.5)
+        move_counters(ns, six=True)
+        settle(lambda: sh(ns, "nft", "-j", "list", "ruleset"))
         (HERE / f"{out}.json").write_text(sh(ns, "nft", "-j", "list", "ruleset"))
         (HERE / f"{out}.txt").write_text(sh(ns, "nft", "-a", "list", "ruleset"))
 
