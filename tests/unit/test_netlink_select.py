@@ -216,14 +216,23 @@ def _pyroute2_decoded(cls: Any, wire: bytes, names: tuple[str, ...]) -> list[lis
     return out
 
 
+def _decoded_as_pyroute2_does(
+    cls: Any, kind: int, decode: Any, attrs: Any, spec: dict[str, Any]
+) -> Any:
+    """``spec`` encoded by pyroute2 as a ``cls`` message, decoded by ``decode``; its
+    attributes (those ``attrs`` names for the family) must be pyroute2's own."""
+    wire = _wire(cls, kind, spec)
+    got = decode(wire, 0, len(wire))
+    names = tuple(name for name, _ in attrs[spec["family"]].values())
+    assert got["attrs"] == _pyroute2_decoded(cls, wire, names)
+    return got
+
+
 @pytest.mark.parametrize("spec", ROUTES)
 def test_route_attributes_as_pyroute2_decodes_them(spec: dict[str, Any]) -> None:
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-    wire = _wire(rtmsg, RTM_NEWROUTE, spec)
-    got = route_message(wire, 0, len(wire))
-    names = tuple(name for name, _ in ROUTE_ATTRS[spec["family"]].values())
-    assert got["attrs"] == _pyroute2_decoded(rtmsg, wire, names)
+    got = _decoded_as_pyroute2_does(rtmsg, RTM_NEWROUTE, route_message, ROUTE_ATTRS, spec)
     for key in ("family", "dst_len", "table", "proto", "scope", "type"):
         assert got[key] == spec[key]
 
@@ -232,10 +241,7 @@ def test_route_attributes_as_pyroute2_decodes_them(spec: dict[str, Any]) -> None
 def test_rule_attributes_as_pyroute2_decodes_them(spec: dict[str, Any]) -> None:
     from pyroute2.netlink.rtnl.fibmsg import fibmsg
 
-    wire = _wire(fibmsg, RTM_NEWRULE, spec)
-    got = rule_message(wire, 0, len(wire))
-    names = tuple(name for name, _ in RULE_ATTRS[spec["family"]].values())
-    assert got["attrs"] == _pyroute2_decoded(fibmsg, wire, names)
+    got = _decoded_as_pyroute2_does(fibmsg, RTM_NEWRULE, rule_message, RULE_ATTRS, spec)
     for key in ("family", "table", "action"):
         assert got[key] == spec[key]
     assert got["flags"] == spec.get("flags", 0) and got["src_len"] == spec.get("src_len", 0)

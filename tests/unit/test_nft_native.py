@@ -665,14 +665,19 @@ def test_doctor_finds_the_missing_ip6_dnat_rule_and_gives_dockers_rule() -> None
     )
 
 
-def test_doctor_finds_a_drop_policy_on_ip6_filter_forward() -> None:
-    snap = native_v6_lab_with_ipv6_port()
+def forward_drop(snap: Snapshot, family: str) -> Snapshot:
+    """``snap`` with docker-bridges' filter-FORWARD policy of ``family`` set to DROP."""
     fwd = next(
         c
         for c in snap.chains
-        if (c.family, c.table, c.name) == ("ipv6", nparse.DOCKER_TABLE, "filter-FORWARD")
+        if (c.family, c.table, c.name) == (family, nparse.DOCKER_TABLE, "filter-FORWARD")
     )
     fwd.policy = "DROP"
+    return snap
+
+
+def test_doctor_finds_a_drop_policy_on_ip6_filter_forward() -> None:
+    snap = forward_drop(native_v6_lab_with_ipv6_port(), "ipv6")
     assert "forward-drop" not in findings(snap)  # the per-bridge chains accept
     snap.rules = [
         r for r in snap.rules if (r.family, r.chain) != ("ipv6", "filter-forward-out__" + V6_BRIDGE)
@@ -721,13 +726,7 @@ def test_doctor_finds_the_missing_native_dnat_rule() -> None:
 
 
 def test_doctor_finds_a_drop_policy_on_filter_forward_without_the_bridges_accepts() -> None:
-    snap = native_lab()
-    fwd = next(
-        c
-        for c in snap.chains
-        if (c.family, c.table, c.name) == ("ipv4", nparse.DOCKER_TABLE, "filter-FORWARD")
-    )
-    fwd.policy = "DROP"
+    snap = forward_drop(native_lab(), "ipv4")
     assert "forward-drop" not in findings(snap)  # the per-bridge chains accept
     snap.rules = [r for r in snap.rules if r.chain != "filter-forward-out__docker0"]
     (f,) = findings(snap)["forward-drop"]
