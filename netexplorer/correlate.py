@@ -16,6 +16,7 @@ its addresses overlap, never against every endpoint.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import ChainMap, defaultdict
 from collections.abc import Iterable, Mapping
@@ -51,6 +52,12 @@ def iface_matches(pattern: str, name: str) -> bool:
     return pattern == name
 
 
+#: addresses and networks parsed, kept across reads: a live poll correlates every
+#: rule again, and nearly all of them name the same few networks as before
+_PARSED = 4096
+
+
+@functools.lru_cache(maxsize=_PARSED)
 def parse_network(text: str | None) -> IPNetwork | None:
     """``text`` as a network (host bits allowed: 10.0.0.1/8), None if absent or bad."""
     if not text:
@@ -61,6 +68,7 @@ def parse_network(text: str | None) -> IPNetwork | None:
         return None
 
 
+@functools.lru_cache(maxsize=_PARSED)
 def _addr(text: str | None) -> IPAddress | None:
     if not text:
         return None
@@ -656,13 +664,15 @@ def _link_rules(b: _Builder, endpoints: list[Endpoint]) -> None:
         found, named = _rule_endpoints(rule, index, by_bridge, b.wirings)
         seen: set[str] = set()
         names: set[str] = set()
+        rule_key = rule.key
         for ep in found:
-            if ep.key in seen:
+            ep_key = ep.key
+            if ep_key in seen:
                 continue
-            seen.add(ep.key)
-            b.endpoint_rules[ep.key].append(rule.id)
+            seen.add(ep_key)
+            b.endpoint_rules[ep_key].append(rule.id)
             names.add(ep.container_name)
-            b.link(rule.key, ep.key)
+            b.link(rule_key, ep_key)
         for br in named:
             b.link(rule.key, b.bridges[br].key)
         b.rule_containers[rule.id] = tuple(sorted(names))

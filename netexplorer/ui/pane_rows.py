@@ -69,7 +69,7 @@ def make_rows(
     changed = len(rows) != len(old_full)
     for key, cells in rows.items():
         old = old_full.get(key)
-        if old is not None and same_cells(cells, old):
+        if old is not None and (old is cells or same_cells(cells, old)):
             full[key], short[key] = old, old_compact[key]
             search.append(old_search[key])
         else:
