@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.geometry import Size
-from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
+from textual.widgets import Footer, Input, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
 from netexplorer.analysis import Analysis, analyse
@@ -39,6 +39,7 @@ from netexplorer.remote.target import Target
 from netexplorer.snapshot_io import SnapshotFileError
 from netexplorer.ui.banner import Banner, problems, problems_text
 from netexplorer.ui.hosts import HostsPane, HostView
+from netexplorer.ui.keyed_table import KeyedTable
 from netexplorer.ui.layout import fit_heights, is_full, is_wide
 from netexplorer.ui.messages import CollectFailed, HostState, PaneFocused, Selected, SnapshotReady
 from netexplorer.ui.pane_rows import PaneRows
@@ -778,9 +779,9 @@ class NetExplorerApp(App[int]):
 
     def key_help(self) -> list[tuple[str, str]]:
         """(key, what it does) of every binding: the app's, then a table pane's (its
-        own before the DataTable's it overrides)."""
+        own before the table's it overrides)."""
         entries: list[tuple[str, str]] = []
-        table = [*KeyedTableWithJump.BINDINGS, *DataTable.BINDINGS]
+        table = [*KeyedTableWithJump.BINDINGS, *KeyedTable.BINDINGS]
         for group in (self.BINDINGS, table):
             seen: set[str] = set()
             for binding in group:

@@ -1,161 +1,262 @@
-"""A DataTable whose rows are model keys, updated by difference, with link marks.
+"""A table of model rows on Textual's Line API: rows keyed by model key, link marks.
 
-``sync(rows)`` makes the table show ``rows`` (an ordered mapping of model key to
-cells) by removing, adding and updating only what changed, then restoring the
-order; the cursor stays on the same item and the scroll position is kept.
-``mark(related, selected)`` marks rows: a glyph column (``▶`` the selected item,
-``●`` a linked one) and bold cells, so the marks read without colour; only the rows
-whose mark changes are touched, so a selection costs the same in a table of 20
-rows as of 5,000.
+``sync(rows)`` shows ``rows`` (an ordered mapping of model key to cells); the cursor
+stays on the same item and the scroll position is kept. ``mark(related, selected)``
+marks rows: a glyph at the left edge (``▶`` the selected item, ``●`` a linked one)
+and the row in the style of a component class (bold in the app's stylesheet), so the
+marks read without colour.
 
-A mark never changes a cell's width, so it is applied without DataTable's
-``update_cell``: that bumps the table's update counter, which every render cache
-is keyed on, so one marked row made all visible rows of every table be rendered
-again through Rich (and the row offsets of 5,000 rows be rebuilt). Instead the
-cells are replaced in place and only the cache entries of the re-marked rows are
-dropped (:meth:`KeyedTable._restyle_rows`; DataTable internals of textual 8.2.8,
-which the project pins).
+Only the visible lines are drawn (``render_line``). Each row is drawn once into a
+strip of the table's whole width and kept until its cells, its mark or the column
+widths change; a new mark drops the strips of the rows whose mark changed and
+nothing else, so marking costs the same in a table of 20 rows as of 5,000.
 
-Column widths grow when a wider cell arrives and never shrink on an update: the
-DataTable re-measures a whole column for every narrower cell it is told to fit
-(O(rows) each), which made marking rows of a 5,000-rule table take seconds.
+Column widths are measured at ``sync``: the widest cell or label of each column,
+at most the column's cap (``caps``); a longer cell ends in a visible ``…``. The
+header stays at the top, the glyph column at the left; the rest scrolls both ways.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import ClassVar
 
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from netexplorer.ui.pane_rows import same_cells
+from netexplorer.ui.safe_text import shortened
 
 SELECTED_GLYPH = "▶"
 LINKED_GLYPH = "●"
-MARK_COLUMN = "mark"
+#: the glyph column: the glyph and a space
+GLYPH_WIDTH = 2
+#: cells between two columns
+GAP = 1
+
+Columns = Sequence[tuple[str, str]]
 
 
-@dataclass(frozen=True, slots=True)
-class Marker:
-    """The first cell of a row: its mark glyph, and its place in the wanted order."""
-
-    glyph: str
-    order: int
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text(self.glyph, style="bold reverse" if self.glyph.strip() else "", end="")
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(1, 1)
-
-
-def _same(a: object, b: object) -> bool:
-    if isinstance(a, Text) and isinstance(b, Text):
-        return (a.plain, str(a.style), a.spans) == (b.plain, str(b.style), b.spans)
-    return a == b
-
-
-def _emphasised(cell: Text) -> Text:
+def fitted(cell: Text, width: int) -> Text:
+    """``cell`` exactly ``width`` cells wide: padded as it is justified, or cut with
+    a visible ``…`` at its end."""
+    length = cell.cell_len
+    if length > width:
+        return shortened(cell, width)
+    if length == width:
+        return cell
+    pad = " " * (width - length)
     out = cell.copy()
-    out.stylize("bold")
+    if cell.justify == "right":
+        return Text(pad, end="").append_text(out)
+    out.append(pad)
     return out
 
 
-class KeyedTable(DataTable[object]):
+class KeyedTable(ScrollView, can_focus=True):
     """Rows keyed by model key; see the module docstring."""
 
-    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
-        self._column_spec = list(columns)
-        self._base: dict[str, list[Text]] = {}
-        #: row key -> its place in the wanted order
-        self._order: dict[str, int] = {}
-        self._shown: dict[str, list[object]] = {}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "keyed-table--header",
+        "keyed-table--cursor",
+        "keyed-table--linked",
+        "keyed-table--selected",
+        "keyed-table--glyph",
+    }
+
+    # the tooltip is the line ``?`` shows for the key
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "up", "cursor_up", show=False, tooltip="move up: the row under the cursor is selected"
+        ),
+        Binding("down", "cursor_down", show=False, tooltip="move down"),
+        Binding("pageup", "cursor_page(-1)", show=False, tooltip="a page up"),
+        Binding("pagedown", "cursor_page(1)", show=False, tooltip="a page down"),
+        Binding("home", "cursor_home", show=False, tooltip="the first row"),
+        Binding("end", "cursor_end", show=False, tooltip="the last row"),
+        Binding("left", "cursor_left", show=False, tooltip="scroll the pane a column left"),
+        Binding("right", "cursor_right", show=False, tooltip="scroll the pane a column right"),
+        Binding("enter", "select_cursor", show=False, tooltip="choose the row"),
+    ]
+
+    class RowHighlighted(Message):
+        """The cursor moved onto the row ``key``."""
+
+        def __init__(self, table: KeyedTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
+    class RowSelected(Message):
+        """The row ``key`` was chosen: clicked, or Enter on it."""
+
+        def __init__(self, table: KeyedTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
+    def __init__(
+        self,
+        columns: Columns,
+        caps: Mapping[str, int] | None = None,
+        *,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self._columns: list[tuple[str, str]] = list(columns)
+        self._caps: dict[str, int] = dict(caps or {})
+        self._rows: dict[str, Sequence[Text]] = {}
+        self._keys: list[str] = []
+        self._index: dict[str, int] = {}
+        #: row key -> the cell widths of its row
+        self._cell_widths: dict[str, tuple[int, ...]] = {}
+        self._widths: list[int] = []
+        #: row key -> its row drawn (not under the cursor), the table's whole width
+        self._strips: dict[str, Strip] = {}
+        self._header: Strip | None = None
         self._related: frozenset[str] = frozenset()
         self._selected: str | None = None
+        self._cursor = 0
         #: the row the cursor was last known on; a highlight of another row is a move
         self.last_key: str | None = None
+        self._measure()
 
-    def on_mount(self) -> None:
-        self.add_column(" ", key=MARK_COLUMN, width=1)
-        for key, label in self._column_spec:
-            self.add_column(label, key=key)
+    # ------------------------------------------------------------------ columns
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        """(key, label) of the columns shown, in order."""
+        return list(self._columns)
 
-    def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
-        """Show ``columns`` from now on; the next ``sync`` fills them."""
-        self._column_spec = list(columns)
-        if not self.is_mounted:
-            return
-        self.clear(columns=True)
-        self._shown = {}
-        self.on_mount()
+    def set_columns(self, columns: Columns, caps: Mapping[str, int] | None = None) -> None:
+        """Show ``columns`` (at most ``caps`` cells wide) from now on; the next ``sync``
+        fills them."""
+        self._columns = list(columns)
+        self._caps = dict(caps or {})
+        self._rows, self._cell_widths = {}, {}
+        self._measure()
 
     def relabel(self, key: str, label: str) -> None:
-        """Give column ``key`` the header ``label`` (now, or when mounted)."""
-        self._column_spec = [(k, label if k == key else old) for k, old in self._column_spec]
-        column = self.columns.get(ColumnKey(key))
-        if column is None or column.label.plain == label:
+        """Give column ``key`` the header ``label``."""
+        if (key, label) in self._columns:
             return
-        column.label = Text(label)
-        column.content_width = max(column.content_width, column.label.cell_len)
-        self._clear_caches()
-        self.refresh()
+        self._columns = [(k, label if k == key else old) for k, old in self._columns]
+        self._measure()
 
     # ------------------------------------------------------------------ queries
     @property
     def keys(self) -> list[str]:
         """Row keys in display order."""
-        return list(self._base)
+        return self._keys
+
+    @property
+    def rows_by_key(self) -> Mapping[str, Sequence[Text]]:
+        """Row key -> cells, in display order; a new mapping after every ``sync``."""
+        return self._rows
+
+    def cells(self, key: str) -> Sequence[Text]:
+        return self._rows.get(key, [])
+
+    def get_row_index(self, key: str) -> int:
+        return self._index[key]
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
 
     @property
     def cursor_key(self) -> str | None:
-        if not self._shown or not self.is_valid_row_index(self.cursor_row):
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-
-    @property
-    def rows_by_key(self) -> Mapping[str, list[Text]]:
-        """Row key -> cells, in display order; a new mapping after every ``sync``."""
-        return self._base
-
-    def cells(self, key: str) -> list[Text]:
-        return self._base.get(key, [])
+        return self._keys[self._cursor] if self._keys else None
 
     def marked(self) -> list[str]:
         """Keys of the marked rows, in display order."""
-        order = self._order
-        return sorted((k for k in self._related if k in order), key=order.__getitem__)
+        index = self._index
+        return sorted((k for k in self._related if k in index), key=index.__getitem__)
 
     # ------------------------------------------------------------------ updates
     def sync(self, rows: Mapping[str, Sequence[Text]]) -> None:
-        """Show exactly ``rows`` (in their order), changing only what differs."""
-        cursor = self.cursor_key
-        self._base = {key: list(cells) for key, cells in rows.items()}
-        self._order = {key: order for order, key in enumerate(self._base)}
-        self._apply_rows()
-        if cursor is not None and cursor in self._base:
-            self.move_to(cursor, scroll=False)
+        """Show exactly ``rows`` (in their order); only rows whose cells differ are
+        drawn again."""
+        cursor, at = self.cursor_key, self._cursor
+        before, widths, strips = self._rows, self._cell_widths, self._strips
+        self._rows = dict(rows)
+        for key in before.keys() - self._rows.keys():
+            widths.pop(key, None)
+            strips.pop(key, None)
+        for key, cells in self._rows.items():
+            old = before.get(key)
+            if old is cells:
+                continue
+            if old is None or not same_cells(old, cells):
+                strips.pop(key, None)
+                widths[key] = tuple(c.cell_len for c in cells)
+            else:
+                self._rows[key] = old
+        keys = list(self._rows)
+        if keys != self._keys:
+            self._keys = keys
+            self._index = {key: n for n, key in enumerate(keys)}
+        self._measure()
+        if cursor is not None and cursor in self._index:
+            # the cursor's row stays where it was on the screen: rows that came or
+            # went above it scroll the table along
+            self._cursor = self._index[cursor]
+            if self._cursor != at and self.scroll_y:
+                self.scroll_to(y=self.scroll_y + self._cursor - at, animate=False)
+        else:
+            self._cursor = min(self._cursor, max(0, len(keys) - 1))
+        self.refresh()
+
+    def _measure(self) -> None:
+        """Column widths from the rows and labels (capped); every strip goes when
+        they change."""
+        widths = [Text(label).cell_len for _, label in self._columns]
+        for row in self._cell_widths.values():
+            widths = [max(w, c) for w, c in zip(widths, row, strict=False)]
+        caps = [self._caps.get(key) for key, _ in self._columns]
+        widths = [min(w, cap) if cap else w for w, cap in zip(widths, caps, strict=True)]
+        if widths != self._widths:
+            self._widths = widths
+            self._strips = {}
+        self._header = None
+        total = GLYPH_WIDTH + sum(widths) + GAP * max(0, len(widths) - 1)
+        self.virtual_size = Size(total, len(self._rows) + 1)
+        self.refresh()
 
     def mark(self, related: frozenset[str], selected: str | None) -> None:
         changed = (self._related ^ related) | {self._selected, selected}
         self._related = related
         self._selected = selected
-        self._restyle_rows(
-            {
-                key: self._wanted(key, self._order[key])
-                for key in changed
-                if key is not None and key in self._shown
-            }
-        )
+        top, height = self._visible_rows()
+        for key in changed:
+            if key is None:
+                continue
+            self._strips.pop(key, None)
+            row = self._index.get(key)
+            if row is not None and top <= row < top + height:
+                self.refresh_line(row + 1)
 
     def move_to(self, key: str, *, scroll: bool = True) -> None:
         """Put the cursor on ``key``: a move by the program, so not a user's selection."""
-        if key not in self._shown:
+        if key not in self._index:
             return
         self.last_key = key
-        self.move_cursor(row=self.get_row_index(key), scroll=scroll)
+        self._move(self._index[key], scroll=scroll)
 
     def cursor_moved_to(self, key: str) -> bool:
         """Note a highlighted row; True if that is a move to another row (the user's)."""
@@ -168,82 +269,142 @@ class KeyedTable(DataTable[object]):
         marked = self.marked()
         if not marked:
             return
-        top = int(self.scroll_y)
-        bottom = top + max(1, self.scrollable_content_region.height - 1)
-        rows = [self.get_row_index(k) for k in marked]
-        if not any(top <= r < bottom for r in rows):
+        top, height = self._visible_rows()
+        rows = [self._index[k] for k in marked]
+        if not any(top <= r < top + height for r in rows):
             self.scroll_to(y=max(0, rows[0] - 1), animate=False)
 
-    def _wanted(self, key: str, order: int) -> list[object]:
-        cells = self._base[key]
-        if key == self._selected:
-            glyph = SELECTED_GLYPH
-        elif key in self._related:
-            glyph = LINKED_GLYPH
-        else:
-            return [Marker(" ", order), *cells]
-        return [Marker(glyph, order), *(_emphasised(c) for c in cells)]
+    # ------------------------------------------------------------------ the cursor
+    def _visible_rows(self) -> tuple[int, int]:
+        """The first row on screen and how many rows fit under the header."""
+        return int(self.scroll_y), max(1, self.scrollable_content_region.height - 1)
 
-    def _columns(self) -> list[str]:
-        return [MARK_COLUMN, *(k for k, _ in self._column_spec)]
-
-    def _restyle_rows(self, wanted: Mapping[str, list[object]]) -> None:
-        """Show ``wanted`` (key -> the same texts, marked or not): the cells are
-        replaced in place and only these rows' cached renderings are dropped."""
-        columns = [ColumnKey(c) for c in self._columns()]
-        row_keys: set[RowKey] = set()
-        lines: set[int] = set()
-        # rows are one line high (add_row's default): a row's line is its index
-        # below the header
-        header = self.header_height if self.show_header else 0
-        for key, cells in wanted.items():
-            row_key = RowKey(key)
-            data = self._data[row_key]
-            for column, cell in zip(columns, cells, strict=False):
-                data[column] = cell
-            self._shown[key] = cells
-            index = self._row_locations.get(row_key)
-            if index is not None:
-                row_keys.add(row_key)
-                lines.add(index + header)
-                self._row_renderable_cache.discard((self._update_count, index))
-        if not row_keys:
+    def _move(self, row: int, *, scroll: bool = True) -> None:
+        if not self._keys:
             return
-        # LRUCache is not iterable: its keys() are
-        rendered_cells = self._cell_render_cache
-        for cell_key in [k for k in rendered_cells.keys() if k[0] in row_keys]:  # noqa: SIM118
-            rendered_cells.discard(cell_key)
-        rendered = self._row_render_cache
-        for row_line in [k for k in rendered.keys() if k[0] in row_keys]:  # noqa: SIM118
-            rendered.discard(row_line)
-        for line_key in [k for k in self._line_cache.keys() if k[0] in lines]:  # noqa: SIM118
-            self._line_cache.discard(line_key)
-        self.refresh()
+        row = max(0, min(row, len(self._keys) - 1))
+        if row != self._cursor:
+            self.refresh_line(self._cursor + 1)
+            self._cursor = row
+            self.refresh_line(row + 1)
+        if scroll:
+            top, height = self._visible_rows()
+            if row < top:
+                self.scroll_to(y=row, animate=False)
+            elif row >= top + height:
+                self.scroll_to(y=row - height + 1, animate=False)
+        self.post_message(self.RowHighlighted(self, self._keys[row]))
 
-    def _update_row(self, key: str, wanted: list[object], columns: list[str]) -> None:
-        for column, old, new in zip(columns, self._shown[key], wanted, strict=False):
-            if _same(old, new):
-                continue
-            if isinstance(new, Text) and isinstance(old, Text) and new.plain == old.plain:
-                grow = False  # restyled (marked or unmarked): same width
-            elif isinstance(new, Text):
-                grow = new.cell_len > self.columns[ColumnKey(column)].content_width
-            else:
-                grow = not isinstance(new, Marker)
-            self.update_cell(key, column, new, update_width=grow)
-        self._shown[key] = wanted
+    def action_cursor_up(self) -> None:
+        self._move(self._cursor - 1)
 
-    def _apply_rows(self) -> None:
-        for key in [k for k in self._shown if k not in self._base]:
-            self.remove_row(key)
-            del self._shown[key]
-        columns = self._columns()
-        for order, key in enumerate(self._base):
-            wanted = self._wanted(key, order)
-            if key not in self._shown:
-                self.add_row(*wanted, key=key)
-                self._shown[key] = wanted
-            else:
-                self._update_row(key, wanted, columns)
-        if [r.key.value for r in self.ordered_rows] != list(self._base):
-            self.sort(MARK_COLUMN, key=lambda marker: marker.order)
+    def action_cursor_down(self) -> None:
+        self._move(self._cursor + 1)
+
+    def action_cursor_page(self, pages: int) -> None:
+        self._move(self._cursor + pages * self._visible_rows()[1])
+
+    def action_cursor_home(self) -> None:
+        self._move(0)
+
+    def action_cursor_end(self) -> None:
+        self._move(len(self._keys) - 1)
+
+    def _column_starts(self) -> list[int]:
+        starts, x = [], 0
+        for width in self._widths:
+            starts.append(x)
+            x += width + GAP
+        return starts
+
+    def action_cursor_left(self) -> None:
+        """Scroll so that the column before the first one shown starts the view."""
+        before = [x for x in self._column_starts() if x < int(self.scroll_x)]
+        self.scroll_to(x=before[-1] if before else 0, animate=False)
+
+    def action_cursor_right(self) -> None:
+        after = [x for x in self._column_starts() if x > int(self.scroll_x)]
+        if after:
+            self.scroll_to(x=after[0], animate=False)
+
+    def action_select_cursor(self) -> None:
+        if self._keys:
+            self.post_message(self.RowSelected(self, self._keys[self._cursor]))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:
+            return
+        row = int(self.scroll_y) + offset.y - 1
+        if 0 <= row < len(self._keys):
+            self._move(row, scroll=False)
+            self.post_message(self.RowSelected(self, self._keys[row]))
+
+    def on_focus(self) -> None:
+        self.refresh_line(self._cursor + 1)
+
+    def on_blur(self) -> None:
+        self.refresh_line(self._cursor + 1)
+
+    def notify_style_update(self) -> None:
+        """A theme or a pseudo-class (focus) changed: every line is drawn again."""
+        super().notify_style_update()
+        self._strips = {}
+        self._header = None
+
+    # ------------------------------------------------------------------ drawing
+    def _line(self, cells: Sequence[Text], style: Style, glyph: str, glyph_style: Style) -> Strip:
+        """One row (or the header) across the table's whole width."""
+        console = self.app.console
+        segments = [Segment(glyph, glyph_style), Segment(" " * (GLYPH_WIDTH - len(glyph)))]
+        gap = Segment(" " * GAP)
+        for n, (cell, width) in enumerate(zip(cells, self._widths, strict=False)):
+            if n:
+                segments.append(gap)
+            segments.extend(fitted(cell, width).render(console))
+        strip = Strip(segments).apply_style(style)
+        return strip.extend_cell_length(self.virtual_size.width, style)
+
+    def _row_line(self, row: int) -> Strip:
+        key = self._keys[row]
+        under_cursor = row == self._cursor
+        strip = None if under_cursor else self._strips.get(key)
+        if strip is not None:
+            return strip
+        names: list[str] = []
+        glyph = " "
+        if key == self._selected:
+            names, glyph = ["keyed-table--selected"], SELECTED_GLYPH
+        elif key in self._related:
+            names, glyph = ["keyed-table--linked"], LINKED_GLYPH
+        if under_cursor:
+            names.append("keyed-table--cursor")
+        style = self.rich_style
+        for name in names:
+            style += self.get_component_rich_style(name, partial=True)
+        glyph_style = style
+        if glyph != " ":
+            glyph_style += self.get_component_rich_style("keyed-table--glyph", partial=True)
+        strip = self._line(self._rows[key], style, glyph, glyph_style)
+        if not under_cursor:
+            self._strips[key] = strip
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            if self._header is None:
+                style = base + self.get_component_rich_style("keyed-table--header", partial=True)
+                labels = [Text(label, end="") for _, label in self._columns]
+                self._header = self._line(labels, style, " ", style)
+            line = self._header
+        else:
+            row = int(self.scroll_y) + y - 1
+            if row >= len(self._keys):
+                return Strip.blank(width, base)
+            line = self._row_line(row)
+        glyphs = line.crop(0, GLYPH_WIDTH)
+        x = int(self.scroll_x) + GLYPH_WIDTH
+        rest = line.crop_extend(x, x + width - GLYPH_WIDTH, base)
+        return Strip.join([glyphs, rest])

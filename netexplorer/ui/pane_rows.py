@@ -5,9 +5,9 @@ the pane's settings. :func:`make_rows` runs in the worker that analysed the read
 of the rows made for the previous read it keeps every row whose cells read the
 same (compared here, cell by cell), so the table is handed the very same cell
 lists for unchanged rows, and when nothing changed at all the very same mapping,
-which the pane does not hand to its table again. The compact form (columns cut,
-long names shortened) and the search index are made here too, again only for the
-rows that changed. The UI thread then only applies the difference.
+which the pane does not hand to its table again. The compact form (the columns
+in its order; the table shortens long names) and the search index are made here
+too, again only for the rows that changed. The UI thread then only applies the difference.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class PaneRows:
     inputs: tuple[object, ...]
     #: every column, nothing shortened
     full: Rows
-    #: the compact form: the columns shown in a small terminal, long names shortened
+    #: the compact form: the columns in the order a small terminal shows them
     compact: Rows
     #: every row as search compares it, in display order
     search: tuple[SearchRow, ...]

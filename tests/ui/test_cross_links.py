@@ -62,7 +62,11 @@ async def test_masquerade_rule_marks_every_container_on_the_default_bridge() -> 
     async with app.run_test(size=WIDE) as pilot:
         await ready(pilot)
         await cursor_to(pilot, "rules", rule.key)
-        assert marked(app, "containers") == {"test1", "test2", "web"}
+        on_bridge = {
+            c.name for c in snap.containers if any(ep.network == "bridge" for ep in c.endpoints)
+        }
+        assert {"test1", "test2", "web"} <= on_bridge
+        assert marked(app, "containers") == on_bridge
         veths = {
             wiring(snap, ep).host_veth
             for c in snap.containers
@@ -79,9 +83,12 @@ async def test_bridge_marks_its_ports_and_their_containers() -> None:
         await ready(pilot)
         await cursor_to(pilot, "bridges", "br:docker0")
         ports = {p.name for b in snap.bridges if b.name == "docker0" for p in b.ports}
-        assert len(ports) == 3
+        on_bridge = {
+            c.name for c in snap.containers if any(ep.network == "bridge" for ep in c.endpoints)
+        }
+        assert len(ports) == len(on_bridge) > 2
         assert marked(app, "bridges") == {"docker0", *ports}
-        assert marked(app, "containers") == {"test1", "test2", "web"}
+        assert marked(app, "containers") == on_bridge
         assert marked(app, "interfaces") == {"docker0", *ports}
 
 

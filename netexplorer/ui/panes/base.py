@@ -9,14 +9,12 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable
 
 from netexplorer.analysis import Analysis
 from netexplorer.model import Snapshot
 from netexplorer.ui.keyed_table import KeyedTable
 from netexplorer.ui.messages import PaneFocused, Selected
 from netexplorer.ui.pane_rows import PaneRows, Rows, make_rows
-from netexplorer.ui.safe_text import shortened
 from netexplorer.ui.search import SearchRow
 
 
@@ -72,27 +70,22 @@ class KeyedTableWithJump(KeyedTable):
             show=False,
             tooltip="select the row under the cursor (after a jump)",
         ),
-        Binding(
-            "up", "cursor_up", show=False, tooltip="move up: the row under the cursor is selected"
-        ),
-        Binding("down", "cursor_down", show=False, tooltip="move down"),
-        Binding("left", "cursor_left", show=False, tooltip="scroll the pane left"),
-        Binding("right", "cursor_right", show=False, tooltip="scroll the pane right"),
     ]
 
 
 class TablePane(Pane):
     """A pane showing one KeyedTable of model items.
 
-    Compact (the default): the columns not in ``full_only``, long host names
-    shortened to ``limits`` with a visible ellipsis. Full (``set_full``: a large
-    terminal, or the pane zoomed): every column, nothing shortened. Search looks at
-    the full cells either way.
+    Compact (the default): the columns not in ``full_only`` first, long host names
+    shortened to ``limits`` with a visible ellipsis (the table's caps), the
+    ``full_only`` columns after them (reached by scrolling right). Full
+    (``set_full``: a large terminal, or the pane zoomed): every column in its
+    declared place, nothing shortened. Search looks at the full cells either way.
     """
 
-    #: (column key, label) after the mark column
+    #: (column key, label)
     columns: Sequence[tuple[str, str]] = ()
-    #: columns shown only when the pane is full (``set_full``)
+    #: columns shown after the others in the compact form, in place when full
     full_only: frozenset[str] = frozenset()
     #: compact form: column key -> at most this many characters (then "…")
     limits: Mapping[str, int] = {}
@@ -103,23 +96,37 @@ class TablePane(Pane):
     def __init__(self) -> None:
         super().__init__()
         self.full = False
-        self.table = KeyedTableWithJump(self.shown_columns(), id=f"{self.pane_id}-table")
+        self.table = KeyedTableWithJump(
+            self.shown_columns(), self.caps(), id=f"{self.pane_id}-table"
+        )
         self._snapshot: Snapshot | None = None
         self._result: Analysis | None = None
         #: the rows last made (by ``prepare``, in whichever thread) and last shown
         self._last_made: PaneRows | None = None
         self._shown_rows: PaneRows | None = None
 
+    def compact_order(self) -> list[int]:
+        """Indices of ``columns`` in the compact form's order: ``full_only`` last."""
+        keys = [k for k, _ in self.columns]
+        first = [n for n, k in enumerate(keys) if k not in self.full_only]
+        return first + [n for n, k in enumerate(keys) if k in self.full_only]
+
     def shown_columns(self) -> list[tuple[str, str]]:
-        return [(k, label) for k, label in self.columns if self.full or k not in self.full_only]
+        if self.full:
+            return list(self.columns)
+        return [self.columns[n] for n in self.compact_order()]
+
+    def caps(self) -> Mapping[str, int]:
+        """Column key -> its widest (the compact form's ``limits``)."""
+        return {} if self.full else self.limits
 
     def set_full(self, full: bool) -> None:
-        """Every column and whole names (True), or the compact form."""
+        """Every column in place and whole names (True), or the compact form."""
         if full == self.full:
             return
         self.full = full
         cursor = self.table.cursor_key
-        self.table.set_columns(self.shown_columns())
+        self.table.set_columns(self.shown_columns(), self.caps())
         if self._shown_rows is not None:
             self.table.sync(self._shown_form(self._shown_rows))
         if cursor is not None:
@@ -134,15 +141,8 @@ class TablePane(Pane):
         return made.full if self.full else made.compact
 
     def compact(self, cells: list[Text]) -> list[Text]:
-        """A row cut to the compact form's columns, long names shortened."""
-        keys = [k for k, _ in self.columns]
-        shown = [cell for k, cell in zip(keys, cells, strict=False) if k not in self.full_only]
-        kept = [k for k in keys if k not in self.full_only]
-        for at, key in enumerate(kept):
-            limit = self.limits.get(key)
-            if limit is not None and at < len(shown) and shown[at].cell_len > limit:
-                shown[at] = shortened(shown[at], limit)
-        return shown
+        """A row in the compact form's column order (the table shortens long names)."""
+        return [cells[n] for n in self.compact_order()]
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -209,13 +209,12 @@ class TablePane(Pane):
         """Every row shown as search compares it, in display order (made with the rows)."""
         return self._shown_rows.search if self._shown_rows is not None else ()
 
-    @on(DataTable.RowHighlighted)
-    def _cursor_moved(self, event: DataTable.RowHighlighted) -> None:
+    @on(KeyedTable.RowHighlighted)
+    def _cursor_moved(self, event: KeyedTable.RowHighlighted) -> None:
         event.stop()
-        key = event.row_key.value
-        if key is not None and self.table.cursor_moved_to(key) and self.table.has_focus:
-            self.post_message(Selected(self.pane_id, key))
+        if self.table.cursor_moved_to(event.key) and self.table.has_focus:
+            self.post_message(Selected(self.pane_id, event.key))
 
-    @on(DataTable.RowSelected)
-    def _row_clicked(self, event: DataTable.RowSelected) -> None:
+    @on(KeyedTable.RowSelected)
+    def _row_clicked(self, event: KeyedTable.RowSelected) -> None:
         event.stop()

@@ -48,7 +48,7 @@ class ContainersPane(TablePane):
         ("id", "ID"),
     )
     full_only = frozenset({"id"})
-    limits = {"name": 24, "image": 16}
+    limits = {"name": 24, "networks": 36, "image": 16}
 
     def inputs(self, result: Analysis) -> tuple[object, ...]:
         return (result.read.containers,)

@@ -34,7 +34,7 @@ class InterfacesPane(TablePane):
         ("mtu", "MTU"),
     )
     full_only = frozenset({"mac", "kind", "mtu"})
-    limits = {"master": 16}
+    limits = {"master": 16, "addresses": 32}
 
     def inputs(self, result: Analysis) -> tuple[object, ...]:
         return (result.read.interfaces,)
