@@ -60,6 +60,19 @@ def fitted(cell: Text, width: int) -> Text:
     return out
 
 
+class RowMessage(Message):
+    """About the row ``key`` of ``table``."""
+
+    def __init__(self, table: KeyedTable, key: str) -> None:
+        super().__init__()
+        self.table = table
+        self.key = key
+
+    @property
+    def control(self) -> KeyedTable:
+        return self.table
+
+
 class KeyedTable(ScrollView, can_focus=True):
     """Rows keyed by model key; see the module docstring."""
 
@@ -86,29 +99,11 @@ class KeyedTable(ScrollView, can_focus=True):
         Binding("enter", "select_cursor", show=False, tooltip="choose the row"),
     ]
 
-    class RowHighlighted(Message):
+    class RowHighlighted(RowMessage):
         """The cursor moved onto the row ``key``."""
 
-        def __init__(self, table: KeyedTable, key: str) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-
-        @property
-        def control(self) -> KeyedTable:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(RowMessage):
         """The row ``key`` was chosen: clicked, or Enter on it."""
-
-        def __init__(self, table: KeyedTable, key: str) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-
-        @property
-        def control(self) -> KeyedTable:
-            return self.table
 
     def __init__(
         self,
