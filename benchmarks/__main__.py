@@ -1,8 +1,8 @@
 """``python -m benchmarks``: collection, UI and live-update latency against the targets.
 
     python -m benchmarks [--sizes 20,100,200,500] [--repeats 5] [--quick] [--out FILE]
-                         [--skip-lab] [--skip-ui] [--skip-live] [--product DIR]
-                         [--before DIR] [--update-docs]
+                         [--skip-lab] [--skip-ui] [--skip-paint] [--skip-live]
+                         [--product DIR] [--before DIR] [--update-docs]
 
 Needs root, the lab (``scripts/lab up``) and busybox:latest. Creates ``nxb-*``
 containers (label netexplorer.bench=v1) and the networks ``nxb-net1..3``, and
@@ -98,6 +98,8 @@ class LabRow:
     result: CollectResult
     before: CollectResult | None = None
     live_paint: list[float] = field(default_factory=list)
+    #: the live app's first paint was timed at this size (not --skip-paint)
+    paint_timed: bool = False
 
 
 def collection_section(rows: list[LabRow], repeats: int, before: str | None) -> list[str]:
@@ -123,7 +125,11 @@ def collection_section(rows: list[LabRow], repeats: int, before: str | None) -> 
     ]
     for row in rows:
         r = row.result
-        paint = ms(statistics.median(row.live_paint)) if row.live_paint else "-"
+        paint = (
+            ms(statistics.median(row.live_paint))
+            if row.live_paint
+            else ("no paint" if row.paint_timed else "-")
+        )
         base = f"{r.baseline:.2f} s" if r.baseline_seconds else "-"
         ratio = f"{r.ratio:.1f}x" if r.baseline_seconds else "-"
         out.append(
@@ -202,8 +208,10 @@ def lab_targets(rows: list[LabRow]) -> Targets:
     if row.live_paint:
         med = statistics.median(row.live_paint)
         out.append((paint, ms(med), "-", verdict(med <= LIVE_PAINT_MAX_S)))
-    else:
+    elif row.paint_timed:
         out.append((paint, "no paint", "-", verdict(False)))
+    else:
+        out.append((paint, "not run (--skip-paint)", "-", "-"))
     return out
 
 
@@ -569,7 +577,8 @@ def measure_lab(args: argparse.Namespace, sizes: list[int], before: str | None) 
         row = LabRow(size, measure_collection(args.repeats, baseline))
         if before:
             row.before = measure_snapshots(args.repeats, before)
-        if not args.skip_ui:
+        if not args.skip_paint:
+            row.paint_timed = True
             for _ in range(3):
                 paint = live_first_paint(args.product)
                 if paint is not None:
@@ -589,7 +598,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="--sizes 20 --repeats 3")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--skip-lab", action="store_true", help="no containers, no collection")
-    parser.add_argument("--skip-ui", action="store_true")
+    parser.add_argument(
+        "--skip-ui", action="store_true", help="no UI figures on the synthetic snapshot"
+    )
+    parser.add_argument(
+        "--skip-paint",
+        action="store_true",
+        help="no timing of the live app's first paint on the lab (at each size)",
+    )
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-remote", action="store_true", help="no ssh connections")
     parser.add_argument(

@@ -310,6 +310,13 @@ def live_first_paint(pythonpath: str | None = None) -> float | None:
         _quiet(fd, seen, idle=0.3)
     finally:
         _reap(fd, child)
+    if not painted:
+        text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b" ", bytes(seen[-2000:]))
+        tail = " ".join(text.decode("utf-8", "replace").split())[-400:]
+        print(
+            f"benchmarks: the live app showed no counts in 60 s; its last output: {tail!r}",
+            file=sys.stderr,
+        )
     return first_paint if painted else None
 
 

@@ -1,9 +1,10 @@
 """Docker networks and containers, read with the Docker SDK (HTTP API, no subprocess).
 
-One ``GET /networks`` and one ``GET /containers/json?all=1``. The init pid of each
-running container (the handle to its network namespace) comes from one pass over
-``/proc`` (:mod:`netexplorer.collect.proc_pids`); only containers not found there
-cost a ``GET /containers/<id>/json``, issued concurrently on a small pool.
+``GET /networks``, ``GET /containers/json?all=1`` and ``GET /info`` (swarm
+membership), asked side by side. The init pid of each running container (the
+handle to its network namespace) comes from one pass over ``/proc``
+(:mod:`netexplorer.collect.proc_pids`); only containers not found there cost a
+``GET /containers/<id>/json``, issued concurrently on a small pool.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ PARENT_OPTION = "parent"
 #: drivers whose endpoints hang off a host interface instead of a veth on a bridge
 PARENT_DRIVERS = frozenset({"macvlan", "ipvlan"})
 INSPECT_WORKERS = 8
+#: API calls made side by side in one read (the SDK's pool keeps 10 connections)
+API_WORKERS = 4
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 
@@ -244,29 +247,45 @@ def _connect() -> Any:
     return client.api
 
 
-def collect_docker(api: Any = None) -> DockerData:
-    """Read networks and containers. ``api`` is a ``docker.APIClient`` (made if None)."""
-    if api is None:
-        api = _connect()
-    # the pass over /proc (~30 us a process) runs while the daemon answers
-    pool = ThreadPoolExecutor(max_workers=1)
-    scan = pool.submit(container_pids, None)
-    pool.shutdown(wait=False)
+def collect_docker(
+    api: Any = None, known_pids: Callable[[], Mapping[str, int]] | None = None
+) -> DockerData:
+    """Read networks and containers. ``api`` is a ``docker.APIClient`` (made if None);
+    ``known_pids`` gives the init pids already known (container id -> pid; by default
+    one pass over ``/proc`` made while the daemon answers).
+
+    After the connection (which asks the daemon its API version), the networks, the
+    containers and ``/info`` are asked side by side, each on a connection of the
+    SDK's pool, then the inspects of the overlay networks and docker_gwbridge.
+    """
+    pool = ThreadPoolExecutor(max_workers=API_WORKERS)
     try:
-        raw_networks = api.networks()
-        raw_containers = api.containers(all=True)
-        swarm = swarm_from_info(api.info())
-        # Peers of overlay networks and docker_gwbridge's legs are in the inspect only
-        detailed = {
-            str(n["Id"]): api.inspect_network(n["Id"])
-            for n in raw_networks
-            if n.get("Driver") == "overlay" or n.get("Name") == GWBRIDGE
-        }
-    except Exception as exc:
-        raise SourceError(explain_docker_error(exc)) from exc
+        if known_pids is None:
+            # the pass over /proc (~30 us a process) runs while the daemon answers
+            known_pids = pool.submit(container_pids, None).result
+        if api is None:
+            api = _connect()
+        networks = pool.submit(api.networks)
+        containers = pool.submit(api.containers, all=True)
+        info = pool.submit(api.info)
+        try:
+            raw_networks = networks.result()
+            # Peers of overlay networks and docker_gwbridge's legs are in the inspect only
+            ids = [
+                str(n["Id"])
+                for n in raw_networks
+                if n.get("Driver") == "overlay" or n.get("Name") == GWBRIDGE
+            ]
+            detailed = dict(zip(ids, pool.map(api.inspect_network, ids), strict=True))
+            raw_containers = containers.result()
+            swarm = swarm_from_info(info.result())
+        except Exception as exc:
+            raise SourceError(explain_docker_error(exc)) from exc
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     raw_networks = [detailed.get(str(n.get("Id")), n) for n in raw_networks]
     running = {str(s.get("Id", "")) for s in raw_containers if _running(s)}
-    known = {cid: pid for cid, pid in scan.result().items() if cid in running}
+    known = {cid: pid for cid, pid in known_pids().items() if cid in running}
     data = build_docker_data(raw_networks, raw_containers, api.inspect_container, known)
     data.swarm = swarm
     return data

@@ -33,7 +33,10 @@ RTM_NEWROUTE = 24
 RTM_NEWRULE = 32
 RTM_NEWNSID = 88
 NLMSG_ERROR = 2
+NLMSG_DONE = 3
 NLM_F_MULTI = 0x2
+#: NLMSG_DONE carrying extended acknowledgement attributes (decoded by pyroute2)
+NLM_F_ACK_TLVS = 0x200
 #: nlmsghdr: length, type, flags, sequence number, port id
 _NLMSGHDR = struct.Struct("=IHHII")
 #: ifinfomsg: family, (pad), type, index, flags, change
@@ -98,8 +101,24 @@ def attrs(data: bytes, start: int, end: int, table: Table) -> list[list[Any]]:
     return out
 
 
+def _be16(data: bytes, start: int, end: int) -> int:
+    return int.from_bytes(data[start : start + 2], "big")
+
+
+#: IFLA_VXLAN_* the model reads (an overlay network's vxlan device)
+_VXLAN: Table = {
+    1: ("IFLA_VXLAN_ID", _u32),
+    3: ("IFLA_VXLAN_LINK", _u32),
+    4: ("IFLA_VXLAN_LOCAL", _ip(socket.AF_INET)),
+    7: ("IFLA_VXLAN_LEARNING", _u8),
+    11: ("IFLA_VXLAN_PROXY", _u8),
+    13: ("IFLA_VXLAN_L2MISS", _u8),
+    14: ("IFLA_VXLAN_L3MISS", _u8),
+    15: ("IFLA_VXLAN_PORT", _be16),
+    17: ("IFLA_VXLAN_LOCAL6", _ip(socket.AF_INET6)),
+}
 #: IFLA_INFO_DATA / IFLA_INFO_SLAVE_DATA by (slave) kind: what the model reads
-_INFO_DATA: dict[str, Table] = {"bridge": {5: ("IFLA_BR_STP_STATE", _u32)}}
+_INFO_DATA: dict[str, Table] = {"bridge": {5: ("IFLA_BR_STP_STATE", _u32)}, "vxlan": _VXLAN}
 _SLAVE_DATA: dict[str, Table] = {"bridge": {1: ("IFLA_BRPORT_STATE", _u8)}}
 _INFO_KIND, _INFO_DATA_TYPE, _INFO_SLAVE_KIND, _INFO_SLAVE_DATA_TYPE = 1, 2, 4, 5
 
@@ -202,74 +221,45 @@ RULE_ATTRS: dict[int, Table] = {
 }
 
 
-def link_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
-    """One RTM_NEWLINK message (at ``offset``, ``length`` bytes) in plain form."""
-    family, ifi_type, index, flags, change = _IFINFOMSG.unpack_from(data, offset + 16)
-    body = offset + 16 + _IFINFOMSG.size
-    return {
-        "family": family,
-        "ifi_type": ifi_type,
-        "index": index,
-        "flags": flags,
-        "change": change,
-        "attrs": attrs(data, body, offset + length, LINK_ATTRS),
-    }
+MessageDecoder = Callable[[bytes, int, int], dict[str, Any]]
+_NO_ATTRS: Table = {}
 
 
-def addr_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
-    """One RTM_NEWADDR message in plain form (addresses of AF_INET/AF_INET6 only)."""
-    family, prefixlen, flags, scope, index = _IFADDRMSG.unpack_from(data, offset + 16)
-    body = offset + 16 + _IFADDRMSG.size
-    table = ADDR_ATTRS.get(family, {})
-    return {
-        "family": family,
-        "prefixlen": prefixlen,
-        "flags": flags,
-        "scope": scope,
-        "index": index,
-        "attrs": attrs(data, body, offset + length, table),
-    }
+def _decoder(
+    layout: struct.Struct, fields: tuple[str, ...], tables: Mapping[int, Table] | None
+) -> MessageDecoder:
+    """A decoder of one message type: its fixed header ``layout`` (family first) as
+    ``fields``, then the attributes of ``tables`` (by family; None: LINK_ATTRS)."""
+
+    def decode(data: bytes, offset: int, length: int) -> dict[str, Any]:
+        values = layout.unpack_from(data, offset + 16)
+        msg: dict[str, Any] = dict(zip(fields, values, strict=True))
+        table = LINK_ATTRS if tables is None else tables.get(values[0], _NO_ATTRS)
+        msg["attrs"] = attrs(data, offset + 16 + layout.size, offset + length, table)
+        return msg
+
+    return decode
 
 
-def route_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
-    """One RTM_NEWROUTE message in plain form (attributes of IPv4/IPv6 routes only)."""
-    family, dst_len, src_len, tos, table, proto, scope, kind, flags = _RTMSG.unpack_from(
-        data, offset + 16
-    )
-    body = offset + 16 + _RTMSG.size
-    return {
-        "family": family,
-        "dst_len": dst_len,
-        "src_len": src_len,
-        "tos": tos,
-        "table": table,
-        "proto": proto,
-        "scope": scope,
-        "type": kind,
-        "flags": flags,
-        "attrs": attrs(data, body, offset + length, ROUTE_ATTRS.get(family, {})),
-    }
+#: one RTM_NEWLINK message (at ``offset``, ``length`` bytes) in plain form
+link_message = _decoder(_IFINFOMSG, ("family", "ifi_type", "index", "flags", "change"), None)
+#: one RTM_NEWADDR message in plain form (addresses of AF_INET/AF_INET6 only)
+addr_message = _decoder(_IFADDRMSG, ("family", "prefixlen", "flags", "scope", "index"), ADDR_ATTRS)
+#: one RTM_NEWROUTE message in plain form (attributes of IPv4/IPv6 routes only)
+route_message = _decoder(
+    _RTMSG,
+    ("family", "dst_len", "src_len", "tos", "table", "proto", "scope", "type", "flags"),
+    ROUTE_ATTRS,
+)
+#: one RTM_NEWRULE message in plain form (attributes of IPv4/IPv6 rules only)
+rule_message = _decoder(
+    _FIB_RULE_HDR,
+    ("family", "dst_len", "src_len", "tos", "table", "action", "flags"),
+    RULE_ATTRS,
+)
 
 
-def rule_message(data: bytes, offset: int, length: int) -> dict[str, Any]:
-    """One RTM_NEWRULE message in plain form (attributes of IPv4/IPv6 rules only)."""
-    family, dst_len, src_len, tos, table, action, flags = _FIB_RULE_HDR.unpack_from(
-        data, offset + 16
-    )
-    body = offset + 16 + _FIB_RULE_HDR.size
-    return {
-        "family": family,
-        "dst_len": dst_len,
-        "src_len": src_len,
-        "tos": tos,
-        "table": table,
-        "action": action,
-        "flags": flags,
-        "attrs": attrs(data, body, offset + length, RULE_ATTRS.get(family, {})),
-    }
-
-
-MESSAGES: dict[int, Callable[[bytes, int, int], dict[str, Any]]] = {
+MESSAGES: dict[int, MessageDecoder] = {
     RTM_NEWLINK: link_message,
     RTM_NEWADDR: addr_message,
     RTM_NEWROUTE: route_message,
@@ -297,19 +287,28 @@ def nsid_reply(data: bytes, offset: int, length: int) -> int | OSError | None:
 
 def parse_message(marshal: Any, data: bytes, offset: int, length: int) -> Any:
     """One message: RTM_NEW{LINK,ADDR,ROUTE,RULE} in plain form with a pyroute2-style
-    ``header``, anything else decoded by ``marshal`` (pyroute2's)."""
+    ``header``, the end of a dump as that header alone (its ``error`` set if the dump
+    failed), anything else decoded by ``marshal`` (pyroute2's)."""
     _length, kind, flags, sequence, pid = _NLMSGHDR.unpack_from(data, offset)
     decode = MESSAGES.get(kind)
-    if decode is None:
+    error: OSError | None = None
+    if decode is not None:
+        msg = decode(data, offset, length)
+    elif kind == NLMSG_DONE and not flags & NLM_F_ACK_TLVS:
+        # the end of a dump: its payload is the dump's result, 0 or a negative errno
+        msg = {}
+        code = -_s32(data, offset + 16, offset + length) if length >= 20 else 0
+        if code > 0:
+            error = OSError(code, os.strerror(code))
+    else:
         return marshal.parse_one_message(kind, flags, sequence, data, offset, length)
-    msg = decode(data, offset, length)
     msg["header"] = {
         "length": length,
         "type": kind,
         "flags": flags,
         "sequence_number": sequence,
         "pid": pid,
-        "error": None,
+        "error": error,
     }
     return msg
 

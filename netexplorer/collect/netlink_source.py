@@ -1,14 +1,16 @@
 """Host links, addresses and bridges read over rtnetlink (pyroute2), no subprocesses.
 
-Two entry points talk to the kernel, each over one pyroute2 socket:
+Two entry points talk to the kernel, each over one plain rtnetlink socket
+(:mod:`.rtnl_socket`: pyroute2 encodes the requests, no event loop):
 
 * :func:`collect_netlink` - one RTM_GETLINK dump (without counters: IFLA_EXT_MASK)
   and one RTM_GETADDR dump of the host network namespace, of which only the
-  attributes the model reads are decoded (:mod:`.netlink_select`, a parser plugged
-  into pyroute2's receive path), turned into :class:`~netexplorer.model.Interface`
-  and :class:`~netexplorer.model.Bridge` objects;
+  attributes the model reads are decoded (:mod:`.netlink_select`), turned into
+  :class:`~netexplorer.model.Interface` and :class:`~netexplorer.model.Bridge`
+  objects;
 * :func:`netnsids_for_pids` - the netns id (as the host sees it) of each
-  process's network namespace, by RTM_GETNSID on an fd of ``/proc/<pid>/ns/net``.
+  process's network namespace, by RTM_GETNSID on an fd of ``/proc/<pid>/ns/net``
+  (batched: many requests to a datagram).
 
 The message -> model conversion is the pure function :func:`parse_netlink`. It
 accepts live pyroute2 messages as well as the plain form :func:`message_to_plain`
@@ -23,11 +25,8 @@ kernel's bytes back.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import errno
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -368,169 +367,58 @@ def _not_permitted(what: str) -> SourceError:
     )
 
 
-def _off_loop(func: Callable[[], T]) -> T:
-    """Run ``func`` here, or in a helper thread if this thread runs an asyncio loop
-    (``func`` runs its own, e.g. when called straight from a Textual handler)."""
+def _reading(what: str, func: Callable[[], T]) -> T:
+    """``func`` (netlink I/O), its faults in words."""
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
         return func()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(func).result()
-
-
-def _async_iproute_class() -> Any:
-    from netexplorer.collect import pyroute2_lazy
-
-    pyroute2_lazy.install()
-    from pyroute2.iproute.linux import AsyncIPRoute
-
-    return AsyncIPRoute
-
-
-def _open_iproute() -> Any:
-    cls = _async_iproute_class()
-    try:
-        return cls()
-    except PermissionError as exc:
-        raise _not_permitted("opening a netlink socket") from exc
-    except OSError as exc:
-        raise SourceError(
-            f"Cannot open a netlink (rtnetlink) socket: {exc.strerror or exc}; "
-            "netexplorer needs Linux with rtnetlink available to its network namespace."
-        ) from exc
-
-
-#: IFLA_EXT_MASK of the link dump: RTEXT_FILTER_SKIP_STATS (no per-family
-#: counters), and without RTEXT_FILTER_VF no VF information
-_LINK_EXT_MASK = 1 << 3
-_NLM_F_REQUEST = 0x1
-_NLM_F_DUMP = 0x300
-_RTM_GETLINK, _RTM_GETADDR, _RTM_GETNSID = 18, 22, 90
-#: RTM_GETNSID requests sent in one datagram (their replies must fit the socket buffer)
-_NSID_BATCH = 128
-
-
-async def _dump_once(ipr: Any, what: str) -> list[Any]:
-    """One dump through pyroute2, decoding only what the model needs
-    (:mod:`netexplorer.collect.netlink_select`)."""
-    from pyroute2.netlink.nlsocket import NetlinkRequest
-    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-
-    from netexplorer.collect.netlink_select import selective_parser
-
-    msg: Any
-    if what == "link":
-        msg, kind = ifinfmsg(), _RTM_GETLINK
-        msg["attrs"] = [["IFLA_EXT_MASK", _LINK_EXT_MASK]]
-    else:
-        msg, kind = ifaddrmsg(), _RTM_GETADDR
-    msg["family"] = 0
-    request = NetlinkRequest(
-        ipr,
-        msg,
-        msg_type=kind,
-        msg_flags=_NLM_F_REQUEST | _NLM_F_DUMP,
-        parser=selective_parser(ipr.marshal),
-    )
-    await request.send()
-    return [m async for m in request.response()]
-
-
-async def _dump(ipr: Any, what: str, warnings: list[str]) -> list[Any]:
-    """One full dump; repeated (at most _DUMP_ATTEMPTS times) if the kernel flags it
-    as interrupted by a concurrent change (NLM_F_DUMP_INTR)."""
-    msgs: list[Any] = []
-    for _attempt in range(_DUMP_ATTEMPTS):
-        msgs = await _dump_once(ipr, what)
-        if not any(m.get("header", {}).get("flags", 0) & NLM_F_DUMP_INTR for m in msgs):
-            return msgs
-    warnings.append(
-        f"netlink: the {what} dump was interrupted by changes {_DUMP_ATTEMPTS} times; "
-        "the result may be inconsistent"
-    )
-    return msgs
-
-
-async def _read_links_and_addrs(warnings: list[str]) -> tuple[list[Any], list[Any]]:
-    async with _open_iproute() as ipr:
-        links = await _dump(ipr, "link", warnings)
-        addrs = await _dump(ipr, "addr", warnings)
-    return links, addrs
-
-
-def _collect() -> NetlinkData:
-    warnings: list[str] = []
-    try:
-        links, addrs = asyncio.run(_read_links_and_addrs(warnings))
     except SourceError:
         raise
     except PermissionError as exc:
-        raise _not_permitted("dumping links and addresses over netlink") from exc
+        raise _not_permitted(what) from exc
     except OSError as exc:
-        raise SourceError(f"Reading links and addresses over netlink failed: {exc}") from exc
+        raise SourceError(
+            f"{what[0].upper()}{what[1:]} failed: {exc.strerror or exc}; netexplorer "
+            "needs Linux with rtnetlink available to its network namespace."
+        ) from exc
+
+
+def _read_links_and_addrs(warnings: list[str]) -> tuple[list[Any], list[Any]]:
+    from netexplorer.collect.rtnl_socket import (
+        RTM_GETADDR,
+        RTM_GETLINK,
+        NamespaceReader,
+        netlink_socket,
+    )
+
+    reader = NamespaceReader()
+    with netlink_socket() as sock:
+        links = reader.dump(sock, RTM_GETLINK, warnings, "the host's links")
+        addrs = reader.dump(sock, RTM_GETADDR, warnings, "the host's addresses")
+    return links, addrs
+
+
+def collect_netlink() -> NetlinkData:
+    """Read all links and addresses of the host netns (one dump each, without link
+    statistics; only the attributes the model reads are decoded).
+
+    Raises :class:`SourceError` (in words) if netlink cannot be read.
+    """
+    warnings: list[str] = []
+    links, addrs = _reading(
+        "dumping links and addresses over netlink", lambda: _read_links_and_addrs(warnings)
+    )
     data = parse_netlink(links, addrs)
     data.warnings[:0] = warnings
     return data
 
 
-def collect_netlink() -> NetlinkData:
-    """Read all links and addresses of the host netns (one dump each).
+def _ask_nsids(fds: list[int]) -> list[Any]:
+    """RTM_GETNSID of the netns behind each fd, asked in the host's namespace: each
+    answer's NETNSA_NSID, or the OSError its request got, in the order of ``fds``."""
+    from netexplorer.collect.rtnl_socket import NamespaceReader, netlink_socket
 
-    Raises :class:`SourceError` (in words) if netlink cannot be read.
-    """
-    return _off_loop(_collect)
-
-
-async def _ask_nsid_batch(ipr: Any, fds: list[int]) -> list[Any]:
-    """One datagram of RTM_GETNSID requests (see :func:`_ask_nsids`)."""
-    from pyroute2.netlink.nlsocket import NetlinkRequest
-    from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
-
-    from netexplorer.collect.netlink_select import NLM_F_MULTI, nsid_reply
-
-    answers: list[Any] = []
-
-    def parse(data: bytes, offset: int, length: int) -> dict[str, Any]:
-        answers.append(nsid_reply(data, offset, length))
-        more = NLM_F_MULTI if len(answers) < len(fds) else 0
-        return {"header": {"length": length, "type": 0, "flags": more, "error": None}}
-
-    request = NetlinkRequest(
-        ipr, nsidmsg(), msg_type=_RTM_GETNSID, msg_flags=_NLM_F_REQUEST, parser=parse
-    )
-    await request.prepare()
-    # every request is the same but for its NETNSA_FD, the message's last 4 bytes
-    msg = nsidmsg()
-    msg["header"] = {
-        "type": _RTM_GETNSID,
-        "flags": _NLM_F_REQUEST,
-        "sequence_number": request.msg["header"]["sequence_number"],
-        "pid": request.msg["header"]["pid"],
-    }
-    msg["attrs"] = [("NETNSA_FD", 0)]
-    msg.encode()
-    template = bytes(msg.data)
-    ipr.send(b"".join(template[:-4] + fd.to_bytes(4, sys.byteorder) for fd in fds))
-    async for _ in request.response():
-        pass
-    return answers + [None] * (len(fds) - len(answers))
-
-
-async def _ask_nsids(fds: list[int]) -> list[Any]:
-    """RTM_GETNSID of the netns behind each fd: each answer's NETNSA_NSID, or the
-    OSError its request got, in the order of ``fds``.
-
-    The requests go _NSID_BATCH to a datagram under the sequence number of one
-    pyroute2 request, whose parser takes each answer in order (the kernel answers
-    a datagram's requests one by one, in order) and ends the request at the last.
-    """
-    out: list[Any] = []
-    async with _open_iproute() as ipr:
-        for start in range(0, len(fds), _NSID_BATCH):
-            out += await _ask_nsid_batch(ipr, fds[start : start + _NSID_BATCH])
-    return out
+    with netlink_socket() as sock:
+        return list(NamespaceReader().nsids(sock, fds))
 
 
 def _open_netns(pid: int) -> int | None:
@@ -569,7 +457,11 @@ def _netnsids(pids: list[int]) -> dict[int, int | None]:
                 continue
             if fd is not None:
                 fds[pid] = fd
-        replies = asyncio.run(_ask_nsids(list(fds.values()))) if fds else []
+        replies = (
+            _reading("asking the kernel for netns ids", lambda: _ask_nsids(list(fds.values())))
+            if fds
+            else []
+        )
     finally:
         for fd in fds.values():
             os.close(fd)
@@ -597,5 +489,5 @@ def netnsids_for_pids(pids: Iterable[int]) -> dict[int, int | None]:
     """
     wanted = list(dict.fromkeys(int(p) for p in pids))
     valid = [p for p in wanted if p > 0]
-    found = _off_loop(lambda: _netnsids(valid))
+    found = _netnsids(valid)
     return {p: found.get(p) for p in wanted}

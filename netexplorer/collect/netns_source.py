@@ -18,26 +18,32 @@ Nothing here changes a namespace: only dumps are requested.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import socket
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from netexplorer.collect import netlink_select
+from netexplorer.collect import rtnl_socket
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.netlink_source import (
     AF_INET,
     AF_INET6,
-    NLM_F_DUMP_INTR,
     Message,
     _attrs,
     _get,
     _text,
     parse_netlink,
+)
+from netexplorer.collect.rtnl_socket import (
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_GETROUTE,
+    RTM_GETRULE,
+    in_own_thread,
+    netlink_socket,
+    socket_in,
 )
 from netexplorer.model import INET, INET6, Interface, IpRule, NetnsView, Route
 
@@ -51,27 +57,12 @@ __all__ = [
     "parse_routes",
     "read_host_routing",
     "read_netns_views",
+    "read_views_ahead",
 ]
 
 T = TypeVar("T")
 
-CLONE_NEWNET = 0x40000000
-NETLINK_ROUTE = 0
-NLM_F_REQUEST = 0x1
-NLM_F_DUMP = 0x300
-NLMSG_ERROR = 0x2
-NLMSG_DONE = 0x3
-RTM_GETLINK = 18
-RTM_GETADDR = 22
-RTM_GETROUTE = 26
-RTM_GETRULE = 34
-#: IFLA_EXT_MASK bit: leave the link statistics out (nothing here reads them)
-RTEXT_FILTER_SKIP_STATS = 1 << 3
 FIB_RULE_INVERT = 0x2
-_DUMP_ATTEMPTS = 3
-_RECV_SIZE = 1 << 17
-#: a netlink dump answers at once; a socket that does not is given up on
-_TIMEOUT = 5.0
 
 _FAMILIES = {AF_INET: INET, AF_INET6: INET6}
 
@@ -133,10 +124,32 @@ def _named(table: Mapping[int, str], value: Any) -> str:
     return table.get(value, str(value)) if isinstance(value, int) else _text(value)
 
 
+def _int(attrs: Mapping[str, Any], name: str) -> int | None:
+    value = _get(attrs, name)
+    return value if isinstance(value, int) else None
+
+
+def _str(attrs: Mapping[str, Any], name: str) -> str | None:
+    value = _get(attrs, name)
+    return None if value is None else _text(value)
+
+
 def _cidr(address: Any, prefixlen: Any, family: str) -> str:
     full = 32 if family == INET else 128
     length = prefixlen if isinstance(prefixlen, int) else full
     return f"{_text(address)}/{length}"
+
+
+def _inet(msgs: Iterable[Message], table_attr: str) -> Iterator[tuple[Message, str, Any, Any]]:
+    """(message, family, attributes, table) of each IPv4/IPv6 message: the table is
+    the ``table_attr`` attribute (32 bits), else the header's (8 bits)."""
+    for msg in msgs:
+        family = _FAMILIES.get(msg.get("family", -1))
+        if family is None:
+            continue
+        attrs = _attrs(msg)
+        table = _get(attrs, table_attr)
+        yield msg, family, attrs, table if isinstance(table, int) else msg.get("table")
 
 
 def parse_routes(msgs: Iterable[Message], interfaces: Iterable[Interface]) -> list[Route]:
@@ -147,15 +160,8 @@ def parse_routes(msgs: Iterable[Message], interfaces: Iterable[Interface]) -> li
     """
     names = {i.ifindex: i.name for i in interfaces}
     routes: list[Route] = []
-    for msg in msgs:
-        family = _FAMILIES.get(msg.get("family", -1))
-        if family is None:
-            continue
-        attrs = _attrs(msg)
+    for msg, family, attrs, table in _inet(msgs, "RTA_TABLE"):
         dst = _get(attrs, "RTA_DST")
-        table = _get(attrs, "RTA_TABLE")
-        if not isinstance(table, int):
-            table = msg.get("table")
         gateway = _get(attrs, "RTA_GATEWAY")
         ifindex = _get(attrs, "RTA_OIF")
         hops = _get(attrs, "RTA_MULTIPATH")
@@ -163,8 +169,6 @@ def parse_routes(msgs: Iterable[Message], interfaces: Iterable[Interface]) -> li
             first = hops[0]
             gateway = _get(_attrs(first), "RTA_GATEWAY")
             ifindex = first.get("oif")
-        prefsrc = _get(attrs, "RTA_PREFSRC")
-        metric = _get(attrs, "RTA_PRIORITY")
         routes.append(
             Route(
                 family=family,
@@ -174,9 +178,9 @@ def parse_routes(msgs: Iterable[Message], interfaces: Iterable[Interface]) -> li
                 dev=names.get(ifindex) if isinstance(ifindex, int) else None,
                 ifindex=ifindex if isinstance(ifindex, int) else None,
                 gateway=_text(gateway) if gateway is not None else None,
-                prefsrc=_text(prefsrc) if prefsrc is not None else None,
+                prefsrc=_str(attrs, "RTA_PREFSRC"),
                 scope=_named(_ROUTE_SCOPES, msg.get("scope", 0)),
-                metric=metric if isinstance(metric, int) else None,
+                metric=_int(attrs, "RTA_PRIORITY"),
                 protocol=_named(_ROUTE_PROTOCOLS, msg.get("proto", 0)),
             )
         )
@@ -187,37 +191,24 @@ def parse_ip_rules(msgs: Iterable[Message]) -> list[IpRule]:
     """RTM_NEWRULE messages (one dump) -> IpRules, IPv4 and IPv6 only, in dump order
     (the kernel's: by family, then priority)."""
     rules: list[IpRule] = []
-    for msg in msgs:
-        family = _FAMILIES.get(msg.get("family", -1))
-        if family is None:
-            continue
-        attrs = _attrs(msg)
-        table = _get(attrs, "FRA_TABLE")
-        if not isinstance(table, int):
-            table = msg.get("table")
-        priority = _get(attrs, "FRA_PRIORITY")
+    for msg, family, attrs, table in _inet(msgs, "FRA_TABLE"):
         src = _get(attrs, "FRA_SRC")
         dst = _get(attrs, "FRA_DST")
-        iif = _get(attrs, "FRA_IIFNAME")
-        oif = _get(attrs, "FRA_OIFNAME")
-        fwmark = _get(attrs, "FRA_FWMARK")
-        fwmask = _get(attrs, "FRA_FWMASK")
-        goto = _get(attrs, "FRA_GOTO")
         flags = msg.get("flags")
         rules.append(
             IpRule(
                 family=family,
-                priority=priority if isinstance(priority, int) else 0,
+                priority=_int(attrs, "FRA_PRIORITY") or 0,
                 table=table if isinstance(table, int) else 0,
                 action=_named(_RULE_ACTIONS, msg.get("action")),
                 src=_cidr(src, msg.get("src_len"), family) if src is not None else None,
                 dst=_cidr(dst, msg.get("dst_len"), family) if dst is not None else None,
-                iif=_text(iif) if iif is not None else None,
-                oif=_text(oif) if oif is not None else None,
-                fwmark=fwmark if isinstance(fwmark, int) else None,
-                fwmask=fwmask if isinstance(fwmask, int) else None,
+                iif=_str(attrs, "FRA_IIFNAME"),
+                oif=_str(attrs, "FRA_OIFNAME"),
+                fwmark=_int(attrs, "FRA_FWMARK"),
+                fwmask=_int(attrs, "FRA_FWMASK"),
                 invert=bool(isinstance(flags, int) and flags & FIB_RULE_INVERT),
-                goto=goto if isinstance(goto, int) else None,
+                goto=_int(attrs, "FRA_GOTO"),
             )
         )
     return rules
@@ -226,9 +217,7 @@ def parse_ip_rules(msgs: Iterable[Message]) -> list[IpRule]:
 def decode_dump(buffers: Iterable[bytes]) -> list[Any]:
     """The messages of a dump received as ``buffers``, decoded as a live read decodes
     them (for recordings of the wire bytes)."""
-    marshal, _ = _codec()
-    done = (NLMSG_DONE, NLMSG_ERROR)
-    return [m for data in buffers for m in marshal.parse(data) if m["header"]["type"] not in done]
+    return rtnl_socket.decode(rtnl_socket.codec()[0], buffers)
 
 
 def parse_netns(
@@ -247,106 +236,9 @@ def parse_netns(
 
 
 # ----------------------------------------------------------------- kernel access
-class NetlinkDumpError(OSError):
-    """A dump request was answered with an error (errno in ``errno``)."""
-
-
-def _codec() -> tuple[Any, dict[int, Any]]:
-    """pyroute2's rtnetlink decoder (selective, see below) and the message class of
-    each dump request."""
-    from pyroute2.netlink.rtnl.fibmsg import fibmsg
-    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
-    from pyroute2.netlink.rtnl.rtmsg import rtmsg
-
-    class SelectiveMarshal(MarshalRtnl):  # type: ignore[misc]
-        """MarshalRtnl decoding links, addresses, routes and rules selectively
-        (:mod:`~netexplorer.collect.netlink_select`: only the attributes the model
-        reads); whether a dump was interrupted is taken from each header as it
-        arrives (``interrupted``)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.interrupted = False
-            self.selective = netlink_select.selective_parser(self)
-
-        def parse_one_message(
-            self, key: int, flags: int, seq: int, data: bytes, offset: int, length: int
-        ) -> Any:
-            if flags & NLM_F_DUMP_INTR:
-                self.interrupted = True
-            if key in netlink_select.MESSAGES:
-                return self.selective(data, offset, length)
-            return super().parse_one_message(key, flags, seq, data, offset, length)
-
-    classes = {RTM_GETLINK: ifinfmsg, RTM_GETADDR: ifaddrmsg, RTM_GETROUTE: rtmsg}
-    classes[RTM_GETRULE] = fibmsg
-    return SelectiveMarshal(), classes
-
-
-class NamespaceReader:
-    """Dumps over rtnetlink sockets, each bound to the namespace it was opened in."""
-
-    def __init__(self) -> None:
-        self.marshal, self.classes = _codec()
-        self.seq = 0
-        self.requests: dict[int, bytes] = {}
-        #: when set, every buffer received is kept here too (recordings)
-        self.received: list[bytes] | None = None
-
-    def _request(self, kind: int) -> bytes:
-        """An RTM_GET* dump request for every family (built once per kind)."""
-        if kind not in self.requests:
-            msg = self.classes[kind]()
-            msg["header"]["type"] = kind
-            msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_DUMP
-            msg["family"] = socket.AF_UNSPEC
-            if kind == RTM_GETLINK:
-                msg["attrs"] = [["IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS]]
-            msg.encode()
-            self.requests[kind] = bytes(msg.data)
-        return self.requests[kind]
-
-    def _dump_once(self, sock: socket.socket, kind: int) -> tuple[list[Any], bool]:
-        self.seq += 1
-        request = bytearray(self._request(kind))
-        request[8:12] = self.seq.to_bytes(4, "little")
-        sock.send(bytes(request))
-        msgs: list[Any] = []
-        self.marshal.interrupted = False
-        while True:
-            data = sock.recv(_RECV_SIZE)
-            if not data:
-                raise NetlinkDumpError(errno.EIO, "netlink socket closed during a dump")
-            if self.received is not None:
-                self.received.append(data)
-            for msg in self.marshal.parse(data):
-                header = msg["header"]
-                error = header.get("error")
-                if error is not None:
-                    code = getattr(error, "code", None) or getattr(error, "errno", None)
-                    raise NetlinkDumpError(code or errno.EIO, str(error))
-                if header.get("sequence_number") != self.seq:
-                    continue
-                if header["type"] == NLMSG_DONE:
-                    return msgs, bool(self.marshal.interrupted)
-                if header["type"] == NLMSG_ERROR:
-                    continue  # an ack without error
-                msgs.append(msg)
-
-    def dump(self, sock: socket.socket, kind: int, warnings: list[str], where: str) -> list[Any]:
-        """One full dump, repeated if a concurrent change interrupted it."""
-        msgs: list[Any] = []
-        for _attempt in range(_DUMP_ATTEMPTS):
-            msgs, interrupted = self._dump_once(sock, kind)
-            if not interrupted:
-                return msgs
-        warnings.append(
-            f"netlink: a dump of {where} was interrupted by changes {_DUMP_ATTEMPTS} times; "
-            "the result may be inconsistent"
-        )
-        return msgs
+class NamespaceReader(rtnl_socket.NamespaceReader):
+    """A namespace's views over rtnetlink sockets, each bound to the namespace it was
+    opened in."""
 
     def dumps(self, sock: socket.socket, where: str, warnings: list[str]) -> list[list[Any]]:
         """The link, address, route and rule dumps of the namespace ``sock`` is bound to."""
@@ -363,13 +255,6 @@ class NamespaceReader:
         routes = self.dump(sock, RTM_GETROUTE, warnings, where)
         rules = self.dump(sock, RTM_GETRULE, warnings, where)
         return parse_routes(routes, interfaces), parse_ip_rules(rules)
-
-
-def netlink_socket() -> socket.socket:
-    """An rtnetlink socket in the calling thread's network namespace."""
-    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
-    sock.settimeout(_TIMEOUT)
-    return sock
 
 
 def _not_root_words(what: str) -> str:
@@ -417,39 +302,6 @@ def read_host_routing(interfaces: Iterable[Interface]) -> HostRouting:
 
 
 # ----------------------------------------------------------------- containers
-_libc: Any = None
-
-
-def _setns(fd: int) -> None:
-    """Move the calling thread into the network namespace ``fd`` refers to."""
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
-
-
-def _in_own_thread(func: Callable[[], T]) -> T:
-    """Run ``func`` in a thread of its own: a thread that fails to return to the host's
-    namespace ends with it, so no pooled thread is ever left in a container's."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["result"] = func()
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="netexplorer-netns", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    result: T = box["result"]
-    return result
-
-
 def _vanished(name: str, pid: int) -> str:
     return (
         f"the network namespace of {name} could not be read: its process {pid} is gone "
@@ -461,20 +313,39 @@ def _open_in(ns_path: str, host_fd: int) -> socket.socket:
     """A netlink socket in the namespace at ``ns_path``; the thread returns home after."""
     fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _setns(fd)
+        return socket_in(fd, host_fd, ns_path)
     finally:
         os.close(fd)
+
+
+def _read_one(
+    reader: NamespaceReader, pid: int, name: str, host_fd: int, warnings: list[str]
+) -> tuple[NetnsView, bool]:
+    """The namespace of ``pid`` (a view, or one with only ``error``), and whether
+    entering it was refused."""
     try:
-        return netlink_socket()
-    finally:
+        sock = _open_in(f"/proc/{pid}/ns/net", host_fd)
+    except (FileNotFoundError, ProcessLookupError):
+        return NetnsView(error=_vanished(name, pid)), False
+    except PermissionError:
+        return NetnsView(error=_not_root_words(f"entering the network namespace of {name}")), True
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES):
+            words = _not_root_words(f"entering the network namespace of {name}")
+            return NetnsView(error=words), True
+        if exc.errno in (errno.ENOENT, errno.ESRCH, errno.EINVAL):
+            return NetnsView(error=_vanished(name, pid)), False
+        return NetnsView(
+            error=f"the network namespace of {name} could not be entered: {exc.strerror or exc}"
+        ), False
+    with sock:
         try:
-            _setns(host_fd)
+            return reader.read(sock, f"the namespace of {name}", warnings), False
         except OSError as exc:
-            # the reading thread ends here, so nothing else runs in the wrong namespace
-            raise SourceError(
-                f"Cannot return to the host's network namespace after entering {ns_path} "
-                f"({exc.strerror or exc}); containers' namespaces were not read."
-            ) from exc
+            return NetnsView(
+                error=f"reading the network namespace of {name} over netlink failed: "
+                f"{exc.strerror or exc}; refresh to try again."
+            ), False
 
 
 def _read_all(
@@ -488,39 +359,9 @@ def _read_all(
     try:
         for key, pid in pids.items():
             name = names.get(key, key[:12])
-            try:
-                sock = _open_in(f"/proc/{pid}/ns/net", host_fd)
-            except (FileNotFoundError, ProcessLookupError):
-                views[key] = NetnsView(error=_vanished(name, pid))
-                continue
-            except PermissionError:
+            views[key], refused = _read_one(reader, pid, name, host_fd, warnings)
+            if refused:
                 denied.append(name)
-                views[key] = NetnsView(
-                    error=_not_root_words(f"entering the network namespace of {name}")
-                )
-                continue
-            except OSError as exc:
-                if exc.errno in (errno.EPERM, errno.EACCES):
-                    denied.append(name)
-                    views[key] = NetnsView(
-                        error=_not_root_words(f"entering the network namespace of {name}")
-                    )
-                elif exc.errno in (errno.ENOENT, errno.ESRCH, errno.EINVAL):
-                    views[key] = NetnsView(error=_vanished(name, pid))
-                else:
-                    views[key] = NetnsView(
-                        error=f"the network namespace of {name} could not be entered: "
-                        f"{exc.strerror or exc}"
-                    )
-                continue
-            with sock:
-                try:
-                    views[key] = reader.read(sock, f"the namespace of {name}", warnings)
-                except OSError as exc:
-                    views[key] = NetnsView(
-                        error=f"reading the network namespace of {name} over netlink failed: "
-                        f"{exc.strerror or exc}; refresh to try again."
-                    )
     finally:
         os.close(host_fd)
     if denied:
@@ -532,6 +373,46 @@ def _read_all(
             )
         )
     return views, warnings
+
+
+def _read_ahead(pids: Iterable[int]) -> dict[int, NetnsView]:
+    host = os.stat("/proc/thread-self/ns/net").st_ino
+    first: dict[int, int] = {}  # netns inode -> the first pid found in it
+    inode_of: dict[int, int] = {}
+    for pid in pids:
+        try:
+            inode = os.stat(f"/proc/{pid}/ns/net").st_ino
+        except OSError:
+            continue
+        if inode != host:
+            inode_of[pid] = inode
+            first.setdefault(inode, pid)
+    read: dict[int, NetnsView] = {}
+    reader = NamespaceReader()
+    host_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for inode, pid in first.items():
+            warnings: list[str] = []
+            view, _refused = _read_one(reader, pid, str(pid), host_fd, warnings)
+            if view.error is None and not warnings:
+                read[inode] = view
+    finally:
+        os.close(host_fd)
+    return {pid: read[inode] for pid, inode in inode_of.items() if inode in read}
+
+
+def read_views_ahead(pids: Iterable[int]) -> dict[int, NetnsView]:
+    """The namespaces of ``pids`` (containers' init processes, from ``/proc``), read
+    before Docker has said which container each is: pid -> view, each namespace read
+    once (a ``container:`` sidecar's pid gets its owner's view), the host's own
+    skipped. Only clean reads are kept: a namespace that vanished, was refused or
+    whose dump was interrupted is left out, to be read (and said in words, with the
+    container's name) by :func:`read_netns_views`.
+    """
+    if os.geteuid() != 0:
+        return {}
+    wanted = list(pids)
+    return in_own_thread(lambda: _read_ahead(wanted)) if wanted else {}
 
 
 def read_netns_views(
@@ -546,4 +427,4 @@ def read_netns_views(
     """
     if not pids:
         return {}, []
-    return _in_own_thread(lambda: _read_all(pids, names or {}))
+    return in_own_thread(lambda: _read_all(pids, names or {}))

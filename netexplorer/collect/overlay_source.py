@@ -10,14 +10,15 @@ database names, per remote container MAC, the remote node's underlay address
 legs on the ingress overlay and docker_gwbridge) and ``lb_<id[:9]>`` (an overlay
 network's load balancer).
 
-Each namespace is read by one worker thread that enters it with setns(2), asks
-for a link, address, IP-neighbour and bridge-FDB dump and, for each namespace it
-may be wired to (containers' init processes, the other Docker namespaces), the
-netns id it knows that namespace by (RTM_GETNSID: the ``link-netnsid`` of a
-veth), reads ``/proc/thread-self/net/ip_vs`` (the routing mesh's IPVS table;
-absent where the kernel has no IPVS), then goes back. The thread ends after the
-read, so no other code ever runs in a foreign namespace. Only dumps and lookups
-are sent: nothing is changed.
+Each namespace is read by one worker thread that enters it with setns(2), opens
+an rtnetlink socket there (a socket stays in its namespace) and reads
+``/proc/thread-self/net/ip_vs`` (the routing mesh's IPVS table; absent where the
+kernel has no IPVS), then goes back; over that socket it asks for a link,
+address, IP-neighbour and bridge-FDB dump and, for each namespace it may be
+wired to (containers' init processes, the other Docker namespaces), the netns id
+it knows that namespace by (RTM_GETNSID, batched: the ``link-netnsid`` of a
+veth). The thread ends after the read, so no other code ever runs in a foreign
+namespace. Only dumps and lookups are sent: nothing is changed.
 
 The message -> model conversion is the pure :func:`parse_namespace`, tested on
 recorded dumps (:func:`read_namespace_messages` gives them in plain form).
@@ -25,11 +26,9 @@ recorded dumps (:func:`read_namespace_messages` gives them in plain form).
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -42,6 +41,14 @@ from netexplorer.collect.netlink_source import (
     message_to_plain,
     parse_netlink,
 )
+from netexplorer.collect.rtnl_socket import (
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_GETNEIGH,
+    NamespaceReader,
+    in_own_thread,
+    socket_in,
+)
 from netexplorer.model import DockerNamespace, FdbEntry, Neighbour
 
 T = TypeVar("T")
@@ -51,7 +58,6 @@ T = TypeVar("T")
 NETNS_DIR_ENV = "NETEXPLORER_DOCKER_NETNS_DIR"
 DEFAULT_NETNS_DIR = "/var/run/docker/netns"
 
-CLONE_NEWNET = 0x40000000
 AF_BRIDGE = 7
 AF_INET = 2
 AF_INET6 = 10
@@ -211,35 +217,6 @@ def parse_namespace(raw: NamespaceMessages) -> DockerNamespace:
 
 
 # ----------------------------------------------------------------- kernel access
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _setns(libc: Any, fd: int) -> None:
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
-def _in_thread(func: Callable[[], T]) -> T:
-    """Run ``func`` in a thread of its own (it changes that thread's namespace)."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["result"] = func()
-        except BaseException as exc:  # handed to the caller
-            box["error"] = exc
-
-    t = threading.Thread(target=run, name="netexplorer-docker-netns", daemon=True)
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    result: T = box["result"]
-    return result
-
-
 def _open_ns(path: str) -> int | None:
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -256,22 +233,34 @@ def _ipvs_table() -> str | None:
         return None
 
 
-def _nsid(ipr: Any, fd: int) -> int | None:
-    try:
-        reply = ipr.get_netnsid(fd=fd)
-    except Exception:
+def _nsid(reply: Any) -> int | None:
+    if not isinstance(reply, int) or reply < 0 or reply == 0xFFFFFFFF:
         return None
-    nsid = reply.get("nsid") if isinstance(reply, Mapping) else None
-    if not isinstance(nsid, int) or nsid < 0 or nsid == 0xFFFFFFFF:
-        return None
-    return nsid
+    return reply
+
+
+def _read_one(reader: Any, sock: Any, raw: NamespaceMessages, others: Mapping[str, int]) -> None:
+    """The dumps of the namespace ``sock`` is bound to, and its ids of the others
+    (a dump interrupted by changes is repeated; the last attempt is kept)."""
+    warnings: list[str] = []
+    where = f"Docker's namespace {raw.name}"
+    raw.links = reader.dump(sock, RTM_GETLINK, warnings, where)
+    raw.addrs = reader.dump(sock, RTM_GETADDR, warnings, where)
+    raw.fdb = reader.dump(sock, RTM_GETNEIGH, warnings, where)
+    raw.neighbours = [
+        m for f in (AF_INET, AF_INET6) for m in reader.dump(sock, RTM_GETNEIGH, warnings, where, f)
+    ]
+    peers = [(other, fd) for other, fd in others.items() if other != raw.name]
+    for (other, _fd), reply in zip(peers, reader.nsids(sock, [fd for _, fd in peers]), strict=True):
+        nsid = _nsid(reply)
+        if nsid is not None:
+            raw.peer_netnsids[other] = nsid
 
 
 def _read_all(paths: list[tuple[str, str]], pids: list[int]) -> list[NamespaceMessages]:
-    """In this (own) thread: enter each namespace, dump, come back."""
-    from pyroute2 import IPRoute
-
-    libc = _libc()
+    """In this (own) thread: enter each namespace, open a socket and read the IPVS
+    table there, come back, read over the socket."""
+    reader = NamespaceReader()
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     # handles on every namespace that a veth may lead to, opened from the host side
     others: dict[str, int] = {HOST: os.dup(home)}
@@ -292,25 +281,13 @@ def _read_all(paths: list[tuple[str, str]], pids: list[int]) -> list[NamespaceMe
             if fd is None:
                 raw.error = f"namespace {path} vanished before it could be read"
                 continue
+
+            def inside(raw: NamespaceMessages = raw) -> None:
+                raw.ipvs = _ipvs_table()
+
             try:
-                _setns(libc, fd)
-                try:
-                    with IPRoute() as ipr:
-                        raw.links = list(ipr.link("dump"))
-                        raw.addrs = list(ipr.addr("dump"))
-                        raw.fdb = list(ipr.fdb("dump"))
-                        raw.neighbours = [
-                            m for f in (AF_INET, AF_INET6) for m in ipr.neigh("dump", family=f)
-                        ]
-                        for other, ofd in others.items():
-                            if other == name:
-                                continue
-                            nsid = _nsid(ipr, ofd)
-                            if nsid is not None:
-                                raw.peer_netnsids[other] = nsid
-                    raw.ipvs = _ipvs_table()
-                finally:
-                    _setns(libc, home)
+                with socket_in(fd, home, path, inside) as sock:
+                    _read_one(reader, sock, raw, others)
             except PermissionError:
                 raw.error = (
                     f"permission denied entering {path}: reading Docker's namespaces "
@@ -368,7 +345,7 @@ def read_namespace_messages(
         )
     wanted = sorted({p for p in pids if p > 0})
     try:
-        return _in_thread(lambda: _read_all(paths, wanted))
+        return in_own_thread(lambda: _read_all(paths, wanted))
     except ImportError as exc:
         raise SourceError(
             "The Python package pyroute2 is not installed: pip install pyroute2."

@@ -22,7 +22,7 @@ import socket
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
@@ -71,13 +71,13 @@ def preload_libraries() -> None:
     import netexplorer.collect.firewall.tool
     import netexplorer.collect.netlink_source
     import netexplorer.collect.pyroute2_lazy
+    from netexplorer.collect import rtnl_socket
 
     netexplorer.collect.pyroute2_lazy.install()
     for name in (
         "docker",
-        "pyroute2.iproute.linux",
         "pyroute2.netlink.nfnetlink.nfctsocket",
-        "pyroute2.netlink.rtnl.nsidmsg",
+        *rtnl_socket.MESSAGE_MODULES,
     ):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
@@ -98,7 +98,9 @@ class Part:
 class Collectors:
     """The functions that read each source; tests replace some."""
 
-    docker: Callable[[], Any] | None = None
+    #: called with ``known_pids=`` (a callable giving container id -> init pid) when
+    #: ``pids`` is set, else without arguments
+    docker: Callable[..., Any] | None = None
     netlink: Callable[[], Any] | None = None
     firewall: Callable[[], Any] | None = None
     netnsids: Callable[[list[int]], dict[int, int | None]] | None = None
@@ -110,16 +112,26 @@ class Collectors:
     routing: Callable[[list[Any]], Any] | None = None
     #: containers' own namespaces: (container id -> pid, id -> name) -> (views, warnings)
     netns_views: NetnsReader | None = None
+    #: running containers' init pids found without Docker (container id -> pid)
+    pids: Callable[[], Mapping[str, int]] | None = None
+    #: namespaces read from those pids before Docker answers (pid -> view, clean reads)
+    views_ahead: Callable[[list[int]], Mapping[int, NetnsView]] | None = None
 
     def resolved(self) -> Collectors:
         from netexplorer.collect.conntrack_source import collect_conntrack
         from netexplorer.collect.docker_source import collect_docker
         from netexplorer.collect.firewall import collect_firewall
         from netexplorer.collect.netlink_source import collect_netlink, netnsids_for_pids
-        from netexplorer.collect.netns_source import read_host_routing, read_netns_views
+        from netexplorer.collect.netns_source import (
+            read_host_routing,
+            read_netns_views,
+            read_views_ahead,
+        )
         from netexplorer.collect.overlay_source import collect_namespaces
+        from netexplorer.collect.proc_pids import container_pids
         from netexplorer.collect.sysctl_source import collect_sysctls
 
+        live = self.docker is None
         return Collectors(
             docker=self.docker or collect_docker,
             netlink=self.netlink or collect_netlink,
@@ -127,65 +139,133 @@ class Collectors:
             netnsids=self.netnsids or netnsids_for_pids,
             conntrack=self.conntrack or collect_conntrack,
             sysctl=self.sysctl or collect_sysctls,
-            # Docker's namespaces belong to the daemon read: with another docker
-            # collector (a test's, a recording) they are read only when given
-            namespaces=self.namespaces or (collect_namespaces if self.docker is None else None),
+            # Docker's namespaces and the pids from /proc belong to the daemon read:
+            # with another docker collector (a test's, a recording) they are read only
+            # when given
+            namespaces=self.namespaces or (collect_namespaces if live else None),
             routing=self.routing or read_host_routing,
             netns_views=self.netns_views or read_netns_views,
+            pids=self.pids or ((lambda: container_pids(None)) if live else None),
+            views_ahead=self.views_ahead or (read_views_ahead if live else None),
         )
 
 
+@dataclass(slots=True)
+class _Ahead:
+    """What the containers' pids found in ``/proc`` let be read while Docker answers:
+    their netns ids, their own namespaces and Docker's (pids as keys)."""
+
+    netnsids: dict[int, int | None] = field(default_factory=dict)
+    views: Mapping[int, NetnsView] = field(default_factory=dict)
+    namespaces: tuple[Source, list[DockerNamespace] | None] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _read_ahead(c: Collectors, found: Future[Mapping[str, int]]) -> _Ahead:
+    ahead = _Ahead()
+    pids = sorted(set(found.result().values()))
+    if not pids:
+        return ahead
+    assert c.netnsids is not None
+    netnsids = c.netnsids
+    ns_src, ids = _timed("netns", lambda: netnsids(pids))
+    if ids is not None:
+        ahead.netnsids = ids
+    elif ns_src.error:
+        ahead.warnings.append(f"container network namespaces: {ns_src.error}")
+    if c.views_ahead is not None:
+        views_ahead = c.views_ahead
+        ahead.views = _timed("netns", lambda: views_ahead(pids))[1] or {}
+    if c.namespaces is not None:
+        namespaces = c.namespaces
+        ahead.namespaces = _timed("docker-netns", lambda: namespaces(pids))
+    return ahead
+
+
 def _docker_part(c: Collectors) -> Part:
-    """Docker, then the netns ids of its running containers (they need the pids)."""
+    """Docker, then the netns ids of its running containers (they need the pids), their
+    own namespaces and Docker's. Where the pids can be found without Docker (``/proc``),
+    those reads run while the daemon answers, on a thread of their own."""
     assert c.docker is not None and c.netnsids is not None
-    src, data = _timed("docker", c.docker)
+    start = time.perf_counter()
+    ahead: Future[_Ahead] | None = None
+    if c.pids is None:
+        src, data = _timed("docker", c.docker)
+    else:
+        pool = ThreadPoolExecutor(max_workers=1)
+        found = pool.submit(c.pids)
+        ahead = pool.submit(_read_ahead, c, found)
+        pool.shutdown(wait=False)
+        docker = c.docker
+        src, data = _timed("docker", lambda: docker(known_pids=found.result))
+    early = ahead.result() if ahead is not None else _Ahead()
     if data is not None:
-        pids = [ct.pid for ct in data.containers if ct.pid]
-        if pids:
-            netnsids = c.netnsids
-            ns_src, ids = _timed("netns", lambda: netnsids(pids))
-            if ids is not None:
-                for ct in data.containers:
-                    ct.netnsid = ids.get(ct.pid) if ct.pid else None
-            src.seconds += ns_src.seconds
-            if not ns_src.ok:
-                data.warnings.append(f"container network namespaces: {ns_src.error}")
-        if c.namespaces is not None and any(n.driver == "overlay" for n in data.networks):
-            namespaces = c.namespaces
-            dn_src, spaces = _timed("docker-netns", lambda: namespaces(pids))
-            src.seconds += dn_src.seconds
-            data.namespaces = spaces or []
-            if not dn_src.ok:
-                data.warnings.append(f"Docker's overlay namespaces: {dn_src.error}")
-            data.warnings.extend(
-                f"Docker namespace {ns.name}: {ns.error}" for ns in data.namespaces if ns.error
-            )
-        _read_insides(c, data, src)
+        data.warnings.extend(early.warnings)
+        _netnsids(c, data, early)
+        _docker_namespaces(c, data, early)
+        _read_insides(c, data, early)
+    src.seconds = time.perf_counter() - start
     return Part(src, data)
 
 
-def _read_insides(c: Collectors, data: Any, src: Source) -> None:
+def _netnsids(c: Collectors, data: Any, early: _Ahead) -> None:
+    """Each running container's netns id: read ahead, or asked now."""
+    assert c.netnsids is not None
+    missing = [ct.pid for ct in data.containers if ct.pid and ct.pid not in early.netnsids]
+    ids: Mapping[int, int | None] = early.netnsids
+    if missing:
+        netnsids = c.netnsids
+        ns_src, more = _timed("netns", lambda: netnsids(missing))
+        if more is None:
+            data.warnings.append(f"container network namespaces: {ns_src.error}")
+        ids = {**ids, **(more or {})}
+    for ct in data.containers:
+        if ct.pid:
+            ct.netnsid = ids.get(ct.pid)
+
+
+def _docker_namespaces(c: Collectors, data: Any, early: _Ahead) -> None:
+    """Docker's overlay namespaces, where there is an overlay network."""
+    if c.namespaces is None or not any(n.driver == "overlay" for n in data.networks):
+        return
+    read = early.namespaces
+    if read is None:
+        namespaces = c.namespaces
+        pids = [ct.pid for ct in data.containers if ct.pid]
+        read = _timed("docker-netns", lambda: namespaces(pids))
+    dn_src, spaces = read
+    data.namespaces = spaces or []
+    if not dn_src.ok:
+        data.warnings.append(f"Docker's overlay namespaces: {dn_src.error}")
+    data.warnings.extend(
+        f"Docker namespace {ns.name}: {ns.error}" for ns in data.namespaces if ns.error
+    )
+
+
+def _read_insides(c: Collectors, data: Any, early: _Ahead) -> None:
     """Each running container's own namespace (not a ``host`` or ``container:`` one:
-    those are the host's or their owner's)."""
+    those are the host's or their owner's): read ahead, or read now."""
     assert c.netns_views is not None
     own = [
         ct
         for ct in data.containers
         if ct.pid and ct.netns_owner is None and ct.network_mode != "host"
     ]
-    if not own:
+    for ct in own:
+        ct.inside = early.views.get(ct.pid)
+    rest = [ct for ct in own if ct.inside is None]
+    if not rest:
         return
     reader = c.netns_views
-    pids = {ct.id: ct.pid for ct in own}
-    names = {ct.id: ct.name for ct in own}
+    pids = {ct.id: ct.pid for ct in rest}
+    names = {ct.id: ct.name for ct in rest}
     read_src, found = _timed("netns", lambda: reader(pids, names))
-    src.seconds += read_src.seconds
     if found is None:
         data.warnings.append(f"containers' own network namespaces: {read_src.error}")
         return
     views, warnings = found
     data.warnings.extend(warnings)
-    for ct in own:
+    for ct in rest:
         ct.inside = views.get(ct.id)
 
 

@@ -166,7 +166,7 @@ class _FakeNsids:
     replies: dict[int, Any] = {}
 
     @classmethod
-    async def ask(cls, fds: list[int]) -> list[Any]:
+    def ask(cls, fds: list[int]) -> list[Any]:
         return [cls.replies.get(os.fstat(fd).st_ino) for fd in fds]
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from netexplorer.collect.errors import SourceError
@@ -55,8 +56,11 @@ def read_nft_native() -> Triple:
         raise SourceError(
             "Reading nftables rules needs root (CAP_NET_ADMIN); run netexplorer with sudo."
         )
-    doc = json.loads(run_nft(binary, "-j", "list", "ruleset") or '{"nftables": []}')
-    listing = run_nft(binary, "-a", "list", "ruleset")
+    # the JSON and the text listing (rule handles and their text), both at once
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        as_json = pool.submit(run_nft, binary, "-j", "list", "ruleset")
+        listing = run_nft(binary, "-a", "list", "ruleset")
+        doc = json.loads(as_json.result() or '{"nftables": []}')
     return parse_ruleset(doc, listing)
 
 
