@@ -25,6 +25,7 @@ Exit codes (also in README):
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -233,6 +234,16 @@ def _summary(snap: Snapshot, corr: Correlation) -> str:
 
 
 def cmd_snapshot(args: argparse.Namespace, targets: list[Target]) -> int:
+    # one read, then the process ends: the cycle collector's passes over the read's
+    # objects (~10% of the work) are skipped while it runs
+    gc.disable()
+    try:
+        return _snapshot(args, targets)
+    finally:
+        gc.enable()
+
+
+def _snapshot(args: argparse.Namespace, targets: list[Target]) -> int:
     from netexplorer.correlate import correlate
     from netexplorer.snapshot_io import snapshot_to_json
 

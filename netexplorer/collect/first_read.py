@@ -14,13 +14,10 @@ but the head start.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pickle
-import select
-import signal
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from netexplorer.collect.forked import Forked, fork_call, write_result
 
 if TYPE_CHECKING:
     from netexplorer.collect.snapshot import Part
@@ -32,37 +29,13 @@ TIMEOUT = 15.0
 class FirstRead:
     """A running child's read; :meth:`take` collects it (once)."""
 
-    def __init__(self, pid: int, fd: int) -> None:
-        self._pid = pid
-        self._fd: int | None = fd
+    def __init__(self, forked: Forked) -> None:
+        self._forked = forked
 
     def take(self) -> tuple[dict[str, Part], float] | None:
         """(parts by source name, seconds the read took), or None if the child failed
         or did not answer within TIMEOUT. The child is reaped either way."""
-        fd, self._fd = self._fd, None
-        if fd is None:
-            return None
-        chunks: list[bytes] = []
-        result: Any = None
-        try:
-            deadline = time.monotonic() + TIMEOUT
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                    raise TimeoutError
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            result = pickle.loads(b"".join(chunks)) if chunks else None
-        except Exception:
-            result = None
-            with contextlib.suppress(OSError):
-                os.kill(self._pid, signal.SIGKILL)
-        finally:
-            os.close(fd)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self._pid, 0)
+        result = self._forked.take()
         if not (isinstance(result, tuple) and len(result) == 2):
             return None
         parts, seconds = result
@@ -76,10 +49,7 @@ def _child(fd: int) -> None:
     preload_libraries()
     start = time.perf_counter()
     parts = collect_parts()
-    data = pickle.dumps((parts, time.perf_counter() - start), protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    write_result(fd, (parts, time.perf_counter() - start))
 
 
 def start() -> FirstRead | None:
@@ -87,24 +57,5 @@ def start() -> FirstRead | None:
 
     Call it while the process has a single thread (before the UI starts).
     """
-    if not hasattr(os, "fork"):
-        return None
-    read_fd, write_fd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return None
-    if pid == 0:  # the child: never returns
-        status = 1
-        try:
-            os.close(read_fd)
-            _child(write_fd)
-            status = 0
-        except BaseException:  # the parent reads by itself then
-            pass
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    return FirstRead(pid, read_fd)
+    forked = fork_call(lambda fd: _child(fd), TIMEOUT)
+    return FirstRead(forked) if forked is not None else None

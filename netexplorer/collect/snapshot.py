@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
+from netexplorer.collect.forked import fork_call, write_result
 from netexplorer.model import DockerNamespace, NetnsView, Snapshot, Source
 from netexplorer.privilege import not_root_warning
 
@@ -36,6 +37,8 @@ NetnsReader = Callable[
     [Mapping[str, int], Mapping[str, str]], tuple[Mapping[str, NetnsView], list[str]]
 ]
 
+#: how long the Docker read waits for the forked read ahead before reading by itself
+AHEAD_TIMEOUT = 15.0
 #: every source, in the order of ``Snapshot.sources``
 SOURCE_NAMES = ("docker", "netlink", "firewall", "conntrack", "sysctl")
 
@@ -161,9 +164,9 @@ class _Ahead:
     warnings: list[str] = field(default_factory=list)
 
 
-def _read_ahead(c: Collectors, found: Future[Mapping[str, int]]) -> _Ahead:
+def _read_ahead(c: Collectors, found: Mapping[str, int]) -> _Ahead:
     ahead = _Ahead()
-    pids = sorted(set(found.result().values()))
+    pids = sorted(set(found.values()))
     if not pids:
         return ahead
     assert c.netnsids is not None
@@ -182,28 +185,66 @@ def _read_ahead(c: Collectors, found: Future[Mapping[str, int]]) -> _Ahead:
     return ahead
 
 
-def _docker_part(c: Collectors) -> Part:
+class _Early:
+    """The pids found without Docker and the reads they allow, started before the
+    other sources: by a forked child while the process has a single thread (the
+    reads are mostly Python work, which a thread would do under the interpreter
+    lock the other sources need too; the child uses the other core), else by a
+    thread. A child that fails or is late costs the head start only."""
+
+    def __init__(self, c: Collectors) -> None:
+        assert c.pids is not None
+        pids = c.pids
+        self._result: tuple[Mapping[str, int], _Ahead] | None = None
+        self._forked = fork_call(
+            lambda fd: write_result(fd, (found := pids(), _read_ahead(c, found))), AHEAD_TIMEOUT
+        )
+        self._found: Future[Mapping[str, int]] | None = None
+        self._ahead: Future[_Ahead] | None = None
+        if self._forked is None:
+            pool = ThreadPoolExecutor(max_workers=1)
+            self._found = found_here = pool.submit(pids)
+            self._ahead = pool.submit(lambda: _read_ahead(c, found_here.result()))
+            pool.shutdown(wait=False)
+        self._pids = pids
+
+    def pids(self) -> Mapping[str, int]:
+        """Container id -> init pid, from ``/proc``."""
+        if self._found is not None:
+            return self._found.result()
+        return self._take()[0]
+
+    def ahead(self) -> _Ahead:
+        if self._ahead is not None:
+            return self._ahead.result()
+        return self._take()[1]
+
+    def _take(self) -> tuple[Mapping[str, int], _Ahead]:
+        if self._result is None:
+            assert self._forked is not None
+            got = self._forked.take()
+            ok = isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], _Ahead)
+            self._result = got if ok else (self._pids(), _Ahead())
+        return self._result
+
+
+def _docker_part(c: Collectors, early: _Early | None) -> Part:
     """Docker, then the netns ids of its running containers (they need the pids), their
     own namespaces and Docker's. Where the pids can be found without Docker (``/proc``),
-    those reads run while the daemon answers, on a thread of their own."""
+    those reads run while the daemon answers (``early``)."""
     assert c.docker is not None and c.netnsids is not None
     start = time.perf_counter()
-    ahead: Future[_Ahead] | None = None
-    if c.pids is None:
+    if early is None:
         src, data = _timed("docker", c.docker)
     else:
-        pool = ThreadPoolExecutor(max_workers=1)
-        found = pool.submit(c.pids)
-        ahead = pool.submit(_read_ahead, c, found)
-        pool.shutdown(wait=False)
         docker = c.docker
-        src, data = _timed("docker", lambda: docker(known_pids=found.result))
-    early = ahead.result() if ahead is not None else _Ahead()
+        src, data = _timed("docker", lambda: docker(known_pids=early.pids))
+    ahead = early.ahead() if early is not None else _Ahead()
     if data is not None:
-        data.warnings.extend(early.warnings)
-        _netnsids(c, data, early)
-        _docker_namespaces(c, data, early)
-        _read_insides(c, data, early)
+        data.warnings.extend(ahead.warnings)
+        _netnsids(c, data, ahead)
+        _docker_namespaces(c, data, ahead)
+        _read_insides(c, data, ahead)
     src.seconds = time.perf_counter() - start
     return Part(src, data)
 
@@ -292,14 +333,16 @@ def collect_parts(
     """Read the sources ``names`` concurrently."""
     preload_libraries()
     c = (collectors or Collectors()).resolved()
+    wanted = [n for n in SOURCE_NAMES if n in names]
+    # before any thread starts here: the read ahead may be made by a forked child
+    early = _Early(c) if "docker" in wanted and c.pids is not None else None
     jobs: dict[str, Callable[[], Part]] = {
-        "docker": lambda: _docker_part(c),
+        "docker": lambda: _docker_part(c, early),
         "netlink": lambda: _netlink_part(c),
         "firewall": lambda: Part(*_timed("firewall", c.firewall)),  # type: ignore[arg-type]
         "conntrack": lambda: Part(*_timed("conntrack", c.conntrack)),  # type: ignore[arg-type]
         "sysctl": lambda: Part(*_timed("sysctl", c.sysctl)),  # type: ignore[arg-type]
     }
-    wanted = [n for n in SOURCE_NAMES if n in names]
     with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
         futures: dict[str, Future[Part]] = {n: pool.submit(jobs[n]) for n in wanted}
         return {n: futures[n].result() for n in wanted}
