@@ -174,7 +174,9 @@ def _read_ahead(c: Collectors, found: Mapping[str, int]) -> _Ahead:
     ns_src, ids = _timed("netns", lambda: netnsids(pids))
     if ids is not None:
         ahead.netnsids = ids
-    elif ns_src.error:
+    else:
+        # said once; not asked again for these pids
+        ahead.netnsids = dict.fromkeys(pids)
         ahead.warnings.append(f"container network namespaces: {ns_src.error}")
     if c.views_ahead is not None:
         views_ahead = c.views_ahead
