@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -118,23 +119,29 @@ class ThrowawaySshd:
         (self.dir / "authorized_keys").chmod(0o644)
         return self.dir / name
 
-    def ssh_command(self, key: str = "good") -> str:
-        """``NETEXPLORER_SSH`` for a client using key ``key`` (good, bare, stranger)."""
-        config = self.dir / f"ssh_config_{key}"
-        config.write_text(
-            "\n".join(
-                [
-                    "Host *",
-                    f"  IdentityFile {self.dir / key}",
-                    "  IdentitiesOnly yes",
-                    "  IdentityAgent none",
-                    f"  UserKnownHostsFile {self.dir / 'known_hosts'}",
-                    "  StrictHostKeyChecking yes",
-                    "  LogLevel ERROR",
-                    "",
-                ]
-            )
-        )
+    def ssh_command(self, key: str = "good", aliases: Mapping[str, str] | None = None) -> str:
+        """``NETEXPLORER_SSH`` for a client using key ``key`` (good, bare, stranger, or
+        one made by :meth:`key`); ``aliases`` names hosts (``older.nx``) that reach this
+        sshd with another key, so one command can read "hosts" that differ."""
+        config = self.dir / f"ssh_config_{key}_{len(aliases or ())}"
+        lines: list[str] = []
+        for alias, alias_key in (aliases or {}).items():
+            lines += [
+                f"Host {alias}",
+                "  HostName 127.0.0.1",
+                f"  IdentityFile {self.dir / alias_key}",
+            ]
+        lines += [
+            "Host *",
+            f"  IdentityFile {self.dir / key}",
+            "  IdentitiesOnly yes",
+            "  IdentityAgent none",
+            f"  UserKnownHostsFile {self.dir / 'known_hosts'}",
+            "  StrictHostKeyChecking yes",
+            "  LogLevel ERROR",
+            "",
+        ]
+        config.write_text("\n".join(lines))
         return f"ssh -F {config}"
 
     def env(self, key: str = "good") -> dict[str, str]:

@@ -18,9 +18,9 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from typing import BinaryIO
 
+from netexplorer import __version__
 from netexplorer.model import SCHEMA_VERSION, Snapshot
 from netexplorer.remote.protocol import (
     PROTOCOL,
@@ -57,16 +57,7 @@ class Channel:
 
 
 def hello() -> Hello:
-    return Hello(
-        package_version(), PROTOCOL, SCHEMA_VERSION, socket.gethostname(), os.geteuid() == 0
-    )
-
-
-def package_version() -> str:
-    try:
-        return version("netexplorer")
-    except PackageNotFoundError:
-        return "unknown"
+    return Hello(__version__, PROTOCOL, SCHEMA_VERSION, socket.gethostname(), os.geteuid() == 0)
 
 
 def read_requests(

@@ -15,17 +15,21 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from netexplorer import __version__
+from netexplorer.literal import escape_controls
 from netexplorer.model import SCHEMA_VERSION, Snapshot, Source
 from netexplorer.remote.protocol import (
     PROTOCOL,
     AgentError,
     FrameDecoder,
     Hello,
+    Message,
     ProtocolError,
     Read,
     Refresh,
     decode_payload,
     encode,
+    schema_fields,
 )
 from netexplorer.remote.ssh import INSTALL, SshProcess, explain, ssh_command
 from netexplorer.remote.target import Target
@@ -52,13 +56,44 @@ class SessionEnd:
 
 
 def check_hello(target: Target, hello: Hello) -> None:
-    if hello.protocol != PROTOCOL or hello.schema != SCHEMA_VERSION:
-        raise RemoteError(
-            f"{target.label}: its netexplorer {hello.version} speaks protocol "
-            f"{hello.protocol}, snapshot schema {hello.schema}; this one speaks protocol "
-            f"{PROTOCOL}, schema {SCHEMA_VERSION}. Install the same version on both "
-            f"('{INSTALL} --upgrade' on each)."
+    """RemoteError naming what differs, which side is older and the command that makes
+    both the same, unless the agent speaks this protocol and writes snapshots of this
+    shape."""
+    theirs = escape_controls(hello.version)
+    newer: bool | None
+    if hello.protocol != PROTOCOL:
+        newer = hello.protocol > PROTOCOL
+        detail = f"it speaks protocol {hello.protocol}, this one {PROTOCOL}"
+    elif hello.schema != SCHEMA_VERSION:
+        newer = hello.schema > SCHEMA_VERSION
+        detail = f"it writes snapshot schema {hello.schema}, this one reads {SCHEMA_VERSION}"
+    elif hello.fields is None:
+        newer, detail = False, "its snapshots lack fields this one reads (it does not list them)"
+    else:
+        local = set(schema_fields())
+        lacks, extra = sorted(local - set(hello.fields)), sorted(set(hello.fields) - local)
+        if not lacks and not extra:
+            return
+        names = lacks or extra
+        shown = ", ".join(escape_controls(f) for f in names[:4])
+        shown += f" and {len(names) - 4} more" if len(names) > 4 else ""
+        newer = None if lacks and extra else not lacks
+        detail = (
+            f"its snapshots lack {shown}"
+            if lacks
+            else f"its snapshots have fields this one does not read: {shown}"
         )
+    host = target.label
+    if newer:
+        which = "newer than"
+        fix = f"here, '{INSTALL}=={theirs}' (from a checkout: the commit on {host})"
+    else:
+        which = "older than" if newer is False else "another build than"
+        fix = f"on {host}, '{INSTALL}=={__version__}' (from a checkout: this commit)"
+    raise RemoteError(
+        f"{host}: incompatible version: its netexplorer {theirs} is {which} this one "
+        f"({__version__}): {detail}. Install the same version on both: {fix}."
+    )
 
 
 class Session:
@@ -71,29 +106,36 @@ class Session:
         self.decoder = FrameDecoder()
         self.hello: Hello | None = None
 
-    def messages(self) -> list[Hello | Read | AgentError | Refresh]:
-        """The next messages; [] at the end of the session. Raises RemoteError."""
+    def messages(self) -> list[Message]:
+        """The next messages; [] at the end of the session. Raises RemoteError.
+
+        Each frame is decoded only after the one before it was checked: a snapshot of
+        an incompatible agent is never decoded, its hello says why.
+        """
         while True:
             chunk = self.proc.read()
             if not chunk:
                 return []
+            out: list[Message] = []
             try:
-                out = self.decoder.feed(chunk)
+                for payload in self.decoder.payloads(chunk):
+                    message = self.decoder.decode(payload)
+                    if isinstance(message, Hello):
+                        check_hello(self.target, message)
+                        self.hello = message
+                    elif self.hello is None:
+                        raise RemoteError(
+                            f"{self.target.label}: the agent did not say hello first."
+                        )
+                    elif isinstance(message, AgentError):
+                        raise RemoteError(f"{self.target.label}: {message.message}")
+                    out.append(message)
             except ProtocolError as exc:
                 raise RemoteError(
                     f"{self.target.label}: the agent's answer is not netexplorer's protocol "
                     f"({exc}). Check that 'netexplorer' on it is netexplorer ('{INSTALL}')."
                 ) from exc
-            for message in out:
-                if isinstance(message, Hello):
-                    check_hello(self.target, message)
-                    self.hello = message
-                elif self.hello is None:
-                    raise RemoteError(f"{self.target.label}: the agent did not say hello first.")
-                elif isinstance(message, AgentError):
-                    raise RemoteError(f"{self.target.label}: {message.message}")
-            reads = [m for m in out if not isinstance(m, Hello)]
-            if reads or (self.hello is not None and out):
+            if out:
                 return out
 
     def end_reason(self) -> str:

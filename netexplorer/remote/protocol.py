@@ -4,13 +4,18 @@ A frame is ``b"NX"``, the payload's length as a 4-byte big-endian unsigned integ
 then the payload: one UTF-8 JSON object with ``"nx"`` (:data:`PROTOCOL`) and
 ``"type"``. The agent writes:
 
-    hello      {"version", "protocol", "schema", "host", "root"}  first, once
+    hello      {"version", "protocol", "schema", "fields",         first, once
+                "host", "root"}
     snapshot   {"reasons": [str], "snapshot": {...}}              the read (model.as_plain,
                                                                    loaded by snapshot_io)
     error      {"message"}                                        the agent cannot go on
 
 and reads ``refresh`` ``{"reason"}`` (the user pressed r); the end of its input
 stops it.
+
+``fields`` lists every field of the snapshot it writes (:func:`schema_fields`), so a
+laptop finds a remote whose model has other fields under the same ``schema`` number
+(a host running another build) before it reads a snapshot that lacks some of them.
 
 Everything a remote sends is untrusted: :class:`FrameDecoder` bounds the frame
 size, checks every field's type and size, and turns anything else into a
@@ -19,14 +24,16 @@ size, checks every field's type and size, and turns anything else into a
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import struct
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from typing import Any
 
 from netexplorer.literal import escape_controls
 from netexplorer.model import Snapshot, as_plain
-from netexplorer.snapshot_io import snapshot_from_dict
 
 #: version of the framing and the messages; both ends must agree
 PROTOCOL = 1
@@ -37,10 +44,37 @@ MAX_FRAME = 64 * 1024 * 1024
 #: bounds on the small fields of a message
 MAX_TEXT = 4096
 MAX_REASONS = 256
+#: bounds on the hello's field list
+MAX_FIELDS = 4096
+MAX_FIELD_NAME = 200
 
 
 class ProtocolError(Exception):
     """The remote sent something that is not this protocol; the message says what."""
+
+
+@functools.cache
+def schema_fields() -> tuple[str, ...]:
+    """Every field path of :class:`Snapshot` (``containers.endpoints.ipv4``), sorted:
+    the shape of the snapshot this version writes and reads."""
+    out: list[str] = []
+
+    def walk(cls: type, prefix: str, seen: frozenset[type]) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            path = prefix + f.name
+            out.append(path)
+            todo = [hints[f.name]]
+            while todo:
+                tp = todo.pop()
+                if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+                    if tp not in seen:
+                        walk(tp, path + ".", seen | {tp})
+                else:
+                    todo.extend(typing.get_args(tp))
+
+    walk(Snapshot, "", frozenset({Snapshot}))
+    return tuple(sorted(set(out)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +84,9 @@ class Hello:
     schema: int
     host: str
     root: bool
+    #: the snapshot's field paths (:func:`schema_fields`); None from an agent that
+    #: predates them
+    fields: tuple[str, ...] | None = field(default_factory=schema_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +126,7 @@ def encode(message: Message) -> bytes:
                 "version": message.version,
                 "protocol": message.protocol,
                 "schema": message.schema,
+                "fields": None if message.fields is None else list(message.fields),
                 "host": message.host,
                 "root": message.root,
             }
@@ -129,6 +167,17 @@ def _int(doc: dict[str, Any], name: str) -> int:
     return value
 
 
+def _fields(doc: dict[str, Any]) -> tuple[str, ...] | None:
+    value = doc.get("fields")
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_FIELDS:
+        raise ProtocolError(f"field 'fields' is not a list of at most {MAX_FIELDS}")
+    if not all(isinstance(v, str) and len(v) <= MAX_FIELD_NAME for v in value):
+        raise ProtocolError(f"a field name is not a string of at most {MAX_FIELD_NAME} characters")
+    return tuple(value)
+
+
 def decode_payload(payload: bytes) -> Message:
     """One frame's payload as a message, or ProtocolError."""
     try:
@@ -139,11 +188,12 @@ def decode_payload(payload: bytes) -> Message:
         raise ProtocolError(f"a message is not JSON: {_shown(payload)}") from exc
     if not isinstance(doc, dict):
         raise ProtocolError("a message is not a JSON object")
-    if doc.get("nx") != PROTOCOL:
+    kind = doc.get("type")
+    # a hello of any protocol is read (its "protocol" names the version to install)
+    if doc.get("nx") != PROTOCOL and kind != "hello":
         raise ProtocolError(
             f"a message of protocol {escape_controls(repr(doc.get('nx')))[:40]}, not {PROTOCOL}"
         )
-    kind = doc.get("type")
     if kind == "hello":
         root = doc.get("root")
         if not isinstance(root, bool):
@@ -154,6 +204,7 @@ def decode_payload(payload: bytes) -> Message:
             _int(doc, "schema"),
             _text(doc, "host", 255),
             root,
+            _fields(doc),
         )
     if kind == "snapshot":
         reasons = doc.get("reasons")
@@ -161,6 +212,9 @@ def decode_payload(payload: bytes) -> Message:
             raise ProtocolError(f"field 'reasons' is not a list of at most {MAX_REASONS}")
         if not all(isinstance(r, str) and len(r) <= MAX_TEXT for r in reasons):
             raise ProtocolError(f"a reason is not a string of at most {MAX_TEXT} characters")
+        # imported here: the agent, which only encodes, starts without it
+        from netexplorer.snapshot_io import snapshot_from_dict
+
         try:
             snapshot = snapshot_from_dict(doc.get("snapshot"))
         except (ValueError, TypeError, RecursionError) as exc:
@@ -191,11 +245,14 @@ class FrameDecoder:
         """Bytes received that do not make a whole frame yet."""
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> list[Message]:
+    def payloads(self, data: bytes) -> list[bytes]:
+        """The whole frames' payloads ``data`` completes, undecoded (a reader that
+        checks the hello before it decodes a snapshot uses this and
+        :func:`decode_payload`)."""
         if self._failed is not None:
             raise self._failed
         self._buffer += data
-        out: list[Message] = []
+        out: list[bytes] = []
         try:
             while len(self._buffer) >= HEADER.size:
                 magic, size = HEADER.unpack_from(self._buffer)
@@ -211,13 +268,23 @@ class FrameDecoder:
                 end = HEADER.size + size
                 if len(self._buffer) < end:
                     break
-                payload = bytes(self._buffer[HEADER.size : end])
+                out.append(bytes(self._buffer[HEADER.size : end]))
                 del self._buffer[:end]
-                message = decode_payload(payload)
-                if isinstance(message, Read):
-                    self.last_read_payload = payload
-                out.append(message)
         except ProtocolError as exc:
             self._failed = exc
             raise
         return out
+
+    def decode(self, payload: bytes) -> Message:
+        """One payload from :meth:`payloads` as a message (the decoder is spent on error)."""
+        try:
+            message = decode_payload(payload)
+        except ProtocolError as exc:
+            self._failed = exc
+            raise
+        if isinstance(message, Read):
+            self.last_read_payload = payload
+        return message
+
+    def feed(self, data: bytes) -> list[Message]:
+        return [self.decode(p) for p in self.payloads(data)]

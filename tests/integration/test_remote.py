@@ -9,9 +9,11 @@ unreachable host are each produced for real and must be said in words.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -56,21 +58,28 @@ def ssh_env(sshd: ThrowawaySshd, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     return env
 
 
-@pytest.fixture(scope="module")
-def test_user() -> Iterator[str]:
-    """A user without netexplorer in its PATH, whose sudo rule needs a password (no
-    NOPASSWD); removed afterwards."""
-    user = f"nxr{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def made_user(prefix: str, sudo_rule: str) -> Iterator[str]:
+    """A user with a plain /bin/sh (no rc file puts anything in its PATH), no password
+    and ``USER ALL=(root) {sudo_rule}`` in sudoers; removed afterwards."""
+    user = f"{prefix}{uuid.uuid4().hex[:8]}"
     sudoers = Path("/etc/sudoers.d") / user
     subprocess.run(["useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", user], check=True)
     try:
         subprocess.run(["usermod", "-p", "*", user], check=True)  # not locked, no password
-        sudoers.write_text(f"{user} ALL=(root) ALL\n")
+        sudoers.write_text(f"{user} ALL=(root) {sudo_rule}\n")
         sudoers.chmod(0o440)
         yield user
     finally:
         sudoers.unlink(missing_ok=True)
         subprocess.run(["userdel", user], check=False)
+
+
+@pytest.fixture(scope="module")
+def test_user() -> Iterator[str]:
+    """A user without netexplorer in its PATH, whose sudo rule needs a password."""
+    with made_user("nxr", "ALL") as user:
+        yield user
 
 
 def cli(*args: str, ssh: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -113,10 +122,116 @@ def test_remote_snapshot_equals_the_local_one(sshd: ThrowawaySshd, ssh_env: dict
     assert all(s["ok"] for s in rdoc["sources"])
 
 
-def test_docker_host_ssh_is_honoured(sshd: ThrowawaySshd, ssh_env: dict[str, str]) -> None:
-    proc = cli("snapshot", ssh={**ssh_env, "DOCKER_HOST": sshd.url()})
-    assert proc.returncode == 0, proc.stderr
-    assert "test1" in proc.stdout and "docker0" in proc.stdout
+def test_docker_host_and_the_docker_context_are_honoured(
+    sshd: ThrowawaySshd, ssh_env: dict[str, str], tmp_path: Path
+) -> None:
+    """As the Docker CLI does: DOCKER_HOST, else the current context (made by the real
+    ``docker context`` in a private DOCKER_CONFIG). A closed port proves which host
+    was read: its words name it."""
+    closed = f"ssh://root@127.0.0.1:{free_port()}"
+    config = {"DOCKER_CONFIG": str(tmp_path)}
+    for name, url in (("nx-good", sshd.url()), ("nx-closed", closed)):
+        made = subprocess.run(
+            ["docker", "context", "create", name, "--docker", f"host={url}"],
+            env={**os.environ, **config},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+    for how, url in (("DOCKER_HOST", sshd.url()), ("DOCKER_HOST", closed), ("context", "")):
+        env = {**ssh_env, "DOCKER_HOST": url} if how == "DOCKER_HOST" else ssh_env
+        proc = cli("snapshot", ssh={**env, **config, "DOCKER_CONTEXT": "nx-good"})
+        assert proc.returncode == (5 if url == closed else 0), proc.stderr
+        if url == closed:
+            assert f"{closed[6:]}: unreachable" in proc.stderr
+        else:
+            assert "test1" in proc.stdout and "docker0" in proc.stdout
+    for name, code in (("nx-closed", 5), ("nx-good", 0)):
+        used = subprocess.run(
+            ["docker", "context", "use", name],
+            env={**os.environ, **config},
+            capture_output=True,
+            check=False,
+        )
+        assert used.returncode == 0, used.stderr
+        assert json.loads((tmp_path / "config.json").read_text())["currentContext"] == name
+        proc = cli("snapshot", ssh={**ssh_env, **config})
+        assert proc.returncode == code, proc.stderr
+        assert ("unreachable" in proc.stderr) == (code == 5)
+
+
+def without_counters(doc: Any) -> Any:
+    """A JSON document without packet and byte counters (they move between two reads)."""
+    if isinstance(doc, dict):
+        return {
+            k: without_counters(v)
+            for k, v in doc.items()
+            if k not in ("packets", "bytes", "delta_packets", "delta_bytes")
+        }
+    if isinstance(doc, list):
+        return [without_counters(v) for v in doc]
+    if isinstance(doc, str):
+        return re.sub(r" · \d+ pkts$", "", doc)  # a NAT rule's label on the map
+    return doc
+
+
+def remote_and_local(sshd: ThrowawaySshd, ssh_env: dict[str, str], *args: str) -> tuple[Any, Any]:
+    """``netexplorer ARGS`` over ssh and here, as JSON without counters, from a moment
+    the host held still (a local read before and after the remote one agree: other
+    work on the shared lab starts and stops containers)."""
+    for _ in range(4):
+        before = cli(*args, ssh=ssh_env)
+        remote = cli(*args, "--host", sshd.url(), ssh=ssh_env)
+        after = cli(*args, ssh=ssh_env)
+        assert remote.returncode == after.returncode, remote.stderr + after.stderr
+        docs = [without_counters(json.loads(p.stdout)) for p in (before, remote, after)]
+        if docs[0] == docs[2]:
+            return docs[1], docs[2]
+    pytest.fail("the host kept changing while it was read")
+
+
+def steady_part(doc: dict[str, Any], moving: set[str]) -> dict[str, Any]:
+    """A map without the nodes in ``moving`` and their edges."""
+    return {
+        **doc,
+        "nodes": [n for n in doc["nodes"] if n["id"] not in moving],
+        "edges": [e for e in doc["edges"] if not {e["from"], e["to"]} & moving],
+    }
+
+
+def test_map_over_ssh_equals_the_local_map(sshd: ThrowawaySshd, ssh_env: dict[str, str]) -> None:
+    """Compared where the host held still: containers that other work on the shared
+    lab started or removed between a local read before and one after the remote read
+    are left out (on an idle lab, nothing is)."""
+    args = ("map", "--format", "json")
+    before, remote, after = (
+        without_counters(json.loads(cli(*args, *h, ssh=ssh_env).stdout))
+        for h in ((), ("--host", sshd.url()), ())
+    )
+    changed = [n for n in before["nodes"] if n not in after["nodes"]]
+    changed += [n for n in after["nodes"] if n not in before["nodes"]]
+    moving = {n["id"] for n in changed}
+    assert all(n["kind"] == "container" and "nx" in n["label"] for n in changed), changed
+    assert len(moving) < len(after["nodes"]) // 4
+    local = steady_part(after, moving)
+    kinds = {n["kind"] for n in local["nodes"]}
+    assert {"container", "network", "nat", "internet"} <= kinds
+    test1 = next(n for n in local["nodes"] if n["label"].startswith("test1\n"))
+    veth = gt.host_veth_of("test1")["ifname"]
+    assert any(e["from"] == test1["id"] and e["label"] == veth for e in local["edges"])
+    assert steady_part(remote, moving) == local
+
+
+def test_path_over_ssh_equals_the_local_path(sshd: ThrowawaySshd, ssh_env: dict[str, str]) -> None:
+    remote, local = remote_and_local(sshd, ssh_env, "path", "test1", "internet", "--json")
+    assert local["packet"]["src"] == gt.container_ips("test1")["bridge"]
+    assert any(gt.host_veth_of("test1")["ifname"] in h["title"] for h in local["hops"])
+    assert remote == local
+    tcp = ("path", "test1", "web", "--proto", "tcp", "--port", "80", "--json")
+    remote, local = remote_and_local(sshd, ssh_env, *tcp)
+    assert local["hops"][-1]["kind"] == "deliver"
+    assert remote == local
 
 
 def test_wrong_key_is_authentication_refused(sshd: ThrowawaySshd) -> None:
