@@ -77,6 +77,20 @@ def _add_host_options(parser: argparse.ArgumentParser, top: bool) -> None:
     )
 
 
+def _add_read_options(parser: argparse.ArgumentParser, snapshot_file: bool = True) -> None:
+    """What a subcommand reads: a remote host (:func:`_add_host_options`) or, with
+    ``snapshot_file``, ``--snapshot FILE`` instead of the live host."""
+    _add_host_options(parser, top=False)
+    if snapshot_file:
+        parser.add_argument(
+            "--snapshot",
+            metavar="FILE",
+            default=argparse.SUPPRESS,
+            help="read a snapshot file (netexplorer snapshot --json -o FILE) instead of the "
+            "live host",
+        )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netexplorer",
@@ -105,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_host_options(parser, top=True)
     sub = parser.add_subparsers(dest="command")
     snap = sub.add_parser("snapshot", help="collect the host once and print it")
-    _add_host_options(snap, top=False)
+    _add_read_options(snap, snapshot_file=False)
     snap.add_argument("--json", action="store_true", help="print the correlated snapshot as JSON")
     snap.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     doc = sub.add_parser(
@@ -117,13 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         "when healthy; exit 3 when a problem is found.",
     )
     doc.add_argument("--json", action="store_true", help="print the findings as JSON")
-    _add_host_options(doc, top=False)
-    doc.add_argument(
-        "--snapshot",
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="check a snapshot file instead of the live host",
-    )
+    _add_read_options(doc)
     mp = sub.add_parser(
         "map",
         help="draw how containers, veths, bridges and NAT connect (text, dot, mermaid, json)",
@@ -134,13 +142,7 @@ def _parser() -> argparse.ArgumentParser:
         "nodes and edges.",
     )
     mp.add_argument("--format", choices=FORMATS, default="text", help="output format")
-    _add_host_options(mp, top=False)
-    mp.add_argument(
-        "--snapshot",
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="draw a snapshot file instead of the live host",
-    )
+    _add_read_options(mp)
     path = sub.add_parser(
         "path",
         help="follow one packet from SRC to DST hop by hop (exit 3 when not delivered)",
@@ -155,13 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     path.add_argument("--proto", choices=("icmp", "tcp", "udp"), default="icmp")
     path.add_argument("--port", type=int, metavar="N", help="destination port (tcp, udp)")
     path.add_argument("--json", action="store_true", help="print the path as JSON")
-    _add_host_options(path, top=False)
-    path.add_argument(
-        "--snapshot",
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="follow the path in a snapshot file instead of the live host",
-    )
+    _add_read_options(path)
     agent = sub.add_parser(
         "agent",
         help="the collector a remote session runs (netexplorer --host starts it over ssh)",
@@ -278,26 +274,10 @@ def _snapshot(args: argparse.Namespace, targets: list[Target]) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, targets: list[Target]) -> int:
-    from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
-
     if len(targets) > 1:
         return _doctor_hosts(args, targets)
-    if targets:
-        remote = _read_remote(args, targets[0])
-        return EXIT_REMOTE if remote is None else _doctor_one(args, remote)
-    if args.snapshot or args.demo:
-        from netexplorer.ui.sources import demo_path
-
-        try:
-            snap = load_snapshot(args.snapshot or demo_path())
-        except SnapshotFileError as exc:
-            print(f"netexplorer: {exc}", file=sys.stderr)
-            return EXIT_FILE
-    else:
-        from netexplorer.collect.snapshot import collect_snapshot
-
-        snap = collect_snapshot()
-    return _doctor_one(args, snap)
+    snap = _read_one(args, targets)
+    return snap if isinstance(snap, int) else _doctor_one(args, snap)
 
 
 def _doctor_one(args: argparse.Namespace, snap: Snapshot) -> int:
@@ -373,17 +353,26 @@ def _read(args: argparse.Namespace, targets: list[Target]) -> Snapshot | None:
     return collect_snapshot()
 
 
-def cmd_map(args: argparse.Namespace, targets: list[Target]) -> int:
-    from netexplorer.correlate import correlate
-    from netexplorer.map.export import export
-    from netexplorer.map.model import build_map
-
+def _read_one(args: argparse.Namespace, targets: list[Target]) -> Snapshot | int:
+    """:func:`_read` for a subcommand that reads one host, or its exit code after
+    saying why not."""
     if len(targets) > 1:
         print(f"netexplorer: {args.command} reads one host; give one --host", file=sys.stderr)
         return EXIT_USAGE
     snap = _read(args, targets)
     if snap is None:
         return EXIT_REMOTE if targets else EXIT_FILE
+    return snap
+
+
+def cmd_map(args: argparse.Namespace, targets: list[Target]) -> int:
+    from netexplorer.correlate import correlate
+    from netexplorer.map.export import export
+    from netexplorer.map.model import build_map
+
+    snap = _read_one(args, targets)
+    if isinstance(snap, int):
+        return snap
     sys.stdout.write(export(build_map(snap, correlate(snap)), args.format))
     failed = [s for s in snap.sources if not s.ok]
     for s in failed:
@@ -396,12 +385,9 @@ def cmd_path(args: argparse.Namespace, targets: list[Target]) -> int:
     from netexplorer.path import UnknownName, trace_path
     from netexplorer.path.report import path_to_json, path_to_text
 
-    if len(targets) > 1:
-        print(f"netexplorer: {args.command} reads one host; give one --host", file=sys.stderr)
-        return EXIT_USAGE
-    snap = _read(args, targets)
-    if snap is None:
-        return EXIT_REMOTE if targets else EXIT_FILE
+    snap = _read_one(args, targets)
+    if isinstance(snap, int):
+        return snap
     corr = correlate(snap)
     try:
         result = trace_path(snap, corr, args.src, args.dst, args.proto, args.port)
