@@ -3,6 +3,7 @@ about the time of the slowest one."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,13 +23,17 @@ class HostRead:
     target: Target
     snapshot: Snapshot | None
     error: str | None = None
+    #: from the start of the ssh session to the read decoded (or the error)
+    seconds: float = 0.0
 
 
 def read_host(target: Target, sudo: bool, env: Mapping[str, str] | None = None) -> HostRead:
+    start = time.perf_counter()
     try:
-        return HostRead(target, read_once(target, sudo, env))
+        snapshot, error = read_once(target, sudo, env), None
     except RemoteError as exc:
-        return HostRead(target, None, str(exc))
+        snapshot, error = None, str(exc)
+    return HostRead(target, snapshot, error, time.perf_counter() - start)
 
 
 def read_hosts(
