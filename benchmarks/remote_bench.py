@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from benchmarks.sshd import ThrowawaySshd, descendants
@@ -54,21 +55,16 @@ class Cpu:
 
 @dataclass
 class RemoteResult:
-    singles: list[float] = field(default_factory=list)
-    together: list[float] = field(default_factory=list)
-    #: the slowest host's own time inside each concurrent run
-    within: list[float] = field(default_factory=list)
+    """Seconds by series: ``single`` (each host alone), ``together`` (the 10 at once),
+    ``within`` (the slowest host's own time inside a run at once), ``busy`` (share of
+    this machine's CPU time busy during a run at once), and the CPU seconds of
+    ``agent`` (``netexplorer agent --once`` run here without ssh), ``imports`` (its
+    start-up imports) and ``decode`` (one read decoded in this process)."""
+
+    series: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    #: CPU per connection: ``single`` alone, ``together`` in a run at once (total / HOSTS)
+    cpu: defaultdict[str, list[Cpu]] = field(default_factory=lambda: defaultdict(list))
     failures: list[str] = field(default_factory=list)
-    #: share of this machine's CPU time that was busy while the 10 ran at once
-    busy: list[float] = field(default_factory=list)
-    #: per connection: alone, and in the concurrent runs (their total / HOSTS)
-    cpu_single: list[Cpu] = field(default_factory=list)
-    cpu_together: list[Cpu] = field(default_factory=list)
-    #: ``netexplorer agent --once`` run here without ssh: all of it, its imports
-    agent_cpu: list[float] = field(default_factory=list)
-    import_cpu: list[float] = field(default_factory=list)
-    #: decoding one read (the frames the agent wrote) in this process
-    decode_cpu: list[float] = field(default_factory=list)
     read_bytes: int = 0
     load: tuple[str, str] = ("", "")
 
@@ -131,14 +127,14 @@ def measure_agent(result: RemoteResult, env: dict[str, str]) -> None:
         env=env,
         check=False,
     )
-    result.agent_cpu.append(children_cpu() - before)
+    result.series["agent"].append(children_cpu() - before)
     before = children_cpu()
     subprocess.run([sys.executable, "-c", AGENT_IMPORTS], env=env, check=False)
-    result.import_cpu.append(children_cpu() - before)
+    result.series["imports"].append(children_cpu() - before)
     result.read_bytes = len(run.stdout)
     start = time.thread_time()
     FrameDecoder().feed(run.stdout)
-    result.decode_cpu.append(time.thread_time() - start)
+    result.series["decode"].append(time.thread_time() - start)
 
 
 def measure_remote(repeats: int, hosts: int = HOSTS) -> RemoteResult:
@@ -153,19 +149,19 @@ def measure_remote(repeats: int, hosts: int = HOSTS) -> RemoteResult:
                 meter.start()
                 t0 = time.perf_counter()
                 read = read_host(target, False, env)
-                result.singles.append(time.perf_counter() - t0)
-                result.cpu_single.append(meter.stop(1))
+                result.series["single"].append(time.perf_counter() - t0)
+                result.cpu["single"].append(meter.stop(1))
                 if read.error:
                     result.failures.append(read.error)
             meter.start()
             b0, c0 = cpu_times()
             t0 = time.perf_counter()
             reads = read_hosts(targets, False, env)
-            result.together.append(time.perf_counter() - t0)
+            result.series["together"].append(time.perf_counter() - t0)
             b1, c1 = cpu_times()
-            result.cpu_together.append(meter.stop(hosts))
-            result.busy.append((b1 - b0) / max(1.0, c1 - c0))
-            result.within.append(max(r.seconds for r in reads))
+            result.cpu["together"].append(meter.stop(hosts))
+            result.series["busy"].append((b1 - b0) / max(1.0, c1 - c0))
+            result.series["within"].append(max(r.seconds for r in reads))
             result.failures += [r.error for r in reads if r.error]
     result.load = (result.load[0], _load())
     return result
@@ -188,18 +184,19 @@ def remote_section(
 ) -> tuple[list[str], list[tuple[str, str, str, str]]]:
     """The report's section and its rows of the targets table."""
     cpus = os.cpu_count() or 1
-    slowest = max(r.singles) if r.singles else 0.0
-    median_single = _median(r.singles)
-    together = _median(r.together)
-    within = _median(r.within)
+    singles = r.series["single"]
+    slowest = max(singles) if singles else 0.0
+    median_single = _median(singles)
+    together = _median(r.series["together"])
+    within = _median(r.series["within"])
     ratio = together / slowest if slowest else 0.0
     ok = not r.failures and ratio <= ratio_max
-    busy = _median(r.busy)
-    remote_1 = _median([c.remote for c in r.cpu_single])
-    local_1 = _median([c.local for c in r.cpu_single])
-    remote_n = _median([c.remote for c in r.cpu_together])
-    local_n = _median([c.local for c in r.cpu_together])
-    agent, imports, decode = _median(r.agent_cpu), _median(r.import_cpu), _median(r.decode_cpu)
+    busy = _median(r.series["busy"])
+    remote_1 = _median([c.remote for c in r.cpu["single"]])
+    local_1 = _median([c.local for c in r.cpu["single"]])
+    remote_n = _median([c.remote for c in r.cpu["together"]])
+    local_n = _median([c.local for c in r.cpu["together"]])
+    agent, imports, decode = (_median(r.series[k]) for k in ("agent", "imports", "decode"))
     floor = HOSTS * (remote_n + local_n) / cpus
     over_floor = together / floor if floor else 0.0
     lines = [
