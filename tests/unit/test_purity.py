@@ -2,9 +2,9 @@
 
 Every recorded snapshot (the lab, the network modes, the kernel VM's children, the
 fault recordings, the demo) and a synthetic 1,000-container one is loaded, copied,
-correlated, diagnosed, written as JSON, analysed, drawn as a map and traced; after
-each step the read is compared with the copy field by field, and every object in
-it must still be the one it was (:mod:`read_compare`). A live read of the lab gets
+correlated, diagnosed, written as JSON, analysed, drawn as a map, traced and made
+into the panes' rows; after each step the read is compared with the copy field by
+field, and every object in it must still be the one it was (:mod:`read_compare`). A live read of the lab gets
 the same check in tests/integration/test_purity_live.py.
 """
 
@@ -56,6 +56,18 @@ def paths(read: Snapshot) -> Callable[[Snapshot], object]:
     return run
 
 
+def pane_rows(read: Snapshot) -> None:
+    """The table panes' rows, as the app's worker makes them from an analysis."""
+    from netexplorer.ui.panes.bridges import BridgesPane
+    from netexplorer.ui.panes.containers import ContainersPane
+    from netexplorer.ui.panes.interfaces import InterfacesPane
+    from netexplorer.ui.panes.rules import RulesPane
+
+    result = analyse(read)
+    for pane in (ContainersPane(), InterfacesPane(), BridgesPane(), RulesPane()):
+        pane.prepare(result)
+
+
 @pytest.mark.parametrize("path", reads())
 def test_correlation_and_doctor_leave_the_read_unchanged(path: Path) -> None:
     read = load_snapshot(path)
@@ -66,6 +78,7 @@ def test_correlation_and_doctor_leave_the_read_unchanged(path: Path) -> None:
         "analyse": analyse,
         "build_map": lambda r: build_map(r, correlate(r)),
         "trace_path": paths(read),
+        "pane_rows": pane_rows,
     }
     for name, step in steps.items():
         assert changes_by(read, step) == [], name
