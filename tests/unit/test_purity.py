@@ -4,8 +4,8 @@ Every recorded snapshot (the lab, the network modes, the kernel VM's children, t
 fault recordings, the demo) and a synthetic 1,000-container one is loaded, copied,
 correlated, diagnosed, written as JSON, analysed, drawn as a map, traced and made
 into the panes' rows; after each step the read is compared with the copy field by
-field, and every object in it must still be the one it was (:mod:`read_compare`). A live read of the lab gets
-the same check in tests/integration/test_purity_live.py.
+field, and every object in it must still be the one it was (:mod:`read_compare`).
+A live read of the lab gets the same check in tests/integration/test_purity_live.py.
 """
 
 from __future__ import annotations
