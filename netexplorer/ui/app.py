@@ -614,11 +614,14 @@ class NetExplorerApp(App[int]):
                 text.append(" · ".join(counts))
         if note:
             text.append(f"  {note}", style="italic")
-        self.query_one("#status", Static).update(text)
+        # one line across the screen: its size never changes, so no layout
+        self.query_one("#status", Static).update(text, layout=False)
         for p in self.table_panes:
             n = len(p.table.marked())
             label = f"{p.number} {p.short}" + (f" ●{n}" if n else "")
-            self.query_one(f"#tab-{p.pane_id}", Tab).label = label
+            tab = self.query_one(f"#tab-{p.pane_id}", Tab)
+            if tab.label_text != label:
+                tab.label = label
 
     def _focused_table_pane(self) -> TablePane | None:
         return next((p for p in self.table_panes if p.table.has_focus), None)

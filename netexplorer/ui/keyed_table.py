@@ -125,6 +125,8 @@ class KeyedTable(ScrollView, can_focus=True):
         #: row key -> its row drawn (not under the cursor), the table's whole width
         self._strips: dict[str, Strip] = {}
         self._header: Strip | None = None
+        #: the widget's own style (its background and colour), once per style change
+        self._plain_style: Style | None = None
         self._related: frozenset[str] = frozenset()
         self._selected: str | None = None
         self._cursor = 0
@@ -346,6 +348,14 @@ class KeyedTable(ScrollView, can_focus=True):
         super().notify_style_update()
         self._strips = {}
         self._header = None
+        self._plain_style = None
+
+    @property
+    def plain_style(self) -> Style:
+        """The widget's style (``rich_style`` walks every ancestor: kept)."""
+        if self._plain_style is None:
+            self._plain_style = self.rich_style
+        return self._plain_style
 
     # ------------------------------------------------------------------ drawing
     def _line(self, cells: Sequence[Text], style: Style, glyph: str, glyph_style: Style) -> Strip:
@@ -374,7 +384,7 @@ class KeyedTable(ScrollView, can_focus=True):
             names, glyph = ["keyed-table--linked"], LINKED_GLYPH
         if under_cursor:
             names.append("keyed-table--cursor")
-        style = self.rich_style
+        style = self.plain_style
         for name in names:
             style += self.get_component_rich_style(name, partial=True)
         glyph_style = style
@@ -387,7 +397,7 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self.plain_style
         if y == 0:
             if self._header is None:
                 style = base + self.get_component_rich_style("keyed-table--header", partial=True)
