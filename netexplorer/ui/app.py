@@ -54,7 +54,7 @@ from netexplorer.ui.screens.doctor import DoctorScreen
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
 from netexplorer.ui.screens.map import MapScreen
 from netexplorer.ui.screens.path import DestinationScreen, PathScreen
-from netexplorer.ui.search import SearchBar, find
+from netexplorer.ui.search import Matches, SearchBar, find
 from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source, remote_source
 
 
@@ -214,8 +214,7 @@ class NetExplorerApp(App[int]):
         self.zoomed = False
         self._jumps: list[tuple[str, str]] = []
         self._jump_at = -1
-        self._matches: list[tuple[str, str]] = []
-        self._match_at = -1
+        self._matches: Matches[tuple[str, str]] = Matches()
         self.table_panes: list[TablePane] = [
             ContainersPane(),
             InterfacesPane(),
@@ -526,7 +525,7 @@ class NetExplorerApp(App[int]):
         view = self.views[host]
         self.source, self.feed, self.failure = view.source, self.feeds[host], view.failure
         self.selected = self.selected_pane = None
-        self._jumps, self._matches = [], []
+        self._jumps, self._matches = [], Matches()
         result = view.analysis if view.analysis is not None else analyse(Snapshot())
         self.analysis = view.analysis
         self.snapshot = view.analysis.read if view.analysis is not None else None
@@ -759,7 +758,7 @@ class NetExplorerApp(App[int]):
     def _search(self, event: Input.Submitted) -> None:
         self.query_one(SearchBar).display = False
         candidates = [(p.pane_id, p.search_texts()) for p in self.table_panes]
-        self._matches, self._match_at = find(event.value, candidates), -1
+        self._matches = Matches(find(event.value, candidates))
         if not self._matches:
             self.action_focus_pane(self.active_pane)
             self._show_status(f"no match for '{plain(event.value)}'")
@@ -767,14 +766,14 @@ class NetExplorerApp(App[int]):
         self.action_next_match()
 
     def action_next_match(self) -> None:
-        if not self._matches:
+        found = self._matches.next()
+        if found is None:
             return
-        self._match_at = (self._match_at + 1) % len(self._matches)
-        pane_id, key = self._matches[self._match_at]
+        pane_id, key = found
         self._go(pane_id, key)
         self.select(key, pane_id)
-        if len(self._matches) > 1:
-            self._show_status(f"match {self._match_at + 1}/{len(self._matches)} (n: next)")
+        if note := self._matches.note():
+            self._show_status(note)
 
     # ------------------------------------------------------------------ screens
     def action_help(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from textual.binding import Binding
 from textual.widgets import Input
@@ -57,6 +58,32 @@ def find(query: str, candidates: Candidates) -> list[tuple[str, str]]:
             if rank is not None:
                 found.append((rank, pane_no, row_no, pane_id, row.key))
     return [(pane_id, key) for *_, pane_id, key in sorted(found)]
+
+
+T = TypeVar("T")
+
+
+class Matches(Generic[T]):
+    """A search's matches, visited in turn (``n``)."""
+
+    def __init__(self, found: Sequence[T] = ()) -> None:
+        self.found = list(found)
+        self.at = -1
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def next(self) -> T | None:
+        """The next match (after the last, the first again); None when there is none."""
+        if not self.found:
+            return None
+        self.at = (self.at + 1) % len(self.found)
+        return self.found[self.at]
+
+    def note(self) -> str:
+        """``match 2/5 (n: next)`` when there are several, else nothing."""
+        n = len(self.found)
+        return f"match {self.at + 1}/{n} (n: next)" if n > 1 else ""
 
 
 class SearchBar(Input):

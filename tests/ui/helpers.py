@@ -45,6 +45,15 @@ async def ready(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+async def search(pilot: Pilot[Any], text: str) -> None:
+    """Wait for the first read, then search ``text`` (``/text Enter``) and let the
+    selection land."""
+    await ready(pilot)
+    await pilot.press("slash", *text, "enter")
+    await pilot.pause()
+    await pilot.pause()
+
+
 def pane(app: NetExplorerApp, pane_id: str) -> TablePane:
     found = app.pane(pane_id)
     assert isinstance(found, TablePane)

@@ -26,6 +26,7 @@ from .helpers import (
     demo,
     pane,
     ready,
+    search,
 )
 
 
@@ -95,9 +96,7 @@ async def test_new_snapshot_updates_rows_by_difference_keeping_cursor() -> None:
     snap = demo()
     app = app_over(snap)
     async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"test2", "enter")
-        await pilot.pause()
+        await search(pilot, "test2")
         table = pane(app, "containers").table
         test2 = container(snap, "test2").key
         assert table.cursor_key == test2
@@ -286,9 +285,7 @@ async def test_each_read_is_analysed_once_in_a_worker_never_on_the_ui_thread(
     monkeypatch.setattr(analysis, "correlate", counted)
     app = app_over(demo())
     async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"test1", "enter")
-        await pilot.pause()
+        await search(pilot, "test1")
         await pilot.press("d", "escape")
         await pilot.pause()
     assert len(threads) == 1

@@ -17,6 +17,7 @@ from .helpers import (
     marked,
     pane,
     ready,
+    search,
     wiring,
 )
 
@@ -31,9 +32,7 @@ async def test_search_test1_marks_its_veth_port_and_masquerade_rule() -> None:
     veth = wiring(snap, test1.endpoints[0]).host_veth
     app = app_over(snap)
     async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"test1", "enter")
-        await pilot.pause()
+        await search(pilot, "test1")
         assert app.selected == test1.key
         assert marked(app, "containers") == {"test1"}
         assert marked(app, "interfaces") == {veth}
@@ -46,9 +45,7 @@ async def test_search_test1_marks_its_veth_port_and_masquerade_rule() -> None:
 async def test_container_with_published_port_marks_its_dnat_rule() -> None:
     app = app_over(demo())
     async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"web", "enter")
-        await pilot.pause()
+        await search(pilot, "web")
         rules = marked(app, "rules")
         assert any("-j DNAT --to-destination 172.17.0.4:80" in r for r in rules)
         assert any(r.startswith(_masquerade("172.17.0.0/16")) for r in rules)
@@ -128,9 +125,7 @@ async def test_g_cycles_through_linked_items_keeping_the_selection() -> None:
     test1 = container(snap, "test1")
     app = app_over(snap)
     async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"test1", "enter")
-        await pilot.pause()
+        await search(pilot, "test1")
         visits = []
         for _ in range(4):
             await pilot.press("g")
@@ -238,9 +233,7 @@ async def test_ipvlan_container_and_its_parent_interface_mark_each_other() -> No
     parent = next(i for i in snap.interfaces if i.name == wiring(snap, ipvlan.endpoints[0]).parent)
     app = app_over(snap)
     async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"nxr-ipvlan-l3", "enter")
-        await pilot.pause()
+        await search(pilot, "nxr-ipvlan-l3")
         assert app.selected == ipvlan.key
         # no veth and no bridge port: the parent interface is the host end
         assert marked(app, "interfaces") == {parent.name}

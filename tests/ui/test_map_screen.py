@@ -34,6 +34,7 @@ from .helpers import (
     demo,
     marked,
     ready,
+    search,
     wiring,
 )
 
@@ -57,9 +58,7 @@ async def open_map(pilot: Pilot[Any]) -> None:
 
 
 async def lab_map_test1(pilot: Pilot[Any]) -> None:
-    await ready(pilot)
-    await pilot.press("slash", *"test1", "enter")
-    await pilot.pause()
+    await search(pilot, "test1")
     await open_map(pilot)
 
 
@@ -106,9 +105,7 @@ async def test_moving_on_the_map_selects_in_the_panes() -> None:
     snap = demo()
     app = app_over(snap)
     async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"test1", "enter")
-        await pilot.pause()
+        await search(pilot, "test1")
         await open_map(pilot)
         view = map_of(app).view
         assert view.cursor_key == container(snap, "test1").key
@@ -184,9 +181,7 @@ async def test_a_new_snapshot_keeps_the_selection() -> None:
     snap = demo()
     app = app_over(snap)
     async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"test2", "enter")
-        await pilot.pause()
+        await search(pilot, "test2")
         await open_map(pilot)
         screen = map_of(app)
         test2 = container(snap, "test2").key

@@ -23,7 +23,7 @@ from netexplorer.snapshot_io import load_snapshot
 from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.screens.path import DestinationScreen, PathScreen, hop_key
 
-from .helpers import NARROW, WIDE, app_over, container, marked, pane, ready
+from .helpers import NARROW, WIDE, app_over, container, marked, pane, search
 
 #: every network mode, with the sysctls the path engine reads (tests/recorded/modes)
 HEALTHY = Path(__file__).resolve().parents[1] / "recorded" / "modes" / "healthy.snapshot.json"
@@ -33,13 +33,16 @@ def healthy() -> Snapshot:
     return load_snapshot(HEALTHY)
 
 
-async def open_path(pilot: Pilot[Any], source: str, destination: str) -> None:
-    """Search ``source``, press p, type ``destination``, Enter, wait for the trace."""
-    await ready(pilot)
-    await pilot.press("slash", *source, "enter")
-    await pilot.pause()
+async def ask_path(pilot: Pilot[Any], source: str) -> None:
+    """Search ``source`` (selecting it), press p."""
+    await search(pilot, source)
     await pilot.press("p")
     await pilot.pause()
+
+
+async def open_path(pilot: Pilot[Any], source: str, destination: str) -> None:
+    """From ``source``, type ``destination``, Enter, wait for the trace."""
+    await ask_path(pilot, source)
     await pilot.press(*destination, "enter")
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
@@ -73,11 +76,7 @@ def test_path_screen(snap_compare: Any, scene: str, size: tuple[int, int]) -> No
 async def test_the_destination_prompt_completes_names() -> None:
     app = app_over(healthy())
     async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"test1", "enter")
-        await pilot.pause()
-        await pilot.press("p")
-        await pilot.pause()
+        await ask_path(pilot, "test1")
         assert isinstance(app.screen, DestinationScreen)
         assert {"test2", "web", "host", "internet", "host:8080"} <= set(app.screen.names)
         await pilot.press(*"inter")
@@ -93,11 +92,7 @@ async def test_the_destination_prompt_completes_names() -> None:
 async def test_p_without_a_container_says_so() -> None:
     app = app_over(healthy())
     async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"docker0", "enter")
-        await pilot.pause()
-        await pilot.press("p")
-        await pilot.pause()
+        await ask_path(pilot, "docker0")
         assert not isinstance(app.screen, DestinationScreen)
 
 

@@ -19,7 +19,7 @@ from netexplorer.model import Snapshot
 from netexplorer.snapshot_io import load_snapshot
 from netexplorer.ui.app import NetExplorerApp, create_app
 
-from .helpers import BROKEN, NARROW, NO_DOCKER, NO_ROOT, WIDE, cursor_to, demo, ready
+from .helpers import BROKEN, NARROW, NO_DOCKER, NO_ROOT, WIDE, cursor_to, demo, ready, search
 
 SIZES = pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x45"])
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
@@ -34,9 +34,7 @@ async def start(pilot: Pilot[Any]) -> None:
 
 
 async def select_test1(pilot: Pilot[Any]) -> None:
-    await ready(pilot)
-    await pilot.press("slash", *"test1", "enter")
-    await pilot.pause()
+    await search(pilot, "test1")
 
 
 async def rule_selected(pilot: Pilot[Any]) -> None:

@@ -6,10 +6,7 @@ the terminal shows after scrolling, not from the rows a table holds.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from textual.pilot import Pilot
 
 from netexplorer.naming import copy_text
 from netexplorer.rule_summary import summary
@@ -18,7 +15,7 @@ from netexplorer.ui.keyed_table import LINKED_GLYPH, SELECTED_GLYPH
 from netexplorer.ui.layout import DETAILS_MIN
 from netexplorer.ui.panes.base import KeyedTableWithJump, TablePane
 
-from .helpers import app_over, container, demo, pane, ready, wiring
+from .helpers import app_over, container, demo, pane, ready, search, wiring
 
 
 def on_screen(table_pane: TablePane) -> str:
@@ -31,13 +28,6 @@ def on_screen(table_pane: TablePane) -> str:
 
 def marked_line(text: str, needle: str, glyph: str = LINKED_GLYPH) -> bool:
     return any(line.lstrip().startswith(glyph) and needle in line for line in text.splitlines())
-
-
-async def search(pilot: Pilot[Any], name: str) -> None:
-    await ready(pilot)
-    await pilot.press("slash", *name, "enter")
-    await pilot.pause()
-    await pilot.pause()
 
 
 @pytest.mark.parametrize("size", [(100, 30), (120, 40)], ids=["100x30", "120x40"])

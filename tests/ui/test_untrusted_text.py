@@ -5,7 +5,7 @@ from __future__ import annotations
 from netexplorer.model import Snapshot
 from netexplorer.ui.safe_text import escape_controls, plain, safe
 
-from .helpers import NARROW, WIDE, app_over, container, demo, pane, ready, wiring
+from .helpers import NARROW, WIDE, app_over, container, demo, pane, ready, search, wiring
 
 MARKUP = "[red]x[/red]"
 ESCAPE = "\x1b[31mevil"
@@ -82,9 +82,7 @@ async def test_hostile_names_render_literally_and_without_escape_bytes() -> None
 async def test_hostile_names_in_the_narrow_layout_and_tab_labels() -> None:
     app = app_over(hostile())
     async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"evil", "enter")
-        await pilot.pause()
+        await search(pilot, "evil")
         screen = app.export_screenshot()
         assert "\x1b" not in screen
         assert SHOWN_ESCAPE in screen

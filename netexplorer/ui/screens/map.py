@@ -31,7 +31,7 @@ from netexplorer.map.layout import Drawing, default_folded, draw, neighbour, sea
 from netexplorer.map.model import HostMap, build_map
 from netexplorer.model import KIND_NAMES
 from netexplorer.ui.safe_text import plain
-from netexplorer.ui.search import find, search_row
+from netexplorer.ui.search import Matches, find, search_row
 
 if TYPE_CHECKING:
     from netexplorer.ui.app import NetExplorerApp
@@ -178,8 +178,7 @@ class MapScreen(Screen[None]):
         self.folded: frozenset[str] = frozenset()
         #: buses folded or opened by hand, kept across snapshots
         self._touched: dict[str, bool] = {}
-        self._matches: list[str] = []
-        self._match_at = -1
+        self._matches: Matches[str] = Matches()
         #: the buses to open to show an item (a search match, a pane's selection)
         self._opens: dict[str, tuple[str, ...]] = {}
         self.note = ""
@@ -328,8 +327,9 @@ class MapScreen(Screen[None]):
             return
         rows = search_rows(self.hmap)
         candidates = [("map", [search_row(key, texts) for key, texts, _ in rows])]
-        self._matches = list(dict.fromkeys(key for _, key in find(event.value, candidates)))
-        self._match_at = -1
+        self._matches = Matches(
+            list(dict.fromkeys(key for _, key in find(event.value, candidates)))
+        )
         if not self._matches:
             self.note = f"no match for '{plain(event.value)}'"
             self.show_status()
@@ -337,16 +337,14 @@ class MapScreen(Screen[None]):
         self.action_next_match()
 
     def action_next_match(self) -> None:
-        if not self._matches:
+        key = self._matches.next()
+        if key is None:
             return
-        self._match_at = (self._match_at + 1) % len(self._matches)
-        key = self._matches[self._match_at]
         if self._open_for(key):
             self.redraw()
         if self.view.place(key):
             self.nx.select(key, "map")
-        n = len(self._matches)
-        self.note = f"match {self._match_at + 1}/{n} (n: next)" if n > 1 else ""
+        self.note = self._matches.note()
         self.show_status()
 
     def show_status(self) -> None:
