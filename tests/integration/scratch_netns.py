@@ -141,6 +141,15 @@ def assert_counted_between(
         assert lo[-2] <= g[-2] <= hi[-2] and lo[-1] <= g[-1] <= hi[-1], (g, lo, hi)
 
 
+def assert_read_alone(data: dict[str, Any], backend: str) -> None:
+    """The collector read ``backend`` (nft or legacy) only, without the warning about
+    Docker rules in both backends, and gave every rule its own id."""
+    assert data["backends"] == [f"iptables-{backend}"]
+    assert not [w for w in data["warnings"] if "both iptables backends" in w]
+    ids = [r["id"] for r in data["rules"]]
+    assert len(set(ids)) == len(ids)
+
+
 def require_root_and_tools(module: str, tools: list[str], packages: str) -> None:
     """Fail (never skip): CI must run these."""
     if os.geteuid() != 0:

@@ -18,6 +18,7 @@ import pytest
 from integration.scratch_netns import (
     IPTABLES,
     assert_counted_between,
+    assert_read_alone,
     collect,
     collected_rules,
     netns_fixture,
@@ -108,10 +109,7 @@ def test_collector_equals_save(netns: str, backend: str, ruleset: str) -> None:
     assert any(r["packets"] for r in data["rules"]), "traffic should have moved a counter"
     other = "nft" if backend == "legacy" else "legacy"
     assert not [r for r in data["rules"] if r["backend"] == f"iptables-{other}"]
-    ids = [r["id"] for r in data["rules"]]
-    assert len(set(ids)) == len(ids)
-    assert data["backends"] == [f"iptables-{backend}"]
-    assert not [w for w in data["warnings"] if "both iptables backends" in w]
+    assert_read_alone(data, backend)
 
 
 def test_docker_rules_in_both_backends_warn(netns: str) -> None:

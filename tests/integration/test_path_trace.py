@@ -281,16 +281,16 @@ def test_test1_to_test2_same_bridge(backend: str) -> None:
     assert any("bridged (L2)" in h.title for h in r.hops)
 
 
-def test_test1_to_the_internet_through_masquerade(backend: str) -> None:
+def ping_test1_to_the_internet(backend: str, verdict: str) -> PathResult:
+    """One ping from test1 to the lab's internet address, traced."""
     t1 = ip_of("test1")
-    r = run_case(
-        backend,
-        "test1",
-        INET,
-        ping("test1", INET),
-        ["-s", t1, "-d", INET, "-p", "icmp"],
-        "delivered",
+    return run_case(
+        backend, "test1", INET, ping("test1", INET), ["-s", t1, "-d", INET, "-p", "icmp"], verdict
     )
+
+
+def test_test1_to_the_internet_through_masquerade(backend: str) -> None:
+    r = ping_test1_to_the_internet(backend, "delivered")
     assert any(h.kind == "nat" and "MASQUERADE" in h.title for h in r.hops)
     assert r.hops[-1].title.startswith(
         f"leaves the host on {gt.INET_HOST_IF} via {gt.INET_NETNS_ADDR} as icmp {gt.INET_HOST_ADDR}"
@@ -360,16 +360,8 @@ def sysctl(name: str, value: str) -> Iterator[None]:
 
 
 def test_ip_forward_off(backend: str) -> None:
-    t1 = ip_of("test1")
     with sysctl("net.ipv4.ip_forward", "0"):
-        run_case(
-            backend,
-            "test1",
-            INET,
-            ping("test1", INET),
-            ["-s", t1, "-d", INET, "-p", "icmp"],
-            "forwarding-disabled",
-        )
+        ping_test1_to_the_internet(backend, "forwarding-disabled")
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1"
 
 
@@ -379,14 +371,7 @@ def test_a_drop_in_docker_user(backend: str) -> None:
     rule = ["DOCKER-USER", "-s", t1, "-d", INET, "-p", "icmp", "-j", "DROP"]
     gt.run(tool, "-I", *rule)
     try:
-        r = run_case(
-            backend,
-            "test1",
-            INET,
-            ping("test1", INET),
-            ["-s", t1, "-d", INET, "-p", "icmp"],
-            "dropped",
-        )
+        r = ping_test1_to_the_internet(backend, "dropped")
     finally:
         gt.run(tool, "-D", *rule, check=False)
     assert "DOCKER-USER" in r.sentence
