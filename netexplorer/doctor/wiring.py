@@ -20,7 +20,7 @@ from netexplorer.model import (
 def check_ports_down(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """A container's veth, its bridge port or the bridge is down or not forwarding."""
     out: list[Finding] = []
-    ifaces = {i.ifindex: i for i in snap.interfaces}
+    ifaces = corr.interfaces_by_ifindex
     bridges = {b.name: b for b in snap.bridges}
     ports = {p.ifindex: p for b in snap.bridges for p in b.ports}
     reported: set[str] = set()
@@ -98,7 +98,7 @@ def _port_problem(
 def check_parent(snap: Snapshot, corr: Correlation) -> list[Finding]:
     """A macvlan/ipvlan network whose parent interface is missing or down."""
     out: list[Finding] = []
-    by_name = {i.name: i for i in snap.interfaces}
+    by_name = corr.interfaces_by_name
     for net in snap.networks:
         if not net.parent:
             continue

@@ -29,7 +29,6 @@ from netexplorer.naming import (
     connect_commands,
     netns_words,
     network_mode_name,
-    owner_of,
     run_flags,
 )
 from netexplorer.overlay import overlay_hops
@@ -70,7 +69,7 @@ def _container_facts(ct: Container, snapshot: Snapshot, corr: Correlation) -> li
         f"pid {plain(ct.pid)}  netns id {plain(ct.netnsid)}  network mode {plain(mode)}",
     ]
     words = netns_words(ct, snapshot.containers)
-    owner = owner_of(ct, snapshot.containers)
+    owner = corr.netns_owner(ct)
     if words is not None:
         lines.append(plain(words) + (f" ({plain(owner.state)})" if owner else ""))
     flags = run_flags(ct, snapshot.containers)
