@@ -14,14 +14,14 @@ import json
 from dataclasses import dataclass
 
 from netexplorer.literal import escape_controls
-from netexplorer.map.layout import bus_title, draw, nat_text
-from netexplorer.map.model import BRIDGE, HOST_KEY, INTERNET_KEY, CtNode, Egress, HostMap
+from netexplorer.map.layout import bus_title, draw, nat_text, peer_text, tunnel_text
+from netexplorer.map.model import BRIDGE, HOST_KEY, INTERNET_KEY, OVERLAY, CtNode, Egress, HostMap
 
 
 @dataclass(frozen=True, slots=True)
 class Node:
     key: str
-    kind: str  # network, container, nat, interface, dnat, internet, host
+    kind: str  # network, container, nat, interface, dnat, internet, host, vxlan, peer
     label: str
 
 
@@ -29,7 +29,9 @@ class Node:
 class Edge:
     src: str
     dst: str
-    kind: str  # veth, child, parent, nat, egress, dnat, published, sidecar, host
+    #: veth, child, parent, nat, egress, dnat, published, sidecar, host, vxlan
+    #: (overlay -> its vxlan), underlay (vxlan -> interface), tunnel (-> peer node)
+    kind: str
     label: str = ""
     #: the model key of what the edge stands for (a veth: if:<ifindex>)
     key: str | None = None
@@ -57,7 +59,19 @@ def graph(hmap: HostMap) -> Graph:
 
     for bus in hmap.buses:
         node(bus.key, "network", bus_title(bus))
-        if bus.kind != BRIDGE and bus.device_key is not None:
+        t = bus.tunnel
+        if t is not None:
+            node(t.vxlan_key, "vxlan", tunnel_text(t))
+            edges.append(Edge(bus.key, t.vxlan_key, "vxlan"))
+            carrier = t.vxlan_key
+            if t.underlay_key is not None and t.underlay is not None:
+                node(t.underlay_key, "interface", t.underlay)
+                edges.append(Edge(t.vxlan_key, t.underlay_key, "underlay", f"UDP {t.port}"))
+                carrier = t.underlay_key
+            for ip, name in t.peers:
+                node(f"map:peer:{ip}", "peer", peer_text(ip, name))
+                edges.append(Edge(carrier, f"map:peer:{ip}", "tunnel", f"VNI {t.vni}"))
+        if bus.kind not in (BRIDGE, OVERLAY) and bus.device_key is not None:
             node(bus.device_key, "interface", bus.device)
             edges.append(Edge(bus.key, bus.device_key, "parent", "parent"))
         for s in bus.nat:
@@ -135,6 +149,8 @@ DOT_SHAPES = {
     "interface": "ellipse",
     "internet": "doublecircle",
     "host": "house",
+    "vxlan": "cds",
+    "peer": "box3d",
 }
 
 
@@ -179,6 +195,8 @@ MERMAID_SHAPES = {
     "interface": ('(["', '"])'),
     "internet": ('(("', '"))'),
     "host": ('[["', '"]]'),
+    "vxlan": ('[/"', '"/]'),
+    "peer": ('[("', '")]'),
 }
 
 

@@ -5,7 +5,8 @@ line from its box to its bus, labelled with the host veth (or the macvlan/ipvlan
 mode). Buses joined by a multi-homed container share a section, so that each
 container is drawn once. Above each bus its header (bridge, network, subnet,
 gateway), below it the NAT step leading to the egress interface and the
-internet, or "no way out". Published ports come in from the left.
+internet, or "no way out"; below an overlay's br0 its VXLAN tunnel over the
+underlay interface to each peer node. Published ports come in from the left.
 
 ``draw`` returns the lines and the regions (row, columns, model key) of what can
 be selected; the UI styles those regions, the CLI prints the lines. Every host
@@ -18,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netexplorer.literal import escape_controls
-from netexplorer.map.model import BRIDGE, Bus, CtNode, Egress, HostMap, Link
+from netexplorer.map.model import BRIDGE, OVERLAY, Bus, CtNode, Egress, HostMap, Link, VxlanTunnel
 
 #: with more interface lines than this, every network starts folded
 FOLD_ABOVE = 150
@@ -145,6 +146,10 @@ def sections(hmap: HostMap, folded: frozenset[str]) -> list[tuple[list[Bus], lis
 def bus_title(bus: Bus) -> str:
     if bus.kind == BRIDGE:
         parts = [lit(bus.device), f"network {lit(bus.network)}"]
+    elif bus.kind == OVERLAY:
+        parts = [lit(bus.device), f"overlay network {lit(bus.network)}"]
+        if bus.tunnel is not None and bus.tunnel.vni is not None:
+            parts.append(f"VNI {bus.tunnel.vni}")
     else:
         parts = [
             f"{lit(bus.device)} (parent)",
@@ -330,7 +335,30 @@ def _draw_section(
     return row
 
 
+def tunnel_text(t: VxlanTunnel) -> str:
+    return f"VXLAN {lit(t.vxlan)} · VNI {t.vni} · UDP {t.port}"
+
+
+def peer_text(ip: str, node: str | None) -> str:
+    return f"{lit(ip)} (node {lit(node)})" if node else lit(ip)
+
+
+def _tunnel_footer(bus: Bus) -> list[list[tuple[str, str | None]]]:
+    """``VXLAN vxlan0 · VNI 4097 · UDP 4789 ─▶ nx-sw0 ─▶ 198.51.100.18 (node b)``, a
+    row per peer node."""
+    t = bus.tunnel
+    if t is None:
+        return [[("overlay: its namespace was not read (no vxlan known)", None)]]
+    head: list[tuple[str, str | None]] = [(tunnel_text(t), t.vxlan_key), (" ─▶ ", None)]
+    head.append((lit(t.underlay), t.underlay_key) if t.underlay else ("underlay unknown", None))
+    if not t.peers:
+        return [[*head, (" ─▶ no peer node in the FDB", None)]]
+    return [[*head, (" ─▶ ", None), (peer_text(ip, node), None)] for ip, node in t.peers]
+
+
 def _footer(bus: Bus, hmap: HostMap) -> list[list[tuple[str, str | None]]]:
+    if bus.kind == OVERLAY:
+        return _tunnel_footer(bus)
     if bus.kind != BRIDGE:
         return [[(f"{bus.driver}: no Docker NAT; out through the parent ", None),
                  (lit(bus.device), bus.device_key)]]  # fmt: skip
@@ -459,6 +487,9 @@ def search_rows(hmap: HostMap) -> list[tuple[str, tuple[str, ...], tuple[str, ..
         out.append((bus.key, (lit(bus.device), lit(bus.network), *bus.subnets), ()))
         for step in bus.nat:
             out.append((step.key, (step.text,), (bus.key,)))
+        if bus.tunnel is not None:
+            texts = (lit(bus.tunnel.vxlan), *(ip for ip, _ in bus.tunnel.peers))
+            out.append((bus.tunnel.vxlan_key, texts, (bus.key,)))
     for ct in (*hmap.host_containers, *hmap.alone, *hmap.orphans):
         out.append((ct.key, (lit(ct.name),), ()))
     return out

@@ -6,10 +6,12 @@ parent interface), every container once with its interfaces as seen inside it,
 each joined to its network by a veth (labelled with the host veth) or as a child
 of the parent; per bridge the NAT step (its MASQUERADE rules with their packet
 counters, IPv4 and NAT66) leading to the host's egress interface, or "no way out"
-for an internal network; published ports as inbound arrows through their DNAT
-rule; ``container:`` sidecars with their owner; host-network and ``none``
-containers on their own. Keys are the model keys the panes use (``ct:``, ``br:``,
-``if:``, ``rule:``), so one selection works on both.
+for an internal network; a swarm overlay as br0 in its namespace, its members
+joined by their veth there, whose way out is a VXLAN tunnel (VNI, UDP port) over
+the underlay interface to the peer nodes its FDB names; published ports as
+inbound arrows through their DNAT rule; ``container:`` sidecars with their owner;
+host-network and ``none`` containers on their own. Keys are the model keys the
+panes use (``ct:``, ``br:``, ``if:``, ``rule:``), so one selection works on both.
 
 Pure: nothing here reads the host or writes into the snapshot.
 """
@@ -36,6 +38,7 @@ from netexplorer.model import (
     Snapshot,
     bridge_key,
 )
+from netexplorer.overlay import OverlayNet
 from netexplorer.path.routing import MAIN_TABLE
 
 #: the key of the map's "internet" node (not a host item: nothing else selects it)
@@ -45,6 +48,7 @@ HOST_KEY = "map:host"
 
 BRIDGE = "bridge"
 CHILD = "child"  # macvlan / ipvlan
+OVERLAY = "overlay"  # a swarm overlay: br0 in its namespace, out through a VXLAN tunnel
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,20 @@ class NatStep:
     packets: int
     #: packets since the previous read (live), None when unknown
     delta_packets: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class VxlanTunnel:
+    """An overlay bus's way out: its vxlan device, the host interface carrying the
+    tunnel, and the peer nodes its FDB names (VTEP address, node name)."""
+
+    vxlan: str
+    vxlan_key: str
+    vni: int | None
+    port: int
+    underlay: str | None
+    underlay_key: str | None
+    peers: tuple[tuple[str, str | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +100,8 @@ class Bus:
     nat: tuple[NatStep, ...]
     #: containers joined to it
     members: int
+    #: an overlay's VXLAN tunnel (None: not an overlay, or its namespace not read)
+    tunnel: VxlanTunnel | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +198,12 @@ def _host_veth(ep: Endpoint, corr: Correlation) -> Interface | None:
     """The host veth of a bridge endpoint, as correlation found it."""
     ifindex = corr.wiring(ep).host_ifindex
     return corr.interfaces_by_ifindex.get(ifindex) if ifindex is not None else None
+
+
+def _overlay_port(ep: Endpoint, corr: Correlation) -> Interface | None:
+    """An overlay endpoint's veth: a port of br0 in the overlay's namespace."""
+    found = corr.overlay.of_endpoint(ep.key)
+    return found[1] if found is not None else None
 
 
 def _inside_name(ep: Endpoint, ct: Container, corr: Correlation) -> str:
@@ -298,12 +324,39 @@ class _NatIndex:
         return tuple(out)
 
 
+def _overlay_bus(o: OverlayNet) -> Bus:
+    net = o.network
+    where = o.namespace.name if o.namespace is not None else "namespace not read"
+    tunnel = None
+    if o.vxlan is not None:
+        tunnel = VxlanTunnel(
+            o.vxlan.name,
+            o.vxlan.key,
+            o.vni,
+            o.vxlan.vxlan.port if o.vxlan.vxlan is not None else 4789,
+            o.underlay.name if o.underlay is not None else None,
+            o.underlay.key if o.underlay is not None else None,
+            tuple((v.ip, v.node) for v in o.vteps),
+        )
+    return Bus(
+        net.key, net.key, net.name, net.driver, OVERLAY,
+        f"{o.bridge.name if o.bridge is not None else 'br0'} ({where})",
+        o.bridge.key if o.bridge is not None else None,
+        tuple(net.subnets), tuple(net.gateways), net.internal, net.enable_ipv6,
+        None, (), 0, tunnel,
+    )  # fmt: skip
+
+
 def _bus_of(
     net: Network,
     by_name: dict[str, Interface],
     bridges: set[str],
     nat: _NatIndex,
+    corr: Correlation,
 ) -> Bus | None:
+    overlay = corr.overlay.networks.get(net.id)
+    if overlay is not None:
+        return _overlay_bus(overlay)
     if net.bridge:
         key = bridge_key(net.bridge) if net.bridge in bridges else net.key
         steps = () if net.internal else nat.steps(net)
@@ -395,7 +448,7 @@ def build_map(snap: Snapshot, corr: Correlation) -> HostMap:
     buses: dict[str, Bus] = {}
     bus_of_net: dict[str, Bus] = {}
     for net in snap.networks:
-        bus = _bus_of(net, by_name, bridges, nat)
+        bus = _bus_of(net, by_name, bridges, nat, corr)
         if bus is not None:
             bus_of_net[net.id] = bus
     members: dict[str, int] = {}
@@ -422,9 +475,9 @@ def build_map(snap: Snapshot, corr: Correlation) -> HostMap:
                     elsewhere.append(f"{ep.network} ({other.driver if other else 'unknown'})")
                 continue
             addrs = tuple(a for a in (ep.ipv4, ep.ipv6) if a)
-            if bus.kind == BRIDGE:
+            if bus.kind in (BRIDGE, OVERLAY):
                 child_only = False
-                veth = _host_veth(ep, corr)
+                veth = _overlay_port(ep, corr) if bus.kind == OVERLAY else _host_veth(ep, corr)
                 link = Link(
                     bus.key,
                     _inside_name(ep, ct, corr),
@@ -482,5 +535,6 @@ def build_map(snap: Snapshot, corr: Correlation) -> HostMap:
 
 
 def _bus_order(bus: Bus) -> tuple[int, int, str]:
-    """docker0 first, then bridges by network name, then macvlan/ipvlan parents."""
-    return (0 if bus.kind == BRIDGE else 1, 0 if bus.device == "docker0" else 1, bus.network)
+    """docker0 first, then bridges by network name, overlays, macvlan/ipvlan parents."""
+    kind = {BRIDGE: 0, OVERLAY: 1}.get(bus.kind, 2)
+    return (kind, 0 if bus.device == "docker0" else 1, bus.network)

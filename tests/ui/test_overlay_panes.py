@@ -1,4 +1,5 @@
-"""Overlay networks on the panes, over the recorded two-node swarm (tests/recorded/swarm)."""
+"""Overlay networks on the panes and the map, over the recorded two-node swarm
+(tests/recorded/swarm)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 from netexplorer.correlate import correlate
 from netexplorer.snapshot_io import load_snapshot
 
-from .helpers import WIDE, app_over, container, marked, pane, ready
+from .helpers import WIDE, app_over, container, cursor_to, marked, pane, ready
+from .test_map_screen import map_of, open_map
 
 SWARM = Path(__file__).resolve().parents[1] / "recorded" / "swarm" / "node1.snapshot.json"
 
@@ -40,3 +42,31 @@ async def test_overlay_br0_ports_and_namespace_interfaces_are_listed_and_cross_l
         assert {port.key, o.vxlan.key} <= set(interfaces.table.marked())
         assert {port.key, o.bridge.key} <= set(bridges.table.marked())
         assert f"{port.name} ({o.namespace.name})" in marked(app, "interfaces")
+
+
+async def test_the_map_draws_the_overlay_and_its_tunnel_and_selects_its_vxlan() -> None:
+    snap = load_snapshot(SWARM)
+    corr = correlate(snap)
+    o = next(x for x in corr.overlay.networks.values() if x.network.name == "nxoverlay")
+    assert o.vxlan is not None and o.underlay is not None and o.namespace is not None
+    (vtep,) = o.vteps
+    sw1 = container(snap, "sw1").key
+    app = app_over(snap)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await cursor_to(pilot, "containers", sw1)
+        await open_map(pilot)
+        view = map_of(app).view
+        assert view.cursor_key == sw1
+        text = view.drawing.text()
+        assert f"br0 ({o.namespace.name}) · overlay network nxoverlay · VNI 4097" in text
+        assert (
+            f"VXLAN vxlan0 · VNI 4097 · UDP 4789 ─▶ {o.underlay.name} ─▶ "
+            f"{vtep.ip} (node {vtep.node})" in text
+        )
+        # the vxlan on the map is the vxlan of the panes: selecting it there marks it here
+        assert view.place(o.vxlan.key)
+        map_of(app).cursor_moved()
+        await pilot.pause()
+        assert app.selected == o.vxlan.key
+        assert o.vxlan.key in set(pane(app, "interfaces").table.marked())

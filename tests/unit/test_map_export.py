@@ -116,6 +116,25 @@ def test_mermaid_goes_through_mermaids_parser() -> None:
     assert HOSTILE_VETH in [e[2] for e in edges]
 
 
+def swarm_node() -> HostMap:
+    """A swarm node: overlays drawn with their vxlan, underlay and peer node."""
+    snap = load_snapshot(RECORDED / "swarm" / "node1.snapshot.json")
+    return build_map(snap, correlate(snap))
+
+
+def test_a_swarm_nodes_dot_and_mermaid_parse() -> None:
+    hmap = swarm_node()
+    g = graph(hmap)
+    assert {"vxlan", "peer"} <= {n.kind for n in g.nodes}
+    needs(shutil.which("dot") is not None, "graphviz's dot (apt-get install graphviz)")
+    proc = subprocess.run(["dot", "-Tsvg"], input=to_dot(hmap), capture_output=True, text=True)
+    assert proc.returncode == 0 and "Warning" not in proc.stderr, proc.stderr
+    assert proc.stdout.count('class="node"') == len(g.nodes)
+    needs(mermaid_available(), "mermaid's parser (npm ci --prefix tests/mermaid)")
+    vertices = mermaid_parse(to_mermaid(hmap))["vertices"]
+    assert isinstance(vertices, dict) and len(vertices) == len(g.nodes)
+
+
 def test_mermaid_labels_hold_only_safe_characters_and_entities() -> None:
     _, hmap = hostile()
     for line in to_mermaid(hmap).splitlines()[1:]:
