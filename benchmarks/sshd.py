@@ -1,4 +1,5 @@
-"""A throwaway sshd on 127.0.0.1 for the remote tests and the remote benchmark.
+"""A throwaway sshd on 127.0.0.1 (or another address, in another network namespace)
+for the remote tests and the remote benchmark.
 
 It runs the system's ``/usr/sbin/sshd`` (package openssh-server; ``scripts/lab
 deps`` installs it) in the foreground with its own config, host key, client keys
@@ -72,7 +73,19 @@ def descendants(pid: int) -> list[int]:
 class ThrowawaySshd:
     """See the module docstring. Root only (sshd must switch users)."""
 
-    def __init__(self, agent_path: str | None = None) -> None:
+    def __init__(
+        self,
+        agent_path: str | None = None,
+        listen: str = "127.0.0.1",
+        netns: str | None = None,
+        session_env: dict[str, str] | None = None,
+    ) -> None:
+        """``listen``: the address sshd listens on; ``netns``: a network namespace file
+        it runs in (``nsenter --net``), so its sessions read that namespace;
+        ``session_env``: variables the "good" key's sessions get besides PATH."""
+        self.listen = listen
+        self.netns = netns
+        self.session_env = dict(session_env or {})
         self.dir = Path(tempfile.mkdtemp(prefix="nx-sshd-"))
         # sshd reads authorized_keys as the user logging in (a test user too): the
         # directory is searchable and that file readable; the private keys stay 0600
@@ -83,17 +96,17 @@ class ThrowawaySshd:
         self.proc: subprocess.Popen[bytes] | None = None
         self.host_key = keygen(self.dir / "host_key")
         self._authorized: list[str] = []
-        self.key("good", f"{self.agent_path}:{SYSTEM_PATH}")
+        self.key("good", f"{self.agent_path}:{SYSTEM_PATH}", self.session_env)
         self.key("bare", SYSTEM_PATH)
         keygen(self.dir / "stranger")  # a key the server does not know
         (self.dir / "known_hosts").write_text(
-            f"[127.0.0.1]:{self.port} {self.host_key}\n[localhost]:{self.port} {self.host_key}\n"
+            f"[{listen}]:{self.port} {self.host_key}\n[localhost]:{self.port} {self.host_key}\n"
         )
         (self.dir / "sshd_config").write_text(
             "\n".join(
                 [
                     f"Port {self.port}",
-                    "ListenAddress 127.0.0.1",
+                    f"ListenAddress {listen}",
                     f"HostKey {self.dir / 'host_key'}",
                     f"PidFile {self.dir / 'sshd.pid'}",
                     f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
@@ -103,7 +116,7 @@ class ThrowawaySshd:
                     "PasswordAuthentication no",
                     "KbdInteractiveAuthentication no",
                     "PubkeyAuthentication yes",
-                    "PermitUserEnvironment PATH",
+                    "PermitUserEnvironment " + ",".join(["PATH", *self.session_env]),
                     "MaxStartups 100",
                     "LogLevel VERBOSE",
                     "",
@@ -111,10 +124,13 @@ class ThrowawaySshd:
             )
         )
 
-    def key(self, name: str, path: str) -> Path:
-        """A client key ``name`` whose sessions get PATH=``path``."""
+    def key(self, name: str, path: str, env: dict[str, str] | None = None) -> Path:
+        """A client key ``name`` whose sessions get PATH=``path`` (and ``env``)."""
         pub = keygen(self.dir / name)
-        self._authorized.append(f'environment="PATH={path}" {pub}')
+        options = ",".join(
+            f'environment="{k}={v}"' for k, v in {"PATH": path, **(env or {})}.items()
+        )
+        self._authorized.append(f"{options} {pub}")
         (self.dir / "authorized_keys").write_text("\n".join(self._authorized) + "\n")
         (self.dir / "authorized_keys").chmod(0o644)
         return self.dir / name
@@ -152,12 +168,21 @@ class ThrowawaySshd:
         return env
 
     def url(self, user: str = "root") -> str:
-        return f"ssh://{user}@127.0.0.1:{self.port}"
+        return f"ssh://{user}@{self.listen}:{self.port}"
 
     def start(self) -> ThrowawaySshd:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privsep directory
+        prefix = ["nsenter", f"--net={self.netns}"] if self.netns else []
         self.proc = subprocess.Popen(
-            [SSHD, "-D", "-f", str(self.dir / "sshd_config"), "-E", str(self.dir / "sshd.log")],
+            [
+                *prefix,
+                SSHD,
+                "-D",
+                "-f",
+                str(self.dir / "sshd_config"),
+                "-E",
+                str(self.dir / "sshd.log"),
+            ],
             stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -165,7 +190,7 @@ class ThrowawaySshd:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"sshd exited {self.proc.returncode}: {self.log()}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                socket.create_connection((self.listen, self.port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)

@@ -34,6 +34,7 @@ from netexplorer.live.feed import FirstParts, LiveFeed
 from netexplorer.model import KIND_NAMES, Rule, Snapshot
 from netexplorer.model import Container as DockerContainer
 from netexplorer.naming import copy_text
+from netexplorer.overlay_peers import HostRead, far_ends
 from netexplorer.remote.feed import RemoteFeed
 from netexplorer.remote.target import Target
 from netexplorer.snapshot_io import SnapshotFileError
@@ -430,9 +431,11 @@ class NetExplorerApp(App[int]):
         view = self.views[message.host]
         view.analysis, view.failure = message.analysis, None
         if message.host != self.current:
+            self._join_hosts()
             return
         gone = self._selected_row()
         result = self.analysis = message.analysis
+        self._join_hosts()
         self.snapshot, self.links, self.failure = result.read, result.links, None
         self.findings = list(result.findings)
         rows = message.rows or {}
@@ -503,6 +506,19 @@ class NetExplorerApp(App[int]):
             self.query_one(HostsPane).show_hosts(self.views, self.current)
 
     # ------------------------------------------------------------------ hosts
+    def _join_hosts(self) -> None:
+        """Several hosts: the shown host's overlay tunnels joined to the other hosts'
+        reads (netexplorer.overlay_peers), for the details."""
+        reads = [
+            HostRead(v.source.name, v.analysis.read, v.analysis.correlation)
+            if v.analysis is not None
+            else None
+            for v in self.views
+        ]
+        here = reads[self.current] if len(reads) > 1 else None
+        others = [r for n, r in enumerate(reads) if r is not None and n != self.current]
+        self.details.far = far_ends(here, others) if here is not None and others else {}
+
     def action_focus_hosts(self) -> None:
         if len(self.views) > 1:
             self.query_one(HostsPane).focus()
@@ -528,6 +544,7 @@ class NetExplorerApp(App[int]):
         self._jumps, self._matches = [], Matches()
         result = view.analysis if view.analysis is not None else analyse(Snapshot())
         self.analysis = view.analysis
+        self._join_hosts()
         self.snapshot = view.analysis.read if view.analysis is not None else None
         self.links = view.analysis.links if view.analysis is not None else None
         self.findings = list(result.findings)

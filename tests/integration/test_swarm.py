@@ -18,12 +18,17 @@ from typing import Any
 
 import pytest
 
+from benchmarks.sshd import ThrowawaySshd
+from netexplorer.collect.overlay_source import NETNS_DIR_ENV
 from netexplorer.collect.snapshot import collect_snapshot
 from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import diagnose
 from netexplorer.model import Snapshot
 from netexplorer.overlay import OverlayNet
+from netexplorer.overlay_peers import HostRead, far_ends
 from netexplorer.path import trace_path
+from netexplorer.remote.hosts import read_host
+from netexplorer.remote.target import parse_target
 from netexplorer.snapshot_io import snapshot_from_dict
 
 from . import groundtruth as gt
@@ -310,6 +315,59 @@ def test_published_port_through_the_ingress_mesh_ends_at_ipvs(swarm: None) -> No
             undo = {"-N": "-X", "-A": "-D", "-I": "-D"}[rule[0]]
             gt.run(ipt, "-t", "nat", undo, *rule[1:])
     assert ":DOCKER-INGRESS" not in gt.iptables_save(backend, "nat")
+
+
+def test_both_nodes_over_ssh_join_each_tunnel_to_the_other_nodes_vxlan_and_container(
+    swarm: None,
+) -> None:
+    """Issue 16's multi-host case over the remote support for real: node 1 through an
+    sshd on 127.0.0.1, node 2 through an sshd started inside netns nx-swarm2 on its
+    underlay address, whose sessions name node 2's dockerd and namespaces. Each
+    node's tunnel leads to the other host's vxlan and container; ground truth: the
+    FDB in each overlay namespace, ip -d link there, docker inspect on each node."""
+    node2_env = {"DOCKER_HOST": st.NODE2_SOCK, NETNS_DIR_ENV: st.NODE2_NETNS_DIR}
+    servers = [
+        ThrowawaySshd(),
+        ThrowawaySshd(listen=st.NODE2_ADDR, netns=st.NODE2_NETNS, session_env=node2_env),
+    ]
+    try:
+        reads = []
+        for n, server in enumerate(servers, start=1):
+            server.start()
+            got = read_host(parse_target(server.url()), False, server.env("good"))
+            assert got.snapshot is not None, got.error
+            reads.append(HostRead(f"node{n}", got.snapshot, correlate(got.snapshot)))
+    finally:
+        for server in servers:
+            server.close()
+    assert reads[1].read.swarm is not None and reads[1].read.swarm.node_addr == st.NODE2_ADDR
+    for node in (1, 2):
+        here, there = reads[node - 1], reads[2 - node]
+        net = json.loads(st.docker(node, "network", "inspect", st.OVERLAY))[0]
+        truth_there = st.namespace_truth(st.overlay_namespace(3 - node, net["Id"]))
+        far_vxlan = next(
+            x["ifname"]
+            for x in truth_there["ip_link"]
+            if x.get("linkinfo", {}).get("info_kind") == "vxlan"
+        )
+        fdb = st.namespace_truth(st.overlay_namespace(node, net["Id"]))["fdb"]
+        vtep = next(e["dst"] for e in fdb if e.get("dst"))
+        o = overlay(here.correlation, st.OVERLAY)
+        assert o.vxlan is not None
+        (end,) = far_ends(here, [there])[o.vxlan.key]
+        far_ct = CONTAINER[3 - node]
+        far_ip = json.loads(st.docker(3 - node, "inspect", far_ct))[0]["NetworkSettings"][
+            "Networks"
+        ][st.OVERLAY]["IPAddress"]
+        assert (end.vtep, end.host, end.vxlan, end.namespace) == (
+            vtep,
+            there.name,
+            far_vxlan,
+            os.path.basename(st.overlay_namespace(3 - node, net["Id"])),
+        )
+        assert vtep == ADDR[3 - node] and (far_ct, far_ip) in end.containers
+        local = here.correlation.containers_by_name[CONTAINER[node]]
+        assert end in far_ends(here, [there])[local.key]
 
 
 def ping_across() -> bool:

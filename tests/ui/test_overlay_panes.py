@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from netexplorer.analysis import analyse
 from netexplorer.correlate import correlate
 from netexplorer.snapshot_io import load_snapshot
+from netexplorer.ui.app import NetExplorerApp
+from netexplorer.ui.messages import SnapshotReady
+from netexplorer.ui.sources import NamedSource
 
 from .helpers import WIDE, app_over, container, cursor_to, marked, pane, ready
 from .test_map_screen import map_of, open_map
@@ -70,3 +74,33 @@ async def test_the_map_draws_the_overlay_and_its_tunnel_and_selects_its_vxlan() 
         await pilot.pause()
         assert app.selected == o.vxlan.key
         assert o.vxlan.key in set(pane(app, "interfaces").table.marked())
+
+
+async def test_with_both_nodes_open_the_details_name_the_tunnels_far_end() -> None:
+    """Two hosts (the recorded nodes, as two remote reads would give them): node 1's
+    vxlan and sw1 lead to node 2's vxlan and sw2; switching to node 2, the reverse."""
+    snaps = [load_snapshot(SWARM), load_snapshot(SWARM.with_name("node2.snapshot.json"))]
+    sources = [NamedSource(lambda s=s: s, f"node{n}") for n, s in enumerate(snaps, start=1)]
+    app = NetExplorerApp(sources[0], hosts=sources)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        app.post_message(SnapshotReady(analyse(snaps[1]), 1))
+        await pilot.pause()
+        corr = [correlate(s) for s in snaps]
+        vx = [
+            next(o for o in c.overlay.networks.values() if o.network.name == "nxoverlay").vxlan
+            for c in corr
+        ]
+        assert vx[0] is not None and vx[1] is not None
+        await cursor_to(pilot, "interfaces", vx[0].key)
+        text = str(app.details.body.render())
+        assert "through the tunnel, on the other hosts:" in text
+        assert "to VTEP 198.51.100.18 = host node2: vxlan0 in 1-" in text
+        assert "sw2 (10.200.0.12)" in text
+        app.switch_host(1)
+        await pilot.pause()
+        app.select(container(snaps[1], "sw2").key, "containers")  # its only container
+        await pilot.pause()
+        text = str(app.details.body.render())
+        assert "to VTEP 198.51.100.17 = host node1: vxlan0 in 1-" in text
+        assert "sw1 (10.200.0.11)" in text

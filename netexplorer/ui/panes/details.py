@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 
 from rich.text import Text
@@ -32,6 +33,7 @@ from netexplorer.naming import (
     run_flags,
 )
 from netexplorer.overlay import overlay_hops
+from netexplorer.overlay_peers import FarEnd
 from netexplorer.rule_summary import summary
 from netexplorer.ui.panes.base import Pane
 from netexplorer.ui.safe_text import plain
@@ -339,6 +341,8 @@ class DetailsPane(Pane):
         self.key: str | None = None
         #: a line above the item's facts (the previous selection vanished)
         self.note: str | None = None
+        #: several hosts: item key -> where its overlay tunnels lead on the other hosts
+        self.far: Mapping[str, list[FarEnd]] = {}
 
     def compose(self) -> ComposeResult:
         with self.scroller:
@@ -367,4 +371,8 @@ class DetailsPane(Pane):
             text.append("Nothing selected yet.")
         else:
             text.append_text(describe(key, result))
+            if key in self.far:
+                text.append("\nthrough the tunnel, on the other hosts:\n", style="bold")
+                for end in self.far[key]:
+                    text.append(f"  {plain(end.words())}\n")
         self.body.update(text)
