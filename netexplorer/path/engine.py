@@ -132,18 +132,24 @@ class _Walk:
     def add(self, hop: Hop) -> None:
         self.hops.append(hop)
 
+    def route_hop(
+        self,
+        where: str,
+        dec: RouteDecision,
+        ns: Namespace | None = None,
+        keys: tuple[str, ...] | None = None,
+    ) -> None:
+        """The route lookup's decision for the packet's destination (on the host unless
+        ``ns`` is given)."""
+        title = f"{where}: {dec.describe(str(self.pkt.dst))}"
+        in_ns = ns if ns is not None else self.host.ns
+        self.add(Hop("route", title, _derived(dec, in_ns), keys or self.host.iface_key(dec.dev)))
+
     # ------------------------------------------------------------------ container side
     def from_container(self, ct: Container, ns: Namespace) -> None:
         dec = lookup(ns, self.pkt.dst, None)
         keys = (ct.key,)
-        self.add(
-            Hop(
-                "route",
-                f"route in {ct.name}: {dec.describe(str(self.pkt.dst))}",
-                _derived(dec, ns),
-                keys,
-            )
-        )
+        self.route_hop(f"route in {ct.name}", dec, ns, keys)
         if dec.type == "local":
             self.add(
                 Hop(
@@ -348,14 +354,7 @@ class _Walk:
         if not self.hook("PREROUTING"):
             return None
         dec = lookup(self.host.ns, self.pkt.dst, self.pkt.src, iif)
-        self.add(
-            Hop(
-                "route",
-                f"route on the host: {dec.describe(str(self.pkt.dst))}",
-                _derived(dec, self.host.ns),
-                self.host.iface_key(dec.dev),
-            )
-        )
+        self.route_hop("route on the host", dec)
         if dec.type == "local":
             if not self.hook("INPUT"):
                 return None
@@ -377,14 +376,7 @@ class _Walk:
     def host_send(self) -> None:
         """A packet the host itself sends (a socket on the host or a --network host container)."""
         dec = lookup(self.host.ns, self.pkt.dst)
-        self.add(
-            Hop(
-                "route",
-                f"route on the host: {dec.describe(str(self.pkt.dst))}",
-                _derived(dec, self.host.ns),
-                self.host.iface_key(dec.dev),
-            )
-        )
+        self.route_hop("route on the host", dec)
         if dec.type not in ("unicast", "local"):
             return self.end("no-route", f"the host has no route to {self.pkt.dst}")
         if self.pkt.src.is_unspecified and dec.src:
@@ -397,14 +389,7 @@ class _Walk:
             return None
         if self.pkt.dst != before:
             dec = lookup(self.host.ns, self.pkt.dst)
-            self.add(
-                Hop(
-                    "route",
-                    f"rerouted after DNAT: {dec.describe(str(self.pkt.dst))}",
-                    _derived(dec, self.host.ns),
-                    self.host.iface_key(dec.dev),
-                )
-            )
+            self.route_hop("rerouted after DNAT", dec)
             self.pkt = self.pkt.at(oif=dec.dev or "lo")
             if dec.type not in ("unicast", "local"):
                 return self.end("no-route", f"the host has no route to {self.pkt.dst}")
@@ -482,31 +467,28 @@ class _Walk:
                 break
 
     def undo_snat(self) -> None:
-        if (
-            self.ct.snat_to is not None
-            and self.pkt.dst == self.ct.snat_to
-            and self.ct.orig_src is not None
-        ):
-            self.add(
-                Hop(
-                    "nat",
-                    f"conntrack undoes the SNAT: destination {self.pkt.dst} -> {self.ct.orig_src}",
-                )
-            )
-            self.pkt = self.pkt.at(dst=self.ct.orig_src)
+        orig = self.ct.orig_src
+        if self._undoes("SNAT", "destination", self.pkt.dst, self.ct.snat_to, orig):
+            self.pkt = self.pkt.at(dst=orig)
 
     def undo_dnat(self) -> None:
-        if (
-            self.ct.dnat_to is not None
-            and self.pkt.src == self.ct.dnat_to
-            and self.ct.orig_dst is not None
-        ):
-            self.add(
-                Hop(
-                    "nat", f"conntrack undoes the DNAT: source {self.pkt.src} -> {self.ct.orig_dst}"
-                )
-            )
-            self.pkt = self.pkt.at(src=self.ct.orig_dst, sport=self.ct.orig_dport)
+        orig = self.ct.orig_dst
+        if self._undoes("DNAT", "source", self.pkt.src, self.ct.dnat_to, orig):
+            self.pkt = self.pkt.at(src=orig, sport=self.ct.orig_dport)
+
+    def _undoes(
+        self,
+        nat: str,
+        side: str,
+        now: IPAddress,
+        translated: IPAddress | None,
+        orig: IPAddress | None,
+    ) -> bool:
+        """The reply carries the translated address: conntrack gives back ``orig``."""
+        if translated is None or orig is None or now != translated:
+            return False
+        self.add(Hop("nat", f"conntrack undoes the {nat}: {side} {now} -> {orig}"))
+        return True
 
     def local_delivery(self) -> None:
         port = self.pkt.dport

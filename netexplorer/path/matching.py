@@ -214,35 +214,43 @@ def _l4_matches(module: MatchModule, packet: NfPacket) -> Outcome:
     return True
 
 
-def _icmp_matches(module: MatchModule, packet: NfPacket) -> Outcome:
+def _options_hold(
+    module: MatchModule, names: tuple[str, ...], holds: Callable[[str], bool | None]
+) -> Outcome:
+    """Every option of ``module`` (each one of ``names``) holds for the packet, ``!``
+    inverting it; ``holds`` gives None for a value it cannot evaluate."""
     for opt in module.options:
-        if opt.name not in ("--icmp-type", "--icmpv6-type"):
+        ok = holds(opt.value or "") if opt.name in names else None
+        if ok is None:
             return Undecided(_quote(module))
-        value = (opt.value or "").lower()
-        if value == "any":
-            ok = True
-        else:
-            names = _ICMP6_TYPES if packet.family == 6 else _ICMP_TYPES
-            wanted = names.get(value)
-            if wanted is None and value.split("/")[0].isdigit():
-                wanted = int(value.split("/")[0])
-            if wanted is None:
-                return Undecided(_quote(module))
-            ok = packet.icmp_type == wanted
         if ok == opt.negated:
             return False
     return True
+
+
+def _icmp_type_is(value: str, packet: NfPacket) -> bool | None:
+    value = value.lower()
+    if value == "any":
+        return True
+    names = _ICMP6_TYPES if packet.family == 6 else _ICMP_TYPES
+    wanted = names.get(value)
+    if wanted is None and value.split("/")[0].isdigit():
+        wanted = int(value.split("/")[0])
+    return None if wanted is None else packet.icmp_type == wanted
+
+
+def _icmp_matches(module: MatchModule, packet: NfPacket) -> Outcome:
+    return _options_hold(
+        module, ("--icmp-type", "--icmpv6-type"), lambda v: _icmp_type_is(v, packet)
+    )
 
 
 def _ct_matches(module: MatchModule, packet: NfPacket) -> Outcome:
-    for opt in module.options:
-        if opt.name not in ("--ctstate", "--state"):
-            return Undecided(_quote(module))
-        wanted = {s.strip().upper() for s in (opt.value or "").split(",")}
-        ok = bool(wanted & _states(packet))
-        if ok == opt.negated:
-            return False
-    return True
+    return _options_hold(
+        module,
+        ("--ctstate", "--state"),
+        lambda v: bool({s.strip().upper() for s in v.split(",")} & _states(packet)),
+    )
 
 
 def _addr_type(address: IPAddress, is_local: Callable[[IPAddress], bool]) -> str:

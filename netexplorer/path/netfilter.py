@@ -181,6 +181,17 @@ class Firewall:
         ends: list[tuple[int, str, int]] = []
         stack: list[tuple[str, int]] = []
         chain, pos = base.name, 0
+
+        def outcome(
+            verdict: str,
+            rule: Rule | None,
+            nat: tuple[str, dict[str, str]] | None = None,
+            undecided: str | None = None,
+        ) -> ChainOutcome:
+            return ChainOutcome(
+                base, verdict, rule, tuple(trail), nat, undecided, tuple(noted), tuple(ends)
+            )
+
         while True:
             rules = self.rules.get((base.backend, base.family, base.table, chain), [])
             jumped = returned = False
@@ -194,33 +205,15 @@ class Firewall:
                             f"(its target {rule.target or 'none'} decides nothing)"
                         )
                         continue
-                    return ChainOutcome(
-                        base,
-                        "UNDECIDED",
-                        rule,
-                        tuple(trail),
-                        undecided=hit.what,
-                        noted=tuple(noted),
-                        ends=tuple(ends),
-                    )
+                    return outcome("UNDECIDED", rule, undecided=hit.what)
                 if not hit:
                     continue
                 trail.append(rule)
                 target = rule.target
                 if target in ("ACCEPT", "DROP", "REJECT"):
-                    return ChainOutcome(
-                        base, target, rule, tuple(trail), noted=tuple(noted), ends=tuple(ends)
-                    )
+                    return outcome(target, rule)
                 if target in NAT_TARGETS:
-                    return ChainOutcome(
-                        base,
-                        "ACCEPT",
-                        rule,
-                        tuple(trail),
-                        (target, dict(rule.target_options)),
-                        noted=tuple(noted),
-                        ends=tuple(ends),
-                    )
+                    return outcome("ACCEPT", rule, (target, dict(rule.target_options)))
                 if target == "RETURN":
                     returned = True
                     break
@@ -234,34 +227,18 @@ class Firewall:
                     break
                 if target in self.chain_names.get((base.backend, base.family, base.table), ()):
                     if len(stack) >= _MAX_DEPTH:
-                        return ChainOutcome(
-                            base,
-                            "UNDECIDED",
-                            rule,
-                            tuple(trail),
-                            undecided="jumps nest too deep (a loop?)",
-                        )
+                        return outcome("UNDECIDED", rule, undecided="jumps nest too deep (a loop?)")
                     if not is_goto(rule):
                         stack.append((chain, i + 1))
                     chain, pos, jumped = target, 0, True
                     break
                 if target in CONTINUE_TARGETS:
                     continue
-                return ChainOutcome(
-                    base,
-                    "UNDECIDED",
-                    rule,
-                    tuple(trail),
-                    undecided=f"target {target}",
-                    noted=tuple(noted),
-                    ends=tuple(ends),
-                )
+                return outcome("UNDECIDED", rule, undecided=f"target {target}")
             if jumped:
                 continue
             if not stack:
-                return ChainOutcome(
-                    base, base.policy, None, tuple(trail), noted=tuple(noted), ends=tuple(ends)
-                )
+                return outcome(base.policy, None)
             if not returned:
                 ends.append((len(trail), chain, len(rules)))
             chain, pos = stack.pop()

@@ -428,37 +428,17 @@ def test_doctor_peer_missing_from_the_fdb_for_real(swarm: None) -> None:
     ns = st.overlay_namespace(1, net["Id"])
     entries = [e for e in st.namespace_truth(ns)["fdb"] if e.get("dst") == st.NODE2_ADDR]
     assert entries
+
+    def fdb(action: str, e: dict[str, Any], *flags: str) -> None:
+        dev = ["dev", e["ifname"], "dst", e["dst"], "self", *flags]
+        gt.run("nsenter", f"--net={ns}", "bridge", "fdb", action, e["mac"], *dev)
+
     for e in entries:
-        gt.run(
-            "nsenter",
-            f"--net={ns}",
-            "bridge",
-            "fdb",
-            "del",
-            e["mac"],
-            "dev",
-            e["ifname"],
-            "dst",
-            e["dst"],
-            "self",
-        )
+        fdb("del", e)
     try:
         assert "nxoverlay" in checks_found("overlay-fdb")
     finally:
         for e in entries:
-            gt.run(
-                "nsenter",
-                f"--net={ns}",
-                "bridge",
-                "fdb",
-                "append",
-                e["mac"],
-                "dev",
-                e["ifname"],
-                "dst",
-                e["dst"],
-                "self",
-                "permanent",
-            )
+            fdb("append", e, "permanent")
     assert checks_found("overlay-fdb") == []
     assert ping_across()
