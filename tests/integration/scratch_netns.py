@@ -150,6 +150,15 @@ def assert_read_alone(data: dict[str, Any], backend: str) -> None:
     assert len(set(ids)) == len(ids)
 
 
+def both_backends_warnings(data: dict[str, Any]) -> list[str]:
+    """The collector read both iptables backends; its warnings about Docker rules in
+    both (there must be one at least)."""
+    assert data["backends"] == ["iptables-nft", "iptables-legacy"]
+    warnings = [w for w in data["warnings"] if "both iptables backends" in w]
+    assert warnings
+    return warnings
+
+
 def require_root_and_tools(module: str, tools: list[str], packages: str) -> None:
     """Fail (never skip): CI must run these."""
     if os.geteuid() != 0:

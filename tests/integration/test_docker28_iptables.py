@@ -22,6 +22,7 @@ from integration.scratch_netns import (
     IPTABLES,
     assert_counted_between,
     assert_read_alone,
+    both_backends_warnings,
     collect,
     collected_rules,
     move_counters,
@@ -108,8 +109,7 @@ def test_both_backends_at_once_warn_and_read_each(netns: str) -> None:
     load(netns, "docker28", "nft")
     load(netns, "docker28.0", "legacy")
     data = collect(netns)
-    assert data["backends"] == ["iptables-nft", "iptables-legacy"]
-    assert [w for w in data["warnings"] if "both iptables backends" in w]
+    both_backends_warnings(data)
     for ruleset, backend in (("docker28", "nft"), ("docker28.0", "legacy")):
         for family in RULESETS[ruleset]:
             want_rules, want_chains = truth(save(netns, backend, family))

@@ -19,6 +19,7 @@ from integration.scratch_netns import (
     IPTABLES,
     assert_counted_between,
     assert_read_alone,
+    both_backends_warnings,
     collect,
     collected_rules,
     netns_fixture,
@@ -116,9 +117,8 @@ def test_docker_rules_in_both_backends_warn(netns: str) -> None:
     load(netns, "legacy", "docker-host")
     load(netns, "nft", "docker-host")
     data = collect(netns)
-    assert data["backends"] == ["iptables-nft", "iptables-legacy"]
-    warnings = [w for w in data["warnings"] if "both iptables backends" in w]
-    assert len(warnings) == 1 and "stale" in warnings[0]
+    (warning,) = both_backends_warnings(data)
+    assert "stale" in warning
     for backend in ("legacy", "nft"):
         assert collected_rules(data, backend, "ipv4") == truth(netns, backend, "ipv4")
     dnat = [r for r in data["rules"] if r["target"] == "DNAT"]
