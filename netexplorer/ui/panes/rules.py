@@ -99,6 +99,14 @@ class RulesPane(TablePane):
     def inputs(self, result: Analysis) -> tuple[object, ...]:
         return (result.read.rules, self.table_name, self.full_text)
 
+    def prepare(self, result: Analysis) -> PaneRows:
+        made = super().prepare(result)
+        # remember the cells kept (an equal row keeps its older list), so that the
+        # next poll hands them on as the same lists and they are not compared again
+        kept = made.full
+        self._made = {k: (sig, kept.get(k, cells)) for k, (sig, cells) in self._made.items()}
+        return made
+
     def rows(self, result: Analysis) -> Rows:
         """The shown table's rules; a rule that reads as before (a poll re-reads every
         rule, most of them unchanged) keeps its cells instead of new ones."""
