@@ -323,6 +323,11 @@ class Neighbour:
     state: str = ""
 
 
+def namespace_key(name: str) -> str:
+    """The selection key of the Docker namespace called ``name`` (``ns:<name>``)."""
+    return f"ns:{name}"
+
+
 @dataclass(slots=True)
 class DockerNamespace:
     """A network namespace Docker made outside any container (``/var/run/docker/netns``).
@@ -352,7 +357,7 @@ class DockerNamespace:
 
     @property
     def key(self) -> str:
-        return f"ns:{self.name}"
+        return namespace_key(self.name)
 
 
 @dataclass(slots=True)

@@ -28,6 +28,7 @@ from netexplorer.model import (
     Interface,
     Network,
     Snapshot,
+    namespace_key,
 )
 
 #: what VXLAN adds to a frame: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
@@ -39,11 +40,6 @@ HOST = "host"
 def overlay_namespace_name(network_id: str) -> str:
     """The namespace Docker makes for an overlay network on each node that has it."""
     return "1-" + network_id[:10]
-
-
-def lb_namespace_name(network_id: str) -> str:
-    """An overlay network's load-balancer namespace."""
-    return "lb_" + network_id[:9]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +148,7 @@ def _owners(ns: DockerNamespace, containers: Mapping[int, Container]) -> dict[in
             if ct is not None:
                 out[nsid] = (ct.key, ct.name)
         elif other != HOST:
-            out[nsid] = (f"ns:{other}", other)
+            out[nsid] = (namespace_key(other), other)
     return out
 
 

@@ -34,7 +34,6 @@ RTM_NEWRULE = 32
 RTM_NEWNSID = 88
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
-NLM_F_MULTI = 0x2
 #: NLMSG_DONE carrying extended acknowledgement attributes (decoded by pyroute2)
 NLM_F_ACK_TLVS = 0x200
 #: nlmsghdr: length, type, flags, sequence number, port id

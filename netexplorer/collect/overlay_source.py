@@ -346,10 +346,6 @@ def read_namespace_messages(
     wanted = sorted({p for p in pids if p > 0})
     try:
         return in_own_thread(lambda: _read_all(paths, wanted))
-    except ImportError as exc:
-        raise SourceError(
-            "The Python package pyroute2 is not installed: pip install pyroute2."
-        ) from exc
     except OSError as exc:
         if exc.errno in (errno.EPERM, errno.EACCES):
             raise SourceError(

@@ -100,7 +100,6 @@ class _Conntrack:
     orig_dport: int | None = None
     snat_to: IPAddress | None = None
     dnat_to: IPAddress | None = None
-    dnat_port: int | None = None
     #: a SNAT/MASQUERADE decided in POSTROUTING, applied once the egress is known
     pending_snat: tuple[str, dict[str, str]] | None = None
 
@@ -340,7 +339,6 @@ class _Walk:
             self.ct.orig_dst, self.ct.orig_dport = self.pkt.dst, self.pkt.dport
             self.ct.dnat_to = addr
             new_port = int(port) if port and str(port).isdigit() else self.pkt.dport
-            self.ct.dnat_port = new_port
             self.pkt = self.pkt.at(dst=addr, dport=new_port, ctstate=self.pkt.ctstate | {"DNAT"})
         elif target in ("SNAT", "MASQUERADE"):
             self.ct.pending_snat = (target, options)

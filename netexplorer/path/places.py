@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from netexplorer.correlate import Correlation, Wiring
-from netexplorer.model import Container, Endpoint, Network, Route, Snapshot
+from netexplorer.model import Container, Endpoint, Route, Snapshot
 from netexplorer.path.packet_state import IPAddress
 from netexplorer.path.result import UnknownName
 from netexplorer.path.routing import (
@@ -177,10 +177,6 @@ def _split_port(name: str) -> tuple[str, int | None]:
         if port.isdigit():
             return host, int(port)
     return name, None
-
-
-def _networks(read: Snapshot) -> dict[str, Network]:
-    return {n.id: n for n in read.networks}
 
 
 def pick_endpoint(ct: Container, version: int | None, near: Container | None) -> Endpoint | None:

@@ -57,7 +57,7 @@ def _addresses(iface: Interface) -> set[str]:
 def _local_port(walk: _Walk, o: OverlayNet, address: str) -> OverlayPort | None:
     """The port on br0 whose other end holds ``address`` (a container's endpoint on
     this network, or a Docker namespace's interface such as lb_<id>'s)."""
-    spaces = {f"ns:{ns.name}": ns for ns in walk.host.read.namespaces}
+    spaces = {ns.key: ns for ns in walk.host.read.namespaces}
     for p in o.ports:
         if p.owner_key is None:
             continue
