@@ -8,6 +8,10 @@ beside this one and put on the PATH the throwaway sshd gives a key's sessions.
     newer    this checkout with the snapshot schema one higher
     ancient  commit 77fd523, before remote support: no ``agent`` subcommand
 
+A clone without those commits (shallow) gets stand-ins made from this checkout
+instead, with the one difference that matters: ``older``'s hello lists no fields (as
+844358c's), ``ancient`` has no ``agent`` subcommand.
+
 The "hosts" are aliases of 127.0.0.1 whose ssh key selects the build (ssh -F config,
 benchmarks/sshd.py). A user made for the test runs them under ``sudo -n`` (root's
 own shell rc may put another netexplorer first in its PATH); both are removed
@@ -57,8 +61,36 @@ def archive(commit: str, dest: Path) -> Path:
     return dest
 
 
+def in_history(commit: str) -> bool:
+    return (
+        subprocess.run(
+            ["git", "-C", str(gt.REPO), "cat-file", "-e", f"{commit}^{{commit}}"],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+
+
+def this_checkout_changed(lib: Path, path: str, old: str, new: str) -> Path:
+    """This checkout's package copied to ``lib``, with ``old`` replaced in ``path``."""
+    shutil.copytree(gt.REPO / "netexplorer", lib / "netexplorer")
+    source = lib / "netexplorer" / path
+    text = source.read_text()
+    assert old in text, (path, old)
+    source.write_text(text.replace(old, new, 1))
+    return lib
+
+
 def build_older(root: Path) -> Path:
     """Commit OLDER installed with pip (without its dependencies: this venv's serve)."""
+    if not in_history(OLDER):
+        lib = this_checkout_changed(
+            root / "older-lib",
+            "remote/protocol.py",
+            "field(default_factory=schema_fields)",
+            "None",
+        )
+        return wrapper(root / "older-bin", lib)
     src, lib = archive(OLDER, root / "older-src"), root / "older-lib"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(lib), str(src)],
@@ -70,14 +102,19 @@ def build_older(root: Path) -> Path:
 
 def build_newer(root: Path) -> Path:
     """This checkout's package with SCHEMA_VERSION one higher."""
-    lib = root / "newer-lib"
-    shutil.copytree(gt.REPO / "netexplorer", lib / "netexplorer")
-    model = lib / "netexplorer" / "model.py"
-    text = model.read_text()
     line = f"SCHEMA_VERSION = {SCHEMA_VERSION}\n"
-    assert line in text
-    model.write_text(text.replace(line, f"SCHEMA_VERSION = {SCHEMA_VERSION + 1}\n"))
+    lib = this_checkout_changed(
+        root / "newer-lib", "model.py", line, f"SCHEMA_VERSION = {SCHEMA_VERSION + 1}\n"
+    )
     return wrapper(root / "newer-bin", lib)
+
+
+def build_ancient(root: Path) -> Path:
+    """Commit ANCIENT as it is (its package found first on PYTHONPATH)."""
+    if in_history(ANCIENT):
+        return wrapper(root / "ancient-bin", archive(ANCIENT, root / "ancient-src"))
+    lib = this_checkout_changed(root / "ancient-lib", "cli.py", '"agent",', '"no-agent",')
+    return wrapper(root / "ancient-bin", lib)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +127,7 @@ def builds(sshd: ThrowawaySshd) -> Iterator[dict[str, str]]:  # noqa: F811
             "current": Path(sys.executable).parent,
             "older": build_older(root),
             "newer": build_newer(root),
-            "ancient": wrapper(root / "ancient-bin", archive(ANCIENT, root / "ancient-src")),
+            "ancient": build_ancient(root),
         }
         for name, bin_dir in bins.items():
             sshd.key(name, f"{bin_dir}:{SYSTEM_PATH}")
