@@ -11,6 +11,7 @@ every pane marks those rows.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +42,7 @@ from netexplorer.snapshot_io import SnapshotFileError
 from netexplorer.ui.banner import Banner, problems, problems_text
 from netexplorer.ui.hosts import HostsPane, HostView
 from netexplorer.ui.keyed_table import KeyedTable
-from netexplorer.ui.layout import fit_heights, is_full, is_wide
+from netexplorer.ui.layout import fit_columns, fit_heights, is_full, is_wide
 from netexplorer.ui.messages import CollectFailed, HostState, PaneFocused, Selected, SnapshotReady
 from netexplorer.ui.pane_rows import PaneRows
 from netexplorer.ui.panes.base import KeyedTableWithJump, Pane, TablePane
@@ -211,6 +212,7 @@ class NetExplorerApp(App[int]):
         self.path_keys: frozenset[str] = frozenset()
         self.active_pane = "containers"
         self._grid_rows = ""
+        self._grid_columns = ""
         #: ``z``: the focused pane alone on the screen
         self.zoomed = False
         self._jumps: list[tuple[str, str]] = []
@@ -280,19 +282,68 @@ class NetExplorerApp(App[int]):
         body.set_class(not wide, "-narrow")
         body.set_class(self.zoomed, "-zoom")
         full = is_full(width, height)
+        body.set_class(wide and full, "-full")
+        self._arrange(wide and full)
         for p in self.table_panes:
-            p.set_full(full or (self.zoomed and p.pane_id == self.active_pane))
+            zoomed = self.zoomed and p.pane_id == self.active_pane
+            p.set_full(full or zoomed, whole=zoomed)
         self._show_active_pane()
         self.call_after_refresh(self._fit_rows)
+
+    #: the wide layout's rows of panes, left to right: usual, and from 200x60
+    ROWS = (("containers", "interfaces"), ("bridges", "rules"))
+    FULL_ROWS = (("containers", "rules"), ("interfaces", "bridges"))
+
+    def _rows_of_panes(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        return self.FULL_ROWS if self.query_one("#body").has_class("-full") else self.ROWS
+
+    def _arrange(self, full: bool) -> None:
+        """Put the panes in the grid's order of the layout (``ROWS`` or ``FULL_ROWS``);
+        from 200x60 the columns are fitted to content (``_fit_columns``), else the
+        stylesheet's columns and spans apply."""
+        panes = self.query_one("#panes")
+        order = [pid for row in (self.FULL_ROWS if full else self.ROWS) for pid in row]
+        for before, after in itertools.pairwise(order):
+            panes.move_child(self.pane(after), after=self.pane(before))
+        if not full:
+            self._grid_columns = ""
+            panes.styles.clear_rule("grid_columns")
+            for pid in order:
+                self.pane(pid).styles.clear_rule("column_span")
+
+    def _fit_columns(self) -> None:
+        """From 200x60: each row split where its panes' content needs (layout.fit_columns)."""
+        panes = self.query_one("#panes")
+        if not self.query_one("#body").has_class("-full") or not panes.size.width:
+            return
+
+        def need(pid: str) -> int:
+            pane = next(p for p in self.table_panes if p.pane_id == pid)
+            region = pane.table.scrollable_content_region.width
+            chrome = pane.outer_size.width - region if region else 4
+            return pane.table.virtual_size.width + chrome
+
+        (tl, tr), (bl, br) = self.FULL_ROWS
+        columns, top_left_wide = fit_columns(
+            panes.size.width, (need(tl), need(tr)), (need(bl), need(br))
+        )
+        spans = {tl: 2, tr: 1, bl: 1, br: 2} if top_left_wide else {tl: 1, tr: 2, bl: 2, br: 1}
+        for pid, span in spans.items():
+            if self.pane(pid).styles.column_span != span:
+                self.pane(pid).styles.column_span = span
+        if columns != self._grid_columns:
+            self._grid_columns = columns
+            panes.styles.grid_columns = columns
 
     def _fit_rows(self) -> None:
         """Wide layout: each row of panes as tall as its longest pane needs (bounded)."""
         panes = self.query_one("#panes")
         if not self.query_one("#body").has_class("-wide") or not panes.size.height:
             return
+        self._fit_columns()
         ids = {p.pane_id: len(p.table.keys) for p in self.table_panes}
-        top = max(ids["containers"], ids["interfaces"])
-        bottom = max(ids["bridges"], ids["rules"])
+        (tl, tr), (bl, br) = self._rows_of_panes()
+        top, bottom = max(ids[tl], ids[tr]), max(ids[bl], ids[br])
         heights = fit_heights(panes.size.height, top, bottom)
         wanted = " ".join(str(h) for h in heights)
         if wanted != self._grid_rows:
@@ -314,7 +365,7 @@ class NetExplorerApp(App[int]):
         if self.zoomed:
             for table_pane in self.table_panes:
                 zoomed = table_pane.pane_id == self.active_pane
-                table_pane.set_full(zoomed or is_full(*self.size))
+                table_pane.set_full(zoomed or is_full(*self.size), whole=zoomed)
         for p in self.panes:
             p.set_class(p.pane_id == self.active_pane, "-active")
         self.query_one(PaneTabs).active = f"tab-{self.active_pane}"

@@ -2,7 +2,10 @@
 
 From 100x30 every pane is on screen: Containers | Host interfaces above Bridge
 ports | Rules, details across the bottom. Below that one pane at a time, with
-tabs. From 200x60 the panes show their extra columns (MAC, MTU, counters).
+tabs. From 200x60 the panes show their extra columns (MAC, MTU, counters) and
+take their widths from their content: Containers | Rules above Host interfaces |
+Bridge ports (the two widest tables, containers and interfaces, on different
+rows), each row split where its panes' widths need (:func:`fit_columns`).
 """
 
 from __future__ import annotations
@@ -49,3 +52,24 @@ def fit_heights(height: int, top: int, bottom: int) -> tuple[int, int, int]:
         top_h, bottom_h = room // 2, room - room // 2
     top_h, bottom_h = max(top_h, MIN_ROWS), max(bottom_h, MIN_ROWS)
     return top_h, bottom_h, max(height - top_h - bottom_h, 0)
+
+
+def _split(width: int, left: int, right: int) -> int:
+    """Where a row of ``width`` splits between panes needing ``left`` and ``right``
+    columns: each gets what it needs and the spare is shared; when both do not fit,
+    in proportion to their needs."""
+    if left + right <= width:
+        return left + (width - left - right) // 2
+    return max(1, min(width - 1, width * left // max(1, left + right)))
+
+
+def fit_columns(width: int, top: tuple[int, int], bottom: tuple[int, int]) -> tuple[str, bool]:
+    """The full layout's grid columns (three, for ``grid-columns``) and whether the top
+    row's left pane spans the first two (else the bottom row's left pane does).
+
+    ``top`` and ``bottom`` are the widths the left and right pane of each row need.
+    """
+    split_top, split_bottom = _split(width, *top), _split(width, *bottom)
+    low, high = sorted((split_top, split_bottom))
+    high = max(high, low + 1)
+    return f"{low} {high - low} 1fr", split_top > split_bottom

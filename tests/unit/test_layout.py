@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from netexplorer.ui.layout import CHROME, DETAILS_MIN, MIN_ROWS, fit_heights, is_full, is_wide
+from netexplorer.ui.layout import (
+    CHROME,
+    DETAILS_MIN,
+    MIN_ROWS,
+    fit_columns,
+    fit_heights,
+    is_full,
+    is_wide,
+)
 
 
 def test_sizes() -> None:
@@ -28,3 +36,16 @@ def test_two_long_rows_share_and_never_go_below_two_rows() -> None:
     top, bottom, details = fit_heights(27, 50, 50)
     assert abs(top - bottom) <= 1 and top + bottom + details == 27
     assert min(fit_heights(12, 50, 50)[:2]) >= MIN_ROWS
+
+
+def test_fit_columns_gives_each_pane_what_it_needs_and_shares_the_spare() -> None:
+    # top: 107 | 88 of 200, bottom: 126 | 61: the bottom's left pane is the wider
+    columns, top_left_wide = fit_columns(200, (107, 88), (126, 61))
+    assert (columns, top_left_wide) == ("109 23 1fr", False)
+
+
+def test_fit_columns_in_proportion_when_a_row_does_not_fit() -> None:
+    columns, top_left_wide = fit_columns(200, (150, 150), (50, 50))
+    assert (columns, top_left_wide) == ("100 1 1fr", False)
+    columns, top_left_wide = fit_columns(200, (160, 40), (60, 60))
+    assert (columns, top_left_wide) == ("100 60 1fr", True)

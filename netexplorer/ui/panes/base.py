@@ -80,7 +80,8 @@ class TablePane(Pane):
     shortened to ``limits`` with a visible ellipsis (the table's caps), the
     ``full_only`` columns after them (reached by scrolling right). Full
     (``set_full``: a large terminal, or the pane zoomed): every column in its
-    declared place, nothing shortened. Search looks at the full cells either way.
+    declared place; whole (the pane zoomed): nothing shortened either. Search looks
+    at the full cells either way.
     """
 
     #: (column key, label)
@@ -96,6 +97,7 @@ class TablePane(Pane):
     def __init__(self) -> None:
         super().__init__()
         self.full = False
+        self.whole = False
         self.table = KeyedTableWithJump(
             self.shown_columns(), self.caps(), id=f"{self.pane_id}-table"
         )
@@ -117,14 +119,15 @@ class TablePane(Pane):
         return [self.columns[n] for n in self.compact_order()]
 
     def caps(self) -> Mapping[str, int]:
-        """Column key -> its widest (the compact form's ``limits``)."""
-        return {} if self.full else self.limits
+        """Column key -> its widest (``limits``), unless the pane is shown whole."""
+        return {} if self.whole else self.limits
 
-    def set_full(self, full: bool) -> None:
-        """Every column in place and whole names (True), or the compact form."""
-        if full == self.full:
+    def set_full(self, full: bool, *, whole: bool = False) -> None:
+        """Every column in place (``full``), and whole names too (``whole``), or
+        the compact form."""
+        if (full, whole) == (self.full, self.whole):
             return
-        self.full = full
+        self.full, self.whole = full, whole
         cursor = self.table.cursor_key
         self.table.set_columns(self.shown_columns(), self.caps())
         if self._shown_rows is not None:
