@@ -12,6 +12,7 @@ from netexplorer.correlate import Wiring, correlate
 from netexplorer.model import Container, Endpoint, Snapshot
 from netexplorer.snapshot_io import load_snapshot
 from netexplorer.ui.app import NetExplorerApp, create_app
+from netexplorer.ui.keyed_table import LINKED_GLYPH, SELECTED_GLYPH
 from netexplorer.ui.panes.base import TablePane
 
 RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "snapshots"
@@ -84,3 +85,32 @@ async def cursor_to(pilot: Pilot[Any], pane_id: str, key: str) -> None:
 def wiring(snap: Snapshot, ep: Endpoint) -> Wiring:
     """How correlation wired ``ep`` (its host veth, bridge ...)."""
     return correlate(snap).wiring(ep)
+
+
+def on_screen(table_pane: TablePane) -> str:
+    """The text the pane's table shows now (empty when the pane is hidden)."""
+    table = table_pane.table
+    if not table_pane.display or not table.size.height:
+        return ""
+    return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+
+def marked_line(text: str, needle: str, glyph: str = LINKED_GLYPH) -> bool:
+    return any(line.lstrip().startswith(glyph) and needle in line for line in text.splitlines())
+
+
+async def assert_test1_wiring_on_screen(snap: Snapshot, size: tuple[int, int]) -> None:
+    """After ``/test1 Enter`` at ``size``: test1, its veth, its port on docker0 and
+    docker0's MASQUERADE rule are on screen together, marked (issue 13's done-when)."""
+    test1 = container(snap, "test1")
+    veth = wiring(snap, test1.endpoints[0]).host_veth
+    assert veth
+    app = app_over(snap)
+    async with app.run_test(size=size) as pilot:
+        await search(pilot, "test1")
+        await pilot.pause()
+        assert app.selected == test1.key
+        assert marked_line(on_screen(pane(app, "containers")), "test1", SELECTED_GLYPH)
+        assert marked_line(on_screen(pane(app, "interfaces")), veth)
+        assert marked_line(on_screen(pane(app, "bridges")), veth)  # its port on docker0
+        assert marked_line(on_screen(pane(app, "rules")), "MASQUERADE 172.17.0.0/16 → !docker0")

@@ -11,42 +11,28 @@ import pytest
 from netexplorer.naming import copy_text
 from netexplorer.rule_summary import summary
 from netexplorer.ui.app import NetExplorerApp
-from netexplorer.ui.keyed_table import LINKED_GLYPH, SELECTED_GLYPH
+from netexplorer.ui.keyed_table import LINKED_GLYPH
 from netexplorer.ui.layout import DETAILS_MIN
-from netexplorer.ui.panes.base import KeyedTableWithJump, TablePane
+from netexplorer.ui.panes.base import KeyedTableWithJump
 
-from .helpers import app_over, container, demo, pane, ready, search, wiring
-
-
-def on_screen(table_pane: TablePane) -> str:
-    """The text the pane's table shows now (empty when the pane is hidden)."""
-    table = table_pane.table
-    if not table_pane.display or not table.size.height:
-        return ""
-    return "\n".join(table.render_line(y).text for y in range(table.size.height))
-
-
-def marked_line(text: str, needle: str, glyph: str = LINKED_GLYPH) -> bool:
-    return any(line.lstrip().startswith(glyph) and needle in line for line in text.splitlines())
+from .helpers import (
+    app_over,
+    assert_test1_wiring_on_screen,
+    container,
+    demo,
+    marked_line,
+    on_screen,
+    pane,
+    ready,
+    search,
+)
 
 
 @pytest.mark.parametrize("size", [(100, 30), (120, 40)], ids=["100x30", "120x40"])
 async def test_test1_its_veth_port_and_masquerade_on_screen_together(
     size: tuple[int, int],
 ) -> None:
-    snap = demo()
-    test1 = container(snap, "test1")
-    veth = wiring(snap, test1.endpoints[0]).host_veth
-    assert veth
-    app = app_over(snap)
-    async with app.run_test(size=size) as pilot:
-        await search(pilot, "test1")
-        await pilot.pause()
-        assert app.selected == test1.key
-        assert marked_line(on_screen(pane(app, "containers")), "test1", SELECTED_GLYPH)
-        assert marked_line(on_screen(pane(app, "interfaces")), veth)
-        assert marked_line(on_screen(pane(app, "bridges")), veth)  # its port on docker0
-        assert marked_line(on_screen(pane(app, "rules")), "MASQUERADE 172.17.0.0/16 → !docker0")
+    await assert_test1_wiring_on_screen(demo(), size)
 
 
 async def test_every_dnat_destination_in_the_rules_pane_at_160x45() -> None:
