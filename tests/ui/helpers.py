@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,17 @@ async def ready(pilot: Pilot[Any]) -> None:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause()
+
+
+@asynccontextmanager
+async def running(
+    snap: Snapshot, size: tuple[int, int] = WIDE
+) -> AsyncIterator[tuple[NetExplorerApp, Pilot[Any]]]:
+    """The app over ``snap`` at ``size``, once its first read is shown."""
+    app = app_over(snap)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        yield app, pilot
 
 
 async def search(pilot: Pilot[Any], text: str) -> None:
@@ -105,8 +118,7 @@ async def assert_test1_wiring_on_screen(snap: Snapshot, size: tuple[int, int]) -
     test1 = container(snap, "test1")
     veth = wiring(snap, test1.endpoints[0]).host_veth
     assert veth
-    app = app_over(snap)
-    async with app.run_test(size=size) as pilot:
+    async with running(snap, size) as (app, pilot):
         await search(pilot, "test1")
         await pilot.pause()
         assert app.selected == test1.key

@@ -20,12 +20,12 @@ from .helpers import (
     NO_DOCKER,
     NO_ROOT,
     WIDE,
-    app_over,
     container,
     cursor_to,
     demo,
     pane,
     ready,
+    running,
     search,
 )
 
@@ -94,8 +94,7 @@ async def test_degraded_host_banner_names_cause_and_fix(path: Path, cause: str, 
 
 async def test_new_snapshot_updates_rows_by_difference_keeping_cursor() -> None:
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(snap) as (app, pilot):
         await search(pilot, "test2")
         table = pane(app, "containers").table
         test2 = container(snap, "test2").key
@@ -137,9 +136,7 @@ async def test_refresh_key_reads_the_source_again() -> None:
 
 
 async def test_search_without_match_says_so() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(demo(), NARROW) as (app, pilot):
         before = app.selected
         await pilot.press("slash", *"nosuchthing", "enter")
         await pilot.pause()
@@ -148,9 +145,7 @@ async def test_search_without_match_says_so() -> None:
 
 
 async def test_help_opens_and_closes() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(demo(), NARROW) as (app, pilot):
         await pilot.press("question_mark")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
@@ -165,9 +160,7 @@ async def test_rows_added_above_the_cursor_do_not_move_it_on_screen() -> None:
     import dataclasses
 
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=(80, 16)) as pilot:
-        await ready(pilot)
+    async with running(snap, (80, 16)) as (app, pilot):
         await pilot.press("2")  # host interfaces: more rows than the pane shows
         table = pane(app, "interfaces").table
         for _ in range(len(table.keys) - 1):
@@ -203,9 +196,7 @@ async def test_rule_column_says_nft_for_dockers_native_nftables_rules() -> None:
     doc = json.loads(native.with_suffix(".json").read_text())
     snap.rules, snap.chains, _ = parse_ruleset(doc, native.with_suffix(".txt").read_text())
     snap.firewall_backends = [NFTABLES]
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         rules = pane(app, "rules")
         assert isinstance(rules, RulesPane)
 
@@ -229,9 +220,7 @@ async def test_rule_column_says_nft_for_dockers_native_nftables_rules() -> None:
 
 
 async def test_panes_of_a_failed_live_source_say_their_rows_are_its_last_read() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(demo()) as (app, pilot):
         containers, interfaces = pane(app, "containers"), pane(app, "interfaces")
         assert not containers.has_class("-stale")
 
@@ -258,9 +247,7 @@ async def test_details_of_a_rule_that_never_runs_say_so() -> None:
     snap = demo()
     masq = next(r for r in snap.rules if r.target == "MASQUERADE")
     masq.unreached = True  # as the nftables collector marks a chain no map leads to
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         await cursor_to(pilot, "rules", masq.key)
         details = str(app.details.body.render())
         assert details.splitlines()[1].startswith(
@@ -283,8 +270,7 @@ async def test_each_read_is_analysed_once_in_a_worker_never_on_the_ui_thread(
         return real(read)
 
     monkeypatch.setattr(analysis, "correlate", counted)
-    app = app_over(demo())
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(demo()) as (_, pilot):
         await search(pilot, "test1")
         await pilot.press("d", "escape")
         await pilot.pause()
@@ -295,9 +281,7 @@ async def test_each_read_is_analysed_once_in_a_worker_never_on_the_ui_thread(
 async def test_reads_faster_than_the_ui_are_not_queued() -> None:
     """Two reads posted before the UI shows either: the newer is shown, the older never."""
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         shown: list[object] = []
         first, second = demo(), demo()
         first.containers = [c for c in first.containers if c.name != "db"]

@@ -10,13 +10,12 @@ from .helpers import (
     CHILDREN,
     NARROW,
     WIDE,
-    app_over,
     container,
     cursor_to,
     demo,
     marked,
     pane,
-    ready,
+    running,
     search,
     wiring,
 )
@@ -30,8 +29,7 @@ async def test_search_test1_marks_its_veth_port_and_masquerade_rule() -> None:
     snap = demo()
     test1, test2 = container(snap, "test1"), container(snap, "test2")
     veth = wiring(snap, test1.endpoints[0]).host_veth
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(snap) as (app, pilot):
         await search(pilot, "test1")
         assert app.selected == test1.key
         assert marked(app, "containers") == {"test1"}
@@ -43,8 +41,7 @@ async def test_search_test1_marks_its_veth_port_and_masquerade_rule() -> None:
 
 
 async def test_container_with_published_port_marks_its_dnat_rule() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(demo()) as (app, pilot):
         await search(pilot, "web")
         rules = marked(app, "rules")
         assert any("-j DNAT --to-destination 172.17.0.4:80" in r for r in rules)
@@ -55,9 +52,7 @@ async def test_container_with_published_port_marks_its_dnat_rule() -> None:
 async def test_masquerade_rule_marks_every_container_on_the_default_bridge() -> None:
     snap = demo()
     rule = next(r for r in snap.rules if r.text.startswith(_masquerade("172.17.0.0/16")))
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         await cursor_to(pilot, "rules", rule.key)
         on_bridge = {
             c.name for c in snap.containers if any(ep.network == "bridge" for ep in c.endpoints)
@@ -75,9 +70,7 @@ async def test_masquerade_rule_marks_every_container_on_the_default_bridge() -> 
 
 async def test_bridge_marks_its_ports_and_their_containers() -> None:
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         await cursor_to(pilot, "bridges", "br:docker0")
         ports = {p.name for b in snap.bridges if b.name == "docker0" for p in b.ports}
         on_bridge = {
@@ -92,9 +85,7 @@ async def test_bridge_marks_its_ports_and_their_containers() -> None:
 async def test_veth_marks_its_container_and_bridge() -> None:
     snap = demo()
     ep = container(snap, "test2").endpoints[0]
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         await cursor_to(pilot, "interfaces", f"if:{wiring(snap, ep).host_ifindex}")
         assert marked(app, "containers") == {"test2"}
         assert marked(app, "bridges") == {"docker0", wiring(snap, ep).host_veth}
@@ -103,9 +94,7 @@ async def test_veth_marks_its_container_and_bridge() -> None:
 async def test_interface_of_multi_homed_container_marks_only_its_networks_rules() -> None:
     snap = demo()
     web = {ep.network: ep for ep in container(snap, "web").endpoints}
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         await cursor_to(pilot, "interfaces", f"if:{wiring(snap, web['nxlab']).host_ifindex}")
         assert marked(app, "containers") == {"web"}
         bridge = wiring(snap, web["nxlab"]).bridge
@@ -123,8 +112,7 @@ async def test_interface_of_multi_homed_container_marks_only_its_networks_rules(
 async def test_g_cycles_through_linked_items_keeping_the_selection() -> None:
     snap = demo()
     test1 = container(snap, "test1")
-    app = app_over(snap)
-    async with app.run_test(size=NARROW) as pilot:
+    async with running(snap, NARROW) as (app, pilot):
         await search(pilot, "test1")
         visits = []
         for _ in range(4):
@@ -144,9 +132,7 @@ async def test_g_cycles_through_linked_items_keeping_the_selection() -> None:
 
 
 async def test_focus_by_number_and_tab_in_narrow_layout() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(demo(), NARROW) as (app, pilot):
         assert app.query_one("#body").has_class("-narrow")
         await pilot.press("3")
         await pilot.pause()
@@ -162,9 +148,7 @@ async def test_focus_by_number_and_tab_in_narrow_layout() -> None:
 
 
 async def test_layout_follows_terminal_size() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(demo(), NARROW) as (app, pilot):
         assert app.query_one("#body").has_class("-narrow")
         await pilot.resize_terminal(*WIDE)
         await pilot.pause()
@@ -174,9 +158,7 @@ async def test_layout_follows_terminal_size() -> None:
 
 async def test_rules_table_toggle_shows_filter_rules() -> None:
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         rules = pane(app, "rules")
         nat = [r.key for r in snap.rules if r.table == "nat"]
         assert rules.table.keys == nat
@@ -188,9 +170,7 @@ async def test_rules_table_toggle_shows_filter_rules() -> None:
 
 async def test_focusing_a_pane_keeps_the_selection() -> None:
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(snap, NARROW) as (app, pilot):
         await pilot.press("slash", *"test2", "enter", "2", "3", "4", "tab")
         await pilot.pause()
         assert app.selected == container(snap, "test2").key
@@ -206,9 +186,7 @@ async def test_search_typed_in_one_burst_reaches_the_bar() -> None:
     from textual import events
 
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         app.post_message(events.Key("slash", "/"))
         for ch in "test1":
             app.post_message(events.Key(ch, ch))
@@ -220,9 +198,7 @@ async def test_search_typed_in_one_burst_reaches_the_bar() -> None:
 
 
 async def test_slash_inside_a_search_is_text() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(demo()) as (app, pilot):
         await pilot.press("slash", *"172.17.0.0", "slash", *"16")
         assert app.query_one("#search", Input).value == "172.17.0.0/16"
 
@@ -231,8 +207,7 @@ async def test_ipvlan_container_and_its_parent_interface_mark_each_other() -> No
     snap = load_snapshot(CHILDREN)
     ipvlan = container(snap, "nxr-ipvlan-l31")
     parent = next(i for i in snap.interfaces if i.name == wiring(snap, ipvlan.endpoints[0]).parent)
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(snap) as (app, pilot):
         await search(pilot, "nxr-ipvlan-l3")
         assert app.selected == ipvlan.key
         # no veth and no bridge port: the parent interface is the host end

@@ -11,7 +11,7 @@ from pathlib import Path
 from netexplorer.snapshot_io import load_snapshot
 from netexplorer.ui.screens.doctor import DoctorScreen
 
-from .helpers import WIDE, app_over, container, marked, pane, ready
+from .helpers import container, marked, pane, running
 
 MODES = Path(__file__).resolve().parents[1] / "recorded" / "modes"
 TAG = "nxt-rec"
@@ -19,9 +19,7 @@ TAG = "nxt-rec"
 
 async def test_choosing_a_finding_marks_its_evidence_in_the_panes() -> None:
     snap = load_snapshot(MODES / "broken.snapshot.json")
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         assert len(app.findings) == 3
         assert "doctor: 3 problems (d)" in str(app.query_one("#topbar").render())
         await pilot.press("d")
@@ -43,9 +41,7 @@ async def test_choosing_a_finding_marks_its_evidence_in_the_panes() -> None:
 
 
 async def test_ip_forward_finding_marks_every_bridge_with_running_containers() -> None:
-    app = app_over(load_snapshot(MODES / "broken.snapshot.json"))
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(load_snapshot(MODES / "broken.snapshot.json")) as (app, pilot):
         await pilot.press("d", "enter")
         await pilot.pause()
         assert app.selected is not None and app.selected.startswith("doc:ip-forward")
@@ -56,9 +52,7 @@ async def test_ip_forward_finding_marks_every_bridge_with_running_containers() -
 
 
 async def test_healthy_snapshot_says_so() -> None:
-    app = app_over(load_snapshot(MODES / "healthy.snapshot.json"))
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(load_snapshot(MODES / "healthy.snapshot.json")) as (app, pilot):
         assert app.findings == []
         assert "doctor" not in str(app.query_one("#topbar").render())
         await pilot.press("d")
@@ -71,9 +65,7 @@ async def test_healthy_snapshot_says_so() -> None:
 
 async def test_containers_pane_shows_each_network_mode() -> None:
     snap = load_snapshot(MODES / "healthy.snapshot.json")
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, _):
         table = pane(app, "containers").table
 
         def networks(name: str) -> str:

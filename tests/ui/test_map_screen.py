@@ -34,6 +34,7 @@ from .helpers import (
     demo,
     marked,
     ready,
+    running,
     search,
     wiring,
 )
@@ -103,8 +104,7 @@ def test_map_screen(snap_compare: Any, scene: str) -> None:
 
 async def test_moving_on_the_map_selects_in_the_panes() -> None:
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(snap) as (app, pilot):
         await search(pilot, "test1")
         await open_map(pilot)
         view = map_of(app).view
@@ -123,9 +123,7 @@ async def test_moving_on_the_map_selects_in_the_panes() -> None:
 
 async def test_a_pane_selection_shows_on_the_map() -> None:
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         await cursor_to(pilot, "bridges", "br:docker0")
         await open_map(pilot)
         view = map_of(app).view
@@ -143,9 +141,7 @@ async def test_a_pane_selection_shows_on_the_map() -> None:
 
 async def test_enter_folds_and_opens_a_network_and_search_opens_it() -> None:
     snap = synthetic_snapshot(containers=1000, interfaces=2000, rules=5000, per_network=5)
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         await open_map(pilot)
         screen = map_of(app)
         assert screen.hmap is not None
@@ -179,8 +175,7 @@ async def test_enter_folds_and_opens_a_network_and_search_opens_it() -> None:
 
 async def test_a_new_snapshot_keeps_the_selection() -> None:
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(snap) as (app, pilot):
         await search(pilot, "test2")
         await open_map(pilot)
         screen = map_of(app)
@@ -216,10 +211,8 @@ async def test_a_new_snapshot_keeps_the_selection() -> None:
 async def test_a_paths_items_are_marked_on_the_map() -> None:
     """app.show_path (the path screen's hook) marks the items now and when the map opens."""
     snap = demo()
-    app = app_over(snap)
     test1 = container(snap, "test1")
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         path = frozenset({test1.key, "br:docker0"})
         app.show_path(path)
         await open_map(pilot)
@@ -233,10 +226,8 @@ async def test_a_selection_in_a_folded_network_opens_it() -> None:
     """At 1,000 containers every network starts folded; a container selected in a pane
     (before or after the map opens) opens its network to show it."""
     snap = synthetic_snapshot(containers=1000, interfaces=2000, rules=5000, per_network=5)
-    app = app_over(snap)
     first, later = snap.containers[3], snap.containers[-3]
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         app.select(first.key, "containers")
         await open_map(pilot)
         screen = map_of(app)

@@ -12,7 +12,7 @@ from netexplorer.ui.app import NetExplorerApp
 from netexplorer.ui.messages import SnapshotReady
 from netexplorer.ui.sources import NamedSource
 
-from .helpers import WIDE, app_over, container, cursor_to, marked, pane, ready
+from .helpers import WIDE, container, cursor_to, marked, pane, ready, running
 from .test_map_screen import map_of, open_map
 
 SWARM = Path(__file__).resolve().parents[1] / "recorded" / "swarm" / "node1.snapshot.json"
@@ -28,9 +28,7 @@ async def test_overlay_br0_ports_and_namespace_interfaces_are_listed_and_cross_l
     found = corr.overlay.of_endpoint(ep.key)
     assert found is not None
     port = found[1]
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         bridges = pane(app, "bridges")
         interfaces = pane(app, "interfaces")
         for key in (o.bridge.key, o.vxlan.key, port.key):
@@ -55,9 +53,7 @@ async def test_the_map_draws_the_overlay_and_its_tunnel_and_selects_its_vxlan() 
     assert o.vxlan is not None and o.underlay is not None and o.namespace is not None
     (vtep,) = o.vteps
     sw1 = container(snap, "sw1").key
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         await cursor_to(pilot, "containers", sw1)
         await open_map(pilot)
         view = map_of(app).view

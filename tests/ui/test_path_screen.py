@@ -23,7 +23,7 @@ from netexplorer.snapshot_io import load_snapshot
 from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.screens.path import DestinationScreen, PathScreen, hop_key
 
-from .helpers import NARROW, WIDE, app_over, container, marked, pane, search
+from .helpers import NARROW, WIDE, container, marked, pane, running, search
 
 #: every network mode, with the sysctls the path engine reads (tests/recorded/modes)
 HEALTHY = Path(__file__).resolve().parents[1] / "recorded" / "modes" / "healthy.snapshot.json"
@@ -74,8 +74,7 @@ def test_path_screen(snap_compare: Any, scene: str, size: tuple[int, int]) -> No
 
 
 async def test_the_destination_prompt_completes_names() -> None:
-    app = app_over(healthy())
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(healthy()) as (app, pilot):
         await ask_path(pilot, "test1")
         assert isinstance(app.screen, DestinationScreen)
         assert {"test2", "web", "host", "internet", "host:8080"} <= set(app.screen.names)
@@ -90,16 +89,14 @@ async def test_the_destination_prompt_completes_names() -> None:
 
 
 async def test_p_without_a_container_says_so() -> None:
-    app = app_over(healthy())
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(healthy()) as (app, pilot):
         await ask_path(pilot, "docker0")
         assert not isinstance(app.screen, DestinationScreen)
 
 
 async def test_a_rule_hop_marks_the_rule_in_the_rules_pane() -> None:
     snap = healthy()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(snap) as (app, pilot):
         await open_path(pilot, "test1", "test2")
         screen = path_of(app)
         assert screen.result is not None and screen.result.verdict == "delivered"
@@ -136,8 +133,7 @@ async def test_a_rule_hop_marks_the_rule_in_the_rules_pane() -> None:
 
 async def test_each_hop_selects_what_it_crosses_and_esc_keeps_it() -> None:
     snap = healthy()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
+    async with running(snap) as (app, pilot):
         await open_path(pilot, "test1", "test2")
         screen = path_of(app)
         assert screen.result is not None and app.links is not None

@@ -24,6 +24,7 @@ from .helpers import (
     on_screen,
     pane,
     ready,
+    running,
     search,
 )
 
@@ -39,9 +40,7 @@ async def test_every_dnat_destination_in_the_rules_pane_at_160x45() -> None:
     snap = demo()
     dnats = [r for r in snap.rules if r.table == "nat" and r.target == "DNAT"]
     assert dnats
-    app = app_over(snap)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await ready(pilot)
+    async with running(snap, (160, 45)) as (app, _):
         shown = on_screen(pane(app, "rules"))
         for rule in dnats:
             assert summary(rule) in shown
@@ -49,8 +48,7 @@ async def test_every_dnat_destination_in_the_rules_pane_at_160x45() -> None:
 
 
 async def test_below_100x30_one_pane_with_tabs_that_count_the_links() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=(99, 40)) as pilot:
+    async with running(demo(), (99, 40)) as (app, pilot):
         await search(pilot, "test1")
         assert [p.pane_id for p in app.table_panes if p.display and p.size.height] == ["containers"]
         labels = {t.id: str(t.label) for t in app.query("Tab")}
@@ -62,9 +60,7 @@ async def test_short_panes_give_their_rows_to_long_ones() -> None:
     snap = demo()
     snap.interfaces = [i for i in snap.interfaces if i.kind != "veth"]
     snap.namespaces = []
-    app = app_over(snap)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
+    async with running(snap, (120, 40)) as (app, _):
         containers, details = pane(app, "containers"), app.details
         # a few interfaces beside the containers, many rules below: the top row
         # takes what its longest pane needs...
@@ -77,9 +73,7 @@ async def test_short_panes_give_their_rows_to_long_ones() -> None:
 
 
 async def test_z_zooms_the_focused_pane_with_every_column_and_back() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
+    async with running(demo(), (120, 40)) as (app, pilot):
         interfaces = pane(app, "interfaces")
         assert "MAC" not in on_screen(interfaces)
         await pilot.press("2", "z")
@@ -104,9 +98,7 @@ async def test_z_zooms_the_focused_pane_with_every_column_and_back() -> None:
 
 
 async def test_200x60_shows_the_extra_columns() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=(200, 60)) as pilot:
-        await ready(pilot)
+    async with running(demo(), (200, 60)) as (app, _):
         # the panes' widths follow their content: every column of every pane is on
         # screen, none cut by the pane's edge
         for pane_id in ("containers", "interfaces", "bridges", "rules"):
@@ -118,8 +110,7 @@ async def test_200x60_shows_the_extra_columns() -> None:
 
 async def test_y_copies_the_item_under_the_cursor() -> None:
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with running(snap, (120, 40)) as (app, pilot):
         await search(pilot, "test1")
         await pilot.press("y")
         await pilot.pause()
@@ -139,9 +130,8 @@ async def test_y_writes_osc_52() -> None:
     import base64
 
     snap = demo()
-    app = app_over(snap)
     written: list[str] = []
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with running(snap, (120, 40)) as (app, pilot):
         await search(pilot, "test1")
         driver = app._driver
         assert driver is not None
@@ -155,9 +145,7 @@ async def test_y_writes_osc_52() -> None:
 
 async def test_f_shows_each_rules_full_text() -> None:
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await ready(pilot)
+    async with running(snap, (160, 45)) as (app, pilot):
         rules = pane(app, "rules")
         masq = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
         assert masq not in on_screen(rules)
@@ -167,9 +155,7 @@ async def test_f_shows_each_rules_full_text() -> None:
 
 
 async def test_help_lists_every_binding() -> None:
-    app = app_over(demo())
-    async with app.run_test(size=(120, 50)) as pilot:
-        await ready(pilot)
+    async with running(demo(), (120, 50)) as (app, pilot):
         entries = app.key_help()
         keys = {k for k, _ in entries}
         for binding in [*NetExplorerApp.BINDINGS, *KeyedTableWithJump.BINDINGS]:
@@ -216,9 +202,7 @@ async def test_not_root_the_banner_is_one_line_with_the_command() -> None:
 
     snap = load_snapshot(NO_ROOT)
     snap.warnings[0] = not_root_warning(["/home/me/.local/bin/netexplorer"])
-    app = app_over(snap)
-    async with app.run_test(size=(160, 40)) as pilot:
-        await ready(pilot)
+    async with running(snap, (160, 40)) as (app, _):
         shown = str(app.query_one(Banner).render()).splitlines()
         assert shown[0].startswith("⚠ not root:") and "Run: sudo " in shown[0]
         assert shown[1].startswith("… ") and "press w" in shown[1]
@@ -229,9 +213,7 @@ async def test_a_click_selects_the_row_and_the_wheel_scrolls() -> None:
     from textual.events import MouseScrollDown
 
     snap = demo()
-    app = app_over(snap)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot)
+    async with running(snap, (100, 30)) as (app, pilot):
         bridges = pane(app, "bridges")
         table = bridges.table
         row = int(table.scroll_y) + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from netexplorer.model import Snapshot
 from netexplorer.ui.safe_text import escape_controls, plain, safe
 
-from .helpers import NARROW, WIDE, app_over, container, demo, pane, ready, search, wiring
+from .helpers import NARROW, container, demo, pane, running, search, wiring
 
 MARKUP = "[red]x[/red]"
 ESCAPE = "\x1b[31mevil"
@@ -49,9 +49,7 @@ def hostile() -> Snapshot:
 
 async def test_hostile_names_render_literally_and_without_escape_bytes() -> None:
     snap = hostile()
-    app = app_over(snap)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(snap) as (app, pilot):
         containers = pane(app, "containers")
         names = {containers.table.cells(k)[0].plain for k in containers.table.keys}
         assert MARKUP in names
@@ -80,8 +78,7 @@ async def test_hostile_names_render_literally_and_without_escape_bytes() -> None
 
 
 async def test_hostile_names_in_the_narrow_layout_and_tab_labels() -> None:
-    app = app_over(hostile())
-    async with app.run_test(size=NARROW) as pilot:
+    async with running(hostile(), NARROW) as (app, pilot):
         await search(pilot, "evil")
         screen = app.export_screenshot()
         assert "\x1b" not in screen
