@@ -105,6 +105,10 @@ def rule(snap: Snapshot, text: str, family: str = "ipv4") -> Rule:
     return found
 
 
+def forward_chain(chains: list[Chain], family: str = "ipv4") -> Chain:
+    return next(c for c in chains if (c.family, c.table, c.name) == (family, "filter", "FORWARD"))
+
+
 def without(snap: Snapshot, text: str, family: str = "ipv4") -> Snapshot:
     gone = rule(snap, text, family)
     snap.rules = [r for r in snap.rules if r is not gone]
@@ -135,6 +139,14 @@ def findings(snap: Snapshot) -> dict[str, list[Finding]]:
     return out
 
 
+def one_finding(snap: Snapshot, check: str, subject: str, fix: str) -> Finding:
+    """The one finding of ``check``, checked for its subject and its fix's first line."""
+    (f,) = findings(snap)[check]
+    assert f.subject == subject
+    assert f.fix.splitlines()[0] == fix
+    return f
+
+
 # --------------------------------------------------------------------------- parsing
 @pytest.mark.parametrize("ruleset", list(RULESETS))
 def test_both_backends_read_back_the_same_ruleset(ruleset: str) -> None:
@@ -150,10 +162,7 @@ def test_both_backends_read_back_the_same_ruleset(ruleset: str) -> None:
     }
     for family in RULESETS[ruleset]:
         # FORWARD policy DROP, as Docker sets it when it enabled forwarding itself
-        fwd = next(
-            c for c in nft_chains if (c.family, c.table, c.name) == (family, "filter", "FORWARD")
-        )
-        assert fwd.policy == "DROP"
+        assert forward_chain(nft_chains, family).policy == "DROP"
     names = {c.name for c in nft_chains if c.table == "filter"}
     assert {"DOCKER", "DOCKER-USER", "DOCKER-FORWARD", "DOCKER-BRIDGE", "DOCKER-CT"} <= names
     if ruleset == "docker28":
@@ -328,9 +337,7 @@ def test_forward_drop_without_the_outgoing_accept(ruleset: str, backend: str) ->
     assert f.fix.splitlines()[0] == f"{tool} -I DOCKER-USER -i docker0 ! -o docker0 -j ACCEPT"
     assert f"br:{DOCKER0}" in f.evidence
     # with FORWARD policy ACCEPT the same rules are no finding
-    fwd = next(
-        c for c in snap.chains if (c.family, c.table, c.name) == ("ipv4", "filter", "FORWARD")
-    )
+    fwd = forward_chain(snap.chains)
     fwd.policy = "ACCEPT"
     assert "forward-drop" not in findings(snap)
 
@@ -346,9 +353,7 @@ def test_forward_drop_without_the_conntrack_accept(ruleset: str, backend: str) -
     assert "replies into docker0" in f.title and "out of" not in f.title
     # with FORWARD policy ACCEPT the replies still die: Docker 28's own
     # '! -i docker0 -o docker0 -j DROP' in chain DOCKER; the finding names it
-    fwd = next(
-        c for c in snap.chains if (c.family, c.table, c.name) == ("ipv4", "filter", "FORWARD")
-    )
+    fwd = forward_chain(snap.chains)
     fwd.policy = "ACCEPT"
     (f,) = findings(snap)["forward-drop"]
     drop = rule(snap, "-A DOCKER ! -i docker0 -o docker0 -j DROP")
@@ -369,9 +374,7 @@ def test_docker_20_10_without_the_conntrack_accept_under_accept_policy_is_no_fin
     ct = "-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
     assert any(r.text == "-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP" for r in snap.rules)
     snap.rules = [r for r in snap.rules if not (r.text == ct and r.family == "ipv4")]
-    fwd = next(
-        c for c in snap.chains if (c.family, c.table, c.name) == ("ipv4", "filter", "FORWARD")
-    )
+    fwd = forward_chain(snap.chains)
     fwd.policy = "ACCEPT"
     assert "forward-drop" not in findings(snap)
     fwd.policy = "DROP"  # and under a DROP policy it is one
@@ -382,35 +385,28 @@ def test_forward_drop_for_the_icc_false_and_ipv6_bridges() -> None:
     snap = without(lab(), f"-A DOCKER-FORWARD -i {ICC} ! -o {ICC} -j ACCEPT")
     assert [f.subject for f in findings(snap)["forward-drop"]] == [f"{NFT}/ipv4/{ICC}"]
     snap = without(lab(), f"-A DOCKER-FORWARD -i {V6} -j ACCEPT", "ipv6")
-    (f,) = findings(snap)["forward-drop"]
-    assert f.subject == f"{NFT}/ipv6/{V6}"
-    assert f.fix.splitlines()[0] == f"ip6tables-nft -I DOCKER-USER -i {V6} ! -o {V6} -j ACCEPT"
+    fix = f"ip6tables-nft -I DOCKER-USER -i {V6} ! -o {V6} -j ACCEPT"
+    one_finding(snap, "forward-drop", f"{NFT}/ipv6/{V6}", fix)
 
 
 @pytest.mark.parametrize(("ruleset", "backend"), BOTH)
 def test_missing_masquerade(ruleset: str, backend: str) -> None:
     snap = without(lab(ruleset, backend), MASQ)
-    (f,) = findings(snap)["masquerade"]
-    assert f.subject == f"{backend}/172.17.0.0/16"
     tool = f"iptables-{BACKENDS[backend]}"
-    assert f.fix.splitlines()[0] == f"{tool} -t nat {MASQ}"
+    one_finding(snap, "masquerade", f"{backend}/172.17.0.0/16", f"{tool} -t nat {MASQ}")
     assert set(findings(snap)) == {"masquerade"}
 
 
 def test_missing_nat66_masquerade() -> None:
     snap = without(lab(), MASQ6, "ipv6")
-    (f,) = findings(snap)["masquerade"]
-    assert f.subject == f"{NFT}/{V6_SUBNET}"
-    assert f.fix.splitlines()[0] == f"ip6tables-nft -t nat {MASQ6}"
+    one_finding(snap, "masquerade", f"{NFT}/{V6_SUBNET}", f"ip6tables-nft -t nat {MASQ6}")
 
 
 @pytest.mark.parametrize(("ruleset", "backend"), BOTH)
 def test_missing_dnat(ruleset: str, backend: str) -> None:
     snap = without(lab(ruleset, backend), DNAT)
-    (f,) = findings(snap)["dnat"]
-    assert f.subject == "web/0.0.0.0:8080/tcp"
     tool = f"iptables-{BACKENDS[backend]}"
-    assert f.fix.splitlines()[0] == f"{tool} -t nat {DNAT}"
+    one_finding(snap, "dnat", "web/0.0.0.0:8080/tcp", f"{tool} -t nat {DNAT}")
     assert set(findings(snap)) == {"dnat"}
     snap = without(lab(ruleset, backend), DNAT_V6_NET)
     assert [f.subject for f in findings(snap)["dnat"]] == ["nxt-rec-multi/127.0.0.1:28080/tcp"]
