@@ -30,6 +30,7 @@ KIND_NAMES = {
     "ns": "namespace",
     "rule": "rule",
     "doc": "finding",  # a doctor finding (netexplorer.doctor)
+    "far": "on another host",  # another host's item (netexplorer.overlay_peers.far_key)
 }
 
 #: overlay driver options

@@ -11,11 +11,13 @@ become ids.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from netexplorer.literal import escape_controls
 from netexplorer.map.layout import bus_title, draw, nat_text, peer_text, tunnel_text
 from netexplorer.map.model import BRIDGE, HOST_KEY, INTERNET_KEY, OVERLAY, CtNode, Egress, HostMap
+from netexplorer.overlay_peers import FarEnd
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,12 @@ def graph(hmap: HostMap) -> Graph:
                 edges.append(Edge(t.vxlan_key, t.underlay_key, "underlay", f"UDP {t.port}"))
                 carrier = t.underlay_key
             for ip, name in t.peers:
-                node(f"map:peer:{ip}", "peer", peer_text(ip, name))
-                edges.append(Edge(carrier, f"map:peer:{ip}", "tunnel", f"VNI {t.vni}"))
+                ends = [e for e in t.far if e.vtep == ip and e.vxlan_key is not None]
+                if not ends:
+                    node(f"map:peer:{ip}", "peer", peer_text(ip, name))
+                    edges.append(Edge(carrier, f"map:peer:{ip}", "tunnel", f"VNI {t.vni}"))
+                for end in ends:
+                    _far_end(end, carrier, f"VNI {t.vni} to {peer_text(ip, name)}", node, edges)
         if bus.kind not in (BRIDGE, OVERLAY) and bus.device_key is not None:
             node(bus.device_key, "interface", bus.device)
             edges.append(Edge(bus.key, bus.device_key, "parent", "parent"))
@@ -108,6 +114,27 @@ def graph(hmap: HostMap) -> Graph:
         if ct.mode == "host":
             edges.append(Edge(ct.key, HOST_KEY, "host", "host network"))
     return Graph(tuple(nodes.values()), tuple(edges))
+
+
+def _far_end(
+    end: FarEnd,
+    carrier: str,
+    label: str,
+    node: Callable[[str, str, str], None],
+    edges: list[Edge],
+) -> None:
+    """A tunnel ending on another host being explored: the edge to its vxlan there,
+    then from that vxlan to each container the FDB sends there (by br0 and its veth)."""
+    assert end.vxlan_key is not None
+    far_vxlan = end.key(end.vxlan_key)
+    node(far_vxlan, "vxlan", f"{end.host}: {end.vxlan} in {end.namespace}")
+    edges.append(Edge(carrier, far_vxlan, "tunnel", label))
+    for m in end.members:
+        ct = end.key(m.container_key)
+        node(ct, "container", f"{m.name}\n{m.address}\non {end.host}")
+        via = f"{end.bridge or 'br0'} · {m.port or 'no veth found'}"
+        port = end.key(m.port_key) if m.port_key is not None else None
+        edges.append(Edge(far_vxlan, ct, "veth", via, port))
 
 
 # ------------------------------------------------------------------ json

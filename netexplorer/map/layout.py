@@ -6,7 +6,8 @@ mode). Buses joined by a multi-homed container share a section, so that each
 container is drawn once. Above each bus its header (bridge, network, subnet,
 gateway), below it the NAT step leading to the egress interface and the
 internet, or "no way out"; below an overlay's br0 its VXLAN tunnel over the
-underlay interface to each peer node. Published ports come in from the left.
+underlay interface to each peer node and, when that node's read is open too, on
+to its vxlan, br0, veth and container. Published ports come in from the left.
 
 ``draw`` returns the lines and the regions (row, columns, model key) of what can
 be selected; the UI styles those regions, the CLI prints the lines. Every host
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from netexplorer.literal import escape_controls
 from netexplorer.map.model import BRIDGE, OVERLAY, Bus, CtNode, Egress, HostMap, Link, VxlanTunnel
+from netexplorer.overlay_peers import FarEnd
 
 #: with more interface lines than this, every network starts folded
 FOLD_ABOVE = 150
@@ -345,7 +347,8 @@ def peer_text(ip: str, node: str | None) -> str:
 
 def _tunnel_footer(bus: Bus) -> list[list[tuple[str, str | None]]]:
     """``VXLAN vxlan0 · VNI 4097 · UDP 4789 ─▶ nx-sw0 ─▶ 198.51.100.18 (node b)``, a
-    row per peer node."""
+    row per peer node; with that node's read open, the row goes on to its vxlan,
+    br0, veth and container (a row per container there)."""
     t = bus.tunnel
     if t is None:
         return [[("overlay: its namespace was not read (no vxlan known)", None)]]
@@ -353,7 +356,40 @@ def _tunnel_footer(bus: Bus) -> list[list[tuple[str, str | None]]]:
     head.append((lit(t.underlay), t.underlay_key) if t.underlay else ("underlay unknown", None))
     if not t.peers:
         return [[*head, (" ─▶ no peer node in the FDB", None)]]
-    return [[*head, (" ─▶ ", None), (peer_text(ip, node), None)] for ip, node in t.peers]
+    rows = []
+    for ip, node in t.peers:
+        row = [*head, (" ─▶ ", None), (peer_text(ip, node), None)]
+        ends = [e for e in t.far if e.vtep == ip]
+        if not ends:
+            rows.append(row)
+        for end in ends:
+            rows += [row + parts for parts in far_parts(end)]
+    return rows
+
+
+def far_parts(end: FarEnd) -> list[list[tuple[str, str | None]]]:
+    """`` ═▶ node2: vxlan0 ─▶ br0 ─▶ veth1 ─▶ sw2 10.200.0.12``: a tunnel's far end on
+    another host being explored, a row per container the FDB sends there."""
+    if end.vxlan is None or end.vxlan_key is None:
+        return [[(f" ═▶ {lit(end.host)}: its vxlan on this network was not read", None)]]
+    head: list[tuple[str, str | None]] = [
+        (" ═▶ ", None),
+        (f"{lit(end.host)}: {lit(end.vxlan)}", end.key(end.vxlan_key)),
+        (" ─▶ ", None),
+        (lit(end.bridge or "br0"), end.key(end.bridge_key) if end.bridge_key else None),
+    ]
+    if not end.members:
+        return [[*head, (" ─▶ no container there in the FDB", None)]]
+    rows = []
+    for m in end.members:
+        port: list[tuple[str, str | None]] = (
+            [(" ─▶ ", None), (lit(m.port), end.key(m.port_key))]
+            if m.port is not None and m.port_key is not None
+            else [(" ─▶ no veth found", None)]
+        )
+        name = (f"{lit(m.name)} {lit(m.address)}".rstrip(), end.key(m.container_key))
+        rows.append([*head, *port, (" ─▶ ", None), name])
+    return rows
 
 
 def _footer(bus: Bus, hmap: HostMap) -> list[list[tuple[str, str | None]]]:
@@ -490,6 +526,10 @@ def search_rows(hmap: HostMap) -> list[tuple[str, tuple[str, ...], tuple[str, ..
         if bus.tunnel is not None:
             texts = (lit(bus.tunnel.vxlan), *(ip for ip, _ in bus.tunnel.peers))
             out.append((bus.tunnel.vxlan_key, texts, (bus.key,)))
+            for end in bus.tunnel.far:
+                for m in end.members:
+                    texts = (lit(m.name), m.address, lit(end.host))
+                    out.append((end.key(m.container_key), texts, (bus.key,)))
     for ct in (*hmap.host_containers, *hmap.alone, *hmap.orphans):
         out.append((ct.key, (lit(ct.name),), ()))
     return out

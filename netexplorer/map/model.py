@@ -8,7 +8,8 @@ of the parent; per bridge the NAT step (its MASQUERADE rules with their packet
 counters, IPv4 and NAT66) leading to the host's egress interface, or "no way out"
 for an internal network; a swarm overlay as br0 in its namespace, its members
 joined by their veth there, whose way out is a VXLAN tunnel (VNI, UDP port) over
-the underlay interface to the peer nodes its FDB names; published ports as
+the underlay interface to the peer nodes its FDB names (with another host's read
+given, on to that node's vxlan, br0, veth and container); published ports as
 inbound arrows through their DNAT rule; ``container:`` sidecars with their owner;
 host-network and ``none`` containers on their own. Keys are the model keys the
 panes use (``ct:``, ``br:``, ``if:``, ``rule:``), so one selection works on both.
@@ -19,6 +20,7 @@ Pure: nothing here reads the host or writes into the snapshot.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from netexplorer.correlate import (
@@ -39,6 +41,7 @@ from netexplorer.model import (
     bridge_key,
 )
 from netexplorer.overlay import OverlayNet
+from netexplorer.overlay_peers import FarEnd
 from netexplorer.path.routing import MAIN_TABLE
 
 #: the key of the map's "internet" node (not a host item: nothing else selects it)
@@ -76,6 +79,8 @@ class VxlanTunnel:
     underlay: str | None
     underlay_key: str | None
     peers: tuple[tuple[str, str | None], ...]
+    #: where the tunnel ends on the other hosts being explored (empty: one host)
+    far: tuple[FarEnd, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +329,7 @@ class _NatIndex:
         return tuple(out)
 
 
-def _overlay_bus(o: OverlayNet) -> Bus:
+def _overlay_bus(o: OverlayNet, far: Mapping[str, Sequence[FarEnd]]) -> Bus:
     net = o.network
     where = o.namespace.name if o.namespace is not None else "namespace not read"
     tunnel = None
@@ -337,6 +342,7 @@ def _overlay_bus(o: OverlayNet) -> Bus:
             o.underlay.name if o.underlay is not None else None,
             o.underlay.key if o.underlay is not None else None,
             tuple((v.ip, v.node) for v in o.vteps),
+            tuple(far.get(o.vxlan.key, ())),
         )
     return Bus(
         net.key, net.key, net.name, net.driver, OVERLAY,
@@ -353,10 +359,11 @@ def _bus_of(
     bridges: set[str],
     nat: _NatIndex,
     corr: Correlation,
+    far: Mapping[str, Sequence[FarEnd]],
 ) -> Bus | None:
     overlay = corr.overlay.networks.get(net.id)
     if overlay is not None:
-        return _overlay_bus(overlay)
+        return _overlay_bus(overlay, far)
     if net.bridge:
         key = bridge_key(net.bridge) if net.bridge in bridges else net.key
         steps = () if net.internal else nat.steps(net)
@@ -434,8 +441,11 @@ def _mode(ct: Container, has_bus: bool, child_only: bool) -> str:
     return "other"
 
 
-def build_map(snap: Snapshot, corr: Correlation) -> HostMap:
-    """The map of ``snap`` (``corr = correlate(snap)``)."""
+def build_map(
+    snap: Snapshot, corr: Correlation, far: Mapping[str, Sequence[FarEnd]] | None = None
+) -> HostMap:
+    """The map of ``snap`` (``corr = correlate(snap)``); ``far``: where its tunnels
+    lead on the other hosts being explored (``overlay_peers.join(...).ends``)."""
     links = corr.links
     by_name = {i.name: i for i in snap.interfaces}
     by_addr = {a.address: i for i in snap.interfaces for a in i.addresses}
@@ -448,7 +458,7 @@ def build_map(snap: Snapshot, corr: Correlation) -> HostMap:
     buses: dict[str, Bus] = {}
     bus_of_net: dict[str, Bus] = {}
     for net in snap.networks:
-        bus = _bus_of(net, by_name, bridges, nat, corr)
+        bus = _bus_of(net, by_name, bridges, nat, corr, far or {})
         if bus is not None:
             bus_of_net[net.id] = bus
     members: dict[str, int] = {}
@@ -520,6 +530,9 @@ def build_map(snap: Snapshot, corr: Correlation) -> HostMap:
     final = tuple(replace(b, members=members.get(b.key, 0)) for b in ordered)
     labels = dict(links.labels)
     labels[INTERNET_KEY] = "internet"
+    for ends in (far or {}).values():
+        for end in ends:
+            labels.update(end.names())
     return HostMap(
         snap.host,
         final,

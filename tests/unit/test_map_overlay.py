@@ -17,6 +17,7 @@ from netexplorer.correlate import correlate
 from netexplorer.map.export import to_json
 from netexplorer.map.layout import draw
 from netexplorer.map.model import OVERLAY, HostMap, build_map
+from netexplorer.overlay_peers import HostRead, far_key, join
 from netexplorer.snapshot_io import load_snapshot
 
 HERE = Path(__file__).resolve().parents[1] / "recorded" / "swarm"
@@ -83,3 +84,72 @@ def test_json_edges_run_bus_vxlan_underlay_peer() -> None:
     assert (under, peer, "tunnel", f"VNI {bus.tunnel.vni}") in edges
     kinds = {n["id"]: n["kind"] for n in doc["nodes"]}
     assert (kinds[vx], kinds[under], kinds[peer]) == ("vxlan", "interface", "peer")
+
+
+def far_truth(node: int) -> tuple[str, str, str, str]:
+    """(namespace, vxlan, br0, the veth of node's overlay container) from node's
+    recorded ``ip -d -j link`` in its overlay namespace and the container's eth0."""
+    truth = truth_of(node)
+    kind = {x["ifname"]: x.get("linkinfo", {}).get("info_kind") for x in truth["ip_link"]}
+    vxlan = next(n for n, k in kind.items() if k == "vxlan")
+    bridge = next(n for n, k in kind.items() if k == "bridge")
+    eth0 = TRUTH["eth0"][CONTAINER[node]]
+    port = next(x["ifname"] for x in truth["ip_link"] if x["ifindex"] == eth0["link_index"])
+    return truth["namespace"], vxlan, bridge, port
+
+
+def two_host_map(node: int) -> tuple[HostMap, HostRead]:
+    snaps = {n: load_snapshot(HERE / f"node{n}.snapshot.json") for n in (1, 2)}
+    reads = {n: HostRead(f"node{n}", s, correlate(s)) for n, s in snaps.items()}
+    here, there = reads[node], reads[3 - node]
+    return build_map(here.read, here.correlation, join(here, [there]).ends), there
+
+
+@pytest.mark.parametrize("node", [1, 2])
+def test_with_both_nodes_open_the_tunnel_goes_on_to_the_far_vxlan_br0_veth_container(
+    node: int,
+) -> None:
+    hmap, there = two_host_map(node)
+    far = 3 - node
+    ns, vxlan, bridge, port = far_truth(far)
+    far_ct = next(c for c in there.read.containers if c.name == CONTAINER[far])
+    far_ip = TRUTH["node" + str(far)]["networks"]["nxoverlay"]["inspect"]["Containers"]
+    addr = next(v["IPv4Address"] for v in far_ip.values() if v["Name"] == CONTAINER[far])
+    addr = addr.split("/")[0]
+    peer = next(p for p in truth_of(node)["inspect"]["Peers"] if p["IP"] == NODE_ADDR[far])
+    drawing = draw(hmap)
+    row = (
+        f"─▶ {UNDERLAY[node]} ─▶ {peer['IP']} (node {peer['Name']}) ═▶ node{far}: {vxlan} "
+        f"─▶ {bridge} ─▶ {port} ─▶ {CONTAINER[far]} {addr}"
+    )
+    (line,) = [n for n, text in enumerate(drawing.lines) if text.endswith(row)]
+    # each far item is drawn under its own far key (never one of this host's keys)
+    keys = {r.key: drawing.lines[r.row][r.start : r.end] for r in drawing.regions if r.row == line}
+    far_key_ct = far_key(f"node{far}", far_ct.key)
+    assert keys[far_key_ct] == f"{CONTAINER[far]} {addr}"
+    o = next(
+        x for x in there.correlation.overlay.networks.values() if x.network.name == "nxoverlay"
+    )
+    assert o.vxlan is not None and o.bridge is not None
+    assert keys[far_key(f"node{far}", o.vxlan.key)] == f"node{far}: {vxlan}"
+    vni = truth_of(far)["inspect"]["Options"]["com.docker.network.driver.overlay.vxlanid_list"]
+    label = f"{vxlan} (VNI {vni}) in {ns} on node{far}"
+    assert hmap.labels[far_key(f"node{far}", o.vxlan.key)] == label
+    assert keys[far_key(f"node{far}", o.bridge.key)] == bridge
+    assert port in keys.values()
+    assert hmap.labels[far_key_ct] == f"{CONTAINER[far]} ({addr}) on node{far}"
+    # JSON: the tunnel edge ends at the far vxlan, which leads to the far container
+    doc = json.loads(to_json(hmap))
+    bus = next(b for b in hmap.buses if b.network == "nxoverlay")
+    assert bus.tunnel is not None and bus.tunnel.underlay_key is not None
+    edges = {(e["from"], e["to"], e["kind"]): e for e in doc["edges"]}
+    far_vx = far_key(f"node{far}", o.vxlan.key)
+    tunnel = edges[(bus.tunnel.underlay_key, far_vx, "tunnel")]
+    assert tunnel["label"] == f"VNI {bus.tunnel.vni} to {peer['IP']} (node {peer['Name']})"
+    assert edges[(far_vx, far_key_ct, "veth")]["label"] == f"{bridge} · {port}"
+    assert f"map:peer:{peer['IP']}" not in {n["id"] for n in doc["nodes"]}
+
+
+def test_one_host_alone_still_ends_at_the_peer_node() -> None:
+    hmap = node_map(1)
+    assert "═▶" not in draw(hmap).text()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from netexplorer.correlate import correlate
-from netexplorer.overlay_peers import HostRead, far_ends
+from netexplorer.overlay_peers import HostRead, far_ends, far_key, join
 from netexplorer.snapshot_io import load_snapshot
 
 HERE = Path(__file__).resolve().parents[1] / "recorded" / "swarm"
@@ -68,3 +68,54 @@ def test_each_tunnels_far_end_is_the_other_hosts_vxlan_and_container(node: int) 
 
 def test_no_far_end_without_the_other_host() -> None:
     assert far_ends(host(1), []) == {}
+
+
+@pytest.mark.parametrize("node", [1, 2])
+def test_one_selection_reaches_across_the_tunnel(node: int) -> None:
+    """The far container, selected, lights this host's vxlan, underlay interface and
+    network, and its own veth, br0 and vxlan there; this host's vxlan lights them all.
+    The far items' names are the recorded truth of the other node's namespace."""
+    here, there = host(node), host(3 - node)
+    joined = join(here, [there])
+    links = joined.links(here.correlation.links)
+    o = next(x for x in here.correlation.overlay.networks.values() if x.network.name == "nxoverlay")
+    far_o = next(
+        x for x in there.correlation.overlay.networks.values() if x.network.name == "nxoverlay"
+    )
+    assert o.vxlan is not None and o.underlay is not None
+    assert far_o.vxlan is not None and far_o.bridge is not None
+    name, addr = CONTAINER[3 - node]
+    far_ct = there.correlation.containers_by_name[name]
+    truth = TRUTH[f"node{3 - node}"]["networks"]["nxoverlay"]
+    eth0 = TRUTH["eth0"][name]
+    port_name = next(x["ifname"] for x in truth["ip_link"] if x["ifindex"] == eth0["link_index"])
+    port = next(p.port for p in far_o.ports if p.port.name == port_name)
+    there_name = f"node{3 - node}"
+    fk = {k: far_key(there_name, k) for k in (far_ct.key, far_o.vxlan.key, far_o.bridge.key)}
+    fk[port.key] = far_key(there_name, port.key)
+    assert links.related(fk[far_ct.key]) >= {
+        o.vxlan.key,
+        o.underlay.key,
+        o.network.key,
+        fk[far_o.vxlan.key],
+        fk[far_o.bridge.key],
+        fk[port.key],
+    }
+    assert links.related(o.vxlan.key) >= set(fk.values())
+    assert links.labels[fk[far_ct.key]] == f"{name} ({addr}) on {there_name}"
+    where = f"{truth['namespace']} on {there_name}"
+    assert links.labels[fk[port.key]] == f"{port_name} on br0 in {where}"
+    assert links.kind(fk[far_ct.key]) == "far"
+    (end,) = [e for e in joined.ends[o.vxlan.key] if e.network == "nxoverlay"]
+    assert links.notes[fk[far_ct.key]] == [end.words()]
+    # the far keys are none of this host's own keys (the namespaces are named alike)
+    assert not set(fk.values()) & set(here.correlation.links.labels)
+    assert far_o.bridge.key in here.correlation.links.labels  # br0 is named alike on both
+    # the read's own index is untouched
+    assert fk[far_ct.key] not in here.correlation.links.labels
+
+
+def test_nothing_joined_leaves_the_links_as_they_are() -> None:
+    here = host(1)
+    joined = join(here, [])
+    assert joined.pairs == () and joined.links(here.correlation.links) is here.correlation.links
