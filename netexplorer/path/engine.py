@@ -7,12 +7,17 @@ host routes that address through. On the host it crosses the netfilter hooks
 (:mod:`netexplorer.path.netfilter`) and the host's route lookup; a bridged packet
 (same bridge) passes iptables only when br_netfilter says so. The reply follows
 with conntrack ESTABLISHED and the NAT undone.
+
+With the reads of other hosts given (``others``), a packet that leaves through a
+swarm overlay's tunnel to one of them goes on there (:mod:`netexplorer.path.tunnel`):
+its hops on that host name that host's items by far keys
+(:func:`netexplorer.overlay_peers.far_key`).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from netexplorer.correlate import Correlation
@@ -26,6 +31,7 @@ from netexplorer.model import (
     bridge_key,
     interface_key,
 )
+from netexplorer.overlay_peers import HostRead
 from netexplorer.path.netfilter import ChainOutcome, Firewall, local_checker
 from netexplorer.path.packet_state import IPAddress, NfPacket
 from netexplorer.path.places import (
@@ -40,7 +46,14 @@ from netexplorer.path.places import (
 )
 from netexplorer.path.result import Hop, Packet, PathResult
 from netexplorer.path.routing import Namespace, RouteDecision, lookup, select_source
-from netexplorer.path.tunnel import Tunnel, ingress_sbox_hops, overlay_out, overlay_reply
+from netexplorer.path.tunnel import (
+    FarLanding,
+    Tunnel,
+    far_reply,
+    ingress_sbox_hops,
+    overlay_out,
+    overlay_reply,
+)
 
 PROTOCOLS = ("icmp", "tcp", "udp")
 #: the source port the engine gives a first TCP/UDP packet (any ephemeral port)
@@ -80,14 +93,17 @@ class _Host:
         return (iface.key,) if iface is not None else ()
 
 
+#: the indexes of the last few reads (a path across hosts walks several)
 _cache: list[tuple[Snapshot, _Host]] = []
+_CACHED = 4
 
 
 def _host_of(read: Snapshot) -> _Host:
-    if _cache and _cache[0][0] is read:
-        return _cache[0][1]
+    for seen, host in _cache:
+        if seen is read:
+            return host
     host = _Host.of(read)
-    _cache[:] = [(read, host)]
+    _cache[:] = [(read, host), *_cache[: _CACHED - 1]]
     return host
 
 
@@ -123,6 +139,10 @@ class _Walk:
     landed_in: Container | None = None
     #: left through an overlay (landed "tunnel" or "overlay"): what the reply needs
     tunnel: Tunnel | None = None
+    #: the other hosts' reads a tunnel may lead into
+    others: tuple[HostRead, ...] = ()
+    #: landed "far": the host and container it landed in through the tunnel
+    far: FarLanding | None = None
 
     # ------------------------------------------------------------------ endings
     def end(self, verdict: str, sentence: str, rule: Rule | None = None) -> None:
@@ -667,8 +687,11 @@ def trace_path(
     dst: str,
     proto: str = "icmp",
     port: int | None = None,
+    others: Sequence[HostRead] = (),
 ) -> PathResult:
-    """The path of one packet from ``src`` to ``dst`` (and of its reply) on ``read``.
+    """The path of one packet from ``src`` to ``dst`` (and of its reply) on ``read``;
+    through a swarm tunnel it goes on into the read of ``others`` that holds its far
+    end (the other hosts being explored), else it stops at the tunnel and says so.
 
     Raises :class:`~netexplorer.path.result.UnknownName` for a name that is none
     of a container, ``host``, ``internet``, an address or ``HOST:PORT``, and
@@ -706,7 +729,7 @@ def trace_path(
     ct = _Conntrack(
         orig_src=None if start.is_unspecified else start, orig_dst=target.address, orig_dport=port
     )
-    walk = _Walk(host, corr, pkt, ct)
+    walk = _Walk(host, corr, pkt, ct, others=tuple(others))
     _start(walk, source)
     if walk.verdict is None:
         walk.end("uncertain", "the path could not be followed to its end")
@@ -781,8 +804,10 @@ def _reply(fwd: _Walk) -> _Walk:
         icmp_type=(0 if p.family == 4 else 129) if p.proto == "icmp" else None,
         tcp_flags=frozenset({"SYN", "ACK"}) if p.proto == "tcp" else frozenset(),
     )
-    back = _Walk(fwd.host, fwd.corr, reply, fwd.ct, reply=True)
-    if fwd.landed == "container" and fwd.landed_in is not None:
+    back = _Walk(fwd.host, fwd.corr, reply, fwd.ct, reply=True, others=fwd.others)
+    if fwd.landed == "far":
+        far_reply(back, fwd)
+    elif fwd.landed == "container" and fwd.landed_in is not None:
         ct = netns_owner(fwd.host.read, fwd.landed_in)
         back.from_container(ct, container_namespace(ct, fwd.corr))
     elif fwd.landed == "host":

@@ -10,6 +10,15 @@ namespace (where the device was made), so it crosses the host's routing and
 netfilter like any packet the host sends. The reply comes back the same way:
 a UDP packet to port 4789 arriving on the underlay, then vxlan -> br0 -> veth.
 
+When the VTEP is one of the other hosts being explored (the walk's ``others``), the
+path goes on there: the UDP packet arrives on that host's underlay interface
+through its PREROUTING and INPUT, its vxlan device for the same network
+decapsulates it (same VNI), and its br0 delivers it by the veth to the container
+holding the address. The reply starts in that container, crosses its host the
+same way back, and enters this one. The far hops name that host's items by far
+keys and say which host they are on. Without that host's read, the path stops at
+the tunnel and says so.
+
 ``ingress_sbox`` (the routing mesh's entry) holds an address on
 ``docker_gwbridge``; what Docker's DOCKER-INGRESS DNAT sends there is balanced by
 IPVS inside that namespace, which the read shows only as present or absent.
@@ -21,10 +30,12 @@ overlay view of the correlation and never the host.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from netexplorer.model import DockerNamespace, Interface
 from netexplorer.overlay import OverlayNet, OverlayPort, Vtep
+from netexplorer.overlay_peers import HostRead, far_key, host_holding
 from netexplorer.path.packet_state import IPAddress, NfPacket
 from netexplorer.path.result import Hop
 from netexplorer.path.routing import RouteDecision
@@ -36,6 +47,9 @@ if TYPE_CHECKING:
 #: what a walk that left through a tunnel keeps for its reply: the overlay, the
 #: source's veth port on br0, the VTEP, the source container
 Tunnel = tuple[OverlayNet, Interface, str, "Container"]
+
+#: where a path through a tunnel landed on another host: that host, its container
+FarLanding = tuple[HostRead, "Container"]
 
 #: the source port given to the encapsulating UDP packet (the kernel hashes the
 #: inner flow into its range)
@@ -177,21 +191,183 @@ def overlay_out(
     under.host_send()
     if not _carried(walk, under, f"to {vtep.ip}:{udp}"):
         return None
+    walk.tunnel = (o, port, vtep.ip, ct)
+    there = host_holding(vtep.ip, walk.others)
+    if there is not None:
+        return _into_far(walk, o, nexthop, mac, under.pkt.src, udp, there)
     walk.add(
         Hop(
             "deliver",
             f"to {vtep.ip}{node}: its vxlan (VNI {o.vni}) decapsulates and delivers "
-            f"to {nexthop} ({mac})",
+            f"to {nexthop} ({mac}); not followed there: that node's read is not open",
             keys=vx_keys,
             verdict="delivered",
         )
     )
-    walk.landed, walk.tunnel = "tunnel", (o, port, vtep.ip, ct)
+    walk.landed = "tunnel"
     walk.end(
         "delivered",
         f"through the VXLAN tunnel (VNI {o.vni}) to {vtep.ip}{node}, "
-        f"which holds {nexthop} on {o.network.name}",
+        f"which holds {nexthop} on {o.network.name}; the path stops at the tunnel: "
+        f"{vtep.ip}'s read is not open (open that host too to follow it to its container)",
     )
+
+
+def far_hops(hops: list[Hop], host: str) -> list[Hop]:
+    """``hops`` walked on host ``host``, as this host's path shows them: the host
+    named in each title, every key a far key."""
+
+    def far(keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(far_key(host, k) for k in keys)
+
+    return [
+        replace(
+            h,
+            title=f"on {host}: {h.title}",
+            keys=far(h.keys),
+            rule=far_key(host, h.rule) if h.rule is not None else None,
+            trail=far(h.trail),
+        )
+        for h in hops
+    ]
+
+
+def _into_far(
+    walk: _Walk,
+    o: OverlayNet,
+    nexthop: str,
+    mac: str,
+    outer_src: IPAddress,
+    udp: int,
+    there: HostRead,
+) -> None:
+    """The encapsulated packet arrives on host ``there`` (its read is open): its
+    underlay, PREROUTING and INPUT, its vxlan of the same network, br0, the veth to
+    the container holding ``nexthop``."""
+    from netexplorer.path.engine import _Conntrack, _host_of, _Walk
+
+    assert walk.tunnel is not None
+    vtep = walk.tunnel[2]
+    name = there.name
+    pkt = NfPacket(
+        family=outer_src.version,
+        proto="udp",
+        src=outer_src,
+        dst=ipaddress.ip_address(vtep),
+        sport=TUNNEL_SOURCE_PORT,
+        dport=udp,
+    )
+    far = _Walk(_host_of(there.read), there.correlation, pkt, _Conntrack())
+
+    def stop(verdict: str, sentence: str) -> None:
+        walk.hops.extend(far_hops(far.hops, name))
+        walk.end(verdict, f"on {name}: {sentence}")
+
+    iface = next((i for i in there.read.interfaces if vtep in _addresses(i)), None)
+    if iface is None:
+        return stop("uncertain", f"no interface of {name} holds {vtep} in its read")
+    far.add(
+        Hop(
+            "egress",
+            f"arrives encapsulated from {outer_src} on {iface.name} (UDP to port {udp})",
+            keys=(iface.key,),
+        )
+    )
+    far.host_receive(iface.name)
+    if far.verdict != "delivered":
+        return stop(far.verdict or "uncertain", f"the tunnel's UDP packet: {far.sentence}")
+    if far.hops[-1].kind == "deliver":  # to the host's UDP port: the vxlan device's
+        far.hops[-1] = replace(
+            far.hops[-1],
+            kind="tunnel",
+            title=f"to the host ({vtep}): UDP port {udp} is the vxlan device's",
+            verdict=None,
+        )
+    far.pkt = walk.pkt  # the inner packet, from here on
+    far_o = there.correlation.overlay.networks.get(o.network.id)
+    if far_o is None or far_o.vxlan is None:
+        what = "namespace" if far_o is None or far_o.namespace is None else "vxlan device"
+        far.add(
+            Hop(
+                "uncertain",
+                f"no {what} of overlay {o.network.name} in the read: where its UDP "
+                f"port {udp} leads is not known",
+                verdict="uncertain",
+            )
+        )
+        return stop("uncertain", f"overlay {o.network.name}'s {what} was not read there")
+    vx_keys = (far_o.vxlan.key,)
+    if far_o.vni != o.vni:
+        far.add(
+            Hop(
+                "drop",
+                f"{far_o.vxlan.name} in {_ns_name(far_o)}: VNI {far_o.vni}, not {o.vni}",
+                keys=vx_keys,
+                verdict="dropped",
+            )
+        )
+        return stop("dropped", f"its vxlan has VNI {far_o.vni}; the tunnel sends VNI {o.vni}")
+    far.add(
+        Hop(
+            "tunnel",
+            f"{far_o.vxlan.name} in {_ns_name(far_o)}: VNI {o.vni} decapsulated, to {_br(far_o)}",
+            keys=vx_keys,
+        )
+    )
+    local = _local_port(far, far_o, nexthop)
+    br_keys = tuple(k for k in (far_o.bridge.key if far_o.bridge else None,) if k)
+    target = _container(far, local.owner_key) if local is not None else None
+    macs = {
+        (ep.mac or "").lower()
+        for ep in (target.endpoints if target is not None else ())
+        if ep.network_id == o.network.id
+    }
+    if local is None or (target is not None and mac.lower() not in macs):
+        why = (
+            f"no port's far end has {nexthop}"
+            if local is None
+            else f"{nexthop} is {', '.join(sorted(macs))} here, not {mac} as the neighbour "
+            "entry on the sending node says"
+        )
+        far.add(Hop("drop", f"{_br(far_o)}: {why}", keys=br_keys, verdict="dropped"))
+        return stop("dropped", f"{_br(far_o)}: {why}")
+    far.add(
+        Hop(
+            "bridge",
+            f"{_br(far_o)}: {mac} is on {local.port.name} ({local.owner_name or '?'})",
+            keys=(*br_keys, local.port.key),
+        )
+    )
+    _deliver_local(far, far_o, local, (far_o, local.port, "", walk.tunnel[3]))
+    walk.hops.extend(far_hops(far.hops, name))
+    if target is None:
+        return walk.end("delivered", f"on {name}: {far.sentence}")
+    walk.landed, walk.far = "far", (there, target)
+    walk.end(
+        "delivered",
+        f"through the VXLAN tunnel (VNI {o.vni}) to {vtep} = {name}: its "
+        f"{far_o.vxlan.name}, {_br(far_o)}, {local.port.name}, to {target.name} ({nexthop})",
+    )
+
+
+def far_reply(back: _Walk, fwd: _Walk) -> None:
+    """The reply of a packet delivered on another host through the tunnel: from that
+    container out through its host's tunnel, then into this host (overlay_reply)."""
+    from netexplorer.path.engine import _Conntrack, _host_of, _Walk
+    from netexplorer.path.places import container_namespace, netns_owner
+
+    assert fwd.far is not None
+    there, ct = fwd.far
+    far = _Walk(_host_of(there.read), there.correlation, back.pkt, _Conntrack(), reply=True)
+    owner = netns_owner(there.read, ct)
+    far.from_container(owner, container_namespace(owner, there.correlation))
+    hops = far.hops
+    if far.verdict == "delivered" and far.landed == "tunnel":
+        hops = hops[:-1]  # its "decapsulated there" hop: here, followed below
+    back.hops.extend(far_hops(hops, there.name))
+    if far.verdict != "delivered" or far.landed != "tunnel":
+        return back.end(far.verdict or "uncertain", f"on {there.name}: {far.sentence}")
+    overlay_reply(back, fwd)
 
 
 def _carried(walk: _Walk, under: _Walk, what: str) -> bool:

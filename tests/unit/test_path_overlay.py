@@ -14,6 +14,7 @@ import pytest
 
 from netexplorer.correlate import correlate
 from netexplorer.model import Snapshot
+from netexplorer.overlay_peers import HostRead, far_key
 from netexplorer.path import PathResult, trace_path
 from netexplorer.snapshot_io import load_snapshot
 
@@ -159,3 +160,108 @@ def test_to_ingress_sbox_ends_at_ipvs_that_this_kernel_lacks() -> None:
     sbox.ipvs = "IP Virtual Server version 1.2.1 (size=4096)\n"
     res = path(snap, "host", f"{addr}:8081", "tcp")
     assert res.hops[-1].title.startswith("IPVS load balancing in ingress_sbox: not readable")
+
+
+def host_read(node: int, snap: Snapshot | None = None) -> HostRead:
+    snap = snap if snap is not None else snapshot(node)
+    return HostRead(f"node{node}", snap, correlate(snap))
+
+
+def far_path(node: int, far: Snapshot | None = None) -> PathResult:
+    """From node's container to the other node's, with both nodes' reads open."""
+    here = host_read(node)
+    _, far_ip = CONTAINER[3 - node]
+    return trace_path(
+        here.read,
+        here.correlation,
+        CONTAINER[node][0],
+        far_ip,
+        others=[host_read(3 - node, far)],
+    )
+
+
+@pytest.mark.parametrize("node", [1, 2])
+def test_with_both_nodes_open_the_path_goes_on_into_the_far_container(node: int) -> None:
+    """Past the underlay: the far node's underlay interface, its INPUT, its vxlan of
+    the same network (VNI), br0, the veth to the far container; the reply from there
+    back through both nodes. Checked against the recorded truth of both nodes: the
+    far namespace's ip -d link (vxlan, VNI), the far container's eth0 (its MAC and the
+    veth its iflink names), this node's neighbour entry for the far address."""
+    far = 3 - node
+    far_name, far_ip = CONTAINER[far]
+    res = far_path(node)
+    assert res.verdict == "delivered" and res.reply_verdict == "delivered", res.sentence
+    here_truth, far_truth = truth_of(node), truth_of(far)
+    mac = next(n["lladdr"] for n in here_truth["neigh"] if n["dst"] == far_ip)
+    far_eth0 = TRUTH["eth0"][far_name]
+    assert far_eth0["address"] == mac
+    vxlan = next(
+        x for x in far_truth["ip_link"] if x.get("linkinfo", {}).get("info_kind") == "vxlan"
+    )
+    vni = vxlan["linkinfo"]["info_data"]["id"]
+    port = next(x["ifname"] for x in far_truth["ip_link"] if x["ifindex"] == far_eth0["link_index"])
+    ns = far_truth["namespace"]
+    there = f"on node{far}: "
+    far_titles = [h.title for h in res.hops if h.title.startswith(there)]
+    assert far_titles[0] == (
+        f"{there}arrives encapsulated from {NODE_ADDR[node]} on {UNDERLAY[far]} (UDP to port 4789)"
+    )
+    assert any(t.startswith(f"{there}filter INPUT") for t in far_titles)
+    decap = f"{there}{vxlan['ifname']} in {ns}: VNI {vni} decapsulated, to br0 in {ns}"
+    assert decap in far_titles
+    assert f"{there}br0 in {ns}: {mac} is on {port} ({far_name})" in far_titles
+    assert far_titles[-1] == f"{there}delivered to {far_name} ({far_ip}) on overlay nxoverlay"
+    # the far hops name the far node's items by far keys, never this node's keys
+    here_keys = set(host_read(node).correlation.links.labels)
+    far_ct = host_read(far).correlation.containers_by_name[far_name]
+    far_keys = {k for h in res.hops if h.title.startswith(there) for k in h.keys}
+    assert far_keys
+    assert all(k.startswith("far:") and k.endswith(f"@node{far}") for k in far_keys)
+    assert not far_keys & here_keys
+    assert far_key(f"node{far}", far_ct.key) in res.hops[-1].keys
+    assert res.sentence.endswith(
+        f"through the VXLAN tunnel (VNI {vni}) to {NODE_ADDR[far]} = node{far}: its "
+        f"{vxlan['ifname']}, br0 in {ns}, {port}, to {far_name} ({far_ip})"
+    )
+    # the reply: out of the far container through its node's tunnel, then into this one
+    back = titles(res.reply)
+    assert back[0] == (f"{there}route in {far_name}: {CONTAINER[node][1]} dev eth0 src {far_ip}")
+    out = f"{there}leaves the host on {UNDERLAY[far]} as udp {NODE_ADDR[far]}:"
+    left = next(n for n, t in enumerate(back) if t.startswith(out))
+    assert back[left + 1] == (
+        f"the reply arrives encapsulated from {NODE_ADDR[far]} on {UNDERLAY[node]} "
+        "(UDP to port 4789)"
+    )
+    assert not any(t.startswith(there) for t in back[left + 1 :])
+    assert back[-1] == f"delivered to {CONTAINER[node][0]} ({CONTAINER[node][1]})"
+
+
+def test_the_far_nodes_firewall_dropping_udp_4789_is_where_it_stops() -> None:
+    snap = copy.deepcopy(snapshot(2))
+    for chain in snap.chains:
+        if chain.name == "INPUT" and chain.table == "filter":
+            chain.policy = "DROP"
+    res = far_path(1, snap)
+    assert res.verdict == "dropped"
+    assert res.hops[-1].title.startswith("on node2: filter INPUT")
+    assert "-> 10.200.0.12: dropped: on node2: the tunnel's UDP packet: " in res.sentence
+    assert not any("delivered to sw2" in t for t in titles(res.hops))
+
+
+def test_a_far_node_without_the_container_drops_at_its_br0() -> None:
+    snap = copy.deepcopy(snapshot(2))
+    snap.containers = [c for c in snap.containers if c.name != "sw2"]
+    res = far_path(1, snap)
+    ns = truth_of(2)["namespace"]
+    assert res.verdict == "dropped"
+    assert res.hops[-1].title == f"on node2: br0 in {ns}: no port's far end has 10.200.0.12"
+
+
+def test_without_the_far_nodes_read_the_path_says_it_stops_at_the_tunnel() -> None:
+    res = path(snapshot(1), "sw1", "10.200.0.12")
+    assert res.verdict == "delivered"
+    assert res.sentence.endswith(
+        "the path stops at the tunnel: 198.51.100.18's read is not open "
+        "(open that host too to follow it to its container)"
+    )
+    assert not any(t.startswith("on node2") for t in titles(res.hops))
