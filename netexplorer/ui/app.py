@@ -35,7 +35,7 @@ from netexplorer.live.feed import FirstParts, LiveFeed
 from netexplorer.model import KIND_NAMES, Rule, Snapshot
 from netexplorer.model import Container as DockerContainer
 from netexplorer.naming import copy_text
-from netexplorer.overlay_peers import HostRead, far_ends
+from netexplorer.overlay_peers import HostRead, Joined, join
 from netexplorer.remote.feed import RemoteFeed
 from netexplorer.remote.target import Target
 from netexplorer.snapshot_io import SnapshotFileError
@@ -225,6 +225,9 @@ class NetExplorerApp(App[int]):
             RulesPane(),
         ]
         self.details = DetailsPane()
+        #: several hosts: the shown host's read joined to the others' (its tunnels'
+        #: far ends); ``analysis`` and ``links`` hold its links
+        self.joined = Joined()
         #: host -> the newest read posted and not yet shown (see ``post_ready``)
         self._pending: dict[int, SnapshotReady] = {}
         self._pending_lock = threading.Lock()
@@ -482,12 +485,14 @@ class NetExplorerApp(App[int]):
         view = self.views[message.host]
         view.analysis, view.failure = message.analysis, None
         if message.host != self.current:
-            self._join_hosts()
+            if self._join_hosts():
+                self._rejoined()
             return
         gone = self._selected_row()
-        result = self.analysis = message.analysis
         self._join_hosts()
-        self.snapshot, self.links, self.failure = result.read, result.links, None
+        result = self.analysis
+        assert result is not None
+        self.snapshot, self.failure = result.read, None
         self.findings = list(result.findings)
         rows = message.rows or {}
         for p in self.table_panes:
@@ -557,18 +562,42 @@ class NetExplorerApp(App[int]):
             self.query_one(HostsPane).show_hosts(self.views, self.current)
 
     # ------------------------------------------------------------------ hosts
-    def _join_hosts(self) -> None:
-        """Several hosts: the shown host's overlay tunnels joined to the other hosts'
-        reads (netexplorer.overlay_peers), for the details."""
-        reads = [
+    def other_reads(self) -> list[HostRead]:
+        """The latest read of every host but the shown one (those read so far)."""
+        return [
             HostRead(v.source.name, v.analysis.read, v.analysis.correlation)
-            if v.analysis is not None
-            else None
-            for v in self.views
+            for n, v in enumerate(self.views)
+            if n != self.current and v.analysis is not None
         ]
-        here = reads[self.current] if len(reads) > 1 else None
-        others = [r for n, r in enumerate(reads) if r is not None and n != self.current]
-        self.details.far = far_ends(here, others) if here is not None and others else {}
+
+    def _join_hosts(self) -> bool:
+        """The shown host's read joined to the other hosts' (overlay_peers.join): its
+        tunnels' far ends for the details and the map, and ``analysis``/``links``
+        with the far items linked in, so one selection reaches across. True when the
+        far ends changed."""
+        view = self.views[self.current]
+        base = view.analysis
+        others = self.other_reads() if base is not None else []
+        joined = Joined()
+        if base is not None and others:
+            joined = join(HostRead(view.source.name, base.read, base.correlation), others)
+        changed = joined.ends != self.joined.ends
+        self.joined = joined
+        self.analysis = base
+        if base is not None and joined.pairs:
+            self.analysis = replace(base, links=joined.links(base.links))
+        self.links = self.analysis.links if self.analysis is not None else None
+        self.details.far = joined.ends
+        return changed
+
+    def _rejoined(self) -> None:
+        """Another host's read changed where the shown host's tunnels lead: marks, map
+        and details again."""
+        if self.selected is not None:
+            self._apply_marks()
+        if (shown := self.map_screen()) is not None and self.analysis is not None:
+            shown.show_snapshot(self.analysis)
+        self.details.show_item(self.details.key, self.analysis)
 
     def action_focus_hosts(self) -> None:
         if len(self.views) > 1:
@@ -593,11 +622,9 @@ class NetExplorerApp(App[int]):
         self.source, self.feed, self.failure = view.source, self.feeds[host], view.failure
         self.selected = self.selected_pane = None
         self._jumps, self._matches = [], Matches()
-        result = view.analysis if view.analysis is not None else analyse(Snapshot())
-        self.analysis = view.analysis
         self._join_hosts()
-        self.snapshot = view.analysis.read if view.analysis is not None else None
-        self.links = view.analysis.links if view.analysis is not None else None
+        result = self.analysis if self.analysis is not None else analyse(Snapshot())
+        self.snapshot = self.analysis.read if self.analysis is not None else None
         self.findings = list(result.findings)
         # the tables' own cursor moves while they refill are not the user's selection:
         # no table has the focus meanwhile (only a focused table posts Selected)

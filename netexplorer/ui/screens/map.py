@@ -10,6 +10,7 @@ path's items here (the path screen's hook).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from rich.segment import Segment
@@ -30,6 +31,7 @@ from netexplorer.analysis import Analysis
 from netexplorer.map.layout import Drawing, default_folded, draw, neighbour, search_rows
 from netexplorer.map.model import HostMap, build_map
 from netexplorer.model import KIND_NAMES
+from netexplorer.overlay_peers import FarEnd
 from netexplorer.ui.safe_text import plain
 from netexplorer.ui.search import Matches, find, search_row
 
@@ -213,9 +215,11 @@ class MapScreen(Screen[None]):
 
     # ------------------------------------------------------------------ data
     def show_snapshot(self, result: Analysis) -> None:
-        """A new read: build its map in a worker, then draw it here."""
+        """A new read: build its map in a worker, then draw it here (with several
+        hosts, its tunnels going on into the other hosts' reads)."""
+        far = self.nx.joined.ends
         self.run_worker(
-            lambda: self._build(result),
+            lambda: self._build(result, far),
             name="map",
             group="map",
             thread=True,
@@ -223,8 +227,8 @@ class MapScreen(Screen[None]):
             exit_on_error=False,
         )
 
-    def _build(self, result: Analysis) -> None:
-        hmap = build_map(result.read, result.correlation)
+    def _build(self, result: Analysis, far: Mapping[str, Sequence[FarEnd]]) -> None:
+        hmap = build_map(result.read, result.correlation, far)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._built, hmap)
 

@@ -26,6 +26,7 @@ from textual.widgets.option_list import Option
 
 from netexplorer.analysis import Analysis
 from netexplorer.correlate import Links
+from netexplorer.overlay_peers import HostRead
 from netexplorer.path import Hop, PathResult, UnknownName, trace_path
 from netexplorer.ui.panes.details import describe
 from netexplorer.ui.safe_text import plain
@@ -170,13 +171,17 @@ class PathScreen(Screen[None]):
             self._show_error("nothing has been read yet: wait for the first read, then press p")
             return
         self.analysis = analysis
-        self._trace(analysis)
+        self._trace(analysis, self.nx.other_reads())
 
     @work(thread=True, exclusive=True)
-    def _trace(self, analysis: Analysis) -> None:
+    def _trace(self, analysis: Analysis, others: list[HostRead]) -> None:
+        """The path on the shown host's read, going on into the other hosts' reads
+        through a swarm tunnel."""
         dst, proto, port = parse_destination(self.destination)
         try:
-            result = trace_path(analysis.read, analysis.correlation, self.source, dst, proto, port)
+            result = trace_path(
+                analysis.read, analysis.correlation, self.source, dst, proto, port, others
+            )
         except (UnknownName, ValueError) as exc:
             self.app.call_from_thread(self._show_error, str(exc))
             return
