@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from read_compare import changes_by, differences
+from read_compare import changes_by, differences, identities
 
 from netexplorer.analysis import analyse
 from netexplorer.correlate import correlate
@@ -108,3 +108,28 @@ def test_the_synthetic_1000_container_read_is_unchanged() -> None:
 
     read: Snapshot = synthetic_snapshot(containers=1000, interfaces=2000, rules=5000)
     assert changes_by(read, analyse) == []
+
+
+@pytest.mark.parametrize("node", [1, 2])
+def test_joining_two_hosts_reads_leaves_both_unchanged(node: int) -> None:
+    """Across hosts too: the join, the map going on into the other node, and the path
+    through the tunnel into the other node's container (and its reply) change neither
+    read (the recorded two-node swarm)."""
+    from netexplorer.overlay_peers import HostRead, join
+
+    swarm = ROOT / "tests" / "recorded" / "swarm"
+    reads = {n: load_snapshot(swarm / f"node{n}.snapshot.json") for n in (1, 2)}
+    far = reads[3 - node]
+    before_far = copy.deepcopy(far)
+    far_ids = identities(far)
+
+    def across(r: Snapshot) -> None:
+        here, there = HostRead("here", r, correlate(r)), HostRead("there", far, correlate(far))
+        build_map(r, here.correlation, join(here, [there]).ends)
+        name = "sw1" if node == 1 else "sw2"
+        result = trace_path(r, here.correlation, name, "10.200.0.1" + str(3 - node), others=[there])
+        assert any(h.title.startswith("on there: ") for h in result.reply)
+
+    assert changes_by(reads[node], across) == []
+    assert differences(before_far, far) == []
+    assert identities(far) == far_ids
