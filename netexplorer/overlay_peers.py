@@ -195,7 +195,8 @@ def join(here: HostRead, others: Sequence[HostRead]) -> Joined:
     """:func:`far_ends` of ``here`` among ``others``, with the cross-host links: the
     far vxlan, br0, veths and containers each linked to this host's vxlan, and each
     far container to this host's underlay interface and network, and to its own
-    veth, br0 and vxlan there."""
+    veth, br0 and vxlan there; each of this host's containers on the overlay to the
+    far vxlan (where its packets to the far containers arrive)."""
     ends = far_ends(here, others)
     pairs: list[tuple[str, str]] = []
     labels: dict[str, str] = {}
@@ -203,9 +204,16 @@ def join(here: HostRead, others: Sequence[HostRead]) -> Joined:
     for o in here.correlation.overlay.networks.values():
         if o.vxlan is None or o.vxlan.key not in ends:
             continue
+        local = [
+            ct.key
+            for ct in here.read.containers
+            if any(ep.network_id == o.network.id for ep in ct.endpoints)
+        ]
         for end in ends[o.vxlan.key]:
             devices = [end.key(k) for k in (end.vxlan_key, end.bridge_key) if k is not None]
             pairs += [(o.vxlan.key, k) for k in devices]
+            if end.vxlan_key is not None:
+                pairs += [(ct, end.key(end.vxlan_key)) for ct in local]
             for m in end.members:
                 ct = end.key(m.container_key)
                 own = [*devices, *([end.key(m.port_key)] if m.port_key is not None else [])]

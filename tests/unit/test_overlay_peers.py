@@ -102,6 +102,10 @@ def test_one_selection_reaches_across_the_tunnel(node: int) -> None:
         fk[port.key],
     }
     assert links.related(o.vxlan.key) >= set(fk.values())
+    # this host's container on the overlay lights the far vxlan its packets arrive at
+    near = here.correlation.containers_by_name[CONTAINER[node][0]]
+    assert fk[far_o.vxlan.key] in links.related(near.key)
+    assert fk[far_o.vxlan.key] not in here.correlation.links.related(near.key)
     assert links.labels[fk[far_ct.key]] == f"{name} ({addr}) on {there_name}"
     where = f"{truth['namespace']} on {there_name}"
     assert links.labels[fk[port.key]] == f"{port_name} on br0 in {where}"
