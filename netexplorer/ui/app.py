@@ -56,7 +56,7 @@ from netexplorer.ui.screens.doctor import DoctorScreen
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
 from netexplorer.ui.screens.map import MapScreen
 from netexplorer.ui.screens.path import DestinationScreen, PathScreen
-from netexplorer.ui.search import Matches, SearchBar, find
+from netexplorer.ui.search import Matches, SearchBar, find, no_match
 from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source, remote_source
 
 
@@ -828,18 +828,9 @@ class NetExplorerApp(App[int]):
         if isinstance(self.screen, MapScreen):  # the map searches what it draws
             self.screen.action_search()
             return
-        bar = self.query_one(SearchBar)
-        if self.focused is bar:  # "/" typed in a search, e.g. 172.17.0.0/16
-            bar.insert_text_at_cursor("/")
-            return
-        bar.value = ""
-        bar.display = True
-        # focus now, not after the next refresh (Widget.focus defers): keys typed
-        # in one burst after "/" (a fast typist, a paste, tmux send-keys) must
-        # reach the bar, not the pane bindings behind it
-        self.screen.set_focus(bar)
-        # fold the rows for search while the query is typed, not after Enter
-        self.call_after_refresh(self._prepare_search)
+        if self.query_one(SearchBar).open():
+            # fold the rows for search while the query is typed, not after Enter
+            self.call_after_refresh(self._prepare_search)
 
     def _prepare_search(self) -> None:
         for pane in self.table_panes:
@@ -856,7 +847,7 @@ class NetExplorerApp(App[int]):
         self._matches = Matches(find(event.value, candidates))
         if not self._matches:
             self.action_focus_pane(self.active_pane)
-            self._show_status(f"no match for '{plain(event.value)}'")
+            self._show_status(no_match(event.value))
             return
         self.action_next_match()
 

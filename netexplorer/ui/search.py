@@ -9,6 +9,8 @@ from typing import Generic, TypeVar
 from textual.binding import Binding
 from textual.widgets import Input
 
+from netexplorer.ui.safe_text import plain
+
 _TREE = "├└─ "
 
 
@@ -86,8 +88,31 @@ class Matches(Generic[T]):
         return f"match {self.at + 1}/{n} (n: next)" if n > 1 else ""
 
 
-class SearchBar(Input):
+def no_match(query: str) -> str:
+    """What the status line says when a search found nothing."""
+    return f"no match for '{plain(query)}'"
+
+
+class SearchInput(Input):
     """A one-line input shown by ``/``; Enter searches, Escape closes."""
+
+    def open(self) -> bool:
+        """Show the input empty and focused; False if it had the focus already (then
+        ``/`` is typed into it: a search for 172.17.0.0/16)."""
+        if self.app.focused is self:
+            self.insert_text_at_cursor("/")
+            return False
+        self.value = ""
+        self.display = True
+        # focus now, not after the next refresh (Widget.focus defers): keys typed
+        # in one burst after "/" (a fast typist, a paste, tmux send-keys) must
+        # reach the input, not the bindings behind it
+        self.app.screen.set_focus(self)
+        return True
+
+
+class SearchBar(SearchInput):
+    """The panes' search: every pane's rows."""
 
     BINDINGS = [Binding("escape", "app.close_search", "Close search")]
 

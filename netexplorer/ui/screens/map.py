@@ -33,7 +33,7 @@ from netexplorer.map.model import HostMap, build_map
 from netexplorer.model import KIND_NAMES
 from netexplorer.overlay_peers import FarEnd
 from netexplorer.ui.safe_text import plain
-from netexplorer.ui.search import Matches, find, search_row
+from netexplorer.ui.search import Matches, SearchInput, find, no_match, search_row
 
 if TYPE_CHECKING:
     from netexplorer.ui.app import NetExplorerApp
@@ -157,7 +157,7 @@ class MapView(ScrollView, can_focus=True):
         return screen
 
 
-class MapSearch(Input):
+class MapSearch(SearchInput):
     BINDINGS = [Binding("escape", "screen.close_search", "Close search")]
 
     def __init__(self) -> None:
@@ -312,13 +312,7 @@ class MapScreen(Screen[None]):
         self.view.place(key)
 
     def action_search(self) -> None:
-        bar = self.query_one(MapSearch)
-        if self.focused is bar:
-            bar.insert_text_at_cursor("/")
-            return
-        bar.value = ""
-        bar.display = True
-        self.set_focus(bar)
+        self.query_one(MapSearch).open()
 
     def action_close_search(self) -> None:
         self.query_one(MapSearch).display = False
@@ -335,7 +329,7 @@ class MapScreen(Screen[None]):
             list(dict.fromkeys(key for _, key in find(event.value, candidates)))
         )
         if not self._matches:
-            self.note = f"no match for '{plain(event.value)}'"
+            self.note = no_match(event.value)
             self.show_status()
             return
         self.action_next_match()
