@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from rich.text import Text
+
 from netexplorer.analysis import Analysis
 from netexplorer.correlate import Correlation
-from netexplorer.model import Snapshot
+from netexplorer.model import Bridge, Snapshot
 from netexplorer.ui.pane_rows import Rows
 from netexplorer.ui.panes.base import TablePane
 from netexplorer.ui.safe_text import numeric, safe
@@ -46,26 +50,37 @@ class BridgesPane(TablePane):
         owners = port_owners(snapshot, corr)
         rows: Rows = {}
         for br in sorted(snapshot.bridges, key=lambda b: b.name):
-            rows[br.key] = [
-                safe(br.name, style="bold"),
-                safe(corr.bridge_network.get(br.name)),
-                safe(br.operstate.upper() if br.operstate else ""),
-                numeric(br.ifindex),
-                safe("yes" if br.stp else "no"),
-            ]
-            ports = sorted(br.ports, key=lambda p: p.name)
-            for n, port in enumerate(ports):
-                branch = "└ " if n == len(ports) - 1 else "├ "
-                name = safe(port.name)
-                rows[port.key] = [
-                    safe(branch) + name,
-                    safe(owners.get(port.ifindex)),
-                    safe(port.state),
-                    numeric(port.ifindex),
-                    safe(""),
-                ]
+            rows[br.key] = bridge_row(br, br.name, corr.bridge_network.get(br.name))
+            rows.update(port_rows(br, owners))
         rows.update(overlay_rows(corr))
         return rows
+
+
+def bridge_row(br: Bridge, name: str, owner: str | None) -> list[Text]:
+    return [
+        safe(name, style="bold"),
+        safe(owner),
+        safe(br.operstate.upper()),
+        numeric(br.ifindex),
+        safe("yes" if br.stp else "no"),
+    ]
+
+
+def port_rows(br: Bridge, owners: Mapping[int, str | None]) -> Rows:
+    """The bridge's ports by name, drawn as its branches; ``owners``: ifindex -> what
+    is behind the port."""
+    rows: Rows = {}
+    ports = sorted(br.ports, key=lambda p: p.name)
+    for n, port in enumerate(ports):
+        branch = "└ " if n == len(ports) - 1 else "├ "
+        rows[port.key] = [
+            safe(branch) + safe(port.name),
+            safe(owners.get(port.ifindex)),
+            safe(port.state),
+            numeric(port.ifindex),
+            safe(""),
+        ]
+    return rows
 
 
 def overlay_rows(corr: Correlation) -> Rows:
@@ -76,27 +91,11 @@ def overlay_rows(corr: Correlation) -> Rows:
         if o.bridge is None or o.namespace is None:
             continue
         br = o.bridge
-        rows[br.key] = [
-            safe(f"{br.name} ({o.namespace.name})", style="bold"),
-            safe(f"{o.network.name} (overlay)"),
-            safe(br.operstate.upper() if br.operstate else ""),
-            numeric(br.ifindex),
-            safe("yes" if br.stp else "no"),
-        ]
+        name = f"{br.name} ({o.namespace.name})"
+        rows[br.key] = bridge_row(br, name, f"{o.network.name} (overlay)")
         owners = {p.port.ifindex: p.owner_name for p in o.ports}
-        ports = sorted(br.ports, key=lambda p: p.name)
-        for n, port in enumerate(ports):
-            branch = "└ " if n == len(ports) - 1 else "├ "
-            if o.vxlan is not None and port.ifindex == o.vxlan.ifindex:
-                vteps = ", ".join(v.ip for v in o.vteps) or "no peer"
-                owner = f"VNI {o.vni} -> {vteps}"
-            else:
-                owner = owners.get(port.ifindex) or ""
-            rows[port.key] = [
-                safe(branch) + safe(port.name),
-                safe(owner),
-                safe(port.state),
-                numeric(port.ifindex),
-                safe(""),
-            ]
+        if o.vxlan is not None:
+            vteps = ", ".join(v.ip for v in o.vteps) or "no peer"
+            owners[o.vxlan.ifindex] = f"VNI {o.vni} -> {vteps}"
+        rows.update(port_rows(br, owners))
     return rows
