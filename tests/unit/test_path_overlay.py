@@ -40,6 +40,15 @@ def truth_of(node: int) -> dict[str, Any]:
     return entry
 
 
+def input_dropped(node: int) -> Snapshot:
+    """The node's read with its filter INPUT policy DROP: the tunnel's UDP 4789 too."""
+    snap = copy.deepcopy(snapshot(node))
+    for chain in snap.chains:
+        if chain.name == "INPUT" and chain.table == "filter":
+            chain.policy = "DROP"
+    return snap
+
+
 def titles(hops: Any) -> list[str]:
     return [h.title for h in hops]
 
@@ -88,10 +97,7 @@ def test_to_the_container_on_the_other_node_through_the_tunnel(node: int) -> Non
 
 
 def test_udp_4789_dropped_on_input_stops_the_reply() -> None:
-    snap = copy.deepcopy(snapshot(1))
-    for chain in snap.chains:
-        if chain.name == "INPUT" and chain.table == "filter":
-            chain.policy = "DROP"
+    snap = input_dropped(1)
     res = path(snap, "sw1", "10.200.0.12")
     assert res.verdict == "delivered"
     assert res.reply_verdict == "dropped"
@@ -237,10 +243,7 @@ def test_with_both_nodes_open_the_path_goes_on_into_the_far_container(node: int)
 
 
 def test_the_far_nodes_firewall_dropping_udp_4789_is_where_it_stops() -> None:
-    snap = copy.deepcopy(snapshot(2))
-    for chain in snap.chains:
-        if chain.name == "INPUT" and chain.table == "filter":
-            chain.policy = "DROP"
+    snap = input_dropped(2)
     res = far_path(1, snap)
     assert res.verdict == "dropped"
     assert res.hops[-1].title.startswith("on node2: filter INPUT")
