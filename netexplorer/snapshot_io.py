@@ -22,6 +22,7 @@ import functools
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -107,43 +108,130 @@ def _fields_of(tp: type) -> tuple[dict[str, Any], tuple[str, ...]]:
     return typing.get_type_hints(tp), tuple(f.name for f in fields(tp))
 
 
-def _build(tp: Any, value: Any, where: str) -> Any:
-    """Build a value of type ``tp`` (a dataclass, list[...], dict, or scalar) from JSON."""
-    origin = typing.get_origin(tp)
+class _Misfit(ValueError):
+    """A value that does not fit its type; ``where`` is filled in on the way out."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        #: the path to the value, innermost last (``.containers``, ``[3]``, ``.name``)
+        self.steps: list[str] = []
+
+    def within(self, step: str) -> _Misfit:
+        self.steps.insert(0, step)
+        return self
+
+
+Convert = Callable[[Any], Any]
+
+#: JSON's types that a field of these types takes as they are
+_PLAIN: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (float,), bool: (bool,)}
+
+
+def _exact_types(tp: Any) -> tuple[type, ...]:
+    """The JSON value types a field of type ``tp`` keeps as they are (checked with
+    ``type(v) in``, so a bool is not an int); empty for types that are converted."""
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        plain = _PLAIN.get(options[0], ()) if options else ()
+        return (*plain, type(None)) if plain else ()
+    return _PLAIN.get(tp, ())
+
+
+@functools.cache
+def _converter(tp: Any) -> Convert:
+    """A function building a value of type ``tp`` (a dataclass, list[...], dict, a
+    union with None, or a scalar) from its JSON; made once per type. It raises
+    :class:`_Misfit` for a value of the wrong shape."""
     if is_dataclass(tp) and isinstance(tp, type):
+        return _object_converter(tp)
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_type,) = typing.get_args(tp)
+        item = _converter(item_type)
+
+        def to_list(value: Any) -> list[Any]:
+            if not isinstance(value, list):
+                raise _Misfit(f"expected a list, found {type(value).__name__}")
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    out.append(item(v))
+                except _Misfit as exc:
+                    raise exc.within(f"[{i}]") from None
+            return out
+
+        return to_list
+    if origin is dict:
+        _, item_type = typing.get_args(tp)
+        item = _converter(item_type)
+
+        def to_dict(value: Any) -> dict[str, Any]:
+            if not isinstance(value, dict):
+                raise _Misfit(f"expected an object, found {type(value).__name__}")
+            out = {}
+            for k, v in value.items():
+                try:
+                    out[str(k)] = item(v)
+                except _Misfit as exc:
+                    raise exc.within(f".{k}") from None
+            return out
+
+        return to_dict
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        inner = _converter(options[0])
+        return lambda value: None if value is None else inner(value)
+    if tp in (int, float, str, bool):
+        scalar: type = tp
+
+        def to_scalar(value: Any) -> Any:
+            if scalar is float and isinstance(value, int):
+                return float(value)
+            if not isinstance(value, scalar) or (scalar is int and isinstance(value, bool)):
+                raise _Misfit(f"expected {scalar.__name__}, found {type(value).__name__}")
+            return value
+
+        return to_scalar
+    return lambda value: value
+
+
+def _object_converter(tp: type) -> Convert:
+    """:func:`_converter` of a dataclass: each field of the class present in the
+    object built by its own converter, other keys (derived fields) ignored."""
+    spec: list[tuple[str, tuple[type, ...], Convert]] = []
+
+    def to_object(value: Any) -> Any:
+        if not spec:  # the fields' converters are made on first use
+            hints, names = _fields_of(tp)
+            spec.extend((n, _exact_types(hints[n]), _converter(hints[n])) for n in names)
         if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected an object, found {type(value).__name__}")
-        hints, names = _fields_of(tp)
+            raise _Misfit(f"expected an object, found {type(value).__name__}")
         kwargs = {}
-        for name in names:
+        for name, exact, convert in spec:
             if name in value:
-                kwargs[name] = _build(hints[name], value[name], f"{where}.{name}")
+                v = value[name]
+                if type(v) in exact:
+                    kwargs[name] = v
+                    continue
+                try:
+                    kwargs[name] = convert(v)
+                except _Misfit as exc:
+                    raise exc.within(f".{name}") from None
         try:
             return tp(**kwargs)
         except TypeError as exc:
-            raise ValueError(f"{where}: {exc}") from exc
-    if origin is list:
-        if not isinstance(value, list):
-            raise ValueError(f"{where}: expected a list, found {type(value).__name__}")
-        (item,) = typing.get_args(tp)
-        return [_build(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected an object, found {type(value).__name__}")
-        _, item = typing.get_args(tp)
-        return {str(k): _build(item, v, f"{where}.{k}") for k, v in value.items()}
-    if origin in (types.UnionType, typing.Union):
-        if value is None:
-            return None
-        options = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _build(options[0], value, where)
-    if tp in (int, float, str, bool):
-        if tp is float and isinstance(value, int):
-            return float(value)
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise ValueError(f"{where}: expected {tp.__name__}, found {type(value).__name__}")
-        return value
-    return value
+            raise _Misfit(str(exc)) from exc
+
+    return to_object
+
+
+def _build(tp: Any, value: Any, where: str) -> Any:
+    """Build a value of type ``tp`` from JSON; a ValueError names where it did not fit."""
+    try:
+        return _converter(tp)(value)
+    except _Misfit as exc:
+        raise ValueError(f"{where}{''.join(exc.steps)}: {exc.problem}") from None
 
 
 def migrate(doc: dict[str, Any]) -> dict[str, Any]:
