@@ -414,6 +414,12 @@ def cmd_app(args: argparse.Namespace, targets: list[Target]) -> int:
     from netexplorer.snapshot_io import SnapshotFileError
     from netexplorer.ui.app import create_app
 
+    # Start-up makes the read, its analysis and the panes' rows: objects that live
+    # on, which the cycle collector would otherwise pass over again and again while
+    # they are being made. It stays off until the app has painted its first read
+    # (NetExplorerApp.start_up_over: they are frozen out of its sight, then it is
+    # turned on again).
+    gc.disable()
     try:
         app = create_app(
             snapshot=args.snapshot,
@@ -423,10 +429,12 @@ def cmd_app(args: argparse.Namespace, targets: list[Target]) -> int:
             hosts=targets,
             remote_sudo=args.remote_sudo,
         )
+        app.run()
     except SnapshotFileError as exc:
         print(f"netexplorer: {exc}", file=sys.stderr)
         return EXIT_FILE
-    app.run()
+    finally:
+        gc.enable()
     return int(app.return_code or 0)
 
 

@@ -11,6 +11,7 @@ every pane marks those rows.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 import time
@@ -498,6 +499,7 @@ class NetExplorerApp(App[int]):
         for p in self.table_panes:
             p.show_snapshot(result, rows.get(p.pane_id))
         self.call_after_refresh(self._fit_rows)
+        self.call_after_refresh(self.start_up_over)
         if self.feed is not None:  # it waits for its first read to be on screen
             self.call_after_refresh(self.feed.shown)
         if (shown := self.map_screen()) is not None:
@@ -545,8 +547,19 @@ class NetExplorerApp(App[int]):
         self._show_status(note)
         return True
 
+    @staticmethod
+    def start_up_over() -> None:
+        """A first read is on screen (or failed): if start-up turned the cycle
+        collector off (``cli.cmd_app``), what exists now (the read, its analysis,
+        the screen) is frozen out of its sight (``gc.freeze``: it lives on, and full
+        passes over it would otherwise stall later keypresses) and it is on again."""
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
+
     @on(CollectFailed)
     def _collect_failed(self, message: CollectFailed) -> None:
+        self.start_up_over()
         self.views[message.host].failure = message.reason
         if message.host != self.current:
             return
