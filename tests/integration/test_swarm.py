@@ -23,9 +23,11 @@ from netexplorer.collect.overlay_source import NETNS_DIR_ENV
 from netexplorer.collect.snapshot import collect_snapshot
 from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import diagnose
+from netexplorer.map.layout import draw
+from netexplorer.map.model import build_map
 from netexplorer.model import Snapshot
 from netexplorer.overlay import OverlayNet
-from netexplorer.overlay_peers import HostRead, far_ends
+from netexplorer.overlay_peers import HostRead, far_ends, far_key, join
 from netexplorer.path import trace_path
 from netexplorer.remote.hosts import read_host
 from netexplorer.remote.target import parse_target
@@ -368,6 +370,101 @@ def test_both_nodes_over_ssh_join_each_tunnel_to_the_other_nodes_vxlan_and_conta
         assert vtep == ADDR[3 - node] and (far_ct, far_ip) in end.containers
         local = here.correlation.containers_by_name[CONTAINER[node]]
         assert end in far_ends(here, [there])[local.key]
+        check_across(node, here, there, net["Id"])
+
+
+def far_truth(node: int, network_id: str) -> dict[str, Any]:
+    """Ground truth of node ``node``'s side of the tunnel: its overlay namespace's
+    vxlan (ip -d link: name, VNI), br0, and its container's eth0 (its iflink: the
+    veth on br0; its MAC) and overlay address (docker inspect)."""
+    ns = st.overlay_namespace(node, network_id)
+    links = st.namespace_truth(ns)["ip_link"]
+    vxlan = next(x for x in links if x.get("linkinfo", {}).get("info_kind") == "vxlan")
+    eth0 = container_link(node, CONTAINER[node], "eth0")
+    inspect = json.loads(st.docker(node, "inspect", CONTAINER[node]))[0]
+    return {
+        "namespace": os.path.basename(ns),
+        "vxlan": vxlan["ifname"],
+        "vni": vxlan["linkinfo"]["info_data"]["id"],
+        "bridge": vxlan["master"],
+        "veth": next(x["ifname"] for x in links if x["ifindex"] == eth0["link_index"]),
+        "mac": eth0["address"],
+        "ip": inspect["NetworkSettings"]["Networks"][st.OVERLAY]["IPAddress"],
+    }
+
+
+def check_across(node: int, here: HostRead, there: HostRead, network_id: str) -> None:
+    """With node ``node``'s read and the other node's both open: the path from its
+    container into the other node's, the map's tunnel row, and one selection across,
+    against ground truth of both overlay namespaces and a ping through the tunnel."""
+    far = 3 - node
+    near_t, far_t = far_truth(node, network_id), far_truth(far, network_id)
+    ns = far_t["namespace"]
+    # the path: past this node's underlay into the far node's vxlan, br0, veth, container
+    res = trace_path(here.read, here.correlation, CONTAINER[node], far_t["ip"], others=[there])
+    assert res.verdict == "delivered" and res.reply_verdict == "delivered", res.sentence
+    on = f"on {there.name}: "
+    titles = [h.title for h in res.hops]
+    assert (
+        f"{on}arrives encapsulated from {ADDR[node]} on {UNDERLAY[far]} (UDP to port 4789)"
+        in titles
+    )
+    assert f"{on}{far_t['vxlan']} in {ns}: VNI {far_t['vni']} decapsulated, to br0 in {ns}" in (
+        titles
+    )
+    assert f"{on}br0 in {ns}: {far_t['mac']} is on {far_t['veth']} ({CONTAINER[far]})" in titles
+    assert (
+        titles[-1] == f"{on}delivered to {CONTAINER[far]} ({far_t['ip']}) on overlay {st.OVERLAY}"
+    )
+    far_ct = there.correlation.containers_by_name[CONTAINER[far]]
+    assert far_key(there.name, far_ct.key) in res.hops[-1].keys
+    back = [h.title for h in res.reply]
+    assert back[0].startswith(f"{on}route in {CONTAINER[far]}: {near_t['ip']} dev eth0")
+    assert back[-1] == f"delivered to {CONTAINER[node]} ({near_t['ip']})"
+    # without the other node's read, the path says where it stops
+    alone = trace_path(here.read, here.correlation, CONTAINER[node], far_t["ip"])
+    assert alone.sentence.endswith(
+        f"the path stops at the tunnel: {ADDR[far]}'s read is not open "
+        "(open that host too to follow it to its container)"
+    )
+    # the map: the tunnel row goes on to the far vxlan, br0, veth and container
+    joined = join(here, [there])
+    hmap = build_map(here.read, here.correlation, joined.ends)
+    row = (
+        f"═▶ {there.name}: {far_t['vxlan']} ─▶ {far_t['bridge']} ─▶ {far_t['veth']} "
+        f"─▶ {CONTAINER[far]} {far_t['ip']}"
+    )
+    assert any(line.endswith(row) for line in draw(hmap).lines), draw(hmap).text()
+    # one selection across: the far container lights this node's tunnel
+    o = overlay(here.correlation, st.OVERLAY)
+    assert o.vxlan is not None and o.underlay is not None
+    related = joined.links(here.correlation.links).related(far_key(there.name, far_ct.key))
+    assert {o.vxlan.key, o.underlay.key, o.network.key} <= related
+    st.docker(node, "exec", CONTAINER[node], "ping", "-c1", "-W2", far_t["ip"])
+
+
+def test_path_into_the_far_node_stops_at_its_firewall_for_real(swarm: None) -> None:
+    """Node 2's INPUT dropping UDP 4789 (inserted for real in nx-swarm2): the ping
+    across fails, and the path from sw1 with both reads open ends on node 2 at that
+    rule."""
+    backend = gt.active_iptables_mode()
+    rule = ["INPUT", "-p", "udp", "--dport", "4789", "-j", "DROP"]
+    in_node2 = ["nsenter", f"--net={st.NODE2_NETNS}", f"iptables-{backend}"]
+    assert ping_across()
+    gt.run(*in_node2, "-I", *rule)
+    try:
+        assert not ping_across()
+        reads = [HostRead(f"node{n}", *read_node(n)) for n in (1, 2)]
+        res = trace_path(reads[0].read, reads[0].correlation, st.C1, st.C2_IP, others=reads[1:])
+        assert res.verdict == "dropped", res.sentence
+        last = res.hops[-1]
+        assert last.title.startswith("on node2: filter INPUT") and last.rule is not None
+        text = next(r.text for r in reads[1].read.rules if far_key("node2", r.key) == last.rule)
+        assert text == "-A INPUT -p udp -m udp --dport 4789 -j DROP"
+        assert text in gt.run(*in_node2[:-1], f"iptables-{backend}-save").splitlines()
+    finally:
+        gt.run(*in_node2, "-D", *rule)
+    assert ping_across()
 
 
 def ping_across() -> bool:
