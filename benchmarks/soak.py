@@ -94,8 +94,13 @@ class Tracer:
 
 
 async def _run_app(seconds: float, trace_from: float | None = None) -> None:
+    import gc
+
     from netexplorer.ui.app import create_app
 
+    # as ``netexplorer`` starts it (cli.cmd_app): the cycle collector off until the
+    # first read is painted, then what exists is frozen and it is on again
+    gc.disable()
     app = create_app()
     shown = 0
     last: object = None
