@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,30 @@ def assert_counted_between(
     assert [g[:-2] for g in got] == [w[:-2] for w in low] == [w[:-2] for w in high]
     for g, lo, hi in zip(got, low, high, strict=True):
         assert lo[-2] <= g[-2] <= hi[-2] and lo[-1] <= g[-1] <= hi[-1], (g, lo, hi)
+
+
+#: (rules, chains) of one family, as :func:`save_rules` or :func:`collected_rules` give them
+Listing = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def collect_between(
+    ns: str, families: Iterable[str], truth: Callable[[str], Listing]
+) -> tuple[dict[str, Any], dict[str, Listing], dict[str, Listing]]:
+    """The collector's read of ``ns`` between two readings of the save tool (``truth``
+    of each family): (its JSON output, before, after). The read has no errors."""
+    before = {family: truth(family) for family in families}
+    data = collect(ns)
+    after = {family: truth(family) for family in families}
+    assert data["errors"] == {}
+    return data, before, after
+
+
+def assert_collected_between(got: Listing, before: Listing, after: Listing) -> None:
+    """A family's collected rules and chains: as the save tool lists them before and
+    after, in the same places, with counters between theirs (the kernel may still
+    count a late IGMP/MLD report)."""
+    for listed, low, high in zip(got, before, after, strict=True):
+        assert_counted_between(listed, low, high)
 
 
 def assert_read_alone(data: dict[str, Any], backend: str) -> None:

@@ -20,10 +20,11 @@ import pytest
 
 from integration.scratch_netns import (
     IPTABLES,
-    assert_counted_between,
+    assert_collected_between,
     assert_read_alone,
     both_backends_warnings,
     collect,
+    collect_between,
     collected_rules,
     move_counters,
     netns_fixture,
@@ -79,18 +80,13 @@ def test_collector_equals_save(netns: str, ruleset: str, backend: str) -> None:
     load(netns, ruleset, backend)
     move_counters(netns)
     settle(lambda: [save_rules(save(netns, backend, f)) for f in families])
-    before = {f: truth(save(netns, backend, f)) for f in families}
-    data = collect(netns)
-    after = {f: truth(save(netns, backend, f)) for f in families}
-    assert data["errors"] == {}
+    data, before, after = collect_between(
+        netns, families, lambda family: truth(save(netns, backend, family))
+    )
     for family in families:
         got_rules, got_chains = collected(data, backend, family)
-        for got, low, high in (
-            (got_rules, before[family][0], after[family][0]),
-            (got_chains, before[family][1], after[family][1]),
-        ):
-            assert got, f"nothing collected for {family}"
-            assert_counted_between(got, low, high)
+        assert got_rules and got_chains, f"nothing collected for {family}"
+        assert_collected_between((got_rules, got_chains), before[family], after[family])
         chains = {c[1] for c in got_chains if c[0] == "filter"}
         assert {"DOCKER-FORWARD", "DOCKER-BRIDGE", "DOCKER-CT"} <= chains
         assert ("filter", "FORWARD", "DROP") in {c[:3] for c in got_chains}

@@ -17,10 +17,11 @@ import pytest
 
 from integration.scratch_netns import (
     IPTABLES,
-    assert_counted_between,
+    assert_collected_between,
     assert_read_alone,
     both_backends_warnings,
     collect,
+    collect_between,
     collected_rules,
     netns_fixture,
     save,
@@ -92,21 +93,14 @@ def test_collector_equals_save(netns: str, backend: str, ruleset: str) -> None:
     traffic(netns)
     settle(lambda: [truth(netns, backend, f) for f in RULESETS[ruleset]])
     tables_before = legacy_tables(netns)
-    before = {family: truth(netns, backend, family) for family in RULESETS[ruleset]}
-    data = collect(netns)
-    after = {family: truth(netns, backend, family) for family in RULESETS[ruleset]}
-    assert data["errors"] == {}
+    data, before, after = collect_between(
+        netns, RULESETS[ruleset], lambda family: truth(netns, backend, family)
+    )
     assert legacy_tables(netns) == tables_before, "the collector must not create tables"
     for family in RULESETS[ruleset]:
-        got_rules, got_chains = collected_rules(data, backend, family)
         assert before[family][0], f"nothing loaded for {family}?"
-        # the same rules and chains, in the same places; counters between the two
-        # reads of the save tool (the kernel may still send a late IGMP/MLD report)
-        for got, low, high in (
-            (got_rules, *(b[0] for b in (before[family], after[family]))),
-            (got_chains, *(b[1] for b in (before[family], after[family]))),
-        ):
-            assert_counted_between(got, low, high)
+        got = collected_rules(data, backend, family)
+        assert_collected_between(got, before[family], after[family])
     assert any(r["packets"] for r in data["rules"]), "traffic should have moved a counter"
     other = "nft" if backend == "legacy" else "legacy"
     assert not [r for r in data["rules"] if r["backend"] == f"iptables-{other}"]
