@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from textual.pilot import Pilot
@@ -70,19 +71,19 @@ def shown(app: NetExplorerApp, name: str) -> bool:
     )
 
 
-async def live_app(pilot: Pilot[Any]) -> NetExplorerApp:
-    app = pilot.app
-    assert isinstance(app, NetExplorerApp)
-    assert await until(pilot, lambda: container(app, "test1"), 15), "no first snapshot"
-    return app
+@asynccontextmanager
+async def live(app: NetExplorerApp) -> AsyncIterator[Pilot[Any]]:
+    """``app`` running at :data:`WIDE`, once its first read shows test1."""
+    async with app.run_test(size=WIDE) as pilot:
+        assert await until(pilot, lambda: container(app, "test1"), 15), "no first snapshot"
+        yield pilot
 
 
 async def test_a_container_appears_and_goes_within_2s_with_its_veth_and_port(
     lab: str, throwaway: Callable[..., str]
 ) -> None:
     app = create_app()
-    async with app.run_test(size=WIDE) as pilot:
-        await live_app(pilot)
+    async with live(app) as pilot:
         name = throwaway()
         t0 = time.monotonic()
         assert await until(pilot, lambda: shown(app, name), DEADLINE), f"{name} not shown"
@@ -110,8 +111,7 @@ async def test_selection_survives_refreshes_and_a_vanished_one_moves_on(
     lab: str, throwaway: Callable[..., str]
 ) -> None:
     app = create_app()
-    async with app.run_test(size=WIDE) as pilot:
-        await live_app(pilot)
+    async with live(app) as pilot:
         containers = table(app, "containers").table
         test1 = container(app, "test1")
         assert test1 is not None
@@ -165,8 +165,7 @@ def safe_ping_from_test1() -> None:
 
 async def test_masquerade_counts_and_conntrack_shows_the_snat_address(lab: str) -> None:
     app = create_app(interval=1.0)
-    async with app.run_test(size=WIDE) as pilot:
-        await live_app(pilot)
+    async with live(app) as pilot:
         test1 = container(app, "test1")
         assert test1 is not None and masquerade(app) is not None
         before = {id(f) for f in flows(app, test1)}
@@ -240,8 +239,7 @@ async def test_real_dockerd_stop_and_start_is_survived(lab: str) -> None:
     clock = [1000.0]
     app = create_app(interval=1.0, clock=lambda: clock[0])
     try:
-        async with app.run_test(size=WIDE) as pilot:
-            await live_app(pilot)
+        async with live(app) as pilot:
             assert await until(pilot, lambda: shown(app, "test1") and shown(app, "test2"), 10)
             before = {n: gt.host_veth_of(n) for n in ("test1", "test2")}
             banner = app.query_one(Banner)

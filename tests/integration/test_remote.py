@@ -27,7 +27,7 @@ from textual.pilot import Pilot
 
 from benchmarks.sshd import ThrowawaySshd, free_port
 from integration import groundtruth as gt
-from integration.test_live import container, live_app, shown, table, until
+from integration.test_live import container, live, shown, table, until
 from netexplorer.model import Snapshot
 from netexplorer.remote.feed import SSH_SOURCE, RemoteFeed
 from netexplorer.remote.target import parse_target
@@ -35,7 +35,6 @@ from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.banner import Banner
 from netexplorer.ui.hosts import HostsPane
 
-WIDE = (160, 45)
 MASQ_DEFAULT = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
 
 
@@ -410,8 +409,7 @@ async def test_app_over_ssh_cross_links_follows_and_survives_a_drop(
     sshd: ThrowawaySshd, ssh_env: dict[str, str], throwaway: Callable[..., str]
 ) -> None:
     app = create_app(hosts=[parse_target(sshd.url())], interval=1.0)
-    async with app.run_test(size=WIDE) as pilot:
-        await live_app(pilot)
+    async with live(app) as pilot:
         assert str(app.query_one("#topbar").render()).count(f"ssh root@127.0.0.1:{sshd.port}")
         # cross-links: test1 lights up its veth, its port and docker0's MASQUERADE
         test1 = container(app, "test1")
@@ -445,8 +443,7 @@ async def test_app_with_two_hosts_keeps_each_selection(
     closed = f"ssh://root@127.0.0.1:{free_port()}"
     hosts = [parse_target(sshd.url()), parse_target(closed)]
     app = create_app(hosts=hosts, interval=2.0)
-    async with app.run_test(size=WIDE) as pilot:
-        await live_app(pilot)
+    async with live(app) as pilot:
         pane = app.query_one(HostsPane)
         assert pane.display
         assert await until(pilot, lambda: app.views[1].state == "failed", 20)
