@@ -27,15 +27,13 @@ from textual.pilot import Pilot
 
 from benchmarks.sshd import ThrowawaySshd, free_port
 from integration import groundtruth as gt
-from integration.test_live import container, live, shown, table, until
+from integration.test_live import MASQ_DEFAULT, container, live, shown, table, until
 from netexplorer.model import Snapshot
 from netexplorer.remote.feed import SSH_SOURCE, RemoteFeed
 from netexplorer.remote.target import parse_target
 from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.banner import Banner
 from netexplorer.ui.hosts import HostsPane
-
-MASQ_DEFAULT = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
 
 
 @pytest.fixture(scope="module")
