@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.collect.proc_pids import container_pids
+from netexplorer.collect.proc_pids import CGROUP_ROOT, container_pids
 from netexplorer.model import (
     Container,
     DockerNamespace,
@@ -262,7 +262,7 @@ def collect_docker(
     try:
         if known_pids is None:
             # the pass over /proc (~30 us a process) runs while the daemon answers
-            known_pids = pool.submit(container_pids, None).result
+            known_pids = pool.submit(container_pids, None, cgroup_root=CGROUP_ROOT).result
         if api is None:
             api = _connect()
         networks = pool.submit(api.networks)

@@ -36,19 +36,9 @@ class Forked:
         fd, self._fd = self._fd, None
         if fd is None:
             return None
-        chunks: list[bytes] = []
         result: Any = None
         try:
-            deadline = time.monotonic() + self._timeout
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                    raise TimeoutError
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            result = pickle.loads(b"".join(chunks)) if chunks else None
+            result = read_result(fd, self._timeout)
         except Exception:
             result = None
             with contextlib.suppress(OSError):
@@ -58,6 +48,23 @@ class Forked:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self._pid, 0)
         return result
+
+
+def read_result(fd: int, timeout: float) -> Any:
+    """What :func:`write_result` wrote to ``fd``, read to its end and unpickled (None
+    if nothing was written). Raises TimeoutError if the end does not come within
+    ``timeout`` seconds."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return pickle.loads(b"".join(chunks)) if chunks else None
 
 
 def write_result(fd: int, result: Any) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.collect.forked import fork_call, write_result
+from netexplorer.collect.forked import fork_call, read_result, write_result
 from netexplorer.model import DockerNamespace, NetnsView, Snapshot, Source
 from netexplorer.privilege import not_root_warning
 
@@ -131,7 +131,7 @@ class Collectors:
             read_views_ahead,
         )
         from netexplorer.collect.overlay_source import collect_namespaces
-        from netexplorer.collect.proc_pids import container_pids
+        from netexplorer.collect.proc_pids import CGROUP_ROOT, container_pids
         from netexplorer.collect.sysctl_source import collect_sysctls
 
         live = self.docker is None
@@ -148,7 +148,8 @@ class Collectors:
             namespaces=self.namespaces or (collect_namespaces if live else None),
             routing=self.routing or read_host_routing,
             netns_views=self.netns_views or read_netns_views,
-            pids=self.pids or ((lambda: container_pids(None)) if live else None),
+            pids=self.pids
+            or ((lambda: container_pids(None, cgroup_root=CGROUP_ROOT)) if live else None),
             views_ahead=self.views_ahead or (read_views_ahead if live else None),
         )
 
@@ -164,7 +165,11 @@ class _Ahead:
     warnings: list[str] = field(default_factory=list)
 
 
-def _read_ahead(c: Collectors, found: Mapping[str, int]) -> _Ahead:
+def _read_ahead(
+    c: Collectors, found: Mapping[str, int], views_of: Iterable[int] | None = None
+) -> _Ahead:
+    """The reads ``found``'s pids allow: every netns id, the namespaces of ``views_of``
+    (None: of every pid), Docker's namespaces."""
     ahead = _Ahead()
     pids = sorted(set(found.values()))
     if not pids:
@@ -180,11 +185,37 @@ def _read_ahead(c: Collectors, found: Mapping[str, int]) -> _Ahead:
         ahead.warnings.append(f"container network namespaces: {ns_src.error}")
     if c.views_ahead is not None:
         views_ahead = c.views_ahead
-        ahead.views = _timed("netns", lambda: views_ahead(pids))[1] or {}
+        wanted = pids if views_of is None else list(views_of)
+        ahead.views = _timed("netns", lambda: views_ahead(wanted))[1] or {}
     if c.namespaces is not None:
         namespaces = c.namespaces
         ahead.namespaces = _timed("docker-netns", lambda: namespaces(pids))
     return ahead
+
+
+def _lead(c: Collectors, hand: int | None) -> tuple[Mapping[str, int], _Ahead]:
+    """The first forked child's reads: the pids, then (``hand`` set: the write end of
+    the helper's pipe) every other pid handed to the helper, the rest read here."""
+    assert c.pids is not None
+    found = c.pids()
+    if hand is None:
+        return found, _read_ahead(c, found)
+    pids = sorted(set(found.values()))
+    try:
+        write_result(hand, pids[1::2])
+    finally:
+        os.close(hand)
+    return found, _read_ahead(c, found, pids[0::2])
+
+
+def _help(c: Collectors, handed: int, fd: int) -> None:
+    """The second forked child: the namespaces of the pids the first one hands it
+    through ``handed`` (none if it hands nothing), written to ``fd``."""
+    pids = read_result(handed, AHEAD_TIMEOUT)
+    views: Mapping[int, NetnsView] = {}
+    if isinstance(pids, list) and pids and c.views_ahead is not None:
+        views = c.views_ahead(pids)
+    write_result(fd, views)
 
 
 class _Early:
@@ -198,9 +229,24 @@ class _Early:
         assert c.pids is not None
         pids = c.pids
         self._result: tuple[Mapping[str, int], _Ahead] | None = None
-        self._forked = fork_call(
-            lambda fd: write_result(fd, (found := pids(), _read_ahead(c, found))), AHEAD_TIMEOUT
-        )
+        # the namespaces are most of the work: a second child reads every other one,
+        # handed to it by the first once it has found the pids
+        handed, hand = os.pipe()
+
+        def helper(fd: int) -> None:
+            os.close(hand)
+            _help(c, handed, fd)
+
+        def lead(fd: int) -> None:
+            os.close(handed)
+            write_result(fd, _lead(c, hand if self._helper is not None else None))
+
+        try:
+            self._helper = fork_call(helper, AHEAD_TIMEOUT) if c.views_ahead else None
+            self._forked = fork_call(lead, AHEAD_TIMEOUT)
+        finally:
+            os.close(handed)
+            os.close(hand)
         self._found: Future[Mapping[str, int]] | None = None
         self._ahead: Future[_Ahead] | None = None
         if self._forked is None:
@@ -217,9 +263,13 @@ class _Early:
         return self._take()[0]
 
     def ahead(self) -> _Ahead:
-        if self._ahead is not None:
-            return self._ahead.result()
-        return self._take()[1]
+        ahead = self._ahead.result() if self._ahead is not None else self._take()[1]
+        if self._helper is not None:
+            # the second child's namespaces; it is reaped whatever the first one did
+            helped, self._helper = self._helper.take(), None
+            if isinstance(helped, dict):
+                ahead.views = {**ahead.views, **helped}
+        return ahead
 
     def _take(self) -> tuple[Mapping[str, int], _Ahead]:
         if self._result is None:

@@ -282,3 +282,19 @@ def test_snapshot_never_changes_the_host(snap: dict[str, Any]) -> None:
     after = (gt.iptables_save(mode), sorted(gt.host_links()))
     strip = lambda t: [ln for ln in t[0].splitlines() if not ln.startswith("#")]  # noqa: E731
     assert strip(before) == strip(after) and before[1] == after[1]
+
+
+def test_init_pids_from_the_cgroup_directories_are_what_docker_inspect_says(lab: str) -> None:
+    from netexplorer.collect.proc_pids import CGROUP_ROOT, container_pids
+
+    found = container_pids(None, cgroup_root=CGROUP_ROOT)
+    scanned = container_pids(None)  # every process's cgroup file
+    ids = gt.run("docker", "ps", "-q", "--no-trunc").split()
+    lines = gt.run("docker", "inspect", "-f", "{{.Id}} {{.State.Pid}}", *ids).split("\n")
+    truth = {cid: int(pid) for cid, pid in (line.split() for line in lines if line)}
+    # a container started or stopped between the reads is left out of the check
+    both = set(truth) & set(found) & set(scanned)
+    assert {gt.docker_inspect(n)["Id"] for n in gt.LAB_CONTAINERS} <= both
+    assert {c: found[c] for c in both} == {c: truth[c] for c in both}
+    assert {c: scanned[c] for c in both} == {c: truth[c] for c in both}
+    assert len(both) >= len(truth) - 5

@@ -33,6 +33,38 @@ def test_init_pids_across_cgroup_layouts(tmp_path: Path) -> None:
     assert container_pids([], proc=str(tmp_path)) == {}
 
 
+def _cgroup(root: Path, directory: str, pids: list[int]) -> None:
+    d = root / directory
+    d.mkdir(parents=True)
+    (d / "cgroup.procs").write_text("".join(f"{p}\n" for p in pids))
+
+
+def test_init_pids_from_dockers_cgroup_directories(tmp_path: Path) -> None:
+    proc, cgroups = tmp_path / "proc", tmp_path / "cgroup"
+    proc.mkdir()
+    # the processes' own cgroup files name no container: the directories do
+    _proc(proc, 90, "0::/elsewhere\n", "90\t7")  # docker exec'd, listed first
+    _proc(proc, 100, "0::/elsewhere\n", "100\t1")
+    _proc(proc, 200, "0::/elsewhere\n", "200\t1")
+    _proc(proc, 300, "0::/elsewhere\n", "300\t1")
+    _cgroup(cgroups, f"pids/docker/{A}", [90, 100])  # v1, cgroupfs driver
+    _cgroup(cgroups, f"system.slice/docker-{B}.scope", [200])  # v2, systemd driver
+    _cgroup(cgroups, "system.slice/cron.service", [300])  # not a container
+    _cgroup(cgroups, f"pids/docker/{C}", [])  # no process (yet)
+    found = container_pids(None, proc=str(proc), cgroup_root=str(cgroups))
+    assert found == {A: 100, B: 200}
+    assert container_pids([B], proc=str(proc), cgroup_root=str(cgroups)) == {B: 200}
+
+
+def test_without_dockers_cgroup_directories_every_process_is_read(tmp_path: Path) -> None:
+    proc, cgroups = tmp_path / "proc", tmp_path / "cgroup"
+    proc.mkdir()
+    _proc(proc, 100, f"0::/custom-parent/{A}\n", "100\t1")
+    _cgroup(cgroups, "system.slice/cron.service", [55])
+    assert container_pids(None, proc=str(proc), cgroup_root=str(cgroups)) == {A: 100}
+    assert container_pids(None, proc=str(proc), cgroup_root=str(tmp_path / "none")) == {A: 100}
+
+
 def test_pid_host_container_is_not_found(tmp_path: Path) -> None:
     _proc(tmp_path, 400, f"0::/docker/{A}\n", "400")  # --pid=host: no inner pid 1
     assert container_pids([A], proc=str(tmp_path)) == {}
