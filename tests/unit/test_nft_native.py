@@ -735,3 +735,44 @@ def test_doctor_finds_a_drop_policy_on_filter_forward_without_the_bridges_accept
     assert f.fix.splitlines()[0] == (
         "nft insert rule ip docker-bridges filter-forward-out__docker0 counter accept"
     )
+
+
+def _iptables_nft_tables_only(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` without docker-bridges: iptables-nft's tables alone."""
+    return {
+        "nftables": [
+            obj
+            for obj in doc["nftables"]
+            if not any(
+                isinstance(v, dict) and nparse.DOCKER_TABLE in (v.get("name"), v.get("table"))
+                for v in obj.values()
+            )
+        ]
+    }
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_text_listing_is_run_only_for_rules_read_here(
+    monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    doc, listing = recorded(BOTH)
+    if not native:
+        doc = _iptables_nft_tables_only(doc)
+    assert any("table" in obj for obj in doc["nftables"])
+    ran: list[tuple[str, ...]] = []
+
+    def run_nft(binary: str, *args: str) -> str:
+        ran.append(args)
+        return json.dumps(doc) if "-j" in args else listing
+
+    monkeypatch.setattr(nn, "find_nft", lambda: "/usr/sbin/nft")
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr(nn, "run_nft", run_nft)
+    got = nn.read_nft_native()
+    assert nparse.rules_to_list(doc) is native
+    if native:
+        assert ran == [("-j", "list", "ruleset"), ("-a", "list", "ruleset")]
+        assert got == nparse.parse_ruleset(doc, listing) and got[0]
+    else:
+        assert ran == [("-j", "list", "ruleset")]
+        assert got == ([], [], []) == nparse.parse_ruleset(doc, listing)

@@ -7,8 +7,9 @@ verdict maps keyed by interface name (``oifname vmap @filter-forward-in-jumps``,
 element ``"docker0" : jump filter-forward-in__docker0``) to per-bridge chains.
 
 One ``nft -j list ruleset`` gives the structure (tables, chains, rules with their
-expressions, maps); one ``nft -a list ruleset`` gives each rule's text exactly as
-nft prints it, matched to the JSON by table, chain and handle. A rule missing from
+expressions, maps); where it holds rules read here, one ``nft -a list ruleset``
+then gives each rule's text exactly as nft prints it, matched to the JSON by
+table, chain and handle. A rule missing from
 the text listing (the ruleset changed between the two reads) gets its text
 rendered here from the JSON instead. The counter's values are cut out of the text
 (they are in ``packets``/``bytes``) so that a rule's id survives its counters
@@ -25,11 +26,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.collect.firewall.nft_parse import Triple, parse_ruleset
+from netexplorer.collect.firewall.nft_parse import Triple, parse_ruleset, rules_to_list
 from netexplorer.collect.firewall.tool import run_listing
 
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
@@ -56,11 +56,10 @@ def read_nft_native() -> Triple:
         raise SourceError(
             "Reading nftables rules needs root (CAP_NET_ADMIN); run netexplorer with sudo."
         )
-    # the JSON and the text listing (rule handles and their text), both at once
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        as_json = pool.submit(run_nft, binary, "-j", "list", "ruleset")
-        listing = run_nft(binary, "-a", "list", "ruleset")
-        doc = json.loads(as_json.result() or '{"nftables": []}')
+    doc = json.loads(run_nft(binary, "-j", "list", "ruleset") or '{"nftables": []}')
+    # the text listing (each rule's text by handle) only where a rule is read: not
+    # for a ruleset of iptables-nft's tables alone
+    listing = run_nft(binary, "-a", "list", "ruleset") if rules_to_list(doc) else None
     return parse_ruleset(doc, listing)
 
 

@@ -63,8 +63,14 @@ class _Table:
     maps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def parse_ruleset(doc: dict[str, Any], listing: str | None = None) -> Triple:
-    """``nft -j list ruleset`` (and optionally ``nft -a list ruleset``) -> Rule/Chain."""
+def rules_to_list(doc: dict[str, Any]) -> bool:
+    """Does ``nft -j list ruleset`` hold a rule this backend reads (not iptables-nft's),
+    whose text the ``nft -a`` listing gives?"""
+    return any(t.rules for t in _own_tables(doc))
+
+
+def _own_tables(doc: dict[str, Any]) -> list[_Table]:
+    """The tables of ``doc`` this backend reads: ip, ip6 and inet, but not iptables-nft's."""
     tables: dict[tuple[str, str], _Table] = {}
     for obj in doc.get("nftables", []):
         if not isinstance(obj, dict) or len(obj) != 1:
@@ -84,12 +90,15 @@ def parse_ruleset(doc: dict[str, Any], listing: str | None = None) -> Triple:
             table.rules.append(val)
         elif kind in ("map", "set"):
             table.maps[val["name"]] = val
+    return [t for t in tables.values() if not iptables_nft_owns(t)]
+
+
+def parse_ruleset(doc: dict[str, Any], listing: str | None = None) -> Triple:
+    """``nft -j list ruleset`` (and optionally ``nft -a list ruleset``) -> Rule/Chain."""
     texts = listing_texts(listing) if listing else {}
     rules: list[Rule] = []
     chains: list[Chain] = []
-    for table in tables.values():
-        if iptables_nft_owns(table):
-            continue
+    for table in _own_tables(doc):
         family = FAMILIES[table.family]
         dispatch = _chain_interfaces(table)
         unreached = _unreached_chains(table)
