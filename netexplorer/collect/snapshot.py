@@ -220,15 +220,15 @@ def _help(c: Collectors, handed: int, fd: int) -> None:
 
 class _Early:
     """The pids found without Docker and the reads they allow, started before the
-    other sources: by a forked child while the process has a single thread (the
+    other sources: by two forked children while the process has a single thread (the
     reads are mostly Python work, which a thread would do under the interpreter
-    lock the other sources need too; the child uses the other core), else by a
-    thread. A child that fails or is late costs the head start only."""
+    lock the other sources need too; the children use the other core, and this one
+    while it waits), else by a thread. A child that fails or is late costs the head
+    start only: what it did not read is read afterwards."""
 
     def __init__(self, c: Collectors) -> None:
         assert c.pids is not None
         pids = c.pids
-        self._result: tuple[Mapping[str, int], _Ahead] | None = None
         # the namespaces are most of the work: a second child reads every other one,
         # handed to it by the first once it has found the pids
         handed, hand = os.pipe()
@@ -247,37 +247,40 @@ class _Early:
         finally:
             os.close(handed)
             os.close(hand)
-        self._found: Future[Mapping[str, int]] | None = None
-        self._ahead: Future[_Ahead] | None = None
-        if self._forked is None:
-            pool = ThreadPoolExecutor(max_workers=1)
-            self._found = found_here = pool.submit(pids)
-            self._ahead = pool.submit(lambda: _read_ahead(c, found_here.result()))
-            pool.shutdown(wait=False)
         self._pids = pids
+        # the children's results are taken (unpickled) as they come, while the other
+        # sources wait for Docker and the kernel; without a child, read here
+        pool = ThreadPoolExecutor(max_workers=1)
+        if self._forked is None:
+            self._read = pool.submit(lambda: self._helped(self._read_here(c)))
+        else:
+            self._read = pool.submit(self._take)
+        pool.shutdown(wait=False)
 
     def pids(self) -> Mapping[str, int]:
         """Container id -> init pid, from ``/proc``."""
-        if self._found is not None:
-            return self._found.result()
-        return self._take()[0]
+        return self._read.result()[0]
 
     def ahead(self) -> _Ahead:
-        ahead = self._ahead.result() if self._ahead is not None else self._take()[1]
-        if self._helper is not None:
-            # the second child's namespaces; it is reaped whatever the first one did
-            helped, self._helper = self._helper.take(), None
-            if isinstance(helped, dict):
-                ahead.views = {**ahead.views, **helped}
-        return ahead
+        return self._read.result()[1]
+
+    def _read_here(self, c: Collectors) -> tuple[Mapping[str, int], _Ahead]:
+        found = self._pids()
+        return found, _read_ahead(c, found)
 
     def _take(self) -> tuple[Mapping[str, int], _Ahead]:
-        if self._result is None:
-            assert self._forked is not None
-            got = self._forked.take()
-            ok = isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], _Ahead)
-            self._result = got if ok else (self._pids(), _Ahead())
-        return self._result
+        assert self._forked is not None
+        got = self._forked.take()
+        ok = isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], _Ahead)
+        return self._helped(got if ok else (self._pids(), _Ahead()))
+
+    def _helped(self, read: tuple[Mapping[str, int], _Ahead]) -> tuple[Mapping[str, int], _Ahead]:
+        """``read`` with the second child's namespaces (it is reaped either way)."""
+        if self._helper is not None:
+            helped, self._helper = self._helper.take(), None
+            if isinstance(helped, dict):
+                read[1].views = {**read[1].views, **helped}
+        return read
 
 
 def _docker_part(c: Collectors, early: _Early | None) -> Part:
