@@ -26,7 +26,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.geometry import Size
-from textual.widgets import Footer, Input, Static, Tab, Tabs
+from textual.widgets import Footer, Input, Tab, Tabs
 from textual.worker import get_current_worker
 
 from netexplorer.analysis import Analysis, analyse
@@ -52,6 +52,7 @@ from netexplorer.ui.panes.containers import ContainersPane
 from netexplorer.ui.panes.details import DetailsPane
 from netexplorer.ui.panes.interfaces import InterfacesPane
 from netexplorer.ui.panes.rules import RulesPane
+from netexplorer.ui.quiet_static import QuietStatic
 from netexplorer.ui.safe_text import plain
 from netexplorer.ui.screens.doctor import DoctorScreen
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
@@ -242,7 +243,7 @@ class NetExplorerApp(App[int]):
         return next(p for p in self.panes if p.pane_id == pane_id)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="topbar")
+        yield QuietStatic(id="topbar")
         yield Banner(id="banner")
         yield HostsPane()
         with Vertical(id="body"):
@@ -250,7 +251,7 @@ class NetExplorerApp(App[int]):
             yield PaneTabs(*tabs, id="tabs")
             with Container(id="panes"):
                 yield from self.panes
-        yield Static(id="status")
+        yield QuietStatic(id="status")
         yield SearchBar()
         yield Footer()
 
@@ -678,7 +679,8 @@ class NetExplorerApp(App[int]):
                 text.append(f" · collected in {snap.collect_seconds:.2f} s")
         if collecting:
             text.append(" · collecting…", style="italic")
-        self.query_one("#topbar", Static).update(text)
+        # one line across the screen: its size never changes, so no layout
+        self.query_one("#topbar", QuietStatic).show(text, layout=False)
 
     # ------------------------------------------------------------------ selection
     @on(Selected)
@@ -722,7 +724,7 @@ class NetExplorerApp(App[int]):
         if note:
             text.append(f"  {note}", style="italic")
         # one line across the screen: its size never changes, so no layout
-        self.query_one("#status", Static).update(text, layout=False)
+        self.query_one("#status", QuietStatic).show(text, layout=False)
         for p in self.table_panes:
             n = len(p.table.marked())
             label = f"{p.number} {p.short}" + (f" ●{n}" if n else "")

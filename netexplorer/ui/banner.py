@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from netexplorer.model import Snapshot
 from netexplorer.privilege import NOT_ROOT_LEAD
+from netexplorer.ui.quiet_static import QuietStatic
 from netexplorer.ui.safe_text import plain
 
 #: how many messages the banner spells out in full; ``w`` shows all
@@ -67,7 +67,7 @@ def problems_text(items: list[tuple[str, str]], limit: int | None = None) -> Tex
     return text
 
 
-class Banner(Static):
+class Banner(QuietStatic):
     """Hidden while all is well."""
 
     def show_problems(
@@ -79,4 +79,4 @@ class Banner(Static):
         # not root: one line says what is missing and the command that reads it; the
         # sources' own errors (the same cause) are behind w
         lead = [item for item in items if item[1].startswith(NOT_ROOT_LEAD)]
-        self.update(problems_text(lead + [i for i in items if i not in lead], 1 if lead else SHOWN))
+        self.show(problems_text(lead + [i for i in items if i not in lead], 1 if lead else SHOWN))

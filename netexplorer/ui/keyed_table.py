@@ -146,14 +146,18 @@ class KeyedTable(ScrollView, can_focus=True):
         self._columns = list(columns)
         self._caps = dict(caps or {})
         self._rows, self._cell_widths = {}, {}
+        self._header = None
         self._measure()
+        self.refresh()
 
     def relabel(self, key: str, label: str) -> None:
         """Give column ``key`` the header ``label``."""
         if (key, label) in self._columns:
             return
         self._columns = [(k, label if k == key else old) for k, old in self._columns]
+        self._header = None
         self._measure()
+        self.refresh()
 
     # ------------------------------------------------------------------ queries
     @property
@@ -188,10 +192,12 @@ class KeyedTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ updates
     def sync(self, rows: Mapping[str, Sequence[Text]]) -> None:
         """Show exactly ``rows`` (in their order); only rows whose cells differ are
-        drawn again."""
+        drawn again: when the rows' order and the column widths stay, only their
+        lines are repainted."""
         cursor, at = self.cursor_key, self._cursor
         before, widths, strips = self._rows, self._cell_widths, self._strips
         self._rows = dict(rows)
+        changed: list[str] = []
         for key in before.keys() - self._rows.keys():
             widths.pop(key, None)
             strips.pop(key, None)
@@ -202,13 +208,22 @@ class KeyedTable(ScrollView, can_focus=True):
             if old is None or not same_cells(old, cells):
                 strips.pop(key, None)
                 widths[key] = tuple(c.cell_len for c in cells)
+                changed.append(key)
             else:
                 self._rows[key] = old
         keys = list(self._rows)
-        if keys != self._keys:
+        moved = keys != self._keys
+        if moved:
             self._keys = keys
             self._index = {key: n for n, key in enumerate(keys)}
-        self._measure()
+        if self._measure() or moved:
+            self.refresh()
+        else:
+            top, height = self._visible_rows()
+            for key in changed:
+                row = self._index[key]
+                if top <= row < top + height:
+                    self.refresh_line(row + 1)
         if cursor is not None and cursor in self._index:
             # the cursor's row stays where it was on the screen: rows that came or
             # went above it scroll the table along
@@ -217,23 +232,37 @@ class KeyedTable(ScrollView, can_focus=True):
                 self.scroll_to(y=self.scroll_y + self._cursor - at, animate=False)
         else:
             self._cursor = min(self._cursor, max(0, len(keys) - 1))
-        self.refresh()
 
-    def _measure(self) -> None:
-        """Column widths from the rows and labels (capped); every strip goes when
-        they change."""
+    def _column_widths(self) -> list[int]:
+        """Each column's widest cell or label, capped."""
         widths = [Text(label).cell_len for _, label in self._columns]
-        for row in self._cell_widths.values():
-            widths = [max(w, c) for w, c in zip(widths, row, strict=False)]
+        rows = self._cell_widths.values()
+        columns = list(zip(*rows, strict=False))
+        if len(columns) >= len(widths):
+            # every row has a cell in every column: one max per column
+            widths = [max(w, *c) for w, c in zip(widths, columns, strict=False)]
+        else:
+            for row in rows:
+                widths = [max(w, c) for w, c in zip(widths, row, strict=False)]
         caps = [self._caps.get(key) for key, _ in self._columns]
-        widths = [min(w, cap) if cap else w for w, cap in zip(widths, caps, strict=True)]
-        if widths != self._widths:
+        return [min(w, cap) if cap else w for w, cap in zip(widths, caps, strict=True)]
+
+    def _measure(self) -> bool:
+        """Column widths and the virtual size from the rows and labels; every strip
+        (and the header) goes when the widths change. True if the widths or the
+        virtual size changed: every line is to be drawn again then."""
+        widths = self._column_widths()
+        changed = widths != self._widths
+        if changed:
             self._widths = widths
             self._strips = {}
-        self._header = None
+            self._header = None
         total = GLYPH_WIDTH + sum(widths) + GAP * max(0, len(widths) - 1)
-        self.virtual_size = Size(total, len(self._rows) + 1)
-        self.refresh()
+        size = Size(total, len(self._rows) + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size
+            changed = True
+        return changed
 
     def mark(self, related: frozenset[str], selected: str | None) -> None:
         changed = (self._related ^ related) | {self._selected, selected}

@@ -37,12 +37,14 @@ class PaneRows:
     search: tuple[SearchRow, ...]
 
 
+def same_text(a: Text, b: Text) -> bool:
+    """Do two texts read and look the same (text, style and styled spans)?"""
+    return a is b or (a.plain == b.plain and a.style == b.style and a.spans == b.spans)
+
+
 def same_cells(a: Sequence[Text], b: Sequence[Text]) -> bool:
-    """Do two rows read and look the same (text, style and styled spans of each cell)?"""
-    return len(a) == len(b) and all(
-        x is y or (x.plain == y.plain and x.style == y.style and x.spans == y.spans)
-        for x, y in zip(a, b, strict=True)
-    )
+    """Do two rows read and look the same (each cell: :func:`same_text`)?"""
+    return len(a) == len(b) and all(same_text(x, y) for x, y in zip(a, b, strict=True))
 
 
 def make_rows(

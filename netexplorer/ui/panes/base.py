@@ -39,9 +39,22 @@ class Pane(Vertical):
 
     def __init__(self) -> None:
         super().__init__(id=self.pane_id, classes="pane")
+        self._title: str | None = None
+        self._subtitle: str | None = None
 
     def on_mount(self) -> None:
-        self.border_title = self.heading()
+        self.show_title(self.heading())
+
+    def show_title(self, title: str) -> None:
+        """Set the border title; setting it repaints the whole pane, so only when it
+        changed."""
+        if title != self._title:
+            self.border_title = self._title = title
+
+    def show_subtitle(self, subtitle: str) -> None:
+        """Set the border subtitle, only when it changed (see :meth:`show_title`)."""
+        if subtitle != self._subtitle:
+            self.border_subtitle = self._subtitle = subtitle
 
     def heading(self) -> str:
         return f"{self.number} {self.title}"
@@ -184,9 +197,8 @@ class TablePane(Pane):
         self._shown_rows = made
         stale = self.stale_sources()
         self.set_class(bool(stale), "-stale")
-        self.border_title = self.heading() + (
-            f" · stale: {', '.join(stale)} failed, last read shown" if stale else ""
-        )
+        note = f" · stale: {', '.join(stale)} failed, last read shown" if stale else ""
+        self.show_title(self.heading() + note)
 
     def stale_sources(self) -> list[str]:
         """Names of this pane's sources whose last read is shown because they failed."""
@@ -199,7 +211,7 @@ class TablePane(Pane):
         self.table.mark(related, selected)
         if not self.table.has_focus:
             self.table.reveal_marks()
-        self.border_subtitle = self._mark_count()
+        self.show_subtitle(self._mark_count())
 
     def _mark_count(self) -> str:
         n = len(self.table.marked())

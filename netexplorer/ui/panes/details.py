@@ -8,7 +8,6 @@ from dataclasses import fields, is_dataclass
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from netexplorer.analysis import Analysis
 from netexplorer.correlate import Correlation
@@ -36,6 +35,7 @@ from netexplorer.overlay import overlay_hops
 from netexplorer.overlay_peers import FarEnd
 from netexplorer.rule_summary import summary
 from netexplorer.ui.panes.base import Pane
+from netexplorer.ui.quiet_static import QuietStatic
 from netexplorer.ui.safe_text import plain
 
 KIND_ORDER = ("ct", "ep", "if", "br", "net", "rule", "doc")
@@ -337,7 +337,7 @@ class DetailsPane(Pane):
     def __init__(self) -> None:
         super().__init__()
         self.scroller = VerticalScroll(id="details-scroll")
-        self.body = Static(Text("Nothing selected yet."), id="details-body")
+        self.body = QuietStatic(Text("Nothing selected yet."), id="details-body")
         self.key: str | None = None
         #: a line above the item's facts (the previous selection vanished)
         self.note: str | None = None
@@ -375,4 +375,4 @@ class DetailsPane(Pane):
                 text.append("\nthrough the tunnel, on the other hosts:\n", style="bold")
                 for end in self.far[key]:
                     text.append(f"  {plain(end.words())}\n")
-        self.body.update(text)
+        self.body.show(text)
