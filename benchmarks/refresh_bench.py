@@ -12,8 +12,10 @@ panes) that shows it:
 
 * ``worker_s``: the poll in the worker thread, from the fresh firewall part to
   the analysis ready (``feed.collect`` of the polled sources: deltas, assembly,
-  then ``analyse``: correlation, the doctor, findings linked, then the panes'
-  rows made from it, as the app's worker does: ``NetExplorerApp.prepare``);
+  then the analysis: correlation, the doctor, findings linked, or what of them
+  a read that differs only in counters takes over from the previous analysis,
+  through an ``Analyser`` as the app's live worker does; then the panes' rows made
+  from it, as the app's worker does: ``NetExplorerApp.prepare``);
 * ``ui_s``: the UI thread's work for that refresh, from ``SnapshotReady`` posted
   until every message queue has drained and the screen is painted;
 * ``refresh_s``: both (read to painted rows, one source changed);
@@ -83,13 +85,14 @@ def collectors(snap: Any) -> Any:
 
 
 async def _measure(repeats: int) -> dict[str, Any]:
-    from netexplorer.analysis import analyse
+    from netexplorer.analysis import Analyser
     from netexplorer.live.feed import POLLED, LiveFeed
     from netexplorer.ui.app import create_app
     from netexplorer.ui.messages import SnapshotReady
 
     synth = synthetic_snapshot(**SIZES)
     feed = LiveFeed(collectors=collectors(synth), watch=False)
+    analyse = Analyser()  # as the app's live worker analyses its feed's reads
     first = analyse(feed.collect())
     app = create_app(source=lambda: first.read)
     out: dict[str, Any] = {

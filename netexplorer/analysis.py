@@ -5,16 +5,29 @@
 and the correlation, then the cross-link index with the findings linked in, and the
 index of the read's items by model key. The app receives the :class:`Analysis`
 ready-made and only renders it.
+
+A live feed's polls re-read the firewall, conntrack and the sysctls and share the
+other sources' lists with the read before (``live.feed``). When such a read differs
+from the previous one only in what counts (rule and chain counters) and in its NAT
+flows, nothing correlation or the doctor derive from it changed: :func:`analyse`
+given the previous analysis (:class:`Analyser` keeps it for a stream of reads) takes
+the correlation, the findings and the links from it and makes only the flows and
+the rules' part of the item index again. The result is the same as without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import ChainMap
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from operator import attrgetter
+from typing import Any
 
-from netexplorer.correlate import Correlation, Links, correlate
+from netexplorer.correlate import Correlation, Links, correlate, nat_flows
 from netexplorer.doctor import Finding, diagnose, link_findings
-from netexplorer.model import Snapshot
+from netexplorer.model import Chain, Rule, Snapshot
+
+Items = Mapping[str, tuple[object, ...]]
 
 
 @dataclass(frozen=True)
@@ -27,26 +40,110 @@ class Analysis:
     findings: tuple[Finding, ...]
     #: ``correlation.links`` with each finding linked to its evidence as ``doc:<id>``
     links: Links
-    #: model key -> the read's objects with that key (see :func:`items_by_key`)
-    items: Mapping[str, tuple[object, ...]]
+    #: model key -> the read's objects with that key (see :func:`items_by_key`): the
+    #: rules' keys first, then everything else's
+    items: ChainMap[str, tuple[object, ...]]
 
 
-def items_by_key(read: Snapshot) -> dict[str, tuple[object, ...]]:
-    """Model key -> the objects of ``read`` with that key (an interface and its bridge
-    port share one): containers, interfaces, bridges, endpoints, ports, networks, rules."""
+def _index(items: Iterable[object]) -> dict[str, tuple[object, ...]]:
     index: dict[str, list[object]] = {}
-    items: list[object] = [*read.containers, *read.interfaces, *read.bridges]
-    items += [ep for ct in read.containers for ep in ct.endpoints]
-    items += [port for br in read.bridges for port in br.ports]
-    items += [*read.networks, *read.rules]
     for item in items:
         index.setdefault(item.key, []).append(item)  # type: ignore[attr-defined]
     return {key: tuple(found) for key, found in index.items()}
 
 
-def analyse(read: Snapshot) -> Analysis:
-    """Correlate ``read``, run the doctor on it, link the findings, index the items."""
+def _other_items(read: Snapshot) -> dict[str, tuple[object, ...]]:
+    """The item index of everything in ``read`` but its rules."""
+    items: list[object] = [*read.containers, *read.interfaces, *read.bridges]
+    items += [ep for ct in read.containers for ep in ct.endpoints]
+    items += [port for br in read.bridges for port in br.ports]
+    items += read.networks
+    return _index(items)
+
+
+def items_by_key(read: Snapshot) -> ChainMap[str, tuple[object, ...]]:
+    """Model key -> the objects of ``read`` with that key (an interface and its bridge
+    port share one): containers, interfaces, bridges, endpoints, ports, networks, rules."""
+    return ChainMap(_index(read.rules), _other_items(read))
+
+
+#: what only counts packets: a poll changes it, nothing correlation or the doctor
+#: derive from a read depends on it
+COUNTERS = frozenset({"packets", "bytes", "delta_packets", "delta_bytes"})
+
+
+def _shape(cls: type) -> Any:
+    """A getter of every field of ``cls`` but its counters, as one tuple."""
+    return attrgetter(*(f.name for f in fields(cls) if f.name not in COUNTERS))
+
+
+_RULE_SHAPE = _shape(Rule)
+_CHAIN_SHAPE = _shape(Chain)
+#: the read's lists that a poll shares with the read before when their source was
+#: not read again (the same objects, never written into)
+_SHARED = ("networks", "containers", "swarm", "namespaces", "interfaces", "bridges", "routes",
+           "ip_rules")  # fmt: skip
+
+
+def _source_state(read: Snapshot) -> list[tuple[str, bool, str | None, bool]]:
+    return [(s.name, s.ok, s.error, s.stale) for s in read.sources]
+
+
+def counters_only(read: Snapshot, before: Snapshot) -> bool:
+    """Does ``read`` differ from ``before`` at most in its rule and chain counters,
+    its NAT flows (conntrack) and its timings? The lists of the sources not read
+    again must be ``before``'s own objects; the firewall's and the sysctls' are
+    compared by value."""
+    if read is before:
+        return True
+    if any(getattr(read, name) is not getattr(before, name) for name in _SHARED):
+        return False
+    if (read.schema, read.host, read.warnings, read.firewall_backends, read.sysctls) != (
+        before.schema,
+        before.host,
+        before.warnings,
+        before.firewall_backends,
+        before.sysctls,
+    ) or _source_state(read) != _source_state(before):
+        return False
+    return _same_shapes(read.rules, before.rules, _RULE_SHAPE) and _same_shapes(
+        read.chains, before.chains, _CHAIN_SHAPE
+    )
+
+
+def _same_shapes(now: list[Any], before: list[Any], shape: Any) -> bool:
+    if now is before:
+        return True
+    return len(now) == len(before) and all(
+        a is b or shape(a) == shape(b) for a, b in zip(now, before, strict=True)
+    )
+
+
+def analyse(read: Snapshot, previous: Analysis | None = None) -> Analysis:
+    """Correlate ``read``, run the doctor on it, link the findings, index the items.
+
+    ``previous``: the analysis of the read before in the same stream; when ``read``
+    differs from it only in counters and NAT flows (:func:`counters_only`), its
+    correlation, findings and links are taken over (the flows made again)."""
+    if previous is not None and counters_only(read, previous.read):
+        corr = previous.correlation
+        if read.conntrack is not previous.read.conntrack:
+            corr = replace(corr, container_flows=nat_flows(read))
+        items = ChainMap(_index(read.rules), previous.items.maps[1])
+        return Analysis(read, corr, previous.findings, previous.links, items)
     corr = correlate(read)
     findings = diagnose(read, corr)
     links = link_findings(corr.links, findings)
     return Analysis(read, corr, tuple(findings), links, items_by_key(read))
+
+
+class Analyser:
+    """:func:`analyse` for a stream of reads of one host (a live feed's), each read
+    analysed with the analysis of the one before. One per stream; not thread-safe."""
+
+    def __init__(self) -> None:
+        self._last: Analysis | None = None
+
+    def __call__(self, read: Snapshot) -> Analysis:
+        self._last = result = analyse(read, self._last)
+        return result

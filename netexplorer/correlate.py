@@ -245,7 +245,7 @@ class Correlation:
         return self.wirings.get(ep.key, _NO_WIRING)
 
     def flows(self, ct: Container) -> tuple[NatFlow, ...]:
-        """The container's live NATed conntrack entries (see :func:`_flows`)."""
+        """The container's live NATed conntrack entries (see :func:`nat_flows`)."""
         return self.container_flows.get(ct.id, ())
 
     def netns_owner(self, ct: Container) -> Container | None:
@@ -312,7 +312,7 @@ def correlate(read: Snapshot) -> Correlation:
         containers_by_name=MappingProxyType({c.name: c for c in read.containers}),
         endpoints_by_address=MappingProxyType({a: tuple(e) for a, e in by_address.items()}),
         wirings=MappingProxyType(wirings),
-        container_flows=MappingProxyType(_flows(read)),
+        container_flows=nat_flows(read),
         overlay=overlay,
     )
 
@@ -679,7 +679,7 @@ def _link_rules(b: _Builder, endpoints: list[Endpoint]) -> None:
         b.rule_bridges[rule.id] = tuple(sorted(named))
 
 
-def _flows(read: Snapshot) -> dict[str, tuple[NatFlow, ...]]:
+def nat_flows(read: Snapshot) -> Mapping[str, tuple[NatFlow, ...]]:
     """Each NATed conntrack entry, by the id of the container it belongs to.
 
     A SNAT flow belongs to the container whose endpoint address is its original
@@ -701,4 +701,4 @@ def _flows(read: Snapshot) -> dict[str, tuple[NatFlow, ...]]:
             if found is not None:
                 out[found.id].append(flow)
                 break
-    return {k: tuple(v) for k, v in out.items()}
+    return MappingProxyType({k: tuple(v) for k, v in out.items()})

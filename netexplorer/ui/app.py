@@ -29,7 +29,7 @@ from textual.geometry import Size
 from textual.widgets import Footer, Input, Tab, Tabs
 from textual.worker import get_current_worker
 
-from netexplorer.analysis import Analysis, analyse
+from netexplorer.analysis import Analyser, Analysis, analyse
 from netexplorer.correlate import Links
 from netexplorer.doctor import Finding
 from netexplorer.live.feed import FirstParts, LiveFeed
@@ -460,9 +460,10 @@ class NetExplorerApp(App[int]):
         """Worker thread: run the feed until the app ends. Never raises."""
         feed, worker = self.feeds[host], get_current_worker()
         assert feed is not None
+        analyser = Analyser()
 
         def emit(snapshot: Snapshot, reasons: list[str]) -> None:
-            result = analyse(snapshot)
+            result = analyser(snapshot)
             self.post_ready(SnapshotReady(result, host, self.prepare(result)))
 
         try:
