@@ -60,6 +60,18 @@ def fitted(cell: Text, width: int) -> Text:
     return out
 
 
+def _widest(widths: list[int], rows: Sequence[tuple[int, ...]]) -> list[int]:
+    """``widths`` widened to each row's cell widths (a row's cells past the last
+    column do not count)."""
+    columns = list(zip(*rows, strict=False))
+    if len(columns) >= len(widths):
+        # every row has a cell in every column: one max per column
+        return [max(w, *c) for w, c in zip(widths, columns, strict=False)]
+    for row in rows:
+        widths = [max(w, c) for w, c in zip(widths, row, strict=False)]
+    return widths
+
+
 class RowMessage(Message):
     """About the row ``key`` of ``table``."""
 
@@ -122,6 +134,8 @@ class KeyedTable(ScrollView, can_focus=True):
         #: row key -> the cell widths of its row
         self._cell_widths: dict[str, tuple[int, ...]] = {}
         self._widths: list[int] = []
+        #: each column's widest cell or label, before the caps
+        self._natural: list[int] = []
         #: row key -> its row drawn (not under the cursor), the table's whole width
         self._strips: dict[str, Strip] = {}
         self._header: Strip | None = None
@@ -198,17 +212,32 @@ class KeyedTable(ScrollView, can_focus=True):
         before, widths, strips = self._rows, self._cell_widths, self._strips
         self._rows = dict(rows)
         changed: list[str] = []
+        # the widths of the rows that came or changed; a row that held a column's
+        # width and went or got narrower there: every row is measured again
+        grown: list[tuple[int, ...]] = []
+        narrower = False
+        natural = self._natural
         for key in before.keys() - self._rows.keys():
-            widths.pop(key, None)
             strips.pop(key, None)
+            old_widths = widths.pop(key, None)
+            if old_widths is not None:
+                narrower = narrower or any(map(int.__eq__, old_widths, natural))
         for key, cells in self._rows.items():
             old = before.get(key)
             if old is cells:
                 continue
             if old is None or not same_cells(old, cells):
                 strips.pop(key, None)
-                widths[key] = tuple(c.cell_len for c in cells)
+                new_widths = tuple(c.cell_len for c in cells)
+                old_widths = widths.get(key)
+                widths[key] = new_widths
+                grown.append(new_widths)
                 changed.append(key)
+                if old_widths is not None and not narrower:
+                    narrower = any(
+                        o == n and w < o
+                        for o, w, n in zip(old_widths, new_widths, natural, strict=False)
+                    )
             else:
                 self._rows[key] = old
         keys = list(self._rows)
@@ -216,7 +245,9 @@ class KeyedTable(ScrollView, can_focus=True):
         if moved:
             self._keys = keys
             self._index = {key: n for n, key in enumerate(keys)}
-        if self._measure() or moved:
+        if not narrower:
+            natural = _widest(natural, grown)
+        if self._measure(None if narrower else natural) or moved:
             self.refresh()
         else:
             top, height = self._visible_rows()
@@ -233,25 +264,17 @@ class KeyedTable(ScrollView, can_focus=True):
         else:
             self._cursor = min(self._cursor, max(0, len(keys) - 1))
 
-    def _column_widths(self) -> list[int]:
-        """Each column's widest cell or label, capped."""
-        widths = [Text(label).cell_len for _, label in self._columns]
-        rows = self._cell_widths.values()
-        columns = list(zip(*rows, strict=False))
-        if len(columns) >= len(widths):
-            # every row has a cell in every column: one max per column
-            widths = [max(w, *c) for w, c in zip(widths, columns, strict=False)]
-        else:
-            for row in rows:
-                widths = [max(w, c) for w, c in zip(widths, row, strict=False)]
+    def _measure(self, natural: list[int] | None = None) -> bool:
+        """Column widths (``natural``: each column's widest cell or label, measured
+        here when not given; then capped) and the virtual size; every strip (and the
+        header) goes when the widths change. True if the widths or the virtual size
+        changed: every line is to be drawn again then."""
+        if natural is None:
+            labels = [Text(label).cell_len for _, label in self._columns]
+            natural = _widest(labels, list(self._cell_widths.values()))
+        self._natural = natural
         caps = [self._caps.get(key) for key, _ in self._columns]
-        return [min(w, cap) if cap else w for w, cap in zip(widths, caps, strict=True)]
-
-    def _measure(self) -> bool:
-        """Column widths and the virtual size from the rows and labels; every strip
-        (and the header) goes when the widths change. True if the widths or the
-        virtual size changed: every line is to be drawn again then."""
-        widths = self._column_widths()
+        widths = [min(w, cap) if cap else w for w, cap in zip(natural, caps, strict=True)]
         changed = widths != self._widths
         if changed:
             self._widths = widths
