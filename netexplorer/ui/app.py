@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import gc
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on
@@ -32,12 +34,10 @@ from textual.worker import get_current_worker
 from netexplorer.analysis import Analyser, Analysis, analyse
 from netexplorer.correlate import Links
 from netexplorer.doctor import Finding
-from netexplorer.live.feed import FirstParts, LiveFeed
 from netexplorer.model import KIND_NAMES, Rule, Snapshot
 from netexplorer.model import Container as DockerContainer
 from netexplorer.naming import copy_text
 from netexplorer.overlay_peers import HostRead, Joined, join
-from netexplorer.remote.feed import RemoteFeed
 from netexplorer.remote.target import Target
 from netexplorer.snapshot_io import SnapshotFileError
 from netexplorer.ui.banner import Banner, problems, problems_text
@@ -56,10 +56,14 @@ from netexplorer.ui.quiet_static import QuietStatic
 from netexplorer.ui.safe_text import plain
 from netexplorer.ui.screens.doctor import DoctorScreen
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
-from netexplorer.ui.screens.map import MapScreen
-from netexplorer.ui.screens.path import DestinationScreen, PathScreen
 from netexplorer.ui.search import Matches, SearchBar, find, no_match
 from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source, remote_source
+
+if TYPE_CHECKING:
+    # the feeds and the map are imported when first used (a file needs no feed)
+    from netexplorer.live.feed import FirstParts, LiveFeed
+    from netexplorer.remote.feed import RemoteFeed
+    from netexplorer.ui.screens.map import MapScreen
 
 
 class PaneTabs(Tabs, can_focus=False):
@@ -448,6 +452,9 @@ class NetExplorerApp(App[int]):
         self.set_interval(1.0, self._age_stale)
 
     def _make_feed(self, host: int, source: NamedSource) -> LiveFeed | RemoteFeed:
+        from netexplorer.live.feed import LiveFeed
+        from netexplorer.remote.feed import RemoteFeed
+
         if source.target is None:
             return LiveFeed(interval=self.interval, first=self.first_read)
 
@@ -841,8 +848,8 @@ class NetExplorerApp(App[int]):
 
     # ------------------------------------------------------------------ search
     def action_search(self) -> None:
-        if isinstance(self.screen, MapScreen):  # the map searches what it draws
-            self.screen.action_search()
+        if (shown := self.map_screen()) is not None and shown is self.screen:
+            shown.action_search()  # the map searches what it draws
             return
         if self.query_one(SearchBar).open():
             # fold the rows for search while the query is typed, not after Enter
@@ -907,8 +914,13 @@ class NetExplorerApp(App[int]):
         self.push_screen(DoctorScreen(self.findings, self.links), chosen)
 
     def map_screen(self) -> MapScreen | None:
-        """The map, if it is open (it follows snapshots and the selection)."""
-        return next((s for s in self.screen_stack if isinstance(s, MapScreen)), None)
+        """The map, if it is open (it follows snapshots and the selection). The map's
+        module (the map and the path engine under it) is imported when the map is
+        first opened, not at start-up: no map is open before."""
+        screens = sys.modules.get("netexplorer.ui.screens.map")
+        if screens is None:
+            return None
+        return next((s for s in self.screen_stack if isinstance(s, screens.MapScreen)), None)
 
     def show_path(self, keys: frozenset[str]) -> None:
         """Mark a traced path's items (model keys) on the map, now and when it opens."""
@@ -917,6 +929,8 @@ class NetExplorerApp(App[int]):
             shown.show_path(keys)
 
     def action_map(self) -> None:
+        from netexplorer.ui.screens.map import MapScreen
+
         if self.map_screen() is None:
             self.push_screen(MapScreen())
 
@@ -935,6 +949,7 @@ class NetExplorerApp(App[int]):
     def action_path(self) -> None:
         """Ask for a destination, then show the path from the selected container to it."""
         from netexplorer.path.names import destination_names
+        from netexplorer.ui.screens.path import DestinationScreen, PathScreen
 
         ct = self.selected_container()
         if ct is None or self.snapshot is None:
