@@ -4,7 +4,7 @@
     netlink_events.NetlinkEvents rtnetlink link/address notifications in a thread
     debounce.Debouncer           many events -> one "collect now", after a quiet spell
     deltas                       rule counter changes between consecutive reads
-    feed.LiveFeed                the loop: events -> full re-collection, a timer ->
+    feed.LiveFeed                the loop: events -> a re-read of what they changed, a timer ->
                                  firewall and conntrack only; emits Snapshots
 
 Nothing here imports Textual; the UI runs :meth:`LiveFeed.run` in a worker thread

@@ -1,10 +1,21 @@
 """Merge bursts of events into one trigger: collect once things settle.
 
-A container start produces a dozen events within a few milliseconds (Docker's
-create/connect/start, the kernel's new veth, its addresses, its bridge port).
-:class:`Debouncer` fires once no event came for ``quiet`` seconds, and never later
-than ``max_wait`` after the first event of a burst, so a steady trickle cannot
-postpone collection forever. Time is passed in, so it is tested without sleeping.
+A container start produces a dozen events within a few hundred milliseconds
+(Docker's create and network connect, the kernel's new veth, its addresses, its
+bridge port, then Docker's start). :class:`Debouncer` fires once no event came for
+a pause that depends on what the last event says (:func:`pause_after`):
+
+* after an event that completes a change (a container started or destroyed:
+  Docker sends it once the namespace, the veth and the bridge port are in place,
+  or gone) only ``settled``, for the kernel notifications that trail it;
+* after a container is created, until it starts or is destroyed, at least
+  ``hold``: its network connect and its start follow, and a read in between would
+  show it half made (created, no address);
+* after any other event, ``quiet``;
+
+and never later than ``max_wait`` after the first event of a burst, so a steady
+trickle (or a container created and never started) cannot postpone collection
+forever. Time is passed in, so it is tested without sleeping.
 """
 
 from __future__ import annotations
@@ -13,23 +24,52 @@ from dataclasses import dataclass, field
 
 #: fire this long after the last event of a burst ...
 QUIET = 0.15
+#: ... this long after one that completes a change ...
+SETTLED = 0.03
+#: ... at least this long after a container was created (until it starts) ...
+HOLD = 0.45
 #: ... but no later than this after its first
 MAX_WAIT = 0.6
+
+#: the reasons (``docker_events.describe_event``) of events that complete a change
+#: and of those that begin one
+COMPLETES = ("docker: container start ", "docker: container destroy ")
+BEGINS = ("docker: container create ",)
+
+
+def pause_after(reason: str) -> str:
+    """``"settled"``, ``"hold"`` or ``"quiet"``: how long a burst waits after this event."""
+    if reason.startswith(COMPLETES):
+        return "settled"
+    if reason.startswith(BEGINS):
+        return "hold"
+    return "quiet"
 
 
 @dataclass
 class Debouncer:
     quiet: float = QUIET
     max_wait: float = MAX_WAIT
+    settled: float = SETTLED
+    hold: float = HOLD
     _first: float | None = None
-    _last: float | None = None
+    _due: float | None = None
+    #: a container was created and has not started: no firing before this
+    _held: float | None = None
     _reasons: list[str] = field(default_factory=list)
 
     def add(self, reason: str, now: float) -> None:
         """Note an event at time ``now``."""
         if self._first is None:
             self._first = now
-        self._last = now
+        pause = pause_after(reason)
+        if pause == "settled":
+            self._held = None
+            self._due = now + self.settled
+        elif pause == "hold":
+            self._held = self._due = now + self.hold
+        else:
+            self._due = max(now + self.quiet, self._held or 0.0)
         if reason not in self._reasons:
             self._reasons.append(reason)
 
@@ -39,9 +79,9 @@ class Debouncer:
 
     def deadline(self) -> float | None:
         """When the pending events are due, None if there are none."""
-        if self._first is None or self._last is None:
+        if self._first is None or self._due is None:
             return None
-        return min(self._last + self.quiet, self._first + self.max_wait)
+        return min(self._due, self._first + self.max_wait)
 
     def take(self, now: float) -> list[str] | None:
         """The reasons of the burst if it is due at ``now`` (and forget them), else None."""
@@ -49,5 +89,5 @@ class Debouncer:
         if deadline is None or now < deadline:
             return None
         reasons, self._reasons = self._reasons, []
-        self._first = self._last = None
+        self._first = self._due = self._held = None
         return reasons

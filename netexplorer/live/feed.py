@@ -5,10 +5,14 @@ once, then waits:
 
 * a Docker event or a kernel link/address notification (or :meth:`notify`, e.g.
   the user pressing ``r``) goes into a :class:`~netexplorer.live.debounce.Debouncer`;
-  when the burst is due, every source is read again;
+  when the burst is due, the sources its events may have changed are read again
+  (:func:`sources_for`: a kernel notification, netlink; a Docker event, r or
+  anything else, every source; an event read reuses what no event named, see
+  :meth:`LiveFeed.collect`);
 * otherwise every ``interval`` seconds only the firewall (rules and counters),
   conntrack (NAT translations) and the sysctls are read - they change without
-  events - and the Docker and netlink parts of the last read are reused.
+  events - and the Docker and netlink parts of the last read are reused. A poll
+  that falls due while a burst is pending waits for it and is read with it.
 
 A fresh firewall read gets its rule counter deltas against the previous one
 (``live.deltas``); then the parts are assembled into one Snapshot
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -43,10 +47,16 @@ from netexplorer.live.debounce import MAX_WAIT, QUIET, Debouncer
 from netexplorer.live.deltas import fill_deltas, without_deltas
 from netexplorer.live.docker_events import DockerEvents
 from netexplorer.live.netlink_events import NetlinkEvents
-from netexplorer.model import Rule, Snapshot
+from netexplorer.model import NetnsView, Rule, Snapshot
 
 #: the sources that change without any event and are polled (cheap to read)
 POLLED = ("firewall", "conntrack", "sysctl")
+#: what an event may have changed, by the start of its reason: Docker's containers
+#: and networks come with veths and bridges (netlink), Docker's own rules (published
+#: ports, a network's NAT) and their NAT translations; the polled sources are read
+#: with them (a read of them all puts the next poll off); a kernel notification is a
+#: link or address
+CHANGED_BY = {"docker:": SOURCE_NAMES, "netlink:": ("netlink",)}
 DEFAULT_INTERVAL = 2.0
 #: how long a feed that emitted a first read made elsewhere waits for it to be shown
 SHOWN_WAIT = 2.0
@@ -56,6 +66,31 @@ _STOP_CHECK = 0.25
 Emit = Callable[[Snapshot, list[str]], None]
 #: parts by source name, and the seconds their read took
 FirstParts = tuple[dict[str, Part], float]
+
+
+def _changed_by(reason: str) -> tuple[str, ...] | None:
+    """What an event may have changed (``CHANGED_BY``); None if ``reason`` is not an
+    event (``r``, a watcher's own notice)."""
+    return next((v for k, v in CHANGED_BY.items() if reason.startswith(k)), None)
+
+
+def sources_for(reasons: Collection[str]) -> tuple[str, ...]:
+    """The sources to read again for a burst with these reasons; every source when
+    one of them is not an event."""
+    names: set[str] = set()
+    for reason in reasons:
+        changed = _changed_by(reason)
+        names.update(SOURCE_NAMES if changed is None else changed)
+    return tuple(n for n in SOURCE_NAMES if n in names)
+
+
+def touched_by(reasons: Collection[str]) -> set[str] | None:
+    """What the events name: a container's name (``docker: container start web``), a
+    container's short id (``docker: network connect nxlab (950937413b5a)``); None
+    when one of the reasons is not an event (then nothing read before is reused)."""
+    if any(_changed_by(r) is None for r in reasons):
+        return None
+    return {r.rsplit(" ", 1)[-1].strip("()") for r in reasons if r.startswith("docker:")}
 
 
 class LiveFeed:
@@ -89,7 +124,7 @@ class LiveFeed:
 
     # ---------------------------------------------------------------- control
     def notify(self, reason: str) -> None:
-        """Something changed: re-read everything once the burst settles."""
+        """Something changed: re-read what it may have changed once the burst settles."""
         with self._cond:
             self._debounce.add(reason, self.clock())
             self._cond.notify_all()
@@ -110,13 +145,24 @@ class LiveFeed:
 
     # ---------------------------------------------------------------- reading
     def collect(
-        self, names: Collection[str] = SOURCE_NAMES, read: FirstParts | None = None
+        self,
+        names: Collection[str] = SOURCE_NAMES,
+        read: FirstParts | None = None,
+        touched: Collection[str] | None = None,
     ) -> Snapshot:
         """Read ``names`` afresh (or take ``read``: parts read elsewhere and how long
-        that took), reuse the other sources' last read, assemble."""
+        that took), reuse the other sources' last read, assemble.
+
+        With ``touched`` (the names and short ids the events named), Docker is read
+        again but the inside of each running container it does not name, whose init
+        process is the same as in the last read, is taken from that read
+        (:meth:`_reusing`): only an event changes a container's own namespace (a
+        network connect names it; a restart is a new process). Without it (``r``, a
+        reconnection, the first read), everything is read."""
         if read is None:
             start = time.perf_counter()
-            fresh = collect_parts(names, self.collectors)
+            collectors = self.collectors if touched is None else self._reusing(touched)
+            fresh = collect_parts(names, collectors)
         else:
             fresh, seconds = read
             start = time.perf_counter() - seconds
@@ -141,6 +187,50 @@ class LiveFeed:
                 parts[name] = part
         error = self._netlink.error if self._netlink is not None else None
         return assemble(parts, warnings=[error] if error else [], started=start)
+
+    def _reusing(self, touched: Collection[str]) -> Collectors | None:
+        """The collectors, with each running container's netns id and inside taken
+        from the last Docker read when its init pid is the same and the events did not
+        name it (by name or short id)."""
+        last = self._parts.get("docker")
+        if last is None or last.data is None or last.source.stale:
+            return self.collectors
+        same = [
+            ct
+            for ct in last.data.containers
+            if ct.pid and ct.name not in touched and ct.id[:12] not in touched
+        ]
+        views = {ct.pid: ct.inside for ct in same if ct.inside and ct.inside.error is None}
+        ids = {ct.pid: ct.netnsid for ct in same if ct.netnsid is not None}
+        if not views and not ids:
+            return self.collectors
+        c = (self.collectors or Collectors()).resolved()
+        netnsids, ahead, insides = c.netnsids, c.views_ahead, c.netns_views
+        assert netnsids is not None and insides is not None
+
+        def known_netnsids(pids: list[int]) -> dict[int, int | None]:
+            rest = [p for p in pids if p not in ids]
+            return {**(netnsids(rest) if rest else {}), **{p: ids[p] for p in pids if p in ids}}
+
+        def known_ahead(pids: list[int]) -> Mapping[int, NetnsView]:
+            rest = [p for p in pids if p not in views]
+            found = ahead(rest) if ahead is not None and rest else {}
+            return {**found, **{p: views[p] for p in pids if p in views}}
+
+        def known_insides(
+            pids: Mapping[str, int], names: Mapping[str, str]
+        ) -> tuple[Mapping[str, NetnsView], list[str]]:
+            rest = {cid: pid for cid, pid in pids.items() if pid not in views}
+            found, warnings = insides(rest, names) if rest else ({}, [])
+            known = {cid: views[pid] for cid, pid in pids.items() if pid in views}
+            return {**found, **known}, warnings
+
+        return replace(
+            c,
+            netnsids=known_netnsids,
+            views_ahead=known_ahead if ahead is not None else None,
+            netns_views=known_insides,
+        )
 
     def _shown_again(self, name: str, data: Any) -> Any:
         """A source's last read, shown again: firewall counters have no delta then."""
@@ -171,27 +261,35 @@ class LiveFeed:
                 with self._cond:
                     now = self.clock()
                     due = self._debounce.deadline()
-                    wake = next_poll if due is None else min(due, next_poll)
+                    # a pending burst takes a poll that falls due with it
+                    wake = next_poll if due is None else due
                     if wake > now:
                         self._cond.wait(min(wake - now, _STOP_CHECK))
                     now = self.clock()
                     reasons = self._debounce.take(now)
+                    pending = self._debounce.pending
                 if self.stopped or should_stop():
                     break
+                poll = now >= next_poll
                 if reasons:
-                    emit(self.collect(SOURCE_NAMES), reasons)
-                elif now >= next_poll:
+                    names = {*sources_for(reasons), *(POLLED if poll else ())}
+                    ordered = [n for n in SOURCE_NAMES if n in names]
+                    emit(self.collect(ordered, touched=touched_by(reasons)), reasons)
+                    poll = all(n in names for n in POLLED)
+                elif poll and not pending:
                     emit(self.collect(POLLED), [f"poll every {self.interval:g} s"])
                 else:
                     continue
-                next_poll = self.clock() + self.interval
+                if poll:
+                    next_poll = self.clock() + self.interval
         finally:
             for stop in watchers:
                 stop()
 
     def _start_watchers(self) -> list[Callable[[], None]]:
         def docker_state(up: bool, error: str | None) -> None:
-            self.notify("docker: watching events" if up else f"docker: {error}")
+            # a reconnection may have missed events: every source is read again
+            self.notify("watching Docker events" if up else f"docker: {error}")
 
         docker = DockerEvents(self.notify, docker_state)
         self._netlink = NetlinkEvents(self.notify)

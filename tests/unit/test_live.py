@@ -12,12 +12,12 @@ import pytest
 
 from netexplorer.collect.conntrack_source import parse_conntrack
 from netexplorer.collect.netlink_source import plain_from_json
-from netexplorer.collect.snapshot import Collectors
+from netexplorer.collect.snapshot import SOURCE_NAMES, Collectors
 from netexplorer.correlate import correlate
-from netexplorer.live.debounce import Debouncer
+from netexplorer.live.debounce import HOLD, SETTLED, Debouncer
 from netexplorer.live.deltas import counter_deltas, fill_deltas, without_deltas
 from netexplorer.live.docker_events import describe_event
-from netexplorer.live.feed import LiveFeed
+from netexplorer.live.feed import LiveFeed, sources_for, touched_by
 from netexplorer.live.netlink_events import describe_messages
 from netexplorer.model import Container, Endpoint, Rule, Snapshot
 
@@ -53,6 +53,53 @@ def test_a_recorded_container_lifecycle_becomes_few_triggers() -> None:
     assert "docker: container create nxt-rec" in flat
     assert "docker: container destroy nxt-rec" in flat
     assert not d.pending
+
+
+def test_a_docker_run_fires_once_just_after_its_start() -> None:
+    # create and connect hold the burst (a read then would show the container half
+    # made); the start completes it: the burst fires SETTLED after it, with all three
+    d = Debouncer()
+    recorded = events()
+    t0 = recorded[0]["timeNano"] / 1e9
+    run = recorded[:3]
+    assert [describe_event(e).split()[2] for e in run] == ["create", "connect", "start"]
+    for ev in run:
+        now = ev["timeNano"] / 1e9 - t0
+        assert d.take(now) is None  # nothing fires between the create and the start
+        d.add(describe_event(ev), now)
+    started = run[-1]["timeNano"] / 1e9 - t0
+    assert d.deadline() == pytest.approx(started + SETTLED)
+    assert d.take(started + SETTLED) == [describe_event(e) for e in run]
+
+
+def test_a_container_created_and_not_started_is_read_after_the_hold() -> None:
+    d = Debouncer()
+    d.add("docker: container create idle", 0.0)
+    d.add("docker: network connect bridge (0123456789ab)", 0.01)
+    assert d.deadline() == pytest.approx(HOLD)
+    assert d.take(HOLD - 0.01) is None
+    assert d.take(HOLD) is not None
+
+
+def test_a_removal_fires_just_after_the_destroy() -> None:
+    d = Debouncer()
+    d.add("docker: container die gone", 0.0)
+    d.add("docker: network disconnect bridge (0123456789ab)", 0.1)
+    d.add("docker: container destroy gone", 0.11)
+    assert d.deadline() == pytest.approx(0.11 + SETTLED)
+
+
+def test_the_sources_read_again_are_those_the_events_may_have_changed() -> None:
+    assert sources_for(["netlink: new link 7", "netlink: del addr 7"]) == ("netlink",)
+    assert sources_for(["docker: container start x", "netlink: new link 7"]) == SOURCE_NAMES
+    assert sources_for(["refresh (r)"]) == SOURCE_NAMES
+    assert touched_by(["docker: container start web", "docker: network connect b (0123)"]) == {
+        "web",
+        "0123",
+    }
+    assert touched_by(["netlink: new link 7"]) == set()
+    assert touched_by(["docker: container start web", "refresh (r)"]) is None
+    assert touched_by(["watching Docker events"]) is None
 
 
 def test_a_steady_trickle_cannot_postpone_collection_forever() -> None:
@@ -264,6 +311,50 @@ def test_the_loop_collects_on_notify_and_stops(monkeypatch: pytest.MonkeyPatch) 
     assert got[:2] == [["start"], ["docker: container start x", "netlink: new link 3"]]
 
 
+def test_a_netlink_burst_rereads_netlink_only_and_a_due_poll_waits_for_a_burst() -> None:
+    import threading
+    import time
+
+    fake = Fake()
+    clock = [0.0]
+    feed = LiveFeed(interval=1, collectors=fake.collectors(), watch=False,
+                    clock=lambda: clock[0])  # fmt: skip
+    got: list[tuple[list[str], dict[str, int]]] = []
+    done = threading.Event()
+    second = threading.Event()
+
+    def emit(snap: Snapshot, reasons: list[str]) -> None:
+        got.append((reasons, dict(fake.calls)))
+        if len(got) == 1:  # the first read; then a kernel notification
+            feed.notify("netlink: new link 9")
+            clock[0] = 0.2  # its burst is due (quiet 0.15); the poll at 1.2
+        elif len(got) == 2:
+            clock[0] = 1.1
+            feed.notify("netlink: new link 10")  # due at 1.25
+            clock[0] = 1.2  # the poll falls due while that burst is pending
+            second.set()
+        else:
+            done.set()
+
+    thread = threading.Thread(target=feed.run, args=(emit,))
+    thread.start()
+    assert second.wait(10)
+    time.sleep(0.3)  # the loop turns meanwhile: no poll is read before the burst
+    clock[0] = 1.3
+    assert done.wait(10)
+    feed.stop()
+    thread.join(10)
+    first, netlink, both = (calls for _, calls in got[:3])
+    assert netlink == {**first, "netlink": first["netlink"] + 1}
+    assert got[2][0] == ["netlink: new link 10"]
+    assert both == {
+        "docker": first["docker"],
+        "netlink": first["netlink"] + 2,
+        "firewall": first["firewall"] + 1,
+        "conntrack": first["conntrack"] + 1,
+    }
+
+
 def test_a_first_read_made_elsewhere_is_emitted_without_reading_again() -> None:
     import threading
 
@@ -289,3 +380,48 @@ def test_a_first_read_made_elsewhere_is_emitted_without_reading_again() -> None:
     assert [c.name for c in got[0].containers] == ["test1"]
     assert got[0].collect_seconds >= 0.25  # the read's own time, and the assembly
     assert fake.calls.get("docker", 0) == 0  # nothing read here for the first emit
+
+
+def test_an_event_read_takes_the_insides_of_containers_it_does_not_name() -> None:
+    from netexplorer.collect.docker_source import DockerData
+    from netexplorer.collect.netlink_source import NetlinkData
+    from netexplorer.model import NetnsView
+
+    pids = {"web": 101, "db": 102}
+    asked: list[list[str]] = []
+    ids_asked: list[list[int]] = []
+
+    def docker() -> DockerData:
+        return DockerData(containers=[
+            Container(f"{name}-id-000000", name, "busybox", "running", "bridge", pid=pid)
+            for name, pid in pids.items()
+        ])  # fmt: skip
+
+    def netns_views(
+        by_id: dict[str, int], names: dict[str, str]
+    ) -> tuple[dict[str, NetnsView], list[str]]:
+        asked.append(sorted(names[cid] for cid in by_id))
+        return {cid: NetnsView() for cid in by_id}, []
+
+    def netnsids(wanted: list[int]) -> dict[int, int | None]:
+        ids_asked.append(sorted(wanted))
+        return dict.fromkeys(wanted, 7)
+
+    collectors = Collectors(docker=docker, netlink=NetlinkData, netnsids=netnsids,
+                            netns_views=netns_views)  # fmt: skip
+    feed = LiveFeed(collectors=collectors, watch=False)
+    first = feed.collect(("docker",))
+    assert asked == [["db", "web"]] and ids_asked == [[101, 102]]
+    # an event named web (its network connect changes its inside): web is read again
+    again = feed.collect(("docker",), touched={"web"})
+    assert asked[-1] == ["web"] and ids_asked[-1] == [101]
+    inside = {ct.name: ct.inside for ct in again.containers}
+    assert inside["db"] is next(c.inside for c in first.containers if c.name == "db")
+    assert [c.netnsid for c in again.containers] == [7, 7]
+    # a restarted container is a new process: read again though not named
+    pids["db"] = 202
+    feed.collect(("docker",), touched=set())
+    assert asked[-1] == ["db"]
+    # r (no events named): everything
+    feed.collect(("docker",))
+    assert asked[-1] == ["db", "web"]
