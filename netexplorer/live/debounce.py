@@ -7,7 +7,8 @@ a pause that depends on what the last event says (:func:`pause_after`):
 
 * after an event that completes a change (a container started or destroyed:
   Docker sends it once the namespace, the veth and the bridge port are in place,
-  or gone) only ``settled``, for the kernel notifications that trail it;
+  or gone) only ``settled``, and after the kernel notifications that trail it
+  (addresses, links gone) ``settled`` again;
 * after a container is created, until it starts or is destroyed, at least
   ``hold``: its network connect and its start follow, and a read in between would
   show it half made (created, no address);
@@ -56,6 +57,8 @@ class Debouncer:
     _due: float | None = None
     #: a container was created and has not started: no firing before this
     _held: float | None = None
+    #: the burst saw a change complete: what follows it trails it
+    _completed: bool = False
     _reasons: list[str] = field(default_factory=list)
 
     def add(self, reason: str, now: float) -> None:
@@ -64,12 +67,14 @@ class Debouncer:
             self._first = now
         pause = pause_after(reason)
         if pause == "settled":
-            self._held = None
+            self._held, self._completed = None, True
             self._due = now + self.settled
         elif pause == "hold":
-            self._held = self._due = now + self.hold
+            self._held, self._completed = now + self.hold, False
+            self._due = self._held
         else:
-            self._due = max(now + self.quiet, self._held or 0.0)
+            wait = self.settled if self._completed else self.quiet
+            self._due = max(now + wait, self._held or 0.0)
         if reason not in self._reasons:
             self._reasons.append(reason)
 
@@ -90,4 +95,5 @@ class Debouncer:
             return None
         reasons, self._reasons = self._reasons, []
         self._first = self._due = self._held = None
+        self._completed = False
         return reasons

@@ -14,7 +14,7 @@ from netexplorer.collect.conntrack_source import parse_conntrack
 from netexplorer.collect.netlink_source import plain_from_json
 from netexplorer.collect.snapshot import SOURCE_NAMES, Collectors
 from netexplorer.correlate import correlate
-from netexplorer.live.debounce import HOLD, SETTLED, Debouncer
+from netexplorer.live.debounce import HOLD, QUIET, SETTLED, Debouncer
 from netexplorer.live.deltas import counter_deltas, fill_deltas, without_deltas
 from netexplorer.live.docker_events import describe_event
 from netexplorer.live.feed import LiveFeed, sources_for, touched_by
@@ -87,6 +87,12 @@ def test_a_removal_fires_just_after_the_destroy() -> None:
     d.add("docker: network disconnect bridge (0123456789ab)", 0.1)
     d.add("docker: container destroy gone", 0.11)
     assert d.deadline() == pytest.approx(0.11 + SETTLED)
+    # the kernel's notifications that trail it put it off by as little
+    d.add("netlink: del link 12", 0.12)
+    assert d.deadline() == pytest.approx(0.12 + SETTLED)
+    assert d.take(0.12 + SETTLED) is not None
+    d.add("netlink: del link 12", 1.0)  # a new burst: the usual pause
+    assert d.deadline() == pytest.approx(1.0 + QUIET)
 
 
 def test_the_sources_read_again_are_those_the_events_may_have_changed() -> None:
