@@ -284,15 +284,18 @@ def nsid_reply(data: bytes, offset: int, length: int) -> int | OSError | None:
     return int(found[0][1]) if found else None
 
 
-def parse_message(marshal: Any, data: bytes, offset: int, length: int) -> Any:
+def parse_message(marshal: Any, data: bytes, offset: int, length: int, raw: bool = False) -> Any:
     """One message: RTM_NEW{LINK,ADDR,ROUTE,RULE} in plain form with a pyroute2-style
-    ``header``, the end of a dump as that header alone (its ``error`` set if the dump
-    failed), anything else decoded by ``marshal`` (pyroute2's)."""
+    ``header`` (``raw``: only its bytes, under ``raw``, for :func:`decode_raw`), the end
+    of a dump as that header alone (its ``error`` set if the dump failed), anything
+    else decoded by ``marshal`` (pyroute2's)."""
     _length, kind, flags, sequence, pid = _NLMSGHDR.unpack_from(data, offset)
     decode = MESSAGES.get(kind)
     error: OSError | None = None
     if decode is not None:
-        msg = decode(data, offset, length)
+        msg: dict[str, Any] = (
+            {"raw": data[offset : offset + length]} if raw else decode(data, offset, length)
+        )
     elif kind == NLMSG_DONE and not flags & NLM_F_ACK_TLVS:
         # the end of a dump: its payload is the dump's result, 0 or a negative errno
         msg = {}
@@ -312,15 +315,24 @@ def parse_message(marshal: Any, data: bytes, offset: int, length: int) -> Any:
     return msg
 
 
-def parse_messages(marshal: Any, data: bytes) -> Iterator[Any]:
+def parse_messages(marshal: Any, data: bytes, raw: bool = False) -> Iterator[Any]:
     """Every message of a received datagram, as :func:`parse_message` gives them."""
     offset = 0
     while offset + _NLMSGHDR.size <= len(data):
         length = _NLMSGHDR.unpack_from(data, offset)[0]
         if length < _NLMSGHDR.size or offset + length > len(data):
             break
-        yield parse_message(marshal, data, offset, length)
+        yield parse_message(marshal, data, offset, length, raw)
         offset += (length + 3) & ~3
+
+
+def decode_raw(msg: Mapping[str, Any]) -> Any:
+    """A message :func:`parse_message` gave as bytes (``raw``), decoded in plain form."""
+    data = msg["raw"]
+    decode = MESSAGES[_NLMSGHDR.unpack_from(data, 0)[1]]
+    decoded = decode(data, 0, len(data))
+    decoded["header"] = msg["header"]
+    return decoded
 
 
 def selective_parser(marshal: Any) -> Callable[[bytes, int, int], Any]:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from netexplorer.collect import rtnl_socket
+from netexplorer.collect import netlink_select, rtnl_socket
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.netlink_source import (
     AF_INET,
@@ -240,14 +240,27 @@ class NamespaceReader(rtnl_socket.NamespaceReader):
     """A namespace's views over rtnetlink sockets, each bound to the namespace it was
     opened in."""
 
-    def dumps(self, sock: socket.socket, where: str, warnings: list[str]) -> list[list[Any]]:
-        """The link, address, route and rule dumps of the namespace ``sock`` is bound to."""
-        kinds = (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE)
-        return [self.dump(sock, kind, warnings, where) for kind in kinds]
+    def __init__(self) -> None:
+        super().__init__()
+        #: a rule dump's messages (headers aside) -> its rules, decoded once: the
+        #: containers' namespaces mostly hold the same default rules
+        self._rules: dict[tuple[bytes, ...], list[IpRule]] = {}
 
     def read(self, sock: socket.socket, where: str, warnings: list[str]) -> NetnsView:
         """A namespace's interfaces, routes and rules over ``sock`` (bound there)."""
-        return parse_netns(*self.dumps(sock, where, warnings))
+        kinds = (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE)
+        links, addrs, routes = (self.dump(sock, kind, warnings, where) for kind in kinds)
+        view = parse_netns(links, addrs, routes, ())
+        view.ip_rules = self._ip_rules(sock, where, warnings)
+        return view
+
+    def _ip_rules(self, sock: socket.socket, where: str, warnings: list[str]) -> list[IpRule]:
+        msgs = [m for m in self.dump(sock, RTM_GETRULE, warnings, where, raw=True) if "raw" in m]
+        key = tuple(m["raw"][16:] for m in msgs)
+        rules = self._rules.get(key)
+        if rules is None:
+            rules = self._rules[key] = parse_ip_rules(map(netlink_select.decode_raw, msgs))
+        return list(rules)
 
     def read_routing(
         self, sock: socket.socket, interfaces: Iterable[Interface], where: str, warnings: list[str]

@@ -219,13 +219,13 @@ class NamespaceReader:
         return data
 
     def _dump_once(
-        self, sock: socket.socket, kind: int, family: int | None
+        self, sock: socket.socket, kind: int, family: int | None, raw: bool
     ) -> tuple[list[Any], bool]:
         seq = self._send(sock, self._request(kind, family))
         msgs: list[Any] = []
         interrupted = False
         while True:
-            for msg in netlink_select.parse_messages(self.marshal, self._recv(sock)):
+            for msg in netlink_select.parse_messages(self.marshal, self._recv(sock), raw):
                 header = msg["header"]
                 error = header.get("error")
                 if error is not None:
@@ -248,12 +248,14 @@ class NamespaceReader:
         warnings: list[str],
         where: str,
         family: int | None = None,
+        raw: bool = False,
     ) -> list[Any]:
         """One full dump (of ``family``; None: see :meth:`_request`), repeated if a
-        concurrent change interrupted it."""
+        concurrent change interrupted it; ``raw``: the messages undecoded
+        (:func:`.netlink_select.parse_message`)."""
         msgs: list[Any] = []
         for _attempt in range(_DUMP_ATTEMPTS):
-            msgs, interrupted = self._dump_once(sock, kind, family)
+            msgs, interrupted = self._dump_once(sock, kind, family, raw)
             if not interrupted:
                 return msgs
         warnings.append(

@@ -178,3 +178,19 @@ def test_without_cap_sys_admin_each_container_says_why(lab: str) -> None:
     assert "Permission denied" in error and "CAP_SYS_ADMIN" in error and "test1" in error
     assert "without those capabilities" in error
     assert len(warnings) == 1 and "test1" in warnings[0]
+
+
+def test_namespaces_read_together_each_show_their_own_rules(scratch_netns: int) -> None:
+    """Containers' default rules are decoded once per read: a namespace with other
+    rules read between two containers still shows its own, and they theirs."""
+    pids = {
+        "test1": gt.container_pid("test1"),
+        "scratch": scratch_netns,
+        "test2": gt.container_pid("test2"),
+    }
+    views, warnings = read_netns_views(pids)
+    assert warnings == []
+    for key, pid in pids.items():
+        assert views[key].error is None
+        assert model_rules(views[key].ip_rules) == ip_views(ip_truth(pid))["rules"], key
+    assert model_rules(views["scratch"].ip_rules) != model_rules(views["test1"].ip_rules)
