@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
-from netexplorer.collect.forked import fork_call, read_result, write_result
+from netexplorer.collect.forked import fork_call, write_result
 from netexplorer.model import DockerNamespace, NetnsView, Snapshot, Source
 from netexplorer.privilege import not_root_warning
 
@@ -165,11 +165,9 @@ class _Ahead:
     warnings: list[str] = field(default_factory=list)
 
 
-def _read_ahead(
-    c: Collectors, found: Mapping[str, int], views_of: Iterable[int] | None = None
-) -> _Ahead:
-    """The reads ``found``'s pids allow: every netns id, the namespaces of ``views_of``
-    (None: of every pid), Docker's namespaces."""
+def _read_ahead(c: Collectors, found: Mapping[str, int]) -> _Ahead:
+    """The reads ``found``'s pids allow: their netns ids, their own namespaces and
+    Docker's."""
     ahead = _Ahead()
     pids = sorted(set(found.values()))
     if not pids:
@@ -185,74 +183,32 @@ def _read_ahead(
         ahead.warnings.append(f"container network namespaces: {ns_src.error}")
     if c.views_ahead is not None:
         views_ahead = c.views_ahead
-        wanted = pids if views_of is None else list(views_of)
-        ahead.views = _timed("netns", lambda: views_ahead(wanted))[1] or {}
+        ahead.views = _timed("netns", lambda: views_ahead(pids))[1] or {}
     if c.namespaces is not None:
         namespaces = c.namespaces
         ahead.namespaces = _timed("docker-netns", lambda: namespaces(pids))
     return ahead
 
 
-def _lead(c: Collectors, hand: int | None) -> tuple[Mapping[str, int], _Ahead]:
-    """The first forked child's reads: the pids, then (``hand`` set: the write end of
-    the helper's pipe) every other pid handed to the helper, the rest read here."""
-    assert c.pids is not None
-    found = c.pids()
-    if hand is None:
-        return found, _read_ahead(c, found)
-    pids = sorted(set(found.values()))
-    try:
-        write_result(hand, pids[1::2])
-    finally:
-        os.close(hand)
-    return found, _read_ahead(c, found, pids[0::2])
-
-
-def _help(c: Collectors, handed: int, fd: int) -> None:
-    """The second forked child: the namespaces of the pids the first one hands it
-    through ``handed`` (none if it hands nothing), written to ``fd``."""
-    pids = read_result(handed, AHEAD_TIMEOUT)
-    views: Mapping[int, NetnsView] = {}
-    if isinstance(pids, list) and pids and c.views_ahead is not None:
-        views = c.views_ahead(pids)
-    write_result(fd, views)
-
-
 class _Early:
     """The pids found without Docker and the reads they allow, started before the
-    other sources: by two forked children while the process has a single thread (the
+    other sources: by a forked child while the process has a single thread (the
     reads are mostly Python work, which a thread would do under the interpreter
-    lock the other sources need too; the children use the other core, and this one
-    while it waits), else by a thread. A child that fails or is late costs the head
-    start only: what it did not read is read afterwards."""
+    lock the other sources need too; the child uses the other core), else by a
+    thread. A child that fails or is late costs the head start only: what it did
+    not read is read afterwards."""
 
     def __init__(self, c: Collectors) -> None:
         assert c.pids is not None
-        pids = c.pids
-        # the namespaces are most of the work: a second child reads every other one,
-        # handed to it by the first once it has found the pids
-        handed, hand = os.pipe()
-
-        def helper(fd: int) -> None:
-            os.close(hand)
-            _help(c, handed, fd)
-
-        def lead(fd: int) -> None:
-            os.close(handed)
-            write_result(fd, _lead(c, hand if self._helper is not None else None))
-
-        try:
-            self._helper = fork_call(helper, AHEAD_TIMEOUT) if c.views_ahead else None
-            self._forked = fork_call(lead, AHEAD_TIMEOUT)
-        finally:
-            os.close(handed)
-            os.close(hand)
-        self._pids = pids
-        # the children's results are taken (unpickled) as they come, while the other
-        # sources wait for Docker and the kernel; without a child, read here
+        self._pids = pids = c.pids
+        self._forked = fork_call(
+            lambda fd: write_result(fd, (found := pids(), _read_ahead(c, found))), AHEAD_TIMEOUT
+        )
+        # the child's result is taken (unpickled) as it comes, while the other sources
+        # wait for Docker and the kernel; without a child, read here
         pool = ThreadPoolExecutor(max_workers=1)
         if self._forked is None:
-            self._read = pool.submit(lambda: self._helped(self._read_here(c)))
+            self._read = pool.submit(lambda: (found := pids(), _read_ahead(c, found)))
         else:
             self._read = pool.submit(self._take)
         pool.shutdown(wait=False)
@@ -264,23 +220,11 @@ class _Early:
     def ahead(self) -> _Ahead:
         return self._read.result()[1]
 
-    def _read_here(self, c: Collectors) -> tuple[Mapping[str, int], _Ahead]:
-        found = self._pids()
-        return found, _read_ahead(c, found)
-
     def _take(self) -> tuple[Mapping[str, int], _Ahead]:
         assert self._forked is not None
         got = self._forked.take()
         ok = isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], _Ahead)
-        return self._helped(got if ok else (self._pids(), _Ahead()))
-
-    def _helped(self, read: tuple[Mapping[str, int], _Ahead]) -> tuple[Mapping[str, int], _Ahead]:
-        """``read`` with the second child's namespaces (it is reaped either way)."""
-        if self._helper is not None:
-            helped, self._helper = self._helper.take(), None
-            if isinstance(helped, dict):
-                read[1].views = {**read[1].views, **helped}
-        return read
+        return got if ok else (self._pids(), _Ahead())
 
 
 def _docker_part(c: Collectors, early: _Early | None) -> Part:

@@ -4,7 +4,6 @@ what it could not read cleanly is read again with the containers' names."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -88,17 +87,3 @@ def test_read_ahead_used_and_the_rest_read_with_names(
     assert by_name["two"].inside == _view("again-two")
     # a container: sidecar shows its owner's namespace, not one of its own
     assert by_name["side"].inside is None
-
-
-def test_two_forked_children_share_the_namespaces(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
-    reread: list[tuple[dict[str, int], dict[str, str]]] = []
-    collectors = _collectors(reread)
-    # each view names the process that read it
-    collectors.views_ahead = lambda pids: {p: _view(str(os.getpid())) for p in pids}
-    data: Any = collect_parts(("docker",), collectors)["docker"].data
-    readers = {c.name: c.inside.interfaces[0].name for c in data.containers if c.inside}
-    assert reread == []
-    assert set(readers) == {"one", "two"}
-    assert readers["one"] != readers["two"]
-    assert str(os.getpid()) not in readers.values()
