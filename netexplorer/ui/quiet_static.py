@@ -39,4 +39,6 @@ class QuietStatic(Static):
         self.update(text, layout=False)
         height = self.get_content_height(self.container_size, self.app.size, before.width)
         if height != before.height:
-            self.refresh(layout=True)
+            # repainting is asked already; without it the height just measured
+            # stays cached for the layout
+            self.refresh(layout=True, repaint=False)
