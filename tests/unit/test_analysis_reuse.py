@@ -101,3 +101,26 @@ def test_new_nat_flows_are_handed_out_again() -> None:
     assert result.correlation.links is first.correlation.links
     assert flow in result.correlation.flows(ct)
     same_analysis(result, analyse(read))
+
+
+def test_the_rules_rows_of_a_poll_are_those_made_from_scratch() -> None:
+    from netexplorer.ui.pane_rows import same_cells
+    from netexplorer.ui.panes.rules import RulesPane
+
+    analyser, first, polled = analysed_then_polled()
+    kept = RulesPane()
+    before = dict(kept.prepare(first).full)
+    result = analyser(polled)
+    after = kept.prepare(result).full
+    fresh = RulesPane().prepare(result).full
+    assert list(after) == list(fresh)
+    assert all(same_cells(after[k], fresh[k]) for k in fresh)
+    moved = [r.key for r in polled.rules if r.table == "nat" and r.delta_packets]
+    assert moved
+    for key in moved:
+        # the counters' cells are new, the rule's text and chain the cells made before
+        assert after[key] is not before[key]
+        assert after[key][0] is before[key][0] and after[key][1] is before[key][1]
+        assert after[key][3].plain != before[key][3].plain
+    still = next(k for k in after if k not in moved)
+    assert after[still] is before[still]

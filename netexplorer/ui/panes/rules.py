@@ -27,6 +27,15 @@ def delta_text(rule: Rule) -> str:
     return f"+{rule.delta_packets}" if rule.delta_packets else ""
 
 
+def counter_cells(rule: Rule) -> list[Text]:
+    """The Δpkts, Pkts and Bytes cells of the rule's row."""
+    return [
+        safe(delta_text(rule), style="bold", empty="", justify="right"),
+        numeric(rule.packets),
+        numeric(rule.bytes),
+    ]
+
+
 class RulesPane(TablePane):
     pane_id = "rules"
     number = 4
@@ -47,8 +56,11 @@ class RulesPane(TablePane):
 
     def __init__(self) -> None:
         super().__init__()
-        #: rule key -> (what its row was made from, the row)
-        self._made: dict[str, tuple[tuple[object, ...], list[Text]]] = {}
+        #: rule key -> (what its row was made from: the rule's shape and its
+        #: counters, the row)
+        self._made: dict[str, tuple[tuple[object, ...], tuple[object, ...], list[Text]]] = {}
+        #: the keys whose cells the last ``rows`` made anew
+        self._new_cells: list[str] = []
         self.table_name = "nat"
         #: the rule column shows each rule's full text (iptables-save or nft), not
         #: its summary (``f`` toggles)
@@ -104,28 +116,41 @@ class RulesPane(TablePane):
         # remember the cells kept (an equal row keeps its older list), so that the
         # next poll hands them on as the same lists and they are not compared again
         kept = made.full
-        self._made = {k: (sig, kept.get(k, cells)) for k, (sig, cells) in self._made.items()}
+        for key in self._new_cells:
+            shape, counts, cells = self._made[key]
+            self._made[key] = (shape, counts, kept.get(key, cells))
         return made
 
     def rows(self, result: Analysis) -> Rows:
         """The shown table's rules; a rule that reads as before (a poll re-reads every
-        rule, most of them unchanged) keeps its cells instead of new ones."""
-        made: dict[str, tuple[tuple[object, ...], list[Text]]] = {}
+        rule, most of them unchanged) keeps its cells instead of new ones, and one
+        whose counters moved gets new counter cells beside its other cells."""
+        made: dict[str, tuple[tuple[object, ...], tuple[object, ...], list[Text]]] = {}
         before = self._made
+        fresh: list[str] = []
         for rule in result.read.rules:
             if rule.table != self.table_name:
                 continue
-            sig = (rule.text, rule.chain, rule.packets, rule.bytes, rule.delta_packets,
-                   rule.position, rule.backend, rule.family, self.full_text)  # fmt: skip
-            old = before.get(rule.key)
-            made[rule.key] = (sig, old[1]) if old is not None and old[0] == sig else (sig, [
-                safe(rule.text if self.full_text else summary(rule)),
-                safe(rule.chain),
-                safe(delta_text(rule), style="bold", empty="", justify="right"),
-                numeric(rule.packets),
-                numeric(rule.bytes),
-                safe(where(rule)),
-                numeric(rule.position),
-            ])  # fmt: skip
-        self._made = made
-        return {key: cells for key, (_, cells) in made.items()}
+            key = rule.key
+            shape = (rule.text, rule.chain, rule.position, rule.backend, rule.family,
+                     self.full_text)  # fmt: skip
+            counts = (rule.packets, rule.bytes, rule.delta_packets)
+            old = before.get(key)
+            if old is not None and old[0] == shape:
+                if old[1] == counts:
+                    made[key] = old
+                    continue
+                cells = list(old[2])
+                cells[2:5] = counter_cells(rule)
+            else:
+                cells = [
+                    safe(rule.text if self.full_text else summary(rule)),
+                    safe(rule.chain),
+                    *counter_cells(rule),
+                    safe(where(rule)),
+                    numeric(rule.position),
+                ]
+            made[key] = (shape, counts, cells)
+            fresh.append(key)
+        self._made, self._new_cells = made, fresh
+        return {key: cells for key, (_, _, cells) in made.items()}
