@@ -353,6 +353,10 @@ class DockerNamespace:
     #: netns id, as this namespace sees it, of other namespaces: "host", "pid:<pid>"
     #: of a container's init process or the name of another Docker namespace -> id
     peer_netnsids: dict[str, int] = field(default_factory=dict)
+    #: the netfilter rules and chains read inside it (ingress_sbox and lb_* only:
+    #: the routing mesh's MARK and SNAT rules), each with ``netns`` set to ``name``
+    rules: list[Rule] = field(default_factory=list)
+    chains: list[Chain] = field(default_factory=list)
     #: why it could not be read (the rest of the snapshot is still there)
     error: str | None = None
 
@@ -516,6 +520,11 @@ class NetnsView:
     interfaces: list[Interface] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     ip_rules: list[IpRule] = field(default_factory=list)
+    #: the netfilter rules and chains read inside it, each with ``netns``
+    #: ``ct:<container id>``: read only for a container with an endpoint on the
+    #: swarm's ingress network (a service task publishing a port), else empty
+    rules: list[Rule] = field(default_factory=list)
+    chains: list[Chain] = field(default_factory=list)
     #: why it could not be read (the container vanished, not root ...), with the fix
     error: str | None = None
 
@@ -655,6 +664,10 @@ class Rule:
     #: None without a previous read or when the counters were reset)
     delta_packets: int | None = None
     delta_bytes: int | None = None
+    #: the network namespace the rule was read in: None is the host's; else a
+    #: Docker namespace's name (``ingress_sbox``, ``lb_<id>``) or ``ct:<container
+    #: id>`` for a container's own (part of ``id``, so ids are unique per snapshot)
+    netns: str | None = None
 
     @property
     def key(self) -> str:
@@ -670,6 +683,8 @@ class Chain:
     policy: str | None  # None for user chains ("-")
     packets: int = 0
     bytes: int = 0
+    #: the network namespace the chain was read in (as ``Rule.netns``)
+    netns: str | None = None
 
 
 # --------------------------------------------------------------------------- snapshot
@@ -753,16 +768,27 @@ def as_plain(obj: Any) -> Any:
 
 
 def rule_id(
-    backend: str, family: str, table: str, chain: str, text: str, occurrence: int = 1
+    backend: str,
+    family: str,
+    table: str,
+    chain: str,
+    text: str,
+    occurrence: int = 1,
+    netns: str | None = None,
 ) -> str:
     """A short id for a rule that survives other rules being inserted or deleted.
 
-    Derived from what the rule *is* (backend, family, table, chain, text), not from
-    its position; ``occurrence`` tells identical rules in one chain apart.
+    Derived from what the rule *is* (backend, family, table, chain, text and, for a
+    rule read in another network namespace, that namespace), not from its
+    position; ``occurrence`` tells identical rules in one chain apart. A host rule
+    (``netns`` None) hashes the same five parts as ever, so its id is unchanged.
     """
     import hashlib
 
-    digest = hashlib.sha1(
-        "\0".join((backend, family, table, chain, text)).encode(), usedforsecurity=False
-    ).hexdigest()[:12]
+    parts = (
+        (backend, family, table, chain, text)
+        if netns is None
+        else (backend, family, table, chain, text, netns)
+    )
+    digest = hashlib.sha1("\0".join(parts).encode(), usedforsecurity=False).hexdigest()[:12]
     return digest if occurrence == 1 else f"{digest}-{occurrence}"

@@ -11,7 +11,9 @@ builds the read only, and correlation derives them again.
 Older files: schema 1 (the derived fields were part of the model then) loads
 through :func:`migrate`, which fills ``netns_owner`` from ``network_mode`` where a
 schema-1 writer left it out; any other schema is refused with a sentence naming
-the file, its schema and the one this netexplorer reads. Lists are in a fixed
+the file, its schema and the one this netexplorer reads. A field a file lacks
+(one added to the model since it was written, e.g. ``Rule.netns`` or
+``DockerNamespace.rules``) takes its default. Lists are in a fixed
 order (collectors sort), so two snapshots of an unchanged host differ only in
 timings.
 """

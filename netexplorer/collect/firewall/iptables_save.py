@@ -52,12 +52,14 @@ def parse_iptables_save(text: str, backend: str, family: str) -> tuple[list[Rule
 
 
 def parse_iptables_save_with_problems(
-    text: str, backend: str, family: str
+    text: str, backend: str, family: str, netns: str | None = None
 ) -> tuple[list[Rule], list[Chain], list[str]]:
     """Like :func:`parse_iptables_save`, also returning the problems in words.
 
     Rules come in save order; ``position`` is 1-based within (table, chain) and
     ``id`` counts identical texts within one chain (see ``model.rule_id``).
+    ``netns`` names the network namespace the text was saved in (None: the
+    host's); it is set on every rule and chain and is part of the rules' ids.
     """
     rules: list[Rule] = []
     chains: list[Chain] = []
@@ -71,6 +73,8 @@ def parse_iptables_save_with_problems(
         if not line or line.startswith("#") or line == "COMMIT":
             continue
         where = f"{backend} {family} line {lineno}"
+        if netns is not None:
+            where = f"{where} (in namespace {netns})"
         if line.startswith("*"):
             table = line[1:].strip() or None
             continue
@@ -82,6 +86,7 @@ def parse_iptables_save_with_problems(
             if chain is None:
                 problems.append(f"{where}: skipped malformed chain line {line!r}")
             else:
+                chain.netns = netns
                 chains.append(chain)
             continue
         packets = nbytes = 0
@@ -95,11 +100,12 @@ def parse_iptables_save_with_problems(
             problems.append(f"{where}: skipped, {err}: {line!r}")
             continue
         rule.packets, rule.bytes = packets, nbytes
+        rule.netns = netns
         positions[(table, rule.chain)] += 1
         rule.position = positions[(table, rule.chain)]
         occurrences[(table, rule.chain, rule.text)] += 1
         occurrence = occurrences[(table, rule.chain, rule.text)]
-        rule.id = rule_id(backend, family, table, rule.chain, rule.text, occurrence)
+        rule.id = rule_id(backend, family, table, rule.chain, rule.text, occurrence, netns)
         rules.append(rule)
     return rules, chains, problems
 
