@@ -276,13 +276,7 @@ def _into_far(
     far.host_receive(iface.name)
     if far.verdict != "delivered":
         return stop(far.verdict or "uncertain", f"the tunnel's UDP packet: {far.sentence}")
-    if far.hops[-1].kind == "deliver":  # to the host's UDP port: the vxlan device's
-        far.hops[-1] = replace(
-            far.hops[-1],
-            kind="tunnel",
-            title=f"to the host ({vtep}): UDP port {udp} is the vxlan device's",
-            verdict=None,
-        )
+    _to_vxlan_port(far, vtep, udp)
     far.pkt = walk.pkt  # the inner packet, from here on
     far_o = there.correlation.overlay.networks.get(o.network.id)
     if far_o is None or far_o.vxlan is None:
@@ -348,6 +342,18 @@ def _into_far(
         f"through the VXLAN tunnel (VNI {o.vni}) to {vtep} = {name}: its "
         f"{far_o.vxlan.name}, {_br(far_o)}, {local.port.name}, to {target.name} ({nexthop})",
     )
+
+
+def _to_vxlan_port(under: _Walk, address: str, udp: int) -> None:
+    """The encapsulating UDP packet went through the host's INPUT to ``address``: its
+    last hop names the port as the vxlan device's (the way on, not the packet's end)."""
+    if under.hops and under.hops[-1].kind == "deliver":
+        under.hops[-1] = replace(
+            under.hops[-1],
+            kind="tunnel",
+            title=f"to the host ({address}): UDP port {udp} is the vxlan device's",
+            verdict=None,
+        )
 
 
 def far_reply(back: _Walk, fwd: _Walk) -> None:
@@ -453,6 +459,8 @@ def overlay_reply(back: _Walk, fwd: _Walk) -> None:
         )
     )
     under.host_receive(o.underlay.name)
+    if under.verdict == "delivered":
+        _to_vxlan_port(under, str(under.pkt.dst), udp)
     if not _carried(back, under, f"from {vtep}"):
         return None
     vx = o.vxlan

@@ -242,6 +242,38 @@ def test_with_both_nodes_open_the_path_goes_on_into_the_far_container(node: int)
     assert back[-1] == f"delivered to {CONTAINER[node][0]} ({CONTAINER[node][1]})"
 
 
+@pytest.mark.parametrize("node", [1, 2])
+@pytest.mark.parametrize("both", [True, False])
+def test_the_reply_enters_this_node_through_its_vxlan_port_not_to_the_host(
+    node: int, both: bool
+) -> None:
+    """The reply's UDP packet reaches this node's INPUT as the request's reached the
+    far node's: to the vxlan device's port (the recorded ``ip -d link`` of this
+    node's vxlan, at the address the far node's FDB names for it), then decapsulated
+    by that vxlan; the only delivery is the container's, last."""
+    res = (
+        far_path(node)
+        if both
+        else path(snapshot(node), *[CONTAINER[node][0], CONTAINER[3 - node][1]])
+    )
+    assert res.reply_verdict == "delivered"
+    here = truth_of(node)
+    vxlan = next(x for x in here["ip_link"] if x.get("linkinfo", {}).get("info_kind") == "vxlan")
+    udp = vxlan["linkinfo"]["info_data"]["port"]
+    vtep_here = next(e["dst"] for e in truth_of(3 - node)["fdb"] if e.get("dst"))
+    assert vtep_here == NODE_ADDR[node]
+    back = [h for h in res.reply if not h.title.startswith("on node")]
+    decap = next(n for n, h in enumerate(back) if h.title.startswith(f"{vxlan['ifname']} in "))
+    assert (back[decap - 1].kind, back[decap - 1].title) == (
+        "tunnel",
+        f"to the host ({vtep_here}): UDP port {udp} is the vxlan device's",
+    )
+    assert back[decap - 1].verdict is None
+    assert [h.kind for h in res.reply].count("deliver") == 1
+    assert res.reply[-1].kind == "deliver"
+    assert res.reply[-1].title == f"delivered to {CONTAINER[node][0]} ({CONTAINER[node][1]})"
+
+
 def test_the_far_nodes_firewall_dropping_udp_4789_is_where_it_stops() -> None:
     snap = input_dropped(2)
     res = far_path(1, snap)
