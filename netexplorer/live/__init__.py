@@ -1,5 +1,6 @@
 """The live view's data layer: watchers, debounce, counter deltas, the feed.
 
+    events.Event                 an event's kind (what it means here) beside its display text
     docker_events.DockerEvents   Docker's event stream in a thread, reconnecting
     netlink_events.NetlinkEvents rtnetlink link/address notifications in a thread
     debounce.Debouncer           many events -> one "collect now", after a quiet spell

@@ -3,7 +3,7 @@
 A container start produces a dozen events within a few hundred milliseconds
 (Docker's create and network connect, the kernel's new veth, its addresses, its
 bridge port, then Docker's start). :class:`Debouncer` fires once no event came for
-a pause that depends on what the last event says (:func:`pause_after`):
+a pause that depends on the kind of the last event (:func:`pause_after`):
 
 * after an event that completes a change (a container started or destroyed:
   Docker sends it once the namespace, the veth and the bridge port are in place,
@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from netexplorer.live.events import CONTAINER, DOCKER, Event
+
 #: fire this long after the last event of a burst ...
 QUIET = 0.15
 #: ... this long after one that completes a change ...
@@ -32,17 +34,21 @@ HOLD = 0.45
 #: ... but no later than this after its first
 MAX_WAIT = 0.6
 
-#: the reasons (``docker_events.describe_event``) of events that complete a change
-#: and of those that begin one
-COMPLETES = ("docker: container start ", "docker: container destroy ")
-BEGINS = ("docker: container create ",)
+#: Docker's (object, action) of events that complete a change and of those that
+#: begin one (:attr:`Event.kind`)
+COMPLETES = frozenset({(CONTAINER, "start"), (CONTAINER, "destroy")})
+BEGINS = frozenset({(CONTAINER, "create")})
 
 
-def pause_after(reason: str) -> str:
-    """``"settled"``, ``"hold"`` or ``"quiet"``: how long a burst waits after this event."""
-    if reason.startswith(COMPLETES):
+def pause_after(event: Event) -> str:
+    """``"settled"``, ``"hold"`` or ``"quiet"``: how long a burst waits after this
+    event, by its kind (its text plays no part)."""
+    kind = event.kind
+    if kind is None or kind.source != DOCKER:
+        return "quiet"
+    if (kind.object, kind.action) in COMPLETES:
         return "settled"
-    if reason.startswith(BEGINS):
+    if (kind.object, kind.action) in BEGINS:
         return "hold"
     return "quiet"
 
@@ -59,13 +65,13 @@ class Debouncer:
     _held: float | None = None
     #: the burst saw a change complete: what follows it trails it
     _completed: bool = False
-    _reasons: list[str] = field(default_factory=list)
+    _events: list[Event] = field(default_factory=list)
 
-    def add(self, reason: str, now: float) -> None:
+    def add(self, event: Event, now: float) -> None:
         """Note an event at time ``now``."""
         if self._first is None:
             self._first = now
-        pause = pause_after(reason)
+        pause = pause_after(event)
         if pause == "settled":
             self._held, self._completed = None, True
             self._due = now + self.settled
@@ -75,8 +81,8 @@ class Debouncer:
         else:
             wait = self.settled if self._completed else self.quiet
             self._due = max(now + wait, self._held or 0.0)
-        if reason not in self._reasons:
-            self._reasons.append(reason)
+        if event not in self._events:
+            self._events.append(event)
 
     @property
     def pending(self) -> bool:
@@ -88,12 +94,13 @@ class Debouncer:
             return None
         return min(self._due, self._first + self.max_wait)
 
-    def take(self, now: float) -> list[str] | None:
-        """The reasons of the burst if it is due at ``now`` (and forget them), else None."""
+    def take(self, now: float) -> list[Event] | None:
+        """The events of the burst, once each in order, if it is due at ``now`` (and
+        forget them), else None."""
         deadline = self.deadline()
         if deadline is None or now < deadline:
             return None
-        reasons, self._reasons = self._reasons, []
+        events, self._events = self._events, []
         self._first = self._due = self._held = None
         self._completed = False
-        return reasons
+        return events

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from netexplorer.collect.docker_source import explain_docker_error
+from netexplorer.live.events import DOCKER, NETWORK, Event, EventKind
 
 EVENT_FILTERS: dict[str, list[str]] = {
     "type": ["container", "network"],
@@ -25,16 +26,20 @@ BACKOFF = (0.25, 2.0)
 CONNECT_TIMEOUT = 5
 
 
-def describe_event(event: Mapping[str, Any]) -> str:
-    """``docker: container start test3`` from a decoded event."""
+def describe_event(event: Mapping[str, Any]) -> Event:
+    """A decoded Docker event as an :class:`Event`: its kind (``container start`` and
+    the container's id) and its text, ``docker: container start test3``."""
     kind = str(event.get("Type") or "")
     action = str(event.get("Action") or event.get("status") or "")
     actor = event.get("Actor") or {}
     attrs = actor.get("Attributes") or {}
-    name = attrs.get("name") or str(actor.get("ID") or event.get("id") or "")[:12]
-    if kind == "network" and attrs.get("container"):
-        return f"docker: network {action} {name} ({str(attrs['container'])[:12]})"
-    return f"docker: {kind} {action} {name}".rstrip()
+    oid = str(actor.get("ID") or event.get("id") or "")
+    name = attrs.get("name") or oid[:12]
+    container = str(attrs.get("container") or "") if kind == NETWORK else ""
+    what = EventKind(DOCKER, kind, action, oid, container)
+    if container:
+        return Event(f"docker: network {action} {name} ({container[:12]})", what)
+    return Event(f"docker: {kind} {action} {name}".rstrip(), what)
 
 
 def _connect() -> Any:
@@ -46,7 +51,7 @@ def _connect() -> Any:
 
 
 class DockerEvents:
-    """Calls ``notify(reason)`` per event and ``on_state(up, error)`` on each change.
+    """Calls ``notify(event)`` per event and ``on_state(up, error)`` on each change.
 
     ``on_state(True, None)`` comes every time the stream is (re)opened: events may
     have been missed while it was not, so the owner should re-read Docker then.
@@ -54,7 +59,7 @@ class DockerEvents:
 
     def __init__(
         self,
-        notify: Callable[[str], None],
+        notify: Callable[[Event], None],
         on_state: Callable[[bool, str | None], None],
         connect: Callable[[], Any] = _connect,
         backoff: tuple[float, float] = BACKOFF,

@@ -3,12 +3,13 @@
 :meth:`LiveFeed.run` (in a thread of the caller's choosing) collects everything
 once, then waits:
 
-* a Docker event or a kernel link/address notification (or :meth:`notify`, e.g.
-  the user pressing ``r``) goes into a :class:`~netexplorer.live.debounce.Debouncer`;
-  when the burst is due, the sources its events may have changed are read again
-  (:func:`sources_for`: a kernel notification, netlink; a Docker event, r or
-  anything else, every source; an event read reuses what no event named, see
-  :meth:`LiveFeed.collect`);
+* a Docker event or a kernel link/address notification (:meth:`observe`, an
+  :class:`~netexplorer.live.events.Event`), or a notice (:meth:`notify`, e.g. the
+  user pressing ``r``) goes into a :class:`~netexplorer.live.debounce.Debouncer`;
+  when the burst is due, the sources its events may have changed are read again,
+  by their kind (:func:`sources_for`: a kernel notification, netlink; a Docker
+  event or a notice, every source; an event read reuses what no event concerns,
+  see :meth:`LiveFeed.collect`);
 * otherwise every ``interval`` seconds only the firewall (rules and counters),
   conntrack (NAT translations) and the sysctls are read - they change without
   events - and the Docker and netlink parts of the last read are reused. A poll
@@ -46,17 +47,18 @@ from netexplorer.collect.snapshot import (
 from netexplorer.live.debounce import MAX_WAIT, QUIET, Debouncer
 from netexplorer.live.deltas import fill_deltas, without_deltas
 from netexplorer.live.docker_events import DockerEvents
+from netexplorer.live.events import DOCKER, NETLINK, Event, Origin
 from netexplorer.live.netlink_events import NetlinkEvents
 from netexplorer.model import NetnsView, Rule, Snapshot
 
 #: the sources that change without any event and are polled (cheap to read)
 POLLED = ("firewall", "conntrack", "sysctl")
-#: what an event may have changed, by the start of its reason: Docker's containers
-#: and networks come with veths and bridges (netlink), Docker's own rules (published
-#: ports, a network's NAT) and their NAT translations; the polled sources are read
-#: with them (a read of them all puts the next poll off); a kernel notification is a
-#: link or address
-CHANGED_BY = {"docker:": SOURCE_NAMES, "netlink:": ("netlink",)}
+#: what an event may have changed, by its source (:attr:`Event.kind`): Docker's
+#: containers and networks come with veths and bridges (netlink), Docker's own
+#: rules (published ports, a network's NAT) and their NAT translations; the polled
+#: sources are read with them (a read of them all puts the next poll off); a kernel
+#: notification is a link or address
+CHANGED_BY: dict[Origin, tuple[str, ...]] = {DOCKER: SOURCE_NAMES, NETLINK: ("netlink",)}
 DEFAULT_INTERVAL = 2.0
 #: how long a feed that emitted a first read made elsewhere waits for it to be shown
 SHOWN_WAIT = 2.0
@@ -68,29 +70,22 @@ Emit = Callable[[Snapshot, list[str]], None]
 FirstParts = tuple[dict[str, Part], float]
 
 
-def _changed_by(reason: str) -> tuple[str, ...] | None:
-    """What an event may have changed (``CHANGED_BY``); None if ``reason`` is not an
-    event (``r``, a watcher's own notice)."""
-    return next((v for k, v in CHANGED_BY.items() if reason.startswith(k)), None)
-
-
-def sources_for(reasons: Collection[str]) -> tuple[str, ...]:
-    """The sources to read again for a burst with these reasons; every source when
-    one of them is not an event."""
+def sources_for(events: Collection[Event]) -> tuple[str, ...]:
+    """The sources to read again for a burst of these events; every source when one
+    of them is a notice (no kind)."""
     names: set[str] = set()
-    for reason in reasons:
-        changed = _changed_by(reason)
-        names.update(SOURCE_NAMES if changed is None else changed)
+    for event in events:
+        names.update(SOURCE_NAMES if event.kind is None else CHANGED_BY[event.kind.source])
     return tuple(n for n in SOURCE_NAMES if n in names)
 
 
-def touched_by(reasons: Collection[str]) -> set[str] | None:
-    """What the events name: a container's name (``docker: container start web``), a
-    container's short id (``docker: network connect nxlab (950937413b5a)``); None
-    when one of the reasons is not an event (then nothing read before is reused)."""
-    if any(_changed_by(r) is None for r in reasons):
+def touched_by(events: Collection[Event]) -> set[str] | None:
+    """The full ids of the containers the events concern (a container's own events,
+    a network connect or disconnect); None when one of them is a notice (then
+    nothing read before is reused)."""
+    if any(e.kind is None for e in events):
         return None
-    return {r.rsplit(" ", 1)[-1].strip("()") for r in reasons if r.startswith("docker:")}
+    return {e.kind.container_id for e in events if e.kind is not None} - {""}
 
 
 class LiveFeed:
@@ -124,9 +119,14 @@ class LiveFeed:
 
     # ---------------------------------------------------------------- control
     def notify(self, reason: str) -> None:
-        """Something changed: re-read what it may have changed once the burst settles."""
+        """A notice (``r``, a watcher's state): read everything again once the burst
+        settles; ``reason`` is shown, never interpreted."""
+        self.observe(Event(reason))
+
+    def observe(self, event: Event) -> None:
+        """An event: re-read what it may have changed once the burst settles."""
         with self._cond:
-            self._debounce.add(reason, self.clock())
+            self._debounce.add(event, self.clock())
             self._cond.notify_all()
 
     def shown(self) -> None:
@@ -153,8 +153,8 @@ class LiveFeed:
         """Read ``names`` afresh (or take ``read``: parts read elsewhere and how long
         that took), reuse the other sources' last read, assemble.
 
-        With ``touched`` (the names and short ids the events named), Docker is read
-        again but the inside of each running container it does not name, whose init
+        With ``touched`` (the full ids of the containers the events concern), Docker is
+        read again but the inside of each running container they do not name, whose init
         process is the same as in the last read, is taken from that read
         (:meth:`_reusing`): only an event changes a container's own namespace (a
         network connect names it; a restart is a new process). Without it (``r``, a
@@ -190,16 +190,12 @@ class LiveFeed:
 
     def _reusing(self, touched: Collection[str]) -> Collectors | None:
         """The collectors, with each running container's netns id and inside taken
-        from the last Docker read when its init pid is the same and the events did not
-        name it (by name or short id)."""
+        from the last Docker read when its init pid is the same and the events do not
+        concern it."""
         last = self._parts.get("docker")
         if last is None or last.data is None or last.source.stale:
             return self.collectors
-        same = [
-            ct
-            for ct in last.data.containers
-            if ct.pid and ct.name not in touched and ct.id[:12] not in touched
-        ]
+        same = [ct for ct in last.data.containers if ct.pid and ct.id not in touched]
         views = {ct.pid: ct.inside for ct in same if ct.inside and ct.inside.error is None}
         ids = {ct.pid: ct.netnsid for ct in same if ct.netnsid is not None}
         if not views and not ids:
@@ -266,15 +262,16 @@ class LiveFeed:
                     if wake > now:
                         self._cond.wait(min(wake - now, _STOP_CHECK))
                     now = self.clock()
-                    reasons = self._debounce.take(now)
+                    events = self._debounce.take(now)
                     pending = self._debounce.pending
                 if self.stopped or should_stop():
                     break
                 poll = now >= next_poll
-                if reasons:
-                    names = {*sources_for(reasons), *(POLLED if poll else ())}
+                if events:
+                    names = {*sources_for(events), *(POLLED if poll else ())}
                     ordered = [n for n in SOURCE_NAMES if n in names]
-                    emit(self.collect(ordered, touched=touched_by(reasons)), reasons)
+                    snapshot = self.collect(ordered, touched=touched_by(events))
+                    emit(snapshot, [e.text for e in events])
                     poll = all(n in names for n in POLLED)
                 elif poll and not pending:
                     emit(self.collect(POLLED), [f"poll every {self.interval:g} s"])
@@ -291,8 +288,8 @@ class LiveFeed:
             # a reconnection may have missed events: every source is read again
             self.notify("watching Docker events" if up else f"docker: {error}")
 
-        docker = DockerEvents(self.notify, docker_state)
-        self._netlink = NetlinkEvents(self.notify)
+        docker = DockerEvents(self.observe, docker_state)
+        self._netlink = NetlinkEvents(self.observe)
         docker.start()
         self._netlink.start()
         return [docker.stop, self._netlink.stop]

@@ -19,41 +19,50 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 
+from netexplorer.live.events import ADDRESS, LINK, NETLINK, OVERFLOW, Event, EventKind
+
 NETLINK_ROUTE = 0
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
 GROUPS = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
 
-MESSAGE_NAMES = {16: "new link", 17: "del link", 20: "new addr", 21: "del addr"}
+#: message type -> (action, object)
+MESSAGE_KINDS = {16: ("new", LINK), 17: ("del", LINK), 20: ("new", ADDRESS), 21: ("del", ADDRESS)}
+#: the socket overflowed: any link or address may have changed
+OVERFLOWED = Event("netlink: notifications overflowed", EventKind(NETLINK, OVERFLOW, ""))
 _HEADER = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
 _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
 _IFADDR = struct.Struct("=BBBBI")  # ifaddrmsg: family, prefixlen, flags, scope, index
 
 
-def describe_messages(data: bytes) -> Iterator[str]:
-    """``netlink: new link 42`` for each link/address message in a datagram."""
+def describe_messages(data: bytes) -> Iterator[Event]:
+    """An :class:`Event` for each link/address message in a datagram: its kind
+    (``link del`` and the interface index) and its text, ``netlink: del link 42``."""
     offset = 0
     while offset + _HEADER.size <= len(data):
         length, kind, _, _, _ = _HEADER.unpack_from(data, offset)
         if length < _HEADER.size:
             break
         body = offset + _HEADER.size
-        name = MESSAGE_NAMES.get(kind)
-        if name is not None:
+        known = MESSAGE_KINDS.get(kind)
+        if known is not None:
+            action, obj = known
             index = None
-            if kind in (16, 17) and body + _IFINFO.size <= len(data):
+            if obj == LINK and body + _IFINFO.size <= len(data):
                 index = _IFINFO.unpack_from(data, body)[2]
-            elif kind in (20, 21) and body + _IFADDR.size <= len(data):
+            elif obj == ADDRESS and body + _IFADDR.size <= len(data):
                 index = _IFADDR.unpack_from(data, body)[4]
-            yield f"netlink: {name} {index}" if index is not None else f"netlink: {name}"
+            what = EventKind(NETLINK, obj, action, "" if index is None else str(index))
+            text = f"netlink: {action} {obj}"
+            yield Event(text if index is None else f"{text} {index}", what)
         offset += (length + 3) & ~3
 
 
 class NetlinkEvents:
-    """Calls ``notify(reason)`` for each link or address notification of this netns."""
+    """Calls ``notify(event)`` for each link or address notification of this netns."""
 
-    def __init__(self, notify: Callable[[str], None], groups: int = GROUPS) -> None:
+    def __init__(self, notify: Callable[[Event], None], groups: int = GROUPS) -> None:
         self._notify = notify
         self._groups = groups
         self._wake_r, self._wake_w = os.pipe()
@@ -92,8 +101,8 @@ class NetlinkEvents:
                     data = sock.recv(1 << 16)
                 except OSError as exc:
                     if exc.errno == errno.ENOBUFS:
-                        self._notify("netlink: notifications overflowed")
+                        self._notify(OVERFLOWED)
                         continue
                     raise
-                for reason in describe_messages(data):
-                    self._notify(reason)
+                for event in describe_messages(data):
+                    self._notify(event)

@@ -17,6 +17,7 @@ from netexplorer.correlate import correlate
 from netexplorer.live.debounce import HOLD, QUIET, SETTLED, Debouncer
 from netexplorer.live.deltas import counter_deltas, fill_deltas, without_deltas
 from netexplorer.live.docker_events import describe_event
+from netexplorer.live.events import Event
 from netexplorer.live.feed import LiveFeed, sources_for, touched_by
 from netexplorer.live.netlink_events import describe_messages
 from netexplorer.model import Container, Endpoint, Rule, Snapshot
@@ -25,18 +26,35 @@ RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "live"
 
 
 def events() -> list[dict[str, Any]]:
+    """docker run, network connect nxlab, rm -f: create, connect, start, connect,
+    die, disconnect, disconnect, destroy"""
     lines = (RECORDED / "docker-events.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
+
+
+def recorded(start: int = 0, stop: int | None = None) -> list[Event]:
+    return [describe_event(e) for e in events()[start:stop]]
+
+
+def netlink(message: int, index: int) -> Event:
+    """The kernel's notification of ``message`` (RTM_NEWLINK 16, RTM_DELLINK 17,
+    RTM_NEWADDR 20, RTM_DELADDR 21) about interface ``index``, as the watcher reads it."""
+    if message in (16, 17):
+        body = struct.pack("=BxHiII", 0, 1, index, 0, 0)
+    else:
+        body = struct.pack("=BBBBI", 2, 24, 0, 0, index)
+    [event] = describe_messages(struct.pack("=IHHII", 16 + len(body), message, 0, 0, 0) + body)
+    return event
 
 
 # ------------------------------------------------------------------ debounce
 def test_a_recorded_container_lifecycle_becomes_few_triggers() -> None:
     # docker run, network connect and rm -f within ~0.5 s: each burst settles into one
     d = Debouncer(quiet=0.15, max_wait=0.6)
-    fired: list[list[str]] = []
-    recorded = events()
-    t0 = recorded[0]["timeNano"] / 1e9
-    for ev in recorded:
+    fired: list[list[Event]] = []
+    raw = events()
+    t0 = raw[0]["timeNano"] / 1e9
+    for ev in raw:
         now = ev["timeNano"] / 1e9 - t0
         due = d.deadline()
         if due is not None and due <= now:
@@ -48,8 +66,8 @@ def test_a_recorded_container_lifecycle_becomes_few_triggers() -> None:
     assert last is not None
     assert d.take(last - 0.001) is None  # not yet
     fired.append(d.take(last) or [])
-    assert 1 <= len(fired) <= 3 < len(recorded)
-    flat = [r for burst in fired for r in burst]
+    assert 1 <= len(fired) <= 3 < len(raw)
+    flat = [e.text for burst in fired for e in burst]
     assert "docker: container create nxt-rec" in flat
     assert "docker: container destroy nxt-rec" in flat
     assert not d.pending
@@ -59,10 +77,13 @@ def test_a_docker_run_fires_once_just_after_its_start() -> None:
     # create and connect hold the burst (a read then would show the container half
     # made); the start completes it: the burst fires SETTLED after it, with all three
     d = Debouncer()
-    recorded = events()
-    t0 = recorded[0]["timeNano"] / 1e9
-    run = recorded[:3]
-    assert [describe_event(e).split()[2] for e in run] == ["create", "connect", "start"]
+    raw = events()
+    t0 = raw[0]["timeNano"] / 1e9
+    run = raw[:3]
+    kinds = [describe_event(e).kind for e in run]
+    assert [(k.object, k.action) for k in kinds if k] == [
+        ("container", "create"), ("network", "connect"), ("container", "start"),
+    ]  # fmt: skip
     for ev in run:
         now = ev["timeNano"] / 1e9 - t0
         assert d.take(now) is None  # nothing fires between the create and the start
@@ -74,8 +95,9 @@ def test_a_docker_run_fires_once_just_after_its_start() -> None:
 
 def test_a_container_created_and_not_started_is_read_after_the_hold() -> None:
     d = Debouncer()
-    d.add("docker: container create idle", 0.0)
-    d.add("docker: network connect bridge (0123456789ab)", 0.01)
+    create, connect = recorded(0, 2)
+    d.add(create, 0.0)
+    d.add(connect, 0.01)
     assert d.deadline() == pytest.approx(HOLD)
     assert d.take(HOLD - 0.01) is None
     assert d.take(HOLD) is not None
@@ -83,29 +105,128 @@ def test_a_container_created_and_not_started_is_read_after_the_hold() -> None:
 
 def test_a_removal_fires_just_after_the_destroy() -> None:
     d = Debouncer()
-    d.add("docker: container die gone", 0.0)
-    d.add("docker: network disconnect bridge (0123456789ab)", 0.1)
-    d.add("docker: container destroy gone", 0.11)
+    die, *disconnects, destroy = recorded(4)
+    assert [e.kind.action for e in disconnects if e.kind] == ["disconnect", "disconnect"]
+    d.add(die, 0.0)
+    for disconnect in disconnects:
+        d.add(disconnect, 0.1)
+    d.add(destroy, 0.11)
     assert d.deadline() == pytest.approx(0.11 + SETTLED)
     # the kernel's notifications that trail it put it off by as little
-    d.add("netlink: del link 12", 0.12)
+    d.add(netlink(17, 12), 0.12)
     assert d.deadline() == pytest.approx(0.12 + SETTLED)
     assert d.take(0.12 + SETTLED) is not None
-    d.add("netlink: del link 12", 1.0)  # a new burst: the usual pause
+    d.add(netlink(17, 12), 1.0)  # a new burst: the usual pause
     assert d.deadline() == pytest.approx(1.0 + QUIET)
 
 
 def test_the_sources_read_again_are_those_the_events_may_have_changed() -> None:
-    assert sources_for(["netlink: new link 7", "netlink: del addr 7"]) == ("netlink",)
-    assert sources_for(["docker: container start x", "netlink: new link 7"]) == SOURCE_NAMES
-    assert sources_for(["refresh (r)"]) == SOURCE_NAMES
-    assert touched_by(["docker: container start web", "docker: network connect b (0123)"]) == {
-        "web",
-        "0123",
-    }
-    assert touched_by(["netlink: new link 7"]) == set()
-    assert touched_by(["docker: container start web", "refresh (r)"]) is None
-    assert touched_by(["watching Docker events"]) is None
+    kernel = [netlink(16, 7), netlink(21, 7)]
+    create, connect, start, *_ = recorded()
+    cid = events()[0]["id"]
+    assert sources_for(kernel) == ("netlink",)
+    assert sources_for([start, *kernel]) == SOURCE_NAMES
+    assert sources_for([Event("refresh (r)")]) == SOURCE_NAMES
+    # a container's events and its network connect concern it, by its full id
+    assert touched_by([create, connect, start]) == {cid}
+    assert touched_by(recorded()) == {cid}
+    assert touched_by(kernel) == set()
+    assert touched_by([start, Event("refresh (r)")]) is None
+    assert touched_by([Event("watching Docker events")]) is None
+
+
+def reworded(event: Event) -> Event:
+    return Event(f"something else entirely: {event.text[::-1]}", event.kind)
+
+
+def test_the_wording_of_an_event_changes_nothing() -> None:
+    # the recorded run, connect and rm -f, and the kernel's notifications, with other
+    # text: the same bursts, at the same times, read the same sources
+    raw = events()
+    t0 = raw[0]["timeNano"] / 1e9
+    timeline = [(e["timeNano"] / 1e9 - t0, describe_event(e)) for e in raw]
+    timeline += [(0.25, netlink(16, 41)), (0.26, netlink(20, 41)), (0.49, netlink(17, 41))]
+    timeline.sort(key=lambda te: te[0])
+
+    def bursts(words: Callable[[Event], Event]) -> list[tuple[float, Any, Any, list[str]]]:
+        d, out = Debouncer(), []
+        for now, event in [*timeline, (10.0, None)]:
+            due = d.deadline()
+            if due is not None and due <= now:
+                taken = d.take(due) or []
+                out.append((due, sources_for(taken), touched_by(taken), [e.text for e in taken]))
+            if event is not None:
+                d.add(words(event), now)
+        return out
+
+    plain, other = bursts(lambda e: e), bursts(reworded)
+    assert len(plain) >= 2
+    assert [b[:3] for b in other] == [b[:3] for b in plain]
+    assert all(o[3] != p[3] for o, p in zip(other, plain, strict=True))
+    # and a notice worded like an event is still a notice: everything is read, no pause
+    # shortened
+    fake = Event("docker: container destroy web")
+    assert sources_for([fake]) == SOURCE_NAMES and touched_by([fake]) is None
+    d = Debouncer()
+    d.add(fake, 0.0)
+    assert d.deadline() == pytest.approx(QUIET)
+
+
+def burst() -> list[tuple[float, Event]]:
+    """What both watchers received (record.py burst): docker run, network connect
+    nxlab, rm -f, with the kernel's notifications, by arrival time (s)."""
+    lines = [json.loads(line) for line in (RECORDED / "burst.jsonl").read_text().splitlines()]
+    t0 = lines[0]["at_ns"]
+    out: list[tuple[float, Event]] = []
+    for doc in lines:
+        at = (doc["at_ns"] - t0) / 1e9
+        if "docker" in doc:
+            out.append((at, describe_event(doc["docker"])))
+        else:
+            out += [(at, e) for e in describe_messages(bytes.fromhex(doc["netlink"]))]
+    return out
+
+
+def replay(timeline: list[tuple[float, Event]]) -> list[tuple[float, list[Event]]]:
+    """The bursts a Debouncer fires on ``timeline``, with when each fired."""
+    d, fired = Debouncer(), []
+    for now, event in [*timeline, (timeline[-1][0] + 10, None)]:
+        due = d.deadline()
+        if due is not None and due <= now:
+            fired.append((due, d.take(due) or []))
+        if event is not None:
+            d.add(event, now)
+    return fired
+
+
+def test_a_recorded_run_and_removal_with_the_kernels_notifications() -> None:
+    timeline = burst()
+
+    def at(action: str) -> float:
+        return next(t for t, e in timeline if e.kind and e.kind.action == action)
+
+    fired = replay(timeline)
+    # the run: one read, just after its start (the kernel's new links held by the create)
+    first_at, first = fired[0]
+    assert first_at == pytest.approx(at("start") + SETTLED)
+    assert [e.kind.action for e in first if e.kind and e.kind.source == "docker"] == [
+        "create", "connect", "start",
+    ]  # fmt: skip
+    # the removal: one read, just after the destroy, concerning that container only
+    last_at, last = fired[-1]
+    assert last_at == pytest.approx(at("destroy") + SETTLED)
+    assert {e.kind.action for e in last if e.kind and e.kind.source == "docker"} == {
+        "die", "disconnect", "destroy",
+    }  # fmt: skip
+    cid = next(e.kind.id for _, e in timeline if e.kind and e.kind.action == "create")
+    assert touched_by(last) == {cid}
+    assert sources_for(last) == SOURCE_NAMES
+    assert any(e.kind and (e.kind.object, e.kind.action) == ("link", "del") for e in last)
+    # the same, worded otherwise
+    again = replay([(t, reworded(e)) for t, e in timeline])
+    assert [(t, [e.kind for e in b]) for t, b in again] == [
+        (t, [e.kind for e in b]) for t, b in fired
+    ]
 
 
 def test_a_steady_trickle_cannot_postpone_collection_forever() -> None:
@@ -116,16 +237,16 @@ def test_a_steady_trickle_cannot_postpone_collection_forever() -> None:
         if d.take(now) is not None:
             fired_at = now
             break
-        d.add("netlink: new link 7", now)
+        d.add(netlink(16, 7), now)
     assert fired_at is not None and fired_at <= 0.6 + 0.1
 
 
 def test_reasons_are_kept_once_in_order() -> None:
     d = Debouncer(quiet=0.1, max_wait=1)
     for reason in ("a", "b", "a", "c"):
-        d.add(reason, 0.0)
+        d.add(Event(reason), 0.0)
     assert d.take(0.05) is None
-    assert d.take(0.1) == ["a", "b", "c"]
+    assert d.take(0.1) == [Event("a"), Event("b"), Event("c")]
     assert d.take(10) is None
 
 
@@ -198,19 +319,24 @@ def test_correlation_hands_flows_to_their_containers() -> None:
 
 # ------------------------------------------------------------------ event names
 def test_events_are_named_for_the_reader() -> None:
-    names = [describe_event(e) for e in events()]
-    assert names[0] == "docker: container create nxt-rec"
-    assert names[1].startswith("docker: network connect bridge (")
+    named = recorded()
+    assert named[0].text == "docker: container create nxt-rec"
+    assert named[1].text.startswith("docker: network connect bridge (")
+    raw = events()
+    assert named[0].kind is not None and named[0].kind.id == raw[0]["id"]
+    assert named[1].kind is not None and named[1].kind.container == raw[0]["id"]
+    assert named[1].kind.id == raw[1]["Actor"]["ID"]  # the network's
 
 
 def test_netlink_messages_are_named_with_their_ifindex() -> None:
     link = struct.pack("=IHHII", 32, 16, 0, 0, 0) + struct.pack("=BxHiII", 0, 1, 42, 0, 0)
     addr = struct.pack("=IHHII", 24, 21, 0, 0, 0) + struct.pack("=BBBBI", 2, 24, 0, 0, 7)
     other = struct.pack("=IHHII", 16, 24, 0, 0, 0)  # a route: ignored
-    assert list(describe_messages(link + addr + other)) == [
-        "netlink: new link 42",
-        "netlink: del addr 7",
-    ]
+    found = list(describe_messages(link + addr + other))
+    assert [e.text for e in found] == ["netlink: new link 42", "netlink: del addr 7"]
+    assert [(k.object, k.action, k.id) for k in (e.kind for e in found) if k] == [
+        ("link", "new", "42"), ("addr", "del", "7"),
+    ]  # fmt: skip
 
 
 # ------------------------------------------------------------------ the feed
@@ -299,12 +425,13 @@ def test_the_loop_collects_on_notify_and_stops(monkeypatch: pytest.MonkeyPatch) 
                     watch=False)  # fmt: skip
     got: list[list[str]] = []
     done = threading.Event()
+    start = recorded(2, 3)[0]
 
     def emit(snap: Snapshot, reasons: list[str]) -> None:
         got.append(reasons)
         if len(got) == 1:
-            feed.notify("docker: container start x")
-            feed.notify("netlink: new link 3")
+            feed.observe(start)
+            feed.observe(netlink(16, 3))
         else:
             done.set()
 
@@ -314,7 +441,7 @@ def test_the_loop_collects_on_notify_and_stops(monkeypatch: pytest.MonkeyPatch) 
     feed.stop()
     thread.join(10)
     assert not thread.is_alive()
-    assert got[:2] == [["start"], ["docker: container start x", "netlink: new link 3"]]
+    assert got[:2] == [["start"], [start.text, "netlink: new link 3"]]
 
 
 def test_a_netlink_burst_rereads_netlink_only_and_a_due_poll_waits_for_a_burst() -> None:
@@ -332,11 +459,11 @@ def test_a_netlink_burst_rereads_netlink_only_and_a_due_poll_waits_for_a_burst()
     def emit(snap: Snapshot, reasons: list[str]) -> None:
         got.append((reasons, dict(fake.calls)))
         if len(got) == 1:  # the first read; then a kernel notification
-            feed.notify("netlink: new link 9")
+            feed.observe(netlink(16, 9))
             clock[0] = 0.2  # its burst is due (quiet 0.15); the poll at 1.2
         elif len(got) == 2:
             clock[0] = 1.1
-            feed.notify("netlink: new link 10")  # due at 1.25
+            feed.observe(netlink(16, 10))  # due at 1.25
             clock[0] = 1.2  # the poll falls due while that burst is pending
             second.set()
         else:
@@ -350,8 +477,8 @@ def test_a_netlink_burst_rereads_netlink_only_and_a_due_poll_waits_for_a_burst()
     assert done.wait(10)
     feed.stop()
     thread.join(10)
-    first, netlink, both = (calls for _, calls in got[:3])
-    assert netlink == {**first, "netlink": first["netlink"] + 1}
+    first, kernel, both = (calls for _, calls in got[:3])
+    assert kernel == {**first, "netlink": first["netlink"] + 1}
     assert got[2][0] == ["netlink: new link 10"]
     assert both == {
         "docker": first["docker"],
@@ -419,7 +546,7 @@ def test_an_event_read_takes_the_insides_of_containers_it_does_not_name() -> Non
     first = feed.collect(("docker",))
     assert asked == [["db", "web"]] and ids_asked == [[101, 102]]
     # an event named web (its network connect changes its inside): web is read again
-    again = feed.collect(("docker",), touched={"web"})
+    again = feed.collect(("docker",), touched={"web-id-000000"})
     assert asked[-1] == ["web"] and ids_asked[-1] == [101]
     inside = {ct.name: ct.inside for ct in again.containers}
     assert inside["db"] is next(c.inside for c in first.containers if c.name == "db")
