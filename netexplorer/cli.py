@@ -8,6 +8,8 @@
     netexplorer map [--format text|dot|mermaid|json] [--snapshot FILE]   the map
     netexplorer path SRC DST [--proto P] [--port N] [--json] [--snapshot FILE]
     netexplorer [snapshot|doctor|map|path] --host ssh://[user@]host[:port] ...   remote
+    netexplorer map|path [-H ssh://... ...] [--local] | [--snapshot FILE ...]   several
+                                     hosts joined through their swarm tunnels
     netexplorer agent                the collector a remote session runs (stdio protocol)
 
 Exit codes (also in README):
@@ -16,9 +18,12 @@ Exit codes (also in README):
        doctor: no problem found, but a source failed, so not everything was checked
     2  usage error
     3  doctor: at least one problem found; path: the packet is not delivered
-    4  a snapshot file could not be read or written; path: an unknown name
+    4  a snapshot file could not be read or written; path: an unknown name, or
+       one held by several hosts (the message lists them as NAME@HOST)
     5  a remote host could not be read (the message says why and how to fix it);
-       with several hosts, doctor exits with the highest code of them
+       with several hosts, doctor exits with the highest code of them; with several
+       reads, map and path show what the others give and exit with the highest
+       code of the path, the map and the reads that failed (4 a file, 5 a host)
     130 interrupted
 """
 
@@ -29,6 +34,7 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -39,6 +45,7 @@ from netexplorer.map import FORMATS
 if TYPE_CHECKING:
     from netexplorer.correlate import Correlation
     from netexplorer.model import Endpoint, Snapshot
+    from netexplorer.overlay_peers import HostRead
     from netexplorer.remote.target import Target
 
 EXIT_OK = 0
@@ -48,6 +55,11 @@ EXIT_PROBLEMS = 3
 EXIT_FILE = 4
 EXIT_REMOTE = 5
 EXIT_INTERRUPTED = 130
+
+#: what ``--local`` puts among the ``--host`` values: this host, read where it stands
+LOCAL: Any = object()
+#: the name of this host's read beside remote ones (``sw1@local``)
+LOCAL_NAME = "local"
 
 
 def _add_host_options(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -78,17 +90,37 @@ def _add_host_options(parser: argparse.ArgumentParser, top: bool) -> None:
     )
 
 
-def _add_read_options(parser: argparse.ArgumentParser, snapshot_file: bool = True) -> None:
+def _add_read_options(
+    parser: argparse.ArgumentParser, snapshot_file: bool = True, several: bool = False
+) -> None:
     """What a subcommand reads: a remote host (:func:`_add_host_options`) or, with
-    ``snapshot_file``, ``--snapshot FILE`` instead of the live host."""
+    ``snapshot_file``, ``--snapshot FILE`` instead of the live host; with ``several``,
+    several of them (``--snapshot`` repeated, ``--local`` beside ``--host``)."""
     _add_host_options(parser, top=False)
+    if several:
+        parser.add_argument(
+            "--local",
+            action="append_const",
+            const=LOCAL,
+            dest="hosts",
+            default=argparse.SUPPRESS,
+            help="read this host too, beside the --host ones, in the order given (its "
+            f"name: {LOCAL_NAME})",
+        )
     if snapshot_file:
         parser.add_argument(
             "--snapshot",
             metavar="FILE",
             default=argparse.SUPPRESS,
+            action="append" if several else "store",
             help="read a snapshot file (netexplorer snapshot --json -o FILE) instead of the "
-            "live host",
+            "live host"
+            + (
+                "; repeat for several hosts' recorded reads (each named by its file name "
+                "up to the first dot)"
+                if several
+                else ""
+            ),
         )
 
 
@@ -140,10 +172,13 @@ def _parser() -> argparse.ArgumentParser:
         "bridges, containers joined by their veths, the NAT step to the egress interface, "
         "published ports. text is the drawing the app shows on 'm'; dot is for graphviz "
         "(netexplorer map --format dot | dot -Tsvg); mermaid renders on GitHub; json gives "
-        "nodes and edges.",
+        "nodes and edges. With several reads (--host repeated, --hosts-file, --local, "
+        "--snapshot repeated), the map is the first read's, and each swarm tunnel's row "
+        "goes on into the host read that holds its far end (its vxlan, br0, veths and "
+        "containers).",
     )
     mp.add_argument("--format", choices=FORMATS, default="text", help="output format")
-    _add_read_options(mp)
+    _add_read_options(mp, several=True)
     path = sub.add_parser(
         "path",
         help="follow one packet from SRC to DST hop by hop (exit 3 when not delivered)",
@@ -151,14 +186,20 @@ def _parser() -> argparse.ArgumentParser:
         "pair, the bridge, every netfilter hook with the rule that decides and its counters, "
         "NAT, the egress, and the reply. SRC: a container (name or id prefix), 'host', or an "
         "address outside the host. DST: a container, an address, 'host', 'internet' or "
-        "HOST:PORT (a published port). Exit 0 delivered, 3 not delivered, 4 unknown name.",
+        "HOST:PORT (a published port). With several reads (--host repeated, --hosts-file, "
+        "--local, --snapshot repeated), the path starts on the host holding SRC and goes on "
+        "through a swarm tunnel into the host read that holds its far end; a container on "
+        "one host is named as on one host, one whose name several hosts hold as NAME@HOST "
+        "(HOST: 'local', an ssh host as given or its host part, a snapshot's file name up "
+        "to the first dot); 'host', 'internet' and other addresses are the first read's "
+        "(or NAME@HOST). Exit 0 delivered, 3 not delivered, 4 unknown or ambiguous name.",
     )
     path.add_argument("src", metavar="SRC")
     path.add_argument("dst", metavar="DST")
     path.add_argument("--proto", choices=("icmp", "tcp", "udp"), default="icmp")
     path.add_argument("--port", type=int, metavar="N", help="destination port (tcp, udp)")
     path.add_argument("--json", action="store_true", help="print the path as JSON")
-    _add_read_options(path)
+    _add_read_options(path, several=True)
     agent = sub.add_parser(
         "agent",
         help="the collector a remote session runs (netexplorer --host starts it over ssh)",
@@ -173,7 +214,10 @@ def _targets(args: argparse.Namespace) -> list[Target]:
     """The remote hosts the options (or DOCKER_HOST / the docker context) name."""
     from netexplorer.remote.target import pick_targets
 
-    return pick_targets(list(args.hosts or []), args.hosts_file)
+    hosts = [h for h in args.hosts or [] if h is not LOCAL]
+    if len(hosts) < len(args.hosts or []) and not hosts and args.hosts_file is None:
+        return []  # --local alone: this host, not DOCKER_HOST's
+    return pick_targets(hosts, args.hosts_file)
 
 
 def _read_remote(args: argparse.Namespace, target: Target) -> Snapshot | None:
@@ -341,11 +385,12 @@ def _read(args: argparse.Namespace, targets: list[Target]) -> Snapshot | None:
     if targets:
         return _read_remote(args, targets[0])
 
-    if getattr(args, "snapshot", None) or args.demo:
+    files = _files(args)
+    if files or args.demo:
         from netexplorer.ui.sources import demo_path
 
         try:
-            return load_snapshot(args.snapshot or demo_path())
+            return load_snapshot(files[0] if files else demo_path())
         except SnapshotFileError as exc:
             print(f"netexplorer: {exc}", file=sys.stderr)
             return None
@@ -366,11 +411,94 @@ def _read_one(args: argparse.Namespace, targets: list[Target]) -> Snapshot | int
     return snap
 
 
+def _files(args: argparse.Namespace) -> list[str]:
+    """The snapshot files named (``--snapshot`` once on the app, or repeated)."""
+    given = getattr(args, "snapshot", None) or []
+    return [given] if isinstance(given, str) else list(given)
+
+
+def _plan(args: argparse.Namespace, targets: list[Target]) -> list[Target | None]:
+    """The hosts to read in the order given: ``targets``, with None (this host) where
+    ``--local`` stands among the ``--host`` values."""
+    hosts = list(getattr(args, "hosts", None) or [])
+    if LOCAL not in hosts:
+        return list(targets)
+    before = sum(1 for h in hosts[: hosts.index(LOCAL)] if h is not LOCAL)
+    return [*targets[:before], None, *targets[before:]]
+
+
+def _several(args: argparse.Namespace, targets: list[Target]) -> bool:
+    """Several reads asked for: more than one host (``--local`` counting) or file."""
+    return len(_files(args)) > 1 or len(_plan(args, targets)) > 1
+
+
+def _file_names(files: list[str]) -> list[str]:
+    """Each file's read named by its file name up to the first dot (``node2`` for
+    ``node2.snapshot.json``), or as given where two files would share that name."""
+    short = [Path(f).name.split(".", 1)[0] or f for f in files]
+    return [s if short.count(s) == 1 else f for s, f in zip(short, files, strict=True)]
+
+
+def _read_several(args: argparse.Namespace, targets: list[Target]) -> tuple[list[HostRead], int]:
+    """Every read asked for, each named and correlated, in the order given, with the
+    highest exit code of those that could not be read (EXIT_OK when none failed:
+    each failure is said on stderr, naming the host or file)."""
+    from netexplorer.collect.snapshot import collect_snapshot
+    from netexplorer.correlate import correlate
+    from netexplorer.overlay_peers import HostRead
+    from netexplorer.remote.hosts import read_hosts
+    from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
+
+    named: list[tuple[str, Snapshot]] = []
+    worst = EXIT_OK
+    files = _files(args)
+    for name, path in zip(_file_names(files), files, strict=True):
+        try:
+            named.append((name, load_snapshot(path)))
+        except SnapshotFileError as exc:
+            print(f"netexplorer: {exc}", file=sys.stderr)
+            worst = max(worst, EXIT_FILE)
+    plan = [] if files else _plan(args, targets)
+    remote = [t for t in plan if t is not None]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the remote hosts over ssh while this host is read here
+        pending = pool.submit(read_hosts, remote, args.remote_sudo)
+        local = collect_snapshot() if None in plan else None
+        got = iter(pending.result())
+    for target in plan:
+        if target is None:
+            assert local is not None
+            named.append((LOCAL_NAME, local))
+            continue
+        one = next(got)
+        if one.snapshot is None:
+            print(f"netexplorer: {escape_controls(one.error or '')}", file=sys.stderr)
+            worst = max(worst, EXIT_REMOTE)
+            continue
+        named.append((target.label, one.snapshot))
+    return [HostRead(n, snap, correlate(snap)) for n, snap in named], worst
+
+
+def _sources_failed(reads: Sequence[HostRead], what: str) -> bool:
+    """Say each read's failed sources (naming the host when there are several);
+    True when one failed."""
+    failed = False
+    for r in reads:
+        where = f"{escape_controls(r.name)}: " if len(reads) > 1 else ""
+        for s in r.read.sources:
+            if not s.ok:
+                print(f"netexplorer: {where}{s.name}: {s.error}{what}", file=sys.stderr)
+                failed = True
+    return failed
+
+
 def cmd_map(args: argparse.Namespace, targets: list[Target]) -> int:
     from netexplorer.correlate import correlate
     from netexplorer.map.export import export
     from netexplorer.map.model import build_map
 
+    if _several(args, targets):
+        return _map_several(args, targets)
     snap = _read_one(args, targets)
     if isinstance(snap, int):
         return snap
@@ -381,11 +509,30 @@ def cmd_map(args: argparse.Namespace, targets: list[Target]) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
+def _map_several(args: argparse.Namespace, targets: list[Target]) -> int:
+    """The first read's map with its swarm tunnels going on into the other reads
+    (overlay_peers.join, as the app joins the hosts it shows)."""
+    from netexplorer.map.export import export
+    from netexplorer.map.model import build_map
+    from netexplorer.overlay_peers import join
+
+    reads, worst = _read_several(args, targets)
+    if not reads:
+        return worst
+    here, others = reads[0], reads[1:]
+    far = join(here, others).ends
+    sys.stdout.write(export(build_map(here.read, here.correlation, far), args.format))
+    failed = _sources_failed(reads, " (the map lacks what it reads)")
+    return max(worst, EXIT_PARTIAL if failed else EXIT_OK)
+
+
 def cmd_path(args: argparse.Namespace, targets: list[Target]) -> int:
     from netexplorer.correlate import correlate
     from netexplorer.path import UnknownName, trace_path
     from netexplorer.path.report import path_to_json, path_to_text
 
+    if _several(args, targets):
+        return _path_several(args, targets)
     snap = _read_one(args, targets)
     if isinstance(snap, int):
         return snap
@@ -403,6 +550,29 @@ def cmd_path(args: argparse.Namespace, targets: list[Target]) -> int:
         if not s.ok:
             print(f"netexplorer: {s.name}: {s.error}", file=sys.stderr)
     return EXIT_OK if result.delivered else EXIT_PROBLEMS
+
+
+def _path_several(args: argparse.Namespace, targets: list[Target]) -> int:
+    """The path with SRC and DST named across the reads (path.across): from the host
+    holding SRC, on through a swarm tunnel into the read holding its far end."""
+    from netexplorer.path import UnknownName
+    from netexplorer.path.across import trace_across
+    from netexplorer.path.report import path_to_json, path_to_text
+
+    reads, worst = _read_several(args, targets)
+    if not reads:
+        return worst
+    try:
+        result = trace_across(reads, args.src, args.dst, args.proto, args.port)
+    except UnknownName as exc:
+        print(f"netexplorer: {escape_controls(str(exc))}", file=sys.stderr)
+        return max(worst, EXIT_FILE)
+    except ValueError as exc:
+        print(f"netexplorer: {escape_controls(str(exc))}", file=sys.stderr)
+        return max(worst, EXIT_USAGE)
+    sys.stdout.write(path_to_json(result) if args.json else path_to_text(result))
+    _sources_failed(reads, "")
+    return max(worst, EXIT_OK if result.delivered else EXIT_PROBLEMS)
 
 
 def cmd_app(args: argparse.Namespace, targets: list[Target]) -> int:
