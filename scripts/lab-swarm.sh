@@ -1,5 +1,7 @@
 # scripts/lab-swarm.sh - "scripts/lab swarm up|down|status": a two-node Docker Swarm
 # on one machine. Sourced by scripts/lab (uses its die/note/quiet/docker helpers).
+# "swarm up --one-node": node 1 alone (where a second dockerd cannot run, e.g. the
+# kernel VM's emulation), with nxweb's 2 replicas on it and no nxoverlay.
 #
 #   node 1   the lab's dockerd, manager, advertising on nx-sw0 (198.51.100.17)
 #   node 2   a second dockerd inside netns nx-swarm2, reached over the veth pair
@@ -102,6 +104,12 @@ sw_task_running() {
         "$SW_SERVICE" 2>/dev/null) == Running* ]]
 }
 
+# sw_tasks_running N: N tasks of the service are running
+sw_tasks_running() {
+    [[ $(docker service ps -f desired-state=running --format '{{.CurrentState}}' \
+        "$SW_SERVICE" 2>/dev/null | grep -c '^Running') == "$1" ]]
+}
+
 sw_http() { [[ $(http_get_host "$SW_HOST_ADDR" "$SW_PORT") == *"HTTP/1."* ]]; }
 
 # GET / from $1:$2 with bash's /dev/tcp; any HTTP answer (busybox httpd says 404).
@@ -111,7 +119,7 @@ http_get_host() {
         printf "GET / HTTP/1.0\r\n\r\n" >&3 && cat <&3' _ "$1" "$2" 2>/dev/null
 }
 
-cmd_swarm_up() {
+sw_init() {
     docker_ready || die "the lab's dockerd is not running (scripts/lab up)"
     sw_ensure_underlay
     case $(sw_state) in
@@ -123,6 +131,37 @@ cmd_swarm_up() {
             ;;
         *) die "the lab's dockerd is in swarm state '$(sw_state)'" ;;
     esac
+}
+
+# The published port answers through the ingress mesh where the kernel has IPVS.
+sw_check_mesh() {
+    # The routing mesh balances with IPVS inside ingress_sbox; a kernel without it
+    # (dockerd logs "Could not get ipvs family information from the kernel")
+    # publishes nothing, so the port is only checked where IPVS is there.
+    if [[ -e /proc/net/ip_vs ]]; then
+        sw_wait 60 "$SW_HOST_ADDR:$SW_PORT to answer through the ingress mesh" sw_http
+    else
+        note "this kernel has no IPVS (/proc/net/ip_vs): the ingress mesh cannot" \
+            "deliver $SW_PORT (the service and its task are up)"
+    fi
+}
+
+# One node: the lab's dockerd alone, nxweb with 2 replicas publishing 8081.
+cmd_swarm_up_one_node() {
+    sw_init
+    if ! docker service inspect "$SW_SERVICE" >/dev/null 2>&1; then
+        quiet "docker service create $SW_SERVICE failed" docker service create -d \
+            --name "$SW_SERVICE" --label "$LABEL" --no-resolve-image --replicas 2 \
+            --publish "published=$SW_PORT,target=80" \
+            "$(docker image inspect -f '{{.Id}}' "$IMAGE")" httpd -f -p 80 -h /tmp
+    fi
+    sw_wait 120 "service $SW_SERVICE's 2 tasks to run" sw_tasks_running 2
+    sw_check_mesh
+    echo "lab: swarm up (one node, $SW_SERVICE's 2 tasks publishing $SW_PORT)"
+}
+
+cmd_swarm_up() {
+    sw_init
     sw_start_node2
     sw_image_node2
     if [[ $(d2 info -f '{{.Swarm.LocalNodeState}}') != active ]]; then
@@ -151,15 +190,7 @@ cmd_swarm_up() {
             "$(docker image inspect -f '{{.Id}}' "$IMAGE")" httpd -f -p 80 -h /tmp
     fi
     sw_wait 60 "service $SW_SERVICE's task to run" sw_task_running
-    # The routing mesh balances with IPVS inside ingress_sbox; a kernel without it
-    # (dockerd logs "Could not get ipvs family information from the kernel")
-    # publishes nothing, so the port is only checked where IPVS is there.
-    if [[ -e /proc/net/ip_vs ]]; then
-        sw_wait 60 "$SW_HOST_ADDR:$SW_PORT to answer through the ingress mesh" sw_http
-    else
-        note "this kernel has no IPVS (/proc/net/ip_vs): the ingress mesh cannot" \
-            "deliver $SW_PORT (the service and its task are up)"
-    fi
+    sw_check_mesh
     # The tunnel: sw1 on node 1 pings sw2 on node 2 across the VXLAN.
     sw_wait 30 "ping $SW_C1 -> $SW_C2_IP across the overlay" \
         docker exec "$SW_C1" ping -c1 -W1 "$SW_C2_IP"

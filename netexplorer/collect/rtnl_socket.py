@@ -66,7 +66,7 @@ def netlink_socket() -> socket.socket:
 _libc: Any = None
 
 
-def _setns(fd: int) -> None:
+def setns_net(fd: int) -> None:
     """Move the calling thread into the network namespace ``fd`` refers to."""
     global _libc
     if _libc is None:
@@ -83,7 +83,7 @@ def socket_in(
     the calling thread enters it for the socket (and ``inside``, what else must be
     read from within) only, then returns to ``host_fd``'s. Run it in a thread of its
     own (:func:`in_own_thread`)."""
-    _setns(fd)
+    setns_net(fd)
     try:
         sock = netlink_socket()
         if inside is not None:
@@ -95,7 +95,7 @@ def socket_in(
         return sock
     finally:
         try:
-            _setns(host_fd)
+            setns_net(host_fd)
         except OSError as exc:
             # the reading thread ends here, so nothing else runs in the wrong namespace
             raise SourceError(

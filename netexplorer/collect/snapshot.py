@@ -23,11 +23,14 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.forked import fork_call, write_result
 from netexplorer.model import DockerNamespace, NetnsView, Snapshot, Source
+
+if TYPE_CHECKING:
+    from netexplorer.collect.firewall.netns_tables import NetnsTables
 from netexplorer.privilege import not_root_warning
 
 T = TypeVar("T")
@@ -119,11 +122,14 @@ class Collectors:
     pids: Callable[[], Mapping[str, int]] | None = None
     #: namespaces read from those pids before Docker answers (pid -> view, clean reads)
     views_ahead: Callable[[list[int]], Mapping[int, NetnsView]] | None = None
+    #: the netfilter tables of the routing mesh's namespaces: [(name, path)] -> by name
+    netns_tables: Callable[[list[tuple[str, str]]], Mapping[str, NetnsTables]] | None = None
 
     def resolved(self) -> Collectors:
         from netexplorer.collect.conntrack_source import collect_conntrack
         from netexplorer.collect.docker_source import collect_docker
         from netexplorer.collect.firewall import collect_firewall
+        from netexplorer.collect.firewall.netns_tables import read_netns_tables
         from netexplorer.collect.netlink_source import collect_netlink, netnsids_for_pids
         from netexplorer.collect.netns_source import (
             read_host_routing,
@@ -151,6 +157,7 @@ class Collectors:
             pids=self.pids
             or ((lambda: container_pids(None, cgroup_root=CGROUP_ROOT)) if live else None),
             views_ahead=self.views_ahead or (read_views_ahead if live else None),
+            netns_tables=self.netns_tables or (read_netns_tables if live else None),
         )
 
 
@@ -244,6 +251,7 @@ def _docker_part(c: Collectors, early: _Early | None) -> Part:
         _netnsids(c, data, ahead)
         _docker_namespaces(c, data, ahead)
         _read_insides(c, data, ahead)
+        _mesh_tables(c, data)
     src.seconds = time.perf_counter() - start
     return Part(src, data)
 
@@ -307,6 +315,57 @@ def _read_insides(c: Collectors, data: Any, early: _Ahead) -> None:
     data.warnings.extend(warnings)
     for ct in rest:
         ct.inside = views.get(ct.id)
+
+
+#: the kinds of Docker namespace that hold routing-mesh rules
+MESH_NAMESPACE_KINDS = ("ingress_sbox", "lb")
+
+
+def _mesh_tables(c: Collectors, data: Any) -> None:
+    """The netfilter tables of the swarm routing mesh: in ingress_sbox and lb_*, and
+    in each running container with an endpoint on the ingress network (a service
+    task publishing a port). Nothing is run where there is none of them."""
+    spaces = [ns for ns in data.namespaces if ns.kind in MESH_NAMESPACE_KINDS and not ns.error]
+    ingress = {n.id for n in data.networks if n.ingress}
+    tasks = [
+        ct
+        for ct in data.containers
+        if ingress
+        and ct.pid
+        and ct.inside is not None
+        and ct.inside.error is None
+        and any(ep.network_id in ingress for ep in ct.endpoints)
+    ]
+    if c.netns_tables is None or not (spaces or tasks):
+        return
+    targets = [(ns.name, ns.path) for ns in spaces]
+    targets += [(f"ct:{ct.id}", f"/proc/{ct.pid}/ns/net") for ct in tasks]
+    reader = c.netns_tables
+    read_src, found = _timed("netns-firewall", lambda: reader(targets))
+    if found is None:
+        data.warnings.append(f"the routing mesh's netfilter tables: {read_src.error}")
+        return
+    # new objects: a container's inside may be the previous read's (live reuse)
+    data.namespaces = [
+        replace(ns, rules=t.rules, chains=t.chains) if (t := found.get(ns.name)) else ns
+        for ns in data.namespaces
+    ]
+    for ct in tasks:
+        t = found.get(f"ct:{ct.id}")
+        if t is not None and ct.inside is not None:
+            ct.inside = replace(ct.inside, rules=t.rules, chains=t.chains)
+    for name, _path in targets:
+        t = found.get(name)
+        if t is None:
+            continue
+        owner = name if not name.startswith("ct:") else _container_name(data, name[3:])
+        if t.error:
+            data.warnings.append(f"netfilter tables of {owner}: {t.error}")
+        data.warnings.extend(f"netfilter tables of {owner}: {p}" for p in t.problems)
+
+
+def _container_name(data: Any, cid: str) -> str:
+    return next((f"container {ct.name}" for ct in data.containers if ct.id == cid), cid[:12])
 
 
 def _netlink_part(c: Collectors) -> Part:

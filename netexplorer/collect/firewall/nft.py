@@ -32,15 +32,26 @@ def read_nft(
     with ThreadPoolExecutor(max_workers=max(1, len(families))) as pool:
         texts = list(pool.map(nft_save_text, families))
     for family, text in zip(families, texts, strict=True):
-        r, c, p = parse_iptables_save_with_problems(text, BACKEND, family)
+        r, c, p = parse_nft_save(text, family)
         rules += r
         chains += c
         problems += p
-        problems += [
-            f"{BACKEND} {family}: {line.lstrip('# ')}"
-            for line in text.splitlines()
-            if line.startswith("#") and "incompatible" in line
-        ]
+    return rules, chains, problems
+
+
+def parse_nft_save(
+    text: str, family: str, netns: str | None = None
+) -> tuple[list[Rule], list[Chain], list[str]]:
+    """One ``iptables-nft-save -c`` text (of ``family``, read in ``netns``; None: the
+    host's): its rules, chains and problems, with the save tool's own word that a
+    table holds rules it cannot show (``# Table ... is incompatible``)."""
+    rules, chains, problems = parse_iptables_save_with_problems(text, BACKEND, family, netns)
+    where = f"{BACKEND} {family}" if netns is None else f"{BACKEND} {family} in {netns}"
+    problems += [
+        f"{where}: {line.lstrip('# ')}"
+        for line in text.splitlines()
+        if line.startswith("#") and "incompatible" in line
+    ]
     return rules, chains, problems
 
 
