@@ -6,7 +6,7 @@
     netexplorer snapshot --json [-o FILE]
     netexplorer doctor [--json] [--snapshot FILE]   explain broken container networking
     netexplorer map [--format text|dot|mermaid|json] [--snapshot FILE]   the map
-    netexplorer path SRC DST [--proto P] [--port N] [--json] [--snapshot FILE]
+    netexplorer path SRC DST [--proto P] [--port N] [--task TASK] [--json] [--snapshot FILE]
     netexplorer [snapshot|doctor|map|path] --host ssh://[user@]host[:port] ...   remote
     netexplorer map|path [-H ssh://... ...] [--local] | [--snapshot FILE ...]   several
                                      hosts joined through their swarm tunnels
@@ -184,21 +184,28 @@ def _parser() -> argparse.ArgumentParser:
         help="follow one packet from SRC to DST hop by hop (exit 3 when not delivered)",
         description="Follow one packet hop by hop in kernel order: route lookups, the veth "
         "pair, the bridge, every netfilter hook with the rule that decides and its counters, "
-        "NAT, the egress, and the reply. SRC: a container (name or id prefix), 'host', or an "
-        "address outside the host. DST: a container, an address, 'host', 'internet' or "
-        "HOST:PORT (a published port). With several reads (--host repeated, --hosts-file, "
-        "--local, --snapshot repeated), the path starts on the host holding SRC and goes on "
-        "through a swarm tunnel into the host read that holds its far end; a container on "
-        "one host is named as on one host, one whose name several hosts hold as NAME@HOST "
-        "(HOST: 'local', an ssh host as given or its host part, a snapshot's file name up "
-        "to the first dot); 'host', 'internet' and other addresses are the first read's "
-        "(or NAME@HOST). Exit 0 delivered, 3 not delivered, 4 unknown or ambiguous name.",
+        "NAT, the egress, and the reply. SRC: a container (name or id prefix), 'host', "
+        "'internet' or an address outside the host. DST: a container, an address, 'host', "
+        "'internet' or HOST:PORT (a published port, a swarm service's through the routing "
+        "mesh; --task picks the task followed). With several reads (--host repeated, "
+        "--hosts-file, --local, --snapshot repeated), the path starts on the host holding SRC "
+        "and goes on through a swarm tunnel into the host read that holds its far end; a "
+        "container on one host is named as on one host, one whose name several hosts hold as "
+        "NAME@HOST (HOST: 'local', an ssh host as given or its host part, a snapshot's file "
+        "name up to the first dot); 'host', 'internet' and other addresses are the first "
+        "read's (or NAME@HOST). Exit 0 delivered, 3 not delivered, 4 unknown or ambiguous name.",
     )
     path.add_argument("src", metavar="SRC")
     path.add_argument("dst", metavar="DST")
     path.add_argument("--proto", choices=("icmp", "tcp", "udp"), default="icmp")
     path.add_argument("--port", type=int, metavar="N", help="destination port (tcp, udp)")
     path.add_argument("--json", action="store_true", help="print the path as JSON")
+    path.add_argument(
+        "--task",
+        metavar="TASK",
+        help="through a swarm service's routing mesh, the task IPVS is followed to "
+        "(container name, id prefix or its ingress address; default: the first local one)",
+    )
     _add_read_options(path, several=True)
     agent = sub.add_parser(
         "agent",
@@ -538,7 +545,7 @@ def cmd_path(args: argparse.Namespace, targets: list[Target]) -> int:
         return snap
     corr = correlate(snap)
     try:
-        result = trace_path(snap, corr, args.src, args.dst, args.proto, args.port)
+        result = trace_path(snap, corr, args.src, args.dst, args.proto, args.port, task=args.task)
     except UnknownName as exc:
         print(f"netexplorer: {escape_controls(str(exc))}", file=sys.stderr)
         return EXIT_FILE

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from netexplorer.correlate import Correlation
 from netexplorer.model import (
     Bridge,
+    Chain,
     Container,
     Endpoint,
     Interface,
@@ -32,6 +33,7 @@ from netexplorer.model import (
     interface_key,
 )
 from netexplorer.overlay_peers import HostRead
+from netexplorer.path.mesh import MeshLeg, mesh_reply
 from netexplorer.path.netfilter import ChainOutcome, Firewall, local_checker
 from netexplorer.path.packet_state import IPAddress, NfPacket
 from netexplorer.path.places import (
@@ -86,6 +88,29 @@ class _Host:
             {b.name: b for b in read.bridges},
             {i.name: i for i in read.interfaces},
             {n.bridge: n.name for n in read.networks if n.internal and n.bridge},
+        )
+
+    @classmethod
+    def inside(
+        cls,
+        read: Snapshot,
+        ns: Namespace,
+        rules: list[Rule],
+        chains: list[Chain],
+        by_name: dict[str, Interface],
+    ) -> _Host:
+        """Another network namespace of the host (a Docker namespace, a container's):
+        its routing, its own firewall; ``by_name`` the interfaces whose keys its hops
+        may name (none for a container's, whose interfaces have no keys of their own)."""
+        return cls(
+            read,
+            Firewall.of_tables(rules, chains),
+            ns,
+            ns.addresses,
+            local_checker(ns.addresses),
+            {},
+            by_name,
+            {},
         )
 
     def iface_key(self, name: str | None) -> tuple[str, ...]:
@@ -143,6 +168,10 @@ class _Walk:
     others: tuple[HostRead, ...] = ()
     #: landed "far": the host and container it landed in through the tunnel
     far: FarLanding | None = None
+    #: the service task the routing mesh's IPVS is followed to (name, id, address)
+    task: str | None = None
+    #: landed "mesh": what the reply through the routing mesh needs
+    mesh: MeshLeg | None = None
 
     # ------------------------------------------------------------------ endings
     def end(self, verdict: str, sentence: str, rule: Rule | None = None) -> None:
@@ -323,6 +352,8 @@ class _Walk:
         outcomes = self.host.fw.run_hook(hook, self.pkt, self.host.is_local, skip_nat)
         for o in outcomes:
             self.add(_chain_hop(hook, o, self.pkt, self.host.fw.both_iptables))
+            if o.mark != self.pkt.mark:
+                self.pkt = self.pkt.at(mark=o.mark)
             if o.nat is not None:
                 self.apply_nat(hook, o)
         last = outcomes[-1] if outcomes else None
@@ -376,6 +407,8 @@ class _Walk:
         if dec.type == "local":
             if not self.hook("INPUT"):
                 return None
+            if self.reply:
+                self.undo_dnat()
             return self.local_delivery()
         if dec.type != "unicast":
             return self.end("no-route", f"the host has no route to {self.pkt.dst}")
@@ -595,6 +628,15 @@ def _chain_hop(hook: str, o: ChainOutcome, pkt: NfPacket, with_backend: bool) ->
             trail=trail,
             chain=where,
         )
+    marked = [r for r in o.trail if r.target == "MARK"]
+    if o.rule is None and marked and o.mark is not None:
+        # the chain's verdict is its policy; what it did to the packet is the mark
+        m = marked[-1]
+        title = f"{label}: MARK by {m.text} (mark {o.mark:#x}), then policy {o.verdict}"
+        keys = (m.key, *(k for k in trail if k != m.key))
+        return Hop(
+            "rule", title, detail, keys, o.verdict, m.key, m.packets, m.bytes, trail, where, o.ends
+        )
     if o.rule is None:
         title = f"{label}: policy {o.verdict}"
         return Hop("policy", title, detail, trail, o.verdict, trail=trail, chain=where, ends=o.ends)
@@ -688,10 +730,14 @@ def trace_path(
     proto: str = "icmp",
     port: int | None = None,
     others: Sequence[HostRead] = (),
+    task: str | None = None,
 ) -> PathResult:
     """The path of one packet from ``src`` to ``dst`` (and of its reply) on ``read``;
     through a swarm tunnel it goes on into the read of ``others`` that holds its far
     end (the other hosts being explored), else it stops at the tunnel and says so.
+    Through the swarm's routing mesh, ``task`` names the service task to follow
+    (a container name, id prefix or its address on the ingress network); without
+    it the first real server a local container holds.
 
     Raises :class:`~netexplorer.path.result.UnknownName` for a name that is none
     of a container, ``host``, ``internet``, an address or ``HOST:PORT``, and
@@ -729,7 +775,7 @@ def trace_path(
     ct = _Conntrack(
         orig_src=None if start.is_unspecified else start, orig_dst=target.address, orig_dport=port
     )
-    walk = _Walk(host, corr, pkt, ct, others=tuple(others))
+    walk = _Walk(host, corr, pkt, ct, others=tuple(others), task=task)
     _start(walk, source)
     if walk.verdict is None:
         walk.end("uncertain", "the path could not be followed to its end")
@@ -807,6 +853,10 @@ def _reply(fwd: _Walk) -> _Walk:
     back = _Walk(fwd.host, fwd.corr, reply, fwd.ct, reply=True, others=fwd.others)
     if fwd.landed == "far":
         far_reply(back, fwd)
+    elif fwd.landed == "mesh":
+        mesh_reply(back, fwd)
+    elif fwd.landed == "mesh-tunnel":
+        back.end("uncertain", "the reply from a task on another node is not followed")
     elif fwd.landed == "container" and fwd.landed_in is not None:
         ct = netns_owner(fwd.host.read, fwd.landed_in)
         back.from_container(ct, container_namespace(ct, fwd.corr))

@@ -3,11 +3,12 @@
 Interfaces (``!``, ``+`` and nft's ``*``), addresses, protocol and ports come from
 the rule's parsed fields (both backends); iptables match modules from the rule
 text (``parse_rule_spec``): conntrack/state, addrtype, tcp/udp/icmp/multiport,
-physdev, comment. Native nftables statements that the fields do not hold are
-read from the rule's nft text: ``ct state``, ``fib daddr type local``. Anything
-else (marks, sets, bpf, owner, u32, string, recent, limits ...) depends on what
-the engine cannot see, so the answer is :class:`Undecided` with the words of the
-match: never a guess.
+physdev, comment; mark and ipvs where the walk knows the packet's mark and IPVS
+state (inside a namespace whose rules and IPVS table were read). Native nftables
+statements that the fields do not hold are read from the rule's nft text:
+``ct state``, ``fib daddr type local``. Anything else (marks elsewhere, sets,
+bpf, owner, u32, string, recent, limits ...) depends on what the engine cannot
+see, so the answer is :class:`Undecided` with the words of the match: never a guess.
 """
 
 from __future__ import annotations
@@ -186,7 +187,24 @@ def _module_matches(
         return _addrtype_matches(module, packet, is_local)
     if name == "physdev":
         return _physdev_matches(module, packet)
+    if name == "mark" and packet.mark is not None:
+        mark = packet.mark
+        return _options_hold(module, ("--mark",), lambda v: _mark_is(v, mark))
+    if name == "ipvs" and packet.ipvs is not None:
+        ipvs = packet.ipvs
+        return _options_hold(module, ("--ipvs",), lambda v: ipvs)
     return Undecided(_quote(module))
+
+
+def _mark_is(value: str, mark: int) -> bool | None:
+    """``-m mark --mark VALUE[/MASK]``: the packet's mark under the mask is VALUE."""
+    want, _, mask = value.partition("/")
+    try:
+        wanted = int(want, 0)
+        masked = int(mask, 0) if mask else 0xFFFFFFFF
+    except ValueError:
+        return None
+    return mark & masked == wanted
 
 
 def _l4_matches(module: MatchModule, packet: NfPacket) -> Outcome:

@@ -15,7 +15,9 @@ nat chains see only the first packet of a connection (conntrack NEW).
 Within a chain rules run in order; a rule whose matches hold either decides
 (ACCEPT, DROP, REJECT, a NAT target), jumps (the chain is pushed; RETURN or the
 chain's end pops it), goes to (``-g``: no way back to the caller), or does
-nothing final (LOG, MARK ... : the walk goes on). A native nftables verdict map
+nothing final (LOG, MARK ... : the walk goes on; MARK sets the packet's mark
+where the walk knows it, for ``-m mark`` and IPVS's firewall-mark services
+further on). A native nftables verdict map
 keyed on the input or output interface (``oifname vmap @filter-forward-in-jumps``)
 jumps to the chain its element names for the packet's interface: the chain whose
 ``chain_interface`` is that interface in that direction.
@@ -24,7 +26,7 @@ jumps to the chain its element names for the packet's interface: the chain whose
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from netexplorer.model import NFTABLES, Chain, Rule, Snapshot
@@ -94,6 +96,8 @@ class ChainOutcome:
     #: user chains the walk fell off the end of (an implicit RETURN): (rules in
     #: ``trail`` before it, the chain, how many rules the chain has)
     ends: tuple[tuple[int, str, int], ...] = ()
+    #: the packet's mark after the chain (None: not known, as before it)
+    mark: int | None = None
 
 
 @dataclass
@@ -113,11 +117,17 @@ class Firewall:
 
     @classmethod
     def of(cls, snap: Snapshot) -> Firewall:
+        """The host's firewall in ``snap``."""
+        return cls.of_tables(snap.rules, snap.chains)
+
+    @classmethod
+    def of_tables(cls, rules: Iterable[Rule], chains: Iterable[Chain]) -> Firewall:
+        """The firewall of one network namespace from its rules and chains."""
         fw = cls()
         grouped: dict[tuple[str, str, str, str], list[Rule]] = defaultdict(list)
         names: dict[tuple[str, str, str], set[str]] = defaultdict(set)
         dispatch: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
-        for rule in snap.rules:
+        for rule in rules:
             grouped[(rule.backend, rule.family, rule.table, rule.chain)].append(rule)
             names[(rule.backend, rule.family, rule.table)].add(rule.chain)
             if rule.chain_interface and rule.chain_interface_dir and rule.position == 1:
@@ -127,7 +137,7 @@ class Firewall:
         for chain_rules in grouped.values():
             chain_rules.sort(key=lambda r: r.position)
         base: dict[tuple[str, int], list[BaseChain]] = defaultdict(list)
-        for chain in snap.chains:
+        for chain in chains:
             names[(chain.backend, chain.family, chain.table)].add(chain.name)
             if chain.policy is None:
                 continue
@@ -137,10 +147,10 @@ class Firewall:
                 continue
             for version in _versions(chain.family):
                 base[(found.hook, version)].append(found)
-        for chains in base.values():
-            chains.sort(key=lambda b: (b.priority, b.backend != "iptables-legacy"))
+        for at_hook in base.values():
+            at_hook.sort(key=lambda b: (b.priority, b.backend != "iptables-legacy"))
         fw.both_iptables = {"iptables-nft", "iptables-legacy"} <= {
-            b.backend for chains in base.values() for b in chains
+            b.backend for at_hook in base.values() for b in at_hook
         }
         fw.rules, fw.base, fw.chain_names, fw.dispatch = (
             dict(grouped),
@@ -171,6 +181,8 @@ class Firewall:
             out.append(outcome)
             if outcome.verdict != "ACCEPT":
                 break
+            if outcome.mark != packet.mark:
+                packet = packet.at(mark=outcome.mark)
         return out
 
     def walk(
@@ -189,7 +201,15 @@ class Firewall:
             undecided: str | None = None,
         ) -> ChainOutcome:
             return ChainOutcome(
-                base, verdict, rule, tuple(trail), nat, undecided, tuple(noted), tuple(ends)
+                base,
+                verdict,
+                rule,
+                tuple(trail),
+                nat,
+                undecided,
+                tuple(noted),
+                tuple(ends),
+                packet.mark,
             )
 
         while True:
@@ -233,6 +253,8 @@ class Firewall:
                     chain, pos, jumped = target, 0, True
                     break
                 if target in CONTINUE_TARGETS:
+                    if target in ("MARK", "CONNMARK") and packet.mark is not None:
+                        packet = packet.at(mark=marked(packet.mark, rule))
                     continue
                 return outcome("UNDECIDED", rule, undecided=f"target {target}")
             if jumped:
@@ -264,6 +286,35 @@ class Firewall:
         if prefix and empty in self.chain_names.get((rule.backend, rule.family, rule.table), ()):
             return empty
         return None
+
+
+def marked(mark: int, rule: Rule) -> int | None:
+    """The packet's mark after the MARK (or CONNMARK) ``rule``; None where it
+    comes from what the read does not hold (CONNMARK --restore-mark: the
+    connection's mark) or the options cannot be read."""
+    opts = rule.target_options
+    if rule.target == "CONNMARK":
+        return None if "--restore-mark" in opts else mark
+    for name in ("--set-xmark", "--set-mark", "--and-mark", "--or-mark", "--xor-mark"):
+        if name not in opts:
+            continue
+        value, _, mask = opts[name].partition("/")
+        try:
+            v, k = int(value, 0), int(mask, 0) if mask else 0xFFFFFFFF
+        except ValueError:
+            return None
+        if name == "--set-xmark":  # clear the mask's bits, then xor the value
+            mark = (mark & ~k) ^ v
+        elif name == "--set-mark":
+            mark = (mark & ~k) | v
+        elif name == "--and-mark":
+            mark &= v
+        elif name == "--or-mark":
+            mark |= v
+        else:
+            mark ^= v
+        return mark & 0xFFFFFFFF
+    return None
 
 
 def _versions(family: str) -> tuple[int, ...]:

@@ -17,7 +17,11 @@ class NfPacket:
     (br_netfilter), else None. ``ctstate`` holds conntrack's state for it (NEW
     for a first packet, ESTABLISHED for a reply) plus DNAT/SNAT once the
     connection is translated; ``icmp_type`` 8/0 (IPv4) or 128/129 (IPv6) for an
-    echo request/reply.
+    echo request/reply. ``mark`` is the packet's firewall mark where the walk
+    knows it (in a namespace whose every MARK rule was read: 0 to start with),
+    None where it does not (``-m mark`` then cannot be decided); ``ipvs`` whether
+    the packet belongs to an IPVS connection (``-m ipvs --ipvs``), None where the
+    namespace's IPVS table was not read.
     """
 
     family: int
@@ -34,6 +38,8 @@ class NfPacket:
     icmp_type: int | None = None
     #: TCP flags of the packet: {"SYN"} for a first packet, {"SYN", "ACK"} for its reply
     tcp_flags: frozenset[str] = frozenset()
+    mark: int | None = None
+    ipvs: bool | None = None
 
     @property
     def new(self) -> bool:

@@ -1,5 +1,6 @@
 """Sources and destinations by name: a container, ``host``, ``internet``, an address,
-or ``HOST:PORT``, resolved against one read of the host.
+or ``HOST:PORT``, resolved against one read of the host. ``internet`` as a source
+is 203.0.113.1 arriving from outside (a packet to a published port).
 
 The correlation supplies what the read alone does not say: which host veth and
 bridge an endpoint is wired to (:func:`wiring_of`, the one place that asks it).
@@ -26,6 +27,8 @@ from netexplorer.path.routing import (
 #: network, reached by the default route (the lab routes 203.0.113.1 to nx-inet)
 INTERNET = {4: "203.0.113.1", 6: "2001:db8::1"}
 SPECIAL_NAMES = ("host", "internet")
+#: the nat chain where Docker DNATs a swarm service's published ports to ingress_sbox
+INGRESS_CHAIN = "DOCKER-INGRESS"
 
 
 def wiring_of(corr: Correlation, ep: Endpoint) -> Wiring:
@@ -136,6 +139,9 @@ def container_namespace(ct: Container, corr: Correlation) -> Namespace:
 def resolve_source(read: Snapshot, name: str, corr: Correlation) -> Place:
     if name == "host":
         return Place("host", "host")
+    if name == "internet":
+        outside = ipaddress.ip_address(INTERNET[4])
+        return Place("outside", f"internet ({outside})", address=outside)
     ct = find_container(read, name)
     if ct is not None:
         owner = netns_owner(read, ct)
@@ -244,12 +250,23 @@ def resolve_destination(
 
 
 def _published(read: Snapshot, port: int | None) -> str | None:
+    """The protocol of host port ``port`` as a container publishes it, or as a swarm
+    service does through the routing mesh (a DNAT rule in nat DOCKER-INGRESS)."""
     if port is None:
         return None
     for ct in read.containers:
         for p in ct.published_ports:
             if p.host_port == port:
                 return p.protocol
+    for rule in read.rules:
+        if (
+            rule.chain == INGRESS_CHAIN
+            and rule.table == "nat"
+            and rule.target == "DNAT"
+            and rule.dport == str(port)
+            and rule.protocol in ("tcp", "udp")
+        ):
+            return rule.protocol
     return None
 
 

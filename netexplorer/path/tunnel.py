@@ -21,7 +21,8 @@ the tunnel and says so.
 
 ``ingress_sbox`` (the routing mesh's entry) holds an address on
 ``docker_gwbridge``; what Docker's DOCKER-INGRESS DNAT sends there is balanced by
-IPVS inside that namespace, which the read shows only as present or absent.
+IPVS inside that namespace: with its rules and IPVS table read, the path goes on
+through it to a task (:mod:`netexplorer.path.mesh`); a read without them ends there.
 
 The functions here extend :class:`netexplorer.path.engine._Walk`; they read the
 overlay view of the correlation and never the host.
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING
 from netexplorer.model import DockerNamespace, Interface
 from netexplorer.overlay import OverlayNet, OverlayPort, Vtep
 from netexplorer.overlay_peers import HostRead, far_key, host_holding
+from netexplorer.path.mesh import through_mesh
 from netexplorer.path.packet_state import IPAddress, NfPacket
 from netexplorer.path.result import Hop
 from netexplorer.path.routing import RouteDecision
@@ -152,45 +154,13 @@ def overlay_out(
         return walk.end(
             "dropped", f"nothing on overlay {o.network.name}, here or on a peer node, is {nexthop}"
         )
+    sent = _to_vtep(walk, o, nexthop, mac, br_keys)
+    if sent is None:
+        return None
+    vtep, udp, under = sent
     assert o.vxlan is not None
     vx_keys = (o.vxlan.key,)
-    walk.add(
-        Hop(
-            "bridge",
-            f"{_br(o)}: {nexthop} is {mac} (neighbour entry on {o.vxlan.name}): "
-            f"to the port {o.vxlan.name}",
-            keys=(*br_keys, *vx_keys),
-        )
-    )
-    vtep = _vtep(o, mac)
-    if vtep is None:
-        walk.add(
-            Hop(
-                "drop",
-                f"{o.vxlan.name}: no FDB entry names a VTEP for {mac}",
-                keys=vx_keys,
-                verdict="dropped",
-            )
-        )
-        return walk.end(
-            "dropped",
-            f"{o.vxlan.name} of overlay {o.network.name} has no FDB entry for {mac} "
-            f"({nexthop}): the tunnel has no far end for it",
-        )
-    udp = o.vxlan.vxlan.port if o.vxlan.vxlan is not None else 4789
     node = f" (node {vtep.node})" if vtep.node else ""
-    walk.add(
-        Hop(
-            "tunnel",
-            f"{o.vxlan.name}: VNI {o.vni}, FDB {mac} -> VTEP {vtep.ip}{node}: "
-            f"encapsulated in UDP to {vtep.ip}:{udp}",
-            keys=vx_keys,
-        )
-    )
-    under = _underlay_walk(walk, ipaddress.ip_address(vtep.ip), udp)
-    under.host_send()
-    if not _carried(walk, under, f"to {vtep.ip}:{udp}"):
-        return None
     walk.tunnel = (o, port, vtep.ip, ct)
     there = host_holding(vtep.ip, walk.others)
     if there is not None:
@@ -211,6 +181,89 @@ def overlay_out(
         f"which holds {nexthop} on {o.network.name}; the path stops at the tunnel: "
         f"{vtep.ip}'s read is not open (open that host too to follow it to its container)",
     )
+
+
+def _to_vtep(
+    walk: _Walk, o: OverlayNet, nexthop: str, mac: str, br_keys: tuple[str, ...]
+) -> tuple[Vtep, int, _Walk] | None:
+    """br0 -> the vxlan device by ``nexthop``'s neighbour entry (``mac``), the FDB's
+    VTEP for it, and the encapsulating UDP packet across the host's routing and
+    firewall: the VTEP, the UDP port and that packet's walk; None (``walk`` ended)
+    when there is no VTEP or the host stops the UDP packet."""
+    assert o.vxlan is not None
+    vx_keys = (o.vxlan.key,)
+    walk.add(
+        Hop(
+            "bridge",
+            f"{_br(o)}: {nexthop} is {mac} (neighbour entry on {o.vxlan.name}): "
+            f"to the port {o.vxlan.name}",
+            keys=(*br_keys, *vx_keys),
+        )
+    )
+    vtep = _vtep(o, mac)
+    if vtep is None:
+        walk.add(
+            Hop(
+                "drop",
+                f"{o.vxlan.name}: no FDB entry names a VTEP for {mac}",
+                keys=vx_keys,
+                verdict="dropped",
+            )
+        )
+        walk.end(
+            "dropped",
+            f"{o.vxlan.name} of overlay {o.network.name} has no FDB entry for {mac} "
+            f"({nexthop}): the tunnel has no far end for it",
+        )
+        return None
+    udp = o.vxlan.vxlan.port if o.vxlan.vxlan is not None else 4789
+    node = f" (node {vtep.node})" if vtep.node else ""
+    walk.add(
+        Hop(
+            "tunnel",
+            f"{o.vxlan.name}: VNI {o.vni}, FDB {mac} -> VTEP {vtep.ip}{node}: "
+            f"encapsulated in UDP to {vtep.ip}:{udp}",
+            keys=vx_keys,
+        )
+    )
+    under = _underlay_walk(walk, ipaddress.ip_address(vtep.ip), udp)
+    under.host_send()
+    if not _carried(walk, under, f"to {vtep.ip}:{udp}"):
+        return None
+    return vtep, udp, under
+
+
+def mesh_to_remote(walk: _Walk, o: OverlayNet, port: OverlayPort, address: str) -> bool:
+    """The routing mesh's packet on ``o``'s br0 (from ingress_sbox's ``port``) for a
+    real server on another node: through the tunnel to that node. False when the
+    vxlan has no neighbour entry for ``address`` (no other node holds it)."""
+    mac = _remote_mac(o, address)
+    if mac is None:
+        return False
+    br_keys = tuple(k for k in (o.bridge.key if o.bridge else None, o.network.key) if k)
+    sent = _to_vtep(walk, o, address, mac, br_keys)
+    if sent is None:
+        return True
+    vtep, _, _ = sent
+    assert o.vxlan is not None
+    node = f" (node {vtep.node})" if vtep.node else ""
+    walk.add(
+        Hop(
+            "deliver",
+            f"to {vtep.ip}{node}: its vxlan (VNI {o.vni}) decapsulates and delivers to "
+            f"{address} ({mac}), the task there; not followed there",
+            keys=(o.vxlan.key,),
+            verdict="delivered",
+        )
+    )
+    walk.landed = "mesh-tunnel"
+    walk.end(
+        "delivered",
+        f"through the routing mesh and the VXLAN tunnel (VNI {o.vni}) to {vtep.ip}{node}, "
+        f"which holds the task {address} on {o.network.name}; the path stops at the tunnel "
+        "(the task's own rules on that node are not followed)",
+    )
+    return True
 
 
 def far_hops(hops: list[Hop], host: str) -> list[Hop]:
@@ -505,8 +558,9 @@ def _local_address(walk: _Walk, o: OverlayNet, vtep: str) -> IPAddress:
 
 def ingress_sbox_hops(walk: _Walk, bridge: str, address: IPAddress) -> bool:
     """A packet on ``bridge`` for ``address``, when that is ingress_sbox's (or another
-    Docker namespace's) leg: it goes there, and the hop after is IPVS, which the
-    read shows only as present or not. False when no Docker namespace has it."""
+    Docker namespace's) leg: it goes there, then through the routing mesh when the
+    namespace's rules and IPVS table were read, else the path ends at IPVS with
+    what is missing. False when no Docker namespace has it."""
     found = _namespace_with(walk.host.read.namespaces, str(address))
     if found is None:
         return False
@@ -526,6 +580,9 @@ def ingress_sbox_hops(walk: _Walk, bridge: str, address: IPAddress) -> bool:
             keys=(iface.key, ns.key),
         )
     )
+    if ns.ipvs is not None and ns.chains:
+        through_mesh(walk, ns, iface, port, bridge)
+        return True
     if ns.ipvs is None:
         title = (
             f"IPVS load balancing in {ns.name}: not present on this kernel "
@@ -535,10 +592,15 @@ def ingress_sbox_hops(walk: _Walk, bridge: str, address: IPAddress) -> bool:
         sentence = f"{ns.name} has no IPVS on this kernel: the routing mesh ends there"
     else:
         title = (
-            f"IPVS load balancing in {ns.name}: not readable by netexplorer "
-            "(its table is kept with the namespace; the task it picks is not followed)"
+            f"IPVS load balancing in {ns.name}: not readable by netexplorer without the "
+            "namespace's netfilter rules (the mark that picks the service), which this "
+            "read lacks; the task it picks is not followed"
         )
-        sentence = f"{ns.name} balances with IPVS, which netexplorer does not follow"
+        sentence = (
+            f"{ns.name} balances with IPVS, but its netfilter rules are not in this read "
+            "(made by an older netexplorer, or the namespace could not be entered); the fix: "
+            "read the host again, as root, with this netexplorer"
+        )
     walk.add(Hop("uncertain", title, keys=(ns.key,), verdict="uncertain"))
     walk.end("uncertain", sentence)
     return True
