@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from benchmarks.sshd import ThrowawaySshd
+from benchmarks.sshd import ThrowawaySshd, free_port
 from netexplorer.collect.overlay_source import NETNS_DIR_ENV
 from netexplorer.collect.snapshot import collect_snapshot
 from netexplorer.correlate import Correlation, correlate
@@ -510,12 +511,21 @@ def test_doctor_vxlan_port_dropped_for_real(swarm: None) -> None:
 def test_doctor_vxlan_down_for_real(swarm: None) -> None:
     net = json.loads(st.docker(1, "network", "inspect", st.OVERLAY))[0]
     ns = st.overlay_namespace(1, net["Id"])
+    # the kernel drops the device's neighbour entries with it: Docker's are put back
+    neigh = [n for n in st.namespace_truth(ns)["neigh"] if n.get("dev") == "vxlan0"]
+    assert neigh
     gt.run("nsenter", f"--net={ns}", "ip", "link", "set", "vxlan0", "down")
     try:
         assert not ping_across()
         assert "nxoverlay" in checks_found("overlay-vxlan")
     finally:
         gt.run("nsenter", f"--net={ns}", "ip", "link", "set", "vxlan0", "up")
+        for n in neigh:
+            gt.run(
+                *("nsenter", f"--net={ns}", "ip", "neigh", "replace", n["dst"]),
+                *("lladdr", n["lladdr"], "dev", "vxlan0", "nud", "permanent"),
+            )
+    assert [n for n in st.namespace_truth(ns)["neigh"] if n.get("dev") == "vxlan0"] == neigh
     assert checks_found("overlay-vxlan") == []
     assert ping_across()
 
@@ -539,3 +549,119 @@ def test_doctor_peer_missing_from_the_fdb_for_real(swarm: None) -> None:
             fdb("append", e, "permanent")
     assert checks_found("overlay-fdb") == []
     assert ping_across()
+
+
+def two_sshds_config(servers: list[ThrowawaySshd], path: Any) -> dict[str, str]:
+    """One ``ssh -F`` config reaching each throwaway sshd with its own key and known
+    host key (ssh takes the first value found: each server's block before ``*``), as
+    NETEXPLORER_SSH for one command reading both."""
+    lines: list[str] = []
+    for server in servers:
+        lines += [
+            f"Host {server.listen}",
+            f"  IdentityFile {server.dir / 'good'}",
+            f"  UserKnownHostsFile {server.dir / 'known_hosts'}",
+        ]
+    lines += [
+        "Host *",
+        "  IdentitiesOnly yes",
+        "  IdentityAgent none",
+        "  StrictHostKeyChecking yes",
+        "  LogLevel ERROR",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+    return {**servers[0].env("good"), "NETEXPLORER_SSH": f"ssh -F {path}"}
+
+
+def decapsulated(side: dict[str, Any]) -> str:
+    """The hop of a node's vxlan taking the packet in (its far_truth)."""
+    ns = side["namespace"]
+    return f"{side['vxlan']} in {ns}: VNI {side['vni']} decapsulated, to {side['bridge']} in {ns}"
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netexplorer", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=180,
+        check=False,
+    )
+
+
+def test_the_command_line_path_and_map_cross_hosts_over_ssh(swarm: None, tmp_path: Any) -> None:
+    """``netexplorer path sw1 sw2`` and ``netexplorer map`` as a user types them, with
+    node 1 read here (``--local``) or over ssh and node 2 over ssh (an sshd inside
+    nx-swarm2): the path crosses the tunnel into node 2's vxlan, br0, veth and sw2 and
+    the reply comes back through node 1's vxlan port; the map's tunnel row goes on
+    into node 2. Ground truth: ``bridge fdb`` and ``ip -d link`` in both overlay
+    namespaces, each container's eth0, docker inspect, and a ping sw1 -> sw2. A host
+    that refuses the connection is named, and the rest is shown (exit 5)."""
+    node2_env = {"DOCKER_HOST": st.NODE2_SOCK, NETNS_DIR_ENV: st.NODE2_NETNS_DIR}
+    servers = [
+        ThrowawaySshd(),
+        ThrowawaySshd(listen=st.NODE2_ADDR, netns=st.NODE2_NETNS, session_env=node2_env),
+    ]
+    net = json.loads(st.docker(1, "network", "inspect", st.OVERLAY))[0]
+    near, far = far_truth(1, net["Id"]), far_truth(2, net["Id"])
+    # the tunnel carries a ping (also making Docker put back a neighbour entry an
+    # earlier test's vxlan down/up removed), then the namespace is read for the truth
+    st.docker(1, "exec", "sw1", "ping", "-c1", "-W2", far["ip"])
+    fdb = st.namespace_truth(st.overlay_namespace(1, net["Id"]))["fdb"]
+    assert {e["dst"] for e in fdb if e.get("dst")} == {st.NODE2_ADDR}
+    assert any(e["mac"] == far["mac"] and e.get("dst") == st.NODE2_ADDR for e in fdb)
+    try:
+        for server in servers:
+            server.start()
+        env = two_sshds_config(servers, tmp_path / "ssh_config")
+        node1, node2 = (s.url() for s in servers)
+        name2 = parse_target(node2).label
+        on2 = f"on {name2}: "
+        for reads, name1 in (
+            (["--local", "-H", node2], "local"),
+            (["-H", node1, "-H", node2], None),
+        ):
+            done = run_cli(env, "path", "sw1", "sw2", "--json", *reads)
+            assert (done.returncode, done.stderr) == (0, ""), done.stderr + done.stdout[-600:]
+            doc = json.loads(done.stdout)
+            label1 = name1 or parse_target(node1).label
+            assert (doc["source"], doc["destination"]) == (f"sw1@{label1}", f"sw2@{name2}")
+            assert doc["packet"]["dst"] == far["ip"] and doc["packet"]["src"] == near["ip"]
+            titles = [h["title"] for h in doc["hops"]]
+            vtep = f"{near['vxlan']}: VNI {near['vni']}, FDB {far['mac']} -> VTEP {st.NODE2_ADDR}"
+            assert any(t.startswith(vtep) for t in titles)
+            assert f"{on2}{decapsulated(far)}" in titles
+            assert f"{on2}br0 in {far['namespace']}: {far['mac']} is on {far['veth']} (sw2)" in (
+                titles
+            )
+            assert titles[-1] == f"{on2}delivered to sw2 ({far['ip']}) on overlay {st.OVERLAY}"
+            back = [h["title"] for h in doc["reply"]]
+            decap = decapsulated(near)
+            assert back[back.index(decap) - 1] == (
+                f"to the host ({st.NODE1_ADDR}): UDP port 4789 is the vxlan device's"
+            )
+            assert back[-1] == f"delivered to sw1 ({near['ip']})"
+            assert [h["kind"] for h in doc["reply"]].count("deliver") == 1
+        # the map: node 1's tunnel row goes on into node 2's vxlan, br0, veth and sw2
+        done = run_cli(env, "map", "--local", "-H", node2)
+        assert done.returncode == 0, done.stderr
+        row = f"═▶ {name2}: {far['vxlan']} ─▶ {far['bridge']} ─▶ {far['veth']} ─▶ sw2 {far['ip']}"
+        assert any(line.endswith(row) for line in done.stdout.splitlines()), done.stdout
+        done = run_cli(env, "map", "--format", "json", "-H", node2, "--local")
+        doc = json.loads(done.stdout)
+        far_nodes = {n["id"]: n["label"] for n in doc["nodes"] if n["id"].startswith("far:")}
+        assert any(
+            lbl.startswith(f"local: {near['vxlan']} in {near['namespace']}")
+            for lbl in far_nodes.values()
+        )
+        # a host that refuses the connection: named, the path over the others shown
+        closed = f"ssh://root@127.0.0.1:{free_port()}"
+        done = run_cli(env, "path", "sw1", "sw2", "--local", "-H", closed, "-H", node2)
+        assert done.returncode == 5
+        assert done.stderr.startswith(f"netexplorer: {parse_target(closed).label}: unreachable")
+        assert f"{on2}delivered to sw2 ({far['ip']}) on overlay {st.OVERLAY}" in done.stdout
+    finally:
+        for server in servers:
+            server.close()
