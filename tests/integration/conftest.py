@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from . import groundtruth as gt
+from . import ingress_truth
 
 
 def _must_fail() -> bool:
@@ -78,3 +79,25 @@ def throwaway(lab: str) -> Iterator[Callable[..., str]]:
     finally:
         for name in made:
             gt.remove_container(name)
+
+
+@pytest.fixture(scope="session")
+def ingress_swarm(lab: str) -> Iterator[list[ingress_truth.Task]]:
+    """The swarm ingress routing mesh, for ``kernel`` tests: the one-node swarm of
+    ``scripts/lab swarm up --one-node`` (service nxweb, 2 replicas, publishing 8081
+    -> 80; see tests/integration/ingress_truth.py), brought up once for the session
+    and taken down after it, unless it was up already (then it is left as found).
+    Yields the service's running tasks. Skipped (a kernel gap) where the kernel has
+    no IPVS: there the mesh delivers nothing."""
+    if ingress_truth.kernel_lacks_ipvs():
+        ingress_truth.skip_no_ipvs()
+    made = not (ingress_truth.swarm_state() == "active" and ingress_truth.service_exists())
+    if made:
+        gt.lab_command("swarm", "up", "--one-node")
+    try:
+        found = ingress_truth.tasks()
+        assert len(found) >= 1, "no running task of nxweb"
+        yield found
+    finally:
+        if made:
+            gt.lab_command("swarm", "down")
