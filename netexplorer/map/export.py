@@ -15,7 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netexplorer.literal import escape_controls
-from netexplorer.map.layout import bus_title, draw, nat_text, peer_text, tunnel_text
+from netexplorer.map.layout import (
+    bus_title,
+    draw,
+    mesh_task_text,
+    mesh_text,
+    nat_text,
+    peer_text,
+    tunnel_text,
+)
 from netexplorer.map.model import BRIDGE, HOST_KEY, INTERNET_KEY, OVERLAY, CtNode, Egress, HostMap
 from netexplorer.overlay_peers import FarEnd
 
@@ -23,7 +31,9 @@ from netexplorer.overlay_peers import FarEnd
 @dataclass(frozen=True, slots=True)
 class Node:
     key: str
-    kind: str  # network, container, nat, interface, dnat, internet, host, vxlan, peer
+    #: network, container, nat, interface, dnat, internet, host, vxlan, peer, mesh
+    #: (ingress_sbox with its IPVS service)
+    kind: str
     label: str
 
 
@@ -32,7 +42,8 @@ class Edge:
     src: str
     dst: str
     #: veth, child, parent, nat, egress, dnat, published, sidecar, host, vxlan
-    #: (overlay -> its vxlan), underlay (vxlan -> interface), tunnel (-> peer node)
+    #: (overlay -> its vxlan), underlay (vxlan -> interface), tunnel (-> peer node),
+    #: mesh (a mesh port's DNAT -> ingress_sbox), ipvs (ingress_sbox -> a task)
     kind: str
     label: str = ""
     #: the model key of what the edge stands for (a veth: if:<ifindex>)
@@ -113,6 +124,19 @@ def graph(hmap: HostMap) -> Graph:
                 edges.append(Edge(host_key, ct.key, "published", f"{port} (no DNAT rule)"))
         if ct.mode == "host":
             edges.append(Edge(ct.key, HOST_KEY, "host", "host network"))
+    for m in hmap.mesh:
+        node(HOST_KEY, "host", f"host {hmap.host}".rstrip())
+        node(m.dnat_key, "dnat", mesh_text(m))
+        edges.append(Edge(HOST_KEY, m.dnat_key, "published", f"*:{m.port}/{m.protocol} (mesh)"))
+        if m.sbox_key is None or m.sbox is None:
+            continue
+        node(m.sbox_key, "mesh", f"{m.sbox}" + (f"\nIPVS {m.service}" if m.service else ""))
+        mark = f"MARK {m.mark:#x}" if m.mark else ""
+        edges.append(Edge(m.dnat_key, m.sbox_key, "mesh", mark, m.mark_key))
+        for task in m.tasks:
+            key = task.key or f"map:mesh-task:{task.address}"
+            node(key, "container", task.name)
+            edges.append(Edge(m.sbox_key, key, "ipvs", mesh_task_text(task), task.redirect_key))
     return Graph(tuple(nodes.values()), tuple(edges))
 
 
@@ -178,6 +202,7 @@ DOT_SHAPES = {
     "host": "house",
     "vxlan": "cds",
     "peer": "box3d",
+    "mesh": "component",
 }
 
 
@@ -224,6 +249,7 @@ MERMAID_SHAPES = {
     "host": ('[["', '"]]'),
     "vxlan": ('[/"', '"/]'),
     "peer": ('[("', '")]'),
+    "mesh": ('{{"', '"}}'),
 }
 
 

@@ -20,7 +20,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netexplorer.literal import escape_controls
-from netexplorer.map.model import BRIDGE, OVERLAY, Bus, CtNode, Egress, HostMap, Link, VxlanTunnel
+from netexplorer.map.model import (
+    BRIDGE,
+    OVERLAY,
+    Bus,
+    CtNode,
+    Egress,
+    HostMap,
+    Link,
+    MeshArrow,
+    MeshTaskArrow,
+    VxlanTunnel,
+)
 from netexplorer.overlay_peers import FarEnd
 
 #: with more interface lines than this, every network starts folded
@@ -227,6 +238,7 @@ def draw(hmap: HostMap, folded: frozenset[str] | None = None) -> Drawing:
         )
         row = _draw_group(cv, row, f"{lit(ct.name)}: {where}", (ct,))
     row = _draw_group(cv, row, "sharing a netns not in the read", hmap.orphans)
+    row = _draw_mesh(cv, row, hmap.mesh)
     for label, egress in (("egress", hmap.egress), ("IPv6 egress", hmap.egress6)):
         if egress is not None:
             end = cv.put(row, 0, f"{label} ")
@@ -407,6 +419,52 @@ def _footer(bus: Bus, hmap: HostMap) -> list[list[tuple[str, str | None]]]:
          *_egress_parts(hmap.egress6 if s.family == "ipv6" else hmap.egress, s.family)]
         for s in bus.nat
     ]  # fmt: skip
+
+
+def mesh_text(m: MeshArrow) -> str:
+    """``tcp 8081 ─▶ DNAT to 172.18.0.2:8081``: a mesh port's entry on the host."""
+    return f"{lit(m.protocol)} {m.port} ─▶ DNAT to {lit(m.to)}"
+
+
+def mesh_task_text(t: MeshTaskArrow) -> str:
+    port = f" ─▶ port {t.port}" if t.port is not None else " ─▶ its rules not read"
+    return f"{lit(t.name)} {lit(t.address)}{port}"
+
+
+def mesh_parts(m: MeshArrow) -> list[list[tuple[str, str | None]]]:
+    """A mesh port as rows: the entry, ingress_sbox, the MARK and the IPVS service,
+    then a row per task (REDIRECT to the target port there)."""
+    head: list[tuple[str, str | None]] = [(mesh_text(m), m.dnat_key)]
+    if m.sbox is not None:
+        head += [(" ─▶ ", None), (lit(m.sbox), m.sbox_key)]
+    if m.mark:
+        head += [(" · ", None), (f"MARK {m.mark:#x}", m.mark_key)]
+    if m.service is not None:
+        head += [(" · ", None), (f"IPVS {lit(m.service)}", m.sbox_key)]
+    if m.missing is not None:
+        head.append((f" ─▶ {lit(m.missing)}", None))
+    rows = [head]
+    for t in m.tasks:
+        rows.append([("    ─▶ ", None), (mesh_task_text(t), t.key)])
+        if t.redirect_key is not None:
+            rows[-1].append((" (REDIRECT)", t.redirect_key))
+    return rows
+
+
+def _draw_mesh(cv: _Canvas, row: int, mesh: Iterable[MeshArrow]) -> int:
+    """The ports published through the swarm's ingress routing mesh, each to its tasks."""
+    arrows = list(mesh)
+    if not arrows:
+        return row
+    cv.put(row, 0, "ingress routing mesh (swarm services' published ports):")
+    row += 1
+    for m in arrows:
+        for parts in mesh_parts(m):
+            col = 2
+            for text, key in parts:
+                col = cv.put(row, col, text, key)
+            row += 1
+    return row + 1
 
 
 def _egress_parts(egress: Egress | None, family: str) -> list[tuple[str, str | None]]:

@@ -10,7 +10,10 @@ for an internal network; a swarm overlay as br0 in its namespace, its members
 joined by their veth there, whose way out is a VXLAN tunnel (VNI, UDP port) over
 the underlay interface to the peer nodes its FDB names (with another host's read
 given, on to that node's vxlan, br0, veth and container); published ports as
-inbound arrows through their DNAT rule; ``container:`` sidecars with their owner;
+inbound arrows through their DNAT rule; a swarm service's published port as
+entering through the ingress routing mesh (DNAT to ingress_sbox, its MARK, the
+IPVS service) to each of its tasks (and the task's REDIRECT to the target
+port); ``container:`` sidecars with their owner;
 host-network and ``none`` containers on their own. Keys are the model keys the
 panes use (``ct:``, ``br:``, ``if:``, ``rule:``), so one selection works on both.
 
@@ -42,6 +45,7 @@ from netexplorer.model import (
 )
 from netexplorer.overlay import OverlayNet
 from netexplorer.overlay_peers import FarEnd
+from netexplorer.path.mesh import mesh_ports
 from netexplorer.path.routing import MAIN_TABLE
 
 #: the key of the map's "internet" node (not a host item: nothing else selects it)
@@ -138,6 +142,38 @@ class PortArrow:
 
 
 @dataclass(frozen=True, slots=True)
+class MeshTaskArrow:
+    """One task a mesh port's IPVS service sends to: its container (key None: no
+    container of the read holds the address), the port it gets the packet on and
+    the REDIRECT rule inside it that sets that port."""
+
+    key: str | None
+    name: str
+    address: str
+    port: int | None
+    redirect_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeshArrow:
+    """A port a swarm service publishes through the ingress routing mesh: host port
+    -> DNAT (rule) -> ingress_sbox -> MARK (rule) -> IPVS service -> its tasks;
+    ``missing`` says what the read lacks for the rest."""
+
+    protocol: str
+    port: int
+    dnat_key: str
+    to: str
+    sbox: str | None
+    sbox_key: str | None
+    mark: int | None
+    mark_key: str | None
+    service: str | None
+    tasks: tuple[MeshTaskArrow, ...]
+    missing: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Sidecar:
     key: str
     name: str
@@ -186,6 +222,8 @@ class HostMap:
     egress6: Egress | None = None
     #: the read holds the host's routes (older snapshots do not)
     routes_read: bool = True
+    #: ports swarm services publish through the ingress routing mesh
+    mesh: tuple[MeshArrow, ...] = ()
 
     @property
     def no_egress(self) -> str:
@@ -429,6 +467,37 @@ def _port_arrows(
     return tuple(out)
 
 
+def _mesh_arrows(snap: Snapshot, corr: Correlation) -> tuple[MeshArrow, ...]:
+    out = []
+    for m in mesh_ports(snap, corr):
+        tasks = tuple(
+            MeshTaskArrow(
+                t.container.key if t.container is not None else None,
+                t.container.name if t.container is not None else t.address,
+                t.address,
+                t.port,
+                t.redirect.key if t.redirect is not None else None,
+            )
+            for t in m.tasks
+        )
+        out.append(
+            MeshArrow(
+                m.protocol,
+                m.port,
+                m.dnat.key,
+                m.to,
+                m.sbox.name if m.sbox is not None else None,
+                m.sbox.key if m.sbox is not None else None,
+                m.mark,
+                m.mark_rule.key if m.mark_rule is not None else None,
+                m.service.describe() if m.service is not None else None,
+                tasks,
+                m.missing,
+            )
+        )
+    return tuple(out)
+
+
 def _mode(ct: Container, has_bus: bool, child_only: bool) -> str:
     if ct.netns_owner:
         return "sidecar"
@@ -544,6 +613,7 @@ def build_map(
         labels,
         egress_of(snap, "inet6"),
         bool(snap.routes),
+        _mesh_arrows(snap, corr),
     )
 
 

@@ -513,7 +513,7 @@ class _Walk:
         self.pkt = self.pkt.at(src=addr, ctstate=self.pkt.ctstate | {"SNAT"})
         for i in range(len(self.hops) - 1, -1, -1):
             hop = self.hops[i]
-            if hop.kind == "nat" and "source" not in hop.title:
+            if hop.kind == "nat" and " -> source " not in hop.title:
                 self.hops[i] = replace(hop, title=f"{hop.title} -> source {addr}")
                 break
 

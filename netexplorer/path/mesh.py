@@ -40,11 +40,18 @@ import ipaddress
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from netexplorer.correlate import Correlation
 from netexplorer.ipvs import IpvsDest, IpvsService, parse_ip_vs
-from netexplorer.model import Container, DockerNamespace, Interface, Route
+from netexplorer.model import Container, DockerNamespace, Interface, Route, Rule, Snapshot
 from netexplorer.overlay import OverlayNet, OverlayPort
+from netexplorer.path.netfilter import Firewall, local_checker
 from netexplorer.path.packet_state import IPAddress, NfPacket
-from netexplorer.path.places import container_namespace, endpoint_with
+from netexplorer.path.places import (
+    INTERNET,
+    container_namespace,
+    endpoint_with,
+    ingress_dnat,
+)
 from netexplorer.path.result import Hop
 from netexplorer.path.routing import MAIN_TABLE, Namespace, derived_routes, lookup
 
@@ -621,3 +628,110 @@ def _undo_dnat(w: _Walk, what: str) -> None:
         )
     )
     w.pkt = p.at(src=ct.orig_dst, sport=ct.orig_dport)
+
+
+# ------------------------------------------------------------------- what the mesh publishes
+@dataclass(frozen=True, slots=True)
+class MeshTask:
+    """A real server of a published port's IPVS service: its address, the container
+    holding it (None: none in this read), the port it is delivered to there (after
+    the task's REDIRECT; None where the task's rules were not read) and that rule."""
+
+    address: str
+    container: Container | None
+    port: int | None
+    redirect: Rule | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeshPort:
+    """A port published through the routing mesh: the host's DNAT to ingress_sbox,
+    the MARK there, the IPVS service and its tasks; ``missing`` says what the read
+    lacks to tell the rest (None: nothing)."""
+
+    protocol: str
+    port: int
+    dnat: Rule
+    to: str
+    sbox: DockerNamespace | None
+    mark: int | None
+    mark_rule: Rule | None
+    service: IpvsService | None
+    tasks: tuple[MeshTask, ...]
+    missing: str | None
+
+
+def mesh_ports(read: Snapshot, corr: Correlation) -> list[MeshPort]:
+    """Every port the host's nat DOCKER-INGRESS chain DNATs to ingress_sbox, followed
+    as a first packet is: ingress_sbox's PREROUTING chains (the mark), IPVS's service
+    for it, each real server and its container's nat PREROUTING (the target port)."""
+    from netexplorer.path.engine import _nat_to
+    from netexplorer.path.tunnel import _namespace_with
+
+    out = []
+    for rule in read.rules:
+        if not ingress_dnat(rule):
+            continue
+        port = int(rule.dport or 0)
+        to = rule.target_options.get("--to-destination", "")
+        addr, to_port = _nat_to(to, ipaddress.ip_address(INTERNET[4]))
+        found = _namespace_with(read.namespaces, str(addr))
+        sbox, iface = found if found is not None else (None, None)
+        pkt = NfPacket(
+            family=addr.version,
+            proto=rule.protocol or "tcp",
+            src=ipaddress.ip_address(INTERNET[4]),
+            dst=addr,
+            sport=40000,
+            dport=int(to_port) if to_port and to_port.isdigit() else port,
+            iif=iface.name if iface is not None else "",
+            mark=0,
+            ipvs=False,
+        )
+        base = (rule.protocol or "tcp", port, rule, to, sbox)
+        if sbox is None or sbox.ipvs is None or not sbox.chains:
+            why = (
+                f"no Docker namespace of the read holds {addr}"
+                if sbox is None
+                else f"{sbox.name} has no IPVS on this kernel"
+                if sbox.ipvs is None
+                else f"{sbox.name}'s netfilter rules were not read"
+            )
+            out.append(MeshPort(*base, None, None, None, (), why))
+            continue
+        local = local_checker(_namespace_of(sbox, None).addresses)
+        outcomes = Firewall.of_tables(sbox.rules, sbox.chains).run_hook("PREROUTING", pkt, local)
+        mark = outcomes[-1].mark if outcomes else 0
+        marks = [r for o in outcomes for r in o.trail if r.target == "MARK"]
+        matched = service_for(parse_ip_vs(sbox.ipvs), pkt.at(mark=mark))
+        if matched is None:
+            out.append(
+                MeshPort(*base, mark, marks[-1] if marks else None, None, (), "no IPVS service")
+            )
+            continue
+        service = matched[0]
+        tasks = tuple(_mesh_task(read, corr, d, pkt) for d in service.dests)
+        missing = None if service.dests else "no real server (no running task)"
+        out.append(MeshPort(*base, mark, marks[-1] if marks else None, service, tasks, missing))
+    return out
+
+
+def _mesh_task(read: Snapshot, corr: Correlation, dest: IpvsDest, pkt: NfPacket) -> MeshTask:
+    """A real server with the port its container's nat PREROUTING gives the packet."""
+    try:
+        address = ipaddress.ip_address(dest.address)
+    except ValueError:
+        return MeshTask(dest.address, None, None, None)
+    found = endpoint_with(corr, address)
+    ct = found[0] if found is not None else None
+    if ct is None or ct.inside is None or not ct.inside.chains:
+        return MeshTask(dest.address, ct, None, None)
+    dport = dest.port or pkt.dport
+    at_task = pkt.at(dst=address, dport=dport, iif=_inside_iface(ct, dest.address), mark=0)
+    local = local_checker(container_namespace(ct, corr).addresses)
+    fw = Firewall.of_tables(ct.inside.rules, ct.inside.chains)
+    for o in fw.run_hook("PREROUTING", at_task, local):
+        if o.nat is not None and o.nat[0] == "REDIRECT" and o.rule is not None:
+            ports = o.nat[1].get("--to-ports", "").split("-")[0]
+            return MeshTask(dest.address, ct, int(ports) if ports.isdigit() else dport, o.rule)
+    return MeshTask(dest.address, ct, dport, None)

@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from netexplorer.correlate import Correlation, Wiring
-from netexplorer.model import Container, Endpoint, Route, Snapshot
+from netexplorer.model import Container, Endpoint, Route, Rule, Snapshot
 from netexplorer.path.packet_state import IPAddress
 from netexplorer.path.result import UnknownName
 from netexplorer.path.routing import (
@@ -259,15 +259,21 @@ def _published(read: Snapshot, port: int | None) -> str | None:
             if p.host_port == port:
                 return p.protocol
     for rule in read.rules:
-        if (
-            rule.chain == INGRESS_CHAIN
-            and rule.table == "nat"
-            and rule.target == "DNAT"
-            and rule.dport == str(port)
-            and rule.protocol in ("tcp", "udp")
-        ):
+        if ingress_dnat(rule) and rule.dport == str(port):
             return rule.protocol
     return None
+
+
+def ingress_dnat(rule: Rule) -> bool:
+    """A host rule by which Docker DNATs a swarm service's published port (one port,
+    tcp or udp) to ingress_sbox."""
+    return (
+        rule.chain == INGRESS_CHAIN
+        and rule.table == "nat"
+        and rule.target == "DNAT"
+        and rule.protocol in ("tcp", "udp")
+        and (rule.dport or "").isdigit()
+    )
 
 
 def host_address_for(read: Snapshot, source: Place, version: int) -> IPAddress:
