@@ -58,6 +58,9 @@ def _other_items(read: Snapshot) -> dict[str, tuple[object, ...]]:
     items += [ep for ct in read.containers for ep in ct.endpoints]
     items += [port for br in read.bridges for port in br.ports]
     items += read.networks
+    # rules read inside the routing mesh's namespaces and its tasks
+    items += [r for ns in read.namespaces for r in ns.rules]
+    items += [r for ct in read.containers if ct.inside is not None for r in ct.inside.rules]
     return _index(items)
 
 

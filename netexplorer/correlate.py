@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from netexplorer.ingress import MeshView, mesh_view
 from netexplorer.model import (
     DNAT_TARGETS as DNAT_TARGETS,
 )
@@ -240,6 +241,9 @@ class Correlation:
     container_flows: Mapping[str, tuple[NatFlow, ...]] = field(default_factory=_empty)
     #: swarm overlay networks: namespace, br0, vxlan, ports, VTEPs (netexplorer.overlay)
     overlay: OverlayView = field(default_factory=OverlayView)
+    #: the swarm ingress routing mesh: rules of its namespaces and the tasks', IPVS
+    #: services and their real servers (netexplorer.ingress)
+    mesh: MeshView = field(default_factory=MeshView)
 
     def wiring(self, ep: Endpoint) -> Wiring:
         return self.wirings.get(ep.key, _NO_WIRING)
@@ -263,6 +267,8 @@ class _Builder:
         self.read = read
         self.edges: dict[str, set[str]] = defaultdict(set)
         self.labels: dict[str, str] = {}
+        #: key -> lines describing an item that is not in the read (an IPVS service)
+        self.notes: dict[str, list[str]] = {}
         self.warnings: list[str] = []
         self._said = set(read.warnings)
         self.interfaces_by_name = {i.name: i for i in read.interfaces}
@@ -294,6 +300,7 @@ def correlate(read: Snapshot) -> Correlation:
     endpoints = _link_endpoints(b)
     _link_rules(b, endpoints)
     overlay = _link_overlay(b)
+    mesh = _link_mesh(b)
     by_address: dict[str, list[Endpoint]] = defaultdict(list)
     for ep in endpoints:
         for a in (ep.ipv4, ep.ipv6):
@@ -301,7 +308,7 @@ def correlate(read: Snapshot) -> Correlation:
                 by_address[a].append(ep)
     wirings = {key: _with_rules(w, b.endpoint_rules.get(key)) for key, w in b.wirings.items()}
     return Correlation(
-        links=Links(b.edges, b.labels),
+        links=Links(b.edges, b.labels, b.notes),
         rule_containers=MappingProxyType(b.rule_containers),
         rule_bridges=MappingProxyType(b.rule_bridges),
         bridge_network=MappingProxyType(b.bridge_network),
@@ -314,6 +321,7 @@ def correlate(read: Snapshot) -> Correlation:
         wirings=MappingProxyType(wirings),
         container_flows=nat_flows(read),
         overlay=overlay,
+        mesh=mesh,
     )
 
 
@@ -328,6 +336,34 @@ def _link_overlay(b: _Builder) -> OverlayView:
             for port in br.ports:
                 b.link(br.key, port.key)
     view = overlay_view(b.read)
+    for x, y in view.edges:
+        b.link(x, y)
+    return view
+
+
+def _link_mesh(b: _Builder) -> MeshView:
+    """The routing mesh's rules (labelled with their namespace) and IPVS services
+    (labelled, described in notes), linked in."""
+    view = mesh_view(b.read)
+    for mr in view.rules:
+        b.labels[mr.rule.key] = f"[{mr.owner_name}] {mr.rule.text}"
+    for svc in view.services:
+        b.labels[svc.key] = f"IPVS {svc.service.describe()} ({svc.netns})"
+        ports = ", ".join(svc.ports) or "none"
+        lines = [f"IPVS service {svc.service.describe()} in {svc.netns}"]
+        lines.append(f"published ports marked for it: {ports}")
+        lines += [f"real server {d.dest.describe()}" for d in svc.dests] or ["no real server"]
+        b.notes[svc.key] = lines
+        for d in svc.dests:
+            holder = f" ({d.container_name})" if d.container_name else ""
+            b.labels[d.key] = f"{d.dest.address}:{d.dest.port}{holder}"
+            b.notes[d.key] = [
+                f"real server of IPVS {svc.service.describe()} in {svc.netns}",
+                d.dest.describe(),
+                f"held by {d.container_name}"
+                if d.container_name
+                else "no container of this read holds its address",
+            ]
     for x, y in view.edges:
         b.link(x, y)
     return view

@@ -29,6 +29,7 @@ KIND_NAMES = {
     "net": "network",
     "ns": "namespace",
     "rule": "rule",
+    "ipvs": "IPVS",  # an IPVS service or real server (netexplorer.ingress)
     "doc": "finding",  # a doctor finding (netexplorer.doctor)
     "far": "on another host",  # another host's item (netexplorer.overlay_peers.far_key)
 }

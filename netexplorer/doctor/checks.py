@@ -2,7 +2,8 @@
 registered in :data:`CHECKS` with the sources it reads. They live in one module per
 family: sysctls (ip-forward, br-netfilter), forwarding (forward-drop), nat
 (masquerade, unreached-chain, dnat), backends (both-backends), wiring (port-down,
-parent, veth-missing, netns-owner); common and tables hold what they share.
+parent, veth-missing, netns-owner), overlay, mesh (mesh-ipvs, mesh-port,
+mesh-backends: the swarm routing mesh); common and tables hold what they share.
 
 Firewall checks look at the backends Docker maintains (see
 :func:`netexplorer.doctor.tables.live_backends`)
@@ -33,6 +34,7 @@ from netexplorer.correlate import (
 from netexplorer.doctor import Finding
 from netexplorer.doctor.backends import check_both_backends
 from netexplorer.doctor.forwarding import check_forward_drop
+from netexplorer.doctor.mesh import check_mesh_backends, check_mesh_ipvs, check_mesh_port
 from netexplorer.doctor.nat import check_dnat, check_masquerade, check_unreached_chain
 from netexplorer.doctor.overlay import (
     check_overlay_fdb,
@@ -142,4 +144,22 @@ CHECKS: tuple[Check, ...] = (
         DOCKER_FIREWALL,
     ),
     Check("overlay-fdb", "a peer node missing from an overlay's vxlan FDB", check_overlay_fdb),
+    Check(
+        "mesh-ipvs",
+        "published swarm ports on a kernel without IPVS (the mesh cannot deliver)",
+        check_mesh_ipvs,
+        DOCKER_FIREWALL,
+    ),
+    Check(
+        "mesh-port",
+        "a published swarm port without its MARK rule or IPVS service in ingress_sbox",
+        check_mesh_port,
+        DOCKER_FIREWALL,
+    ),
+    Check(
+        "mesh-backends",
+        "a published swarm port whose IPVS service has no real server (every task down)",
+        check_mesh_backends,
+        DOCKER_FIREWALL,
+    ),
 )

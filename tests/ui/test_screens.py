@@ -87,6 +87,15 @@ def file_app(path: Path) -> Callable[[], NetExplorerApp]:
     return lambda: create_app(snapshot=path)
 
 
+#: the swarm ingress mesh recorded in the kernel VM
+INGRESS = Path(__file__).resolve().parents[1] / "recorded" / "ingress" / "snapshot.json"
+
+
+async def ingress_task_selected(pilot: Pilot[Any]) -> None:
+    """A task of the published service selected: its REDIRECT rule, its real server."""
+    await search(pilot, "nxweb.1")
+
+
 SCENES: dict[str, tuple[Callable[[], NetExplorerApp], Steps]] = {
     "start": (demo_app, start),
     "test1_selected": (demo_app, select_test1),
@@ -98,6 +107,7 @@ SCENES: dict[str, tuple[Callable[[], NetExplorerApp], Steps]] = {
     "no_root": (file_app(NO_ROOT), start),
     "docker_stale": (docker_stale_app, select_test1),
     "doctor": (file_app(BROKEN), doctor_open),
+    "ingress_task_selected": (file_app(INGRESS), ingress_task_selected),
 }
 
 

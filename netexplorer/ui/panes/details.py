@@ -228,8 +228,10 @@ def _rule_facts(rule: Rule, corr: Correlation) -> list[str]:
         if rule.unreached
         else []
     )
+    inside = [f"read inside namespace {plain(rule.netns)}"] if rule.netns else []
     return [
         *unreached,
+        *inside,
         f"{plain(rule.table)} / {plain(rule.chain)} #{rule.position}  "
         f"({plain(rule.backend)}, {plain(rule.family)})",
         f"in short: {plain(summary(rule))}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from netexplorer.analysis import Analysis
+from netexplorer.ingress import MeshService
 from netexplorer.model import Interface
 from netexplorer.ui.pane_rows import Rows
 from netexplorer.ui.panes.base import TablePane
@@ -37,7 +38,7 @@ class InterfacesPane(TablePane):
     limits = {"master": 16, "addresses": 32}
 
     def inputs(self, result: Analysis) -> tuple[object, ...]:
-        return (result.read.interfaces,)
+        return (result.read.interfaces, result.read.namespaces)
 
     def rows(self, result: Analysis) -> Rows:
         rows: Rows = {
@@ -61,7 +62,39 @@ class InterfacesPane(TablePane):
             for iface in sorted(ns.interfaces, key=lambda i: i.ifindex):
                 if iface.kind or iface.name != "lo":
                     rows[iface.key] = interface_row(iface)
+            for svc in result.correlation.mesh.services_of(ns.name):
+                rows.update(ipvs_rows(svc))
         return rows
+
+
+def ipvs_rows(svc: MeshService) -> dict[str, list[Text]]:
+    """An IPVS service (the published ports marked for it) and a row per real server
+    (its forwarding, weight and connections, and the container holding it)."""
+    ports = ", ".join(svc.ports)
+    rows = {
+        svc.key: [
+            safe(""),
+            safe(f"ipvs {svc.service.describe()}", style="bold"),
+            safe(""),
+            safe(""),
+            safe(f"published {ports}" if ports else ""),
+            safe(""),
+            safe("ipvs"),
+            safe(""),
+        ]
+    }
+    for d in svc.dests:
+        rows[d.key] = [
+            safe(""),
+            safe(f"→ {d.dest.address}:{d.dest.port}"),
+            safe(d.container_name),
+            safe(d.dest.forward),
+            safe(f"weight {d.dest.weight} active {d.dest.active} inactive {d.dest.inactive}"),
+            safe(""),
+            safe("ipvs real server"),
+            safe(""),
+        ]
+    return rows
 
 
 def interface_row(iface: Interface) -> list[Text]:

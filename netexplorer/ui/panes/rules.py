@@ -1,12 +1,15 @@
 """Firewall rules of one table (nat by default, ``t`` cycles) with counters: each rule's
 summary (``MASQUERADE 172.17.0.0/16 → !docker0``) and its chain, or (``f``) its full
-iptables-save form, or nft's own syntax for Docker's native nftables tables."""
+iptables-save form, or nft's own syntax for Docker's native nftables tables. The
+swarm routing mesh's rules, read inside ingress_sbox, lb_* and the service tasks,
+follow the host's, each led by its namespace: ``[ingress_sbox] MARK ...``."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
 from netexplorer.analysis import Analysis
+from netexplorer.ingress import MeshRule
 from netexplorer.model import NFTABLES, Rule
 from netexplorer.rule_summary import summary
 from netexplorer.ui.pane_rows import PaneRows, Rows
@@ -34,6 +37,15 @@ def counter_cells(rule: Rule) -> list[Text]:
         numeric(rule.packets),
         numeric(rule.bytes),
     ]
+
+
+def _in_namespace(owner: MeshRule | None, text: str) -> Text:
+    """The rule cell: ``text``, led by the namespace it was read in (none: the host's)."""
+    if owner is None:
+        return safe(text)
+    cell = safe(f"[{owner.owner_name}] ", style="italic")
+    cell.append_text(safe(text))
+    return cell
 
 
 class RulesPane(TablePane):
@@ -89,6 +101,8 @@ class RulesPane(TablePane):
 
     def tables(self) -> list[str]:
         found = {r.table for r in self._snapshot.rules} if self._snapshot else set()
+        if self._result is not None:
+            found |= {m.rule.table for m in self._result.correlation.mesh.rules}
         known = [t for t in TABLE_ORDER if t in found or t in ("nat", "filter")]
         return known + sorted(found - set(known))
 
@@ -109,7 +123,8 @@ class RulesPane(TablePane):
         return self.full_text
 
     def inputs(self, result: Analysis) -> tuple[object, ...]:
-        return (result.read.rules, self.table_name, self.full_text)
+        return (result.read.rules, result.correlation.mesh.rules, self.table_name,
+                self.full_text)  # fmt: skip
 
     def prepare(self, result: Analysis) -> PaneRows:
         made = super().prepare(result)
@@ -128,12 +143,14 @@ class RulesPane(TablePane):
         made: dict[str, tuple[tuple[object, ...], tuple[object, ...], list[Text]]] = {}
         before = self._made
         fresh: list[str] = []
-        for rule in result.read.rules:
+        host = [(rule, None) for rule in result.read.rules]
+        mesh = [(m.rule, m) for m in result.correlation.mesh.rules]
+        for rule, owner in (*host, *mesh):
             if rule.table != self.table_name:
                 continue
             key = rule.key
             shape = (rule.text, rule.chain, rule.position, rule.backend, rule.family,
-                     self.full_text)  # fmt: skip
+                     self.full_text, owner)  # fmt: skip
             counts = (rule.packets, rule.bytes, rule.delta_packets)
             old = before.get(key)
             if old is not None and old[0] == shape:
@@ -144,7 +161,7 @@ class RulesPane(TablePane):
                 cells[2:5] = counter_cells(rule)
             else:
                 cells = [
-                    safe(rule.text if self.full_text else summary(rule)),
+                    _in_namespace(owner, rule.text if self.full_text else summary(rule)),
                     safe(rule.chain),
                     *counter_cells(rule),
                     safe(where(rule)),
