@@ -58,8 +58,6 @@ EXIT_INTERRUPTED = 130
 
 #: what ``--local`` puts among the ``--host`` values: this host, read where it stands
 LOCAL: Any = object()
-#: the name of this host's read beside remote ones (``sw1@local``)
-LOCAL_NAME = "local"
 
 
 def _add_host_options(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -90,6 +88,22 @@ def _add_host_options(parser: argparse.ArgumentParser, top: bool) -> None:
     )
 
 
+def _add_local_option(parser: argparse.ArgumentParser, top: bool) -> None:
+    """--local: this host among the --host ones (its place in the list kept)."""
+    from netexplorer.remote.target import LOCAL_NAME
+
+    keep: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument(
+        "--local",
+        action="append_const",
+        const=LOCAL,
+        dest="hosts",
+        **keep,
+        help="read this host too, beside the --host ones, in the order given (its "
+        f"name: {LOCAL_NAME})",
+    )
+
+
 def _add_read_options(
     parser: argparse.ArgumentParser, snapshot_file: bool = True, several: bool = False
 ) -> None:
@@ -98,15 +112,7 @@ def _add_read_options(
     several of them (``--snapshot`` repeated, ``--local`` beside ``--host``)."""
     _add_host_options(parser, top=False)
     if several:
-        parser.add_argument(
-            "--local",
-            action="append_const",
-            const=LOCAL,
-            dest="hosts",
-            default=argparse.SUPPRESS,
-            help="read this host too, beside the --host ones, in the order given (its "
-            f"name: {LOCAL_NAME})",
-        )
+        _add_local_option(parser, top=False)
     if snapshot_file:
         parser.add_argument(
             "--snapshot",
@@ -150,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
         help="how often firewall rules and counters are polled (default 2)",
     )
     _add_host_options(parser, top=True)
+    _add_local_option(parser, top=True)
     sub = parser.add_subparsers(dest="command")
     snap = sub.add_parser("snapshot", help="collect the host once and print it")
     _add_read_options(snap, snapshot_file=False)
@@ -454,6 +461,7 @@ def _read_several(args: argparse.Namespace, targets: list[Target]) -> tuple[list
     from netexplorer.correlate import correlate
     from netexplorer.overlay_peers import HostRead
     from netexplorer.remote.hosts import read_hosts
+    from netexplorer.remote.target import LOCAL_NAME
     from netexplorer.snapshot_io import SnapshotFileError, load_snapshot
 
     named: list[tuple[str, Snapshot]] = []
@@ -604,7 +612,7 @@ def cmd_app(args: argparse.Namespace, targets: list[Target]) -> int:
             demo=args.demo,
             interval=args.interval,
             first_read=first_read.take if first_read is not None else None,
-            hosts=targets,
+            hosts=_plan(args, targets) if targets else (),
             remote_sudo=args.remote_sudo,
         )
         app.run()

@@ -24,6 +24,10 @@ _HOST = re.compile(r"^[A-Za-z0-9_.:%-]+$")
 _USER = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.@-]*$")
 
 
+#: the name of this host's read beside remote ones (``--local``; ``sw1@local``)
+LOCAL_NAME = "local"
+
+
 class TargetError(ValueError):
     """A host that cannot be used; the message says why and what is expected."""
 

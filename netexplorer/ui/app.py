@@ -38,7 +38,7 @@ from netexplorer.model import KIND_NAMES, Rule, Snapshot
 from netexplorer.model import Container as DockerContainer
 from netexplorer.naming import copy_text
 from netexplorer.overlay_peers import HostRead, Joined, join
-from netexplorer.remote.target import Target
+from netexplorer.remote.target import LOCAL_NAME, Target
 from netexplorer.snapshot_io import SnapshotFileError
 from netexplorer.ui.banner import Banner, problems, problems_text
 from netexplorer.ui.hosts import HostsPane, HostView
@@ -57,7 +57,13 @@ from netexplorer.ui.safe_text import plain
 from netexplorer.ui.screens.doctor import DoctorScreen
 from netexplorer.ui.screens.help import HelpScreen, TextScreen
 from netexplorer.ui.search import Matches, SearchBar, find, no_match
-from netexplorer.ui.sources import NamedSource, SnapshotSource, pick_source, remote_source
+from netexplorer.ui.sources import (
+    NamedSource,
+    SnapshotSource,
+    live_source,
+    pick_source,
+    remote_source,
+)
 
 if TYPE_CHECKING:
     # the feeds and the map are imported when first used (a file needs no feed)
@@ -998,16 +1004,21 @@ def create_app(
     source: SnapshotSource | None = None,
     clock: Callable[[], float] = time.time,
     first_read: Callable[[], FirstParts | None] | None = None,
-    hosts: Sequence[Target] = (),
+    hosts: Sequence[Target | None] = (),
     remote_sudo: bool = False,
 ) -> NetExplorerApp:
     """The app over the live host, a snapshot file, the demo, or ``source`` (a callable).
 
     A file (``snapshot`` or the demo) is read here once so that a bad one raises
     ``SnapshotFileError`` (naming the file and the problem) before the screen opens.
+    ``hosts``: several hosts, None standing for this host (followed live, named
+    ``local``) among the remote ones.
     """
     if hosts:
-        remotes = [remote_source(t, remote_sudo) for t in hosts]
+        remotes = [
+            remote_source(t, remote_sudo) if t is not None else live_source(LOCAL_NAME)
+            for t in hosts
+        ]
         return NetExplorerApp(remotes[0], interval=interval, clock=clock, hosts=remotes)
     return NetExplorerApp(
         pick_source(snapshot, demo, source), interval=interval, clock=clock, first_read=first_read

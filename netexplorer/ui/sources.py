@@ -38,13 +38,13 @@ class NamedSource:
     sudo: bool = False
 
 
-def live_source() -> NamedSource:
+def live_source(name: str = "live") -> NamedSource:
     def collect() -> Snapshot:
         from netexplorer.collect.snapshot import collect_snapshot
 
         return collect_snapshot()
 
-    return NamedSource(collect, "live", live=True)
+    return NamedSource(collect, name, live=True)
 
 
 def remote_source(target: Target, sudo: bool = False) -> NamedSource:

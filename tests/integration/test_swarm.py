@@ -18,6 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ui.helpers import WIDE
+from ui.test_map_screen import map_of
+from ui.test_path_screen import path_of
 
 from benchmarks.sshd import ThrowawaySshd, free_port
 from netexplorer.collect.overlay_source import NETNS_DIR_ENV
@@ -33,9 +36,13 @@ from netexplorer.path import trace_path
 from netexplorer.remote.hosts import read_host
 from netexplorer.remote.target import parse_target
 from netexplorer.snapshot_io import snapshot_from_dict
+from netexplorer.ui.app import create_app
+from netexplorer.ui.screens.map import MapScreen
+from netexplorer.ui.screens.path import PathScreen
 
 from . import groundtruth as gt
 from . import swarm_truth as st
+from .test_live import until
 
 UNDERLAY = {1: "nx-sw0", 2: "nx-sw1"}
 ADDR = {1: st.NODE1_ADDR, 2: st.NODE2_ADDR}
@@ -665,3 +672,97 @@ def test_the_command_line_path_and_map_cross_hosts_over_ssh(swarm: None, tmp_pat
     finally:
         for server in servers:
             server.close()
+
+
+async def test_the_app_with_this_node_live_and_node2_over_ssh_selects_across_the_tunnel(
+    swarm: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``netexplorer --local -H ssh://node2`` (this node followed live, node 2 over ssh
+    into an sshd inside nx-swarm2): once both reads are in, sw1 selected marks node
+    2's vxlan; the map's tunnel row goes on into node 2's vxlan, br0, veth and sw2,
+    and moving onto that sw2 marks this node's vxlan and underlay; the path from sw1
+    to sw2 goes on into node 2 and its reply enters by this node's vxlan port.
+    Ground truth: both overlay namespaces' ip -d link, each eth0, docker inspect, a
+    ping across."""
+    net = json.loads(st.docker(1, "network", "inspect", st.OVERLAY))[0]
+    near, far = far_truth(1, net["Id"]), far_truth(2, net["Id"])
+    st.docker(1, "exec", "sw1", "ping", "-c1", "-W2", far["ip"])
+    node2_env = {"DOCKER_HOST": st.NODE2_SOCK, NETNS_DIR_ENV: st.NODE2_NETNS_DIR}
+    server = ThrowawaySshd(listen=st.NODE2_ADDR, netns=st.NODE2_NETNS, session_env=node2_env)
+    try:
+        server.start()
+        for k, v in server.env("good").items():
+            monkeypatch.setenv(k, v)
+        app = create_app(hosts=[None, parse_target(server.url())], interval=2.0)
+        async with app.run_test(size=WIDE) as pilot:
+
+            def both_in() -> bool:
+                return all(v.analysis is not None for v in app.views) and bool(app.joined.ends)
+
+            assert await until(pilot, both_in, 60), [v.state for v in app.views]
+            name2 = app.views[1].source.name
+            assert (app.views[0].source.name, name2) == ("local", f"ssh {server.url()[6:]}")
+            there = app.views[1].analysis
+            assert there is not None and app.analysis is not None
+            o = overlay(app.analysis.correlation, st.OVERLAY)
+            far_o = overlay(there.correlation, st.OVERLAY)
+            assert o.vxlan is not None and o.underlay is not None
+            assert far_o.vxlan is not None and far_o.namespace is not None
+            assert (far_o.vxlan.name, far_o.vni, far_o.namespace.name) == (
+                far["vxlan"],
+                far["vni"],
+                far["namespace"],
+            )
+            assert o.underlay.name == UNDERLAY[1]
+            sw1 = app.analysis.correlation.containers_by_name["sw1"]
+            sw2 = far_key(name2, there.correlation.containers_by_name["sw2"].key)
+            app.select(sw1.key, "containers")
+            await pilot.pause()
+            assert far_key(name2, far_o.vxlan.key) in app.related
+            # the map: the tunnel row into node 2; sw2 there selects across (the live
+            # feeds' workers never end: each step waits for what it shows)
+            row = (
+                f"═▶ {name2}: {far['vxlan']} ─▶ {far['bridge']} ─▶ {far['veth']} ─▶ sw2 {far['ip']}"
+            )
+
+            def drawn() -> bool:
+                screen = app.screen
+                return isinstance(screen, MapScreen) and any(
+                    line.endswith(row) for line in screen.view.drawing.lines
+                )
+
+            await pilot.press("m")
+            assert await until(pilot, drawn, 30), app.screen
+            view = map_of(app).view
+            assert view.place(sw2)
+            map_of(app).cursor_moved()
+            await pilot.pause()
+            assert app.selected == sw2
+            assert {o.vxlan.key, o.underlay.key, o.network.key} <= app.related
+            await pilot.press("escape")
+            await pilot.pause()
+            # the path: into node 2's sw2, the reply back through this node's vxlan port
+            app.select(sw1.key, "containers")
+            await pilot.pause()
+            await pilot.press("p")
+            await pilot.pause()
+            await pilot.press(*far["ip"], "enter")
+
+            def traced() -> bool:
+                screen = app.screen
+                return isinstance(screen, PathScreen) and screen.result is not None
+
+            assert await until(pilot, traced, 30), app.screen
+            result = path_of(app).result
+            assert result is not None and result.verdict == "delivered", result
+            assert result.hops[-1].title == (
+                f"on {name2}: delivered to sw2 ({far['ip']}) on overlay {st.OVERLAY}"
+            )
+            assert f"on {name2}: {decapsulated(far)}" in [h.title for h in result.hops]
+            back = [h.title for h in result.reply]
+            assert back[back.index(decapsulated(near)) - 1] == (
+                f"to the host ({st.NODE1_ADDR}): UDP port 4789 is the vxlan device's"
+            )
+            assert back[-1] == f"delivered to sw1 ({near['ip']})"
+    finally:
+        server.close()
