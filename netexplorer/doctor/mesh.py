@@ -70,6 +70,9 @@ def check_mesh_ipvs(snap: Snapshot, corr: Correlation) -> list[Finding]:
         - {""}
     )
     service = " ".join(services) or "SERVICE"
+    # the published and target port the tasks' REDIRECT rules name, when one pair
+    pairs = {p for m in corr.mesh.rules if (p := redirect_ports(m.rule)) is not None}
+    published, target = next(iter(pairs)) if len(pairs) == 1 else ("P", "T")
     return [
         Finding(
             "mesh-ipvs",
@@ -83,8 +86,8 @@ def check_mesh_ipvs(snap: Snapshot, corr: Correlation) -> list[Finding]:
             "the ports, though the service's tasks run.",
             "modprobe ip_vs && systemctl restart docker\n"
             "# or a kernel built with CONFIG_IP_VS (Debian's has it); or publish in "
-            "host mode: docker service update --publish-rm P --publish-add "
-            f"published=P,target=T,mode=host {service}",
+            f"host mode: docker service update --publish-rm {published} --publish-add "
+            f"published={published},target={target},mode=host {service}",
             [
                 sbox.key,
                 *(r.key for p in names for r in dnat.get(p, [])),

@@ -112,7 +112,9 @@ def test_no_ipvs() -> None:
     tasks = _tasks(snap)
     assert {ct.key for ct in tasks} <= set(finding.evidence)
     assert namespace_key("ingress_sbox") in finding.evidence
-    assert "mode=host nxweb" in finding.fix
+    assert "--publish-rm 8081 --publish-add published=8081,target=80,mode=host nxweb" in (
+        finding.fix
+    )
 
 
 def _with_sbox(snap: Snapshot, **changes: object) -> Snapshot:
