@@ -47,9 +47,9 @@ from netexplorer.collect.snapshot import (
 from netexplorer.live.debounce import MAX_WAIT, QUIET, Debouncer
 from netexplorer.live.deltas import fill_deltas, without_deltas
 from netexplorer.live.docker_events import DockerEvents
-from netexplorer.live.events import DOCKER, NETLINK, Event, Origin
+from netexplorer.live.events import CONTAINER, DOCKER, NETLINK, NETWORK, Event, Origin
 from netexplorer.live.netlink_events import NetlinkEvents
-from netexplorer.model import NetnsView, Rule, Snapshot
+from netexplorer.model import Container, NetnsView, Rule, Snapshot
 
 #: the sources that change without any event and are polled (cheap to read)
 POLLED = ("firewall", "conntrack", "sysctl")
@@ -86,6 +86,33 @@ def touched_by(events: Collection[Event]) -> set[str] | None:
     if any(e.kind is None for e in events):
         return None
     return {e.kind.container_id for e in events if e.kind is not None} - {""}
+
+
+#: Docker's (object, action) of the events a container's removal makes (``docker rm
+#: -f``: it dies, leaves its networks, is destroyed)
+REMOVAL = frozenset({(CONTAINER, "die"), (NETWORK, "disconnect"), (CONTAINER, "destroy")})
+#: the label of a swarm task's container (its removal changes the overlay's peers)
+SWARM_TASK_LABEL = "com.docker.swarm.task.id"
+
+
+def removed_by(events: Collection[Event]) -> set[str] | None:
+    """The full ids of the containers a burst of events removed, when removing them
+    is all its Docker events did (each a die, a network disconnect or the destroy of
+    a container destroyed in this burst; the kernel's notifications may come with
+    them); None otherwise (or for a notice)."""
+    if any(e.kind is None for e in events):
+        return None
+    docker = [e.kind for e in events if e.kind is not None and e.kind.source == DOCKER]
+    destroyed = {k.id for k in docker if (k.object, k.action) == (CONTAINER, "destroy")}
+    if not destroyed or any(
+        (k.object, k.action) not in REMOVAL or k.container_id not in destroyed for k in docker
+    ):
+        return None
+    return destroyed
+
+
+def _addresses(ct: Container) -> set[str]:
+    return {a for ep in ct.endpoints for a in (ep.ipv4, ep.ipv6) if a}
 
 
 class LiveFeed:
@@ -149,9 +176,11 @@ class LiveFeed:
         names: Collection[str] = SOURCE_NAMES,
         read: FirstParts | None = None,
         touched: Collection[str] | None = None,
+        made: Mapping[str, Part] | None = None,
     ) -> Snapshot:
         """Read ``names`` afresh (or take ``read``: parts read elsewhere and how long
-        that took), reuse the other sources' last read, assemble.
+        that took), take ``made`` (parts made here from the last read, see
+        :meth:`removal`) as read, reuse the other sources' last read, assemble.
 
         With ``touched`` (the full ids of the containers the events concern), Docker is
         read again but the inside of each running container they do not name, whose init
@@ -162,7 +191,7 @@ class LiveFeed:
         if read is None:
             start = time.perf_counter()
             collectors = self.collectors if touched is None else self._reusing(touched)
-            fresh = collect_parts(names, collectors)
+            fresh = {**(collect_parts(names, collectors) if names else {}), **(made or {})}
         else:
             fresh, seconds = read
             start = time.perf_counter() - seconds
@@ -187,6 +216,50 @@ class LiveFeed:
                 parts[name] = part
         error = self._netlink.error if self._netlink is not None else None
         return assemble(parts, warnings=[error] if error else [], started=start)
+
+    def removal(self, removed: Collection[str]) -> tuple[tuple[str, ...], dict[str, Part]] | None:
+        """What a burst that only removed the containers ``removed`` (full ids,
+        :func:`removed_by`) changed, without asking Docker: the sources to read again
+        and the Docker part, the last read without those containers. Netlink is read
+        (their veths and bridge ports are gone); the firewall too when one of them
+        published a port or a rule names one of its addresses (Docker's rules for it
+        go with it), conntrack when a NAT flow names one. None (read as for any
+        event) when the last Docker read is not a good one or does not hold them
+        all, or one of them was on an overlay network or a swarm task: their removal
+        changes Docker's own namespaces and the overlay's peers."""
+        last = self._parts.get("docker")
+        if last is None or last.data is None or last.source.stale or not removed:
+            return None
+        gone = [ct for ct in last.data.containers if ct.id in removed]
+        overlays = {n.id for n in last.data.networks if n.driver == "overlay"}
+        if len(gone) != len(set(removed)) or any(
+            SWARM_TASK_LABEL in ct.labels or any(ep.network_id in overlays for ep in ct.endpoints)
+            for ct in gone
+        ):
+            return None
+        addresses = set().union(*(_addresses(ct) for ct in gone))
+        names = {"netlink"}
+        firewall = self._parts.get("firewall")
+        if (
+            firewall is None
+            or firewall.data is None
+            or any(ct.published_ports for ct in gone)
+            or any(a in rule.text for rule in firewall.data.rules for a in addresses)
+        ):
+            names.add("firewall")
+        conntrack = self._parts.get("conntrack")
+        if (
+            conntrack is None
+            or conntrack.data is None
+            or any(
+                addresses & {f.orig_src, f.orig_dst, f.reply_src, f.reply_dst}
+                for f in conntrack.data.flows
+            )
+        ):
+            names.add("conntrack")
+        kept = [ct for ct in last.data.containers if ct.id not in removed]
+        docker = Part(replace(last.source), replace(last.data, containers=kept))
+        return tuple(n for n in SOURCE_NAMES if n in names), {"docker": docker}
 
     def _reusing(self, touched: Collection[str]) -> Collectors | None:
         """The collectors, with each running container's netns id and inside taken
@@ -267,7 +340,13 @@ class LiveFeed:
                 if self.stopped or should_stop():
                     break
                 poll = now >= next_poll
-                if events:
+                removed = removed_by(events) if events else None
+                removal = self.removal(removed) if removed else None
+                if events and removal is not None:
+                    # a removal is shown first; a poll due with it follows at once
+                    emit(self.collect(removal[0], made=removal[1]), [e.text for e in events])
+                    poll = False
+                elif events:
                     names = {*sources_for(events), *(POLLED if poll else ())}
                     ordered = [n for n in SOURCE_NAMES if n in names]
                     snapshot = self.collect(ordered, touched=touched_by(events))

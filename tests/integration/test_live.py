@@ -10,6 +10,8 @@ timings are otherwise the benchmark's business.
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,8 +20,11 @@ from typing import Any
 from textual.pilot import Pilot
 
 from integration import groundtruth as gt
+from netexplorer.collect.snapshot import collect_snapshot
 from netexplorer.doctor import diagnose
-from netexplorer.model import Container, Endpoint, Rule
+from netexplorer.live.feed import LiveFeed
+from netexplorer.model import Container, Endpoint, Rule, Snapshot
+from netexplorer.snapshot_io import snapshot_to_dict
 from netexplorer.ui.app import NetExplorerApp, create_app
 from netexplorer.ui.banner import Banner
 from netexplorer.ui.panes.base import TablePane
@@ -147,6 +152,69 @@ async def test_selection_survives_refreshes_and_a_vanished_one_moves_on(
         assert containers.cursor_row == min(row, len(containers.keys) - 1)
         assert app.details.note == f"{name} is gone (removed at refresh)"
         assert f"{name} is gone" in str(app.details.body.render())
+
+
+COUNTERS = ("packets", "bytes", "delta_packets", "delta_bytes")
+
+
+def comparable(snap: Snapshot) -> dict[str, Any]:
+    """The read and its correlation as JSON, without what moves by itself between two
+    reads (timings, rule counters, NAT flows)."""
+    doc = snapshot_to_dict(snap)
+    for key in ("sources", "collect_seconds", "conntrack"):
+        doc.pop(key)
+    for ct in doc["containers"]:
+        ct.pop("conntrack")
+    for item in (*doc["rules"], *doc["chains"]):
+        for key in COUNTERS:
+            item.pop(key, None)
+    return doc
+
+
+def test_a_removal_is_read_without_docker_and_equals_a_fresh_read(
+    lab: str, throwaway: Callable[..., str]
+) -> None:
+    """docker rm -f: the live feed drops the container from its last Docker read,
+    reads netlink (and the firewall for a container that published a port), and the
+    read it emits equals a fresh full read of the host."""
+    both = throwaway("nxlab", "bridge")
+    published = throwaway(extra_args=["-p", "127.0.0.1:18093:80"])
+    feed = LiveFeed(interval=3600)
+    reads: queue.Queue[tuple[Snapshot, list[str]]] = queue.Queue()
+    thread = threading.Thread(target=feed.run, args=(lambda s, r: reads.put((s, r)),))
+    thread.start()
+    try:
+        last, _ = reads.get(timeout=15)
+        while True:  # the watchers' own first read, and whatever trails it
+            try:
+                last, _ = reads.get(timeout=1.0)
+            except queue.Empty:
+                break
+        for name in (both, published):
+            assert container_named(last, name) is not None
+            gt.remove_container(name)
+            destroyed = f"docker: container destroy {name}"
+            end = time.monotonic() + 10
+            while True:
+                snap, reasons = reads.get(timeout=max(0.1, end - time.monotonic()))
+                if destroyed in reasons:
+                    break
+                last = snap
+            fresh = collect_snapshot()
+            docker = snap.source("docker")
+            assert docker is not None and docker.ok and not docker.stale
+            assert docker.read_at == last.source("docker").read_at  # type: ignore[union-attr]
+            assert container_named(snap, name) is None
+            assert comparable(snap) == comparable(fresh)
+            last = snap
+    finally:
+        feed.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def container_named(snap: Snapshot, name: str) -> Container | None:
+    return next((c for c in snap.containers if c.name == name), None)
 
 
 def masquerade(app: NetExplorerApp) -> Rule | None:

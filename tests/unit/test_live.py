@@ -17,8 +17,8 @@ from netexplorer.correlate import correlate
 from netexplorer.live.debounce import HOLD, QUIET, SETTLED, Debouncer
 from netexplorer.live.deltas import counter_deltas, fill_deltas, without_deltas
 from netexplorer.live.docker_events import describe_event
-from netexplorer.live.events import Event
-from netexplorer.live.feed import LiveFeed, sources_for, touched_by
+from netexplorer.live.events import Event, EventKind
+from netexplorer.live.feed import LiveFeed, removed_by, sources_for, touched_by
 from netexplorer.live.netlink_events import describe_messages
 from netexplorer.model import Container, Endpoint, Rule, Snapshot
 
@@ -229,6 +229,23 @@ def test_a_recorded_run_and_removal_with_the_kernels_notifications() -> None:
     ]
 
 
+def test_a_burst_is_a_removal_when_all_its_docker_events_remove_containers() -> None:
+    fired = [b for _, b in replay(burst())]
+    cid = next(e.kind.id for b in fired for e in b if e.kind and e.kind.action == "create")
+    assert removed_by(fired[-1]) == {cid}  # rm -f: die, disconnects, destroy, del links
+    assert [removed_by(b) for b in fired[:-1]] == [None] * (len(fired) - 1)
+    die, *disconnects, destroy = recorded(4)
+    other_cid = events()[0]["id"]  # the other recording's container
+    assert removed_by([destroy]) == removed_by([die, *disconnects, destroy]) == {other_cid}
+    assert removed_by([die, *disconnects]) is None  # docker stop: the container stays
+    assert removed_by([destroy, Event("refresh (r)")]) is None
+    assert removed_by([netlink(17, 4)]) is None
+    other = EventKind("docker", "container", "die", "f" * 64)
+    assert removed_by([destroy, Event("docker: container die x", other)]) is None
+    start = recorded(2, 3)[0]
+    assert removed_by([start, destroy]) is None
+
+
 def test_a_steady_trickle_cannot_postpone_collection_forever() -> None:
     d = Debouncer(quiet=0.15, max_wait=0.6)
     fired_at = None
@@ -346,6 +363,7 @@ class Fake:
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
         self.docker_down = False
+        self.containers = [Container("c1", "test1", "busybox", "running", "bridge")]
 
     def counted(self, name: str, result: Callable[[], Any]) -> Callable[[], Any]:
         def call() -> Any:
@@ -364,8 +382,7 @@ class Fake:
         def docker() -> DockerData:
             if self.docker_down:
                 raise SourceError("No Docker daemon answers at unix:///var/run/docker.sock")
-            c = Container("c1", "test1", "busybox", "running", "bridge")
-            return DockerData(containers=[c])
+            return DockerData(containers=list(self.containers))
 
         n = self.calls
         return Collectors(
@@ -398,6 +415,79 @@ def test_a_poll_rereads_only_firewall_and_conntrack_and_computes_deltas() -> Non
     assert polled.containers is first.containers
     assert first.rules[0].delta_packets is None
     assert polled.rules[0].delta_packets == 10
+
+
+def destroy(cid: str) -> Event:
+    return Event("docker: container destroy x", EventKind("docker", "container", "destroy", cid))
+
+
+def test_a_removal_reads_netlink_and_drops_the_containers_from_the_last_docker_read() -> None:
+    from netexplorer.model import PublishedPort
+
+    fake = Fake()
+    web = Container("c2", "web", "nginx", "running", "bridge")
+    web.endpoints = [Endpoint("c2", "web", "bridge", "n0", ipv4="172.17.0.4")]
+    web.published_ports = [PublishedPort(80, "tcp", "127.0.0.1", 8080)]
+    fake.containers.append(web)
+    feed = LiveFeed(collectors=fake.collectors(), watch=False)
+    first = feed.collect()
+    assert feed.removal({"c9"}) is None  # not in the last read: read as usual
+    plan = feed.removal({"c1"})
+    assert plan is not None and plan[0] == ("netlink",)
+    after = feed.collect(plan[0], made=plan[1])
+    assert [c.name for c in after.containers] == ["web"]
+    assert after.containers[0] is first.containers[1]  # kept, not copied
+    assert after.source("docker") == first.source("docker")
+    assert fake.calls["docker"] == 1 and fake.calls["netlink"] == 2
+    # a container that published a port: its rules go with it, the firewall is read
+    plan = feed.removal({"c2"})
+    assert plan is not None and plan[0] == ("netlink", "firewall")
+    # a swarm task, or a container on an overlay: read as usual
+    web.labels["com.docker.swarm.task.id"] = "t1"
+    assert feed.removal({"c2"}) is None
+    # a stale Docker read is not one to take from
+    fake.docker_down = True
+    feed.collect()
+    web.labels.clear()
+    assert feed.removal({"c2"}) is None
+
+
+def test_the_loop_reads_a_removal_without_docker_and_a_due_poll_after_it() -> None:
+    import threading
+    import time
+
+    fake = Fake()
+    clock = [0.0]
+    feed = LiveFeed(interval=1, collectors=fake.collectors(), watch=False,
+                    clock=lambda: clock[0])  # fmt: skip
+    got: list[tuple[list[str], dict[str, int], list[str]]] = []
+    first, done = threading.Event(), threading.Event()
+
+    def emit(snap: Snapshot, reasons: list[str]) -> None:
+        got.append((reasons, dict(fake.calls), [c.name for c in snap.containers]))
+        if len(got) == 1:
+            feed.observe(destroy("c1"))  # due at 0.03; the poll at 1
+            first.set()
+        elif len(got) == 3:
+            done.set()
+
+    thread = threading.Thread(target=feed.run, args=(emit,), daemon=True)
+    thread.start()
+    try:
+        assert first.wait(10)
+        time.sleep(0.3)  # the loop turns meanwhile: the burst is not due yet
+        assert len(got) == 1
+        clock[0] = 1.5  # both due: the removal, then the poll
+        assert done.wait(10)
+    finally:
+        feed.stop()
+        thread.join(10)
+    (_, before, names), (reasons, removal, gone), (polled, poll, _) = got[:3]
+    assert names == ["test1"] and gone == [] and reasons == ["docker: container destroy x"]
+    assert removal == {**before, "netlink": before["netlink"] + 1}
+    assert polled == ["poll every 1 s"]
+    assert poll == {**removal, "firewall": before["firewall"] + 1,
+                    "conntrack": before["conntrack"] + 1}  # fmt: skip
 
 
 def test_a_failed_docker_keeps_its_last_read_marked_stale() -> None:
