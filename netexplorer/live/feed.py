@@ -9,7 +9,8 @@ once, then waits:
   when the burst is due, the sources its events may have changed are read again,
   by their kind (:func:`sources_for`: a kernel notification, netlink; a Docker
   event or a notice, every source; an event read reuses what no event concerns,
-  see :meth:`LiveFeed.collect`);
+  see :meth:`LiveFeed.collect`; a burst that only removed containers takes them
+  out of the last Docker read instead of asking Docker, :meth:`LiveFeed.removal`);
 * otherwise every ``interval`` seconds only the firewall (rules and counters),
   conntrack (NAT translations) and the sysctls are read - they change without
   events - and the Docker and netlink parts of the last read are reused. A poll
