@@ -7,7 +7,8 @@ truth read without netexplorer: a real HTTP GET through the published port
 answers; the counters of the MARK rule the path names in ingress_sbox and of the
 REDIRECT rule it names in the task that took the connection (``iptables-nft-save
 -c`` there, by nsenter) moved for it, as did IPVS's connection count
-(``/proc/net/ip_vs_stats`` in ingress_sbox); the real servers the path names are
+(``/proc/net/ip_vs_stats`` in ingress_sbox) and its new connection entry
+(``/proc/net/ip_vs_conn``) goes to that task; the real servers the path names are
 the tasks' ingress addresses (docker inspect). Traffic goes only to an address of
 the VM's own lab (the swarm's 198.51.100.17).
 """
@@ -15,6 +16,7 @@ the VM's own lab (the swarm's 198.51.100.17).
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -42,9 +44,45 @@ def http_get() -> bytes:
 
 
 def ipvs_connections() -> int:
-    """IPVS's total connections in ingress_sbox (/proc/net/ip_vs_stats, hex)."""
+    """IPVS's total connections in ingress_sbox (/proc/net/ip_vs_stats, hex; the
+    kernel's estimator adds the per-CPU counts into it every 2 seconds)."""
     text = it.run("nsenter", f"--net={it.SBOX}", "cat", "/proc/net/ip_vs_stats")
     return int(text.splitlines()[2].split()[0], 16)
+
+
+def ipvs_conn_entries() -> set[tuple[str, ...]]:
+    """IPVS's connection entries in ingress_sbox (/proc/net/ip_vs_conn): (protocol,
+    client address:port, virtual address:port, real server address:port), dotted."""
+
+    def dotted(h: str) -> str:
+        return ".".join(str(int(h[i : i + 2], 16)) for i in range(0, 8, 2))
+
+    text = it.run("nsenter", f"--net={it.SBOX}", "cat", "/proc/net/ip_vs_conn")
+    out = set()
+    for line in text.splitlines()[1:]:
+        w = line.split()
+        if len(w) >= 7 and len(w[1]) == 8:
+            out.add(
+                (
+                    w[0],
+                    f"{dotted(w[1])}:{int(w[2], 16)}",
+                    f"{dotted(w[3])}:{int(w[4], 16)}",
+                    f"{dotted(w[5])}:{int(w[6], 16)}",
+                )
+            )
+    return out
+
+
+def conns_after(before: int) -> int:
+    """IPVS's total connections once the estimator has counted past ``before`` (up
+    to 6 seconds), else the last count."""
+    count = ipvs_connections()
+    for _ in range(12):
+        if count > before:
+            break
+        time.sleep(0.5)
+        count = ipvs_connections()
+    return count
 
 
 def counted(text: str, rule: Rule) -> int:
@@ -128,15 +166,24 @@ def test_a_real_get_moves_the_rules_the_path_names(
         )
 
     mark_before, redirect_before, conns_before = readings()
+    entries_before = ipvs_conn_entries()
     answer = http_get()
-    mark_after, redirect_after, conns_after = readings()
+    mark_after, redirect_after, _ = readings()
+    entries = ipvs_conn_entries() - entries_before
     assert answer.startswith(b"HTTP/1."), answer[:200]
     assert mark_after > mark_before
-    assert conns_after > conns_before
+    assert conns_after(conns_before) > conns_before
     moved = [tid for tid in redirect_after if redirect_after[tid] > redirect_before[tid]]
     assert len(moved) == 1, (redirect_before, redirect_after)
-    # the task that took it is one the path's IPVS hop offers, and its path ends there
+    # the task that took it: the real server of IPVS's new connection entry, to the
+    # address and port the path's host DNAT names; its path ends at that task
     took = next(t for t in ingress_swarm if t.id == moved[0])
     assert took.ingress_ip in by_ip
     res = paths[took.id]
+    (dnat_hop,) = [h for h in res.hops if h.kind == "nat" and h.title.startswith("nat OUTPUT")]
+    dnat = rule_of(snap, dnat_hop.rule)
+    to = dnat.target_options["--to-destination"]
+    assert [(e[0], e[2], e[3]) for e in entries] == [
+        ("TCP", to, f"{took.ingress_ip}:{it.PUBLISHED}")
+    ], entries
     assert res.delivered_as is not None and res.delivered_as.dst == took.ingress_ip
