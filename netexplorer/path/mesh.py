@@ -240,6 +240,7 @@ def _finish(walk: _Walk, sub: _Walk, label: str, key: str) -> bool:
 def _stop(
     walk: _Walk, kind: str, verdict: str, title: str, sentence: str, keys: tuple[str, ...]
 ) -> None:
+    """The path ends here: a last hop saying why, and the verdict with its sentence."""
     walk.add(Hop(kind, title, keys=keys, verdict=verdict))
     walk.end(verdict, sentence)
 
