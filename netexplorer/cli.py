@@ -198,9 +198,10 @@ def _parser() -> argparse.ArgumentParser:
         "--hosts-file, --local, --snapshot repeated), the path starts on the host holding SRC "
         "and goes on through a swarm tunnel into the host read that holds its far end; a "
         "container on one host is named as on one host, one whose name several hosts hold as "
-        "NAME@HOST (HOST: 'local', an ssh host as given or its host part, a snapshot's file "
-        "name up to the first dot); 'host', 'internet' and other addresses are the first "
-        "read's (or NAME@HOST). Exit 0 delivered, 3 not delivered, 4 unknown or ambiguous name.",
+        "NAME@HOST (HOST: 'local', an ssh host as user@host:port or its host alone, a "
+        "snapshot's file name up to the first dot); 'host', 'internet' and other addresses "
+        "are the first read's (or NAME@HOST). Exit 0 delivered, 3 not delivered, 4 unknown "
+        "or ambiguous name.",
     )
     path.add_argument("src", metavar="SRC")
     path.add_argument("dst", metavar="DST")
