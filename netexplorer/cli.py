@@ -579,7 +579,7 @@ def _path_several(args: argparse.Namespace, targets: list[Target]) -> int:
     if not reads:
         return worst
     try:
-        result = trace_across(reads, args.src, args.dst, args.proto, args.port)
+        result = trace_across(reads, args.src, args.dst, args.proto, args.port, args.task)
     except UnknownName as exc:
         print(f"netexplorer: {escape_controls(str(exc))}", file=sys.stderr)
         return max(worst, EXIT_FILE)

@@ -141,28 +141,31 @@ def trace_across(
     dst: str,
     proto: str = "icmp",
     port: int | None = None,
+    task: str | None = None,
 ) -> PathResult:
     """The path from ``src`` to ``dst`` named across ``reads`` (see the module
     docstring): traced on the source's host with the other reads open. Raises
     :class:`UnknownName` (and :class:`AmbiguousName`) and ValueError as
-    :func:`~netexplorer.path.trace_path` does."""
+    :func:`~netexplorer.path.trace_path` does; ``task`` as there."""
     if not reads:
         raise ValueError("no read to trace a path on")
     src_host, src_name = locate(reads, src)
     here = src_host or reads[0]
     dst_host, dst_name = locate(reads, dst)
     others = [r for r in reads if r is not here]
+
+    def trace(to: str) -> PathResult:
+        return trace_path(here.read, here.correlation, src_name, to, proto, port, others, task)
+
     if dst_host is None or dst_host is here:
-        result = trace_path(here.read, here.correlation, src_name, dst_name, proto, port, others)
+        result = trace(dst_name)
     else:
         ct = find_container(dst_host.read, split_port(dst_name)[0])
         if ct is None:  # an address of a container there: the packet is sent to it
-            result = trace_path(
-                here.read, here.correlation, src_name, dst_name, proto, port, others
-            )
+            result = trace(dst_name)
         else:
             address = _far_address(here, src_name, dst_host, ct, dst_name)
-            result = trace_path(here.read, here.correlation, src_name, address, proto, port, others)
+            result = trace(address)
             result = _named(result, result.source, f"{ct.name}{AT}{dst_host.name}")
     return _named(result, f"{result.source}{AT}{here.name}", result.destination)
 
