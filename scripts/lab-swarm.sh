@@ -225,9 +225,14 @@ cmd_swarm_down() {
     if docker_ready; then
         docker rm -f "$SW_C1" >/dev/null 2>&1 || true
         docker service rm "$SW_SERVICE" >/dev/null 2>&1 || true
-        if [[ $(sw_state) != inactive ]]; then
-            quiet "docker swarm leave failed" docker swarm leave --force
-        fi
+        # a slow daemon (the kernel VM's emulation) may answer "context deadline
+        # exceeded" and still be leaving: ask again until the node is inactive
+        for i in 1 2 3 4 5 6; do
+            [[ $(sw_state) == inactive ]] && break
+            docker swarm leave --force >/dev/null 2>&1 || sleep 5
+        done
+        [[ $(sw_state) == inactive ]] ||
+            die "docker swarm leave failed: the node is still '$(sw_state)'"
         # Left behind by the swarm: the gateway bridge network, the ingress chain.
         for i in 1 2 3 4 5 6 7 8 9 10; do
             docker network inspect docker_gwbridge >/dev/null 2>&1 || break

@@ -7,16 +7,19 @@ ground truth, taken with the system's tools in the namespaces themselves:
 ``nsenter --net=/var/run/docker/netns/ingress_sbox ip{,6}tables-*-save -c`` and
 ``cat /proc/net/ip_vs``, ``nsenter -t PID -n ...-save -c`` in each task (its pid
 from ``docker inspect``). Rules and chains are split from the save text without
-netexplorer's parser.
+netexplorer's parser. Last, a real fault (ingress_sbox's MARK rule of the port
+deleted, then put back) against the doctor.
 """
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 
 from netexplorer.collect.snapshot import collect_snapshot
+from netexplorer.doctor import diagnose
 from netexplorer.model import Chain, Rule, Snapshot
 
 from . import ingress_truth as it
@@ -114,3 +117,41 @@ def test_ipvs_real_servers_are_the_tasks(read: Any, ingress_swarm: list[it.Task]
     assert sorted(a for dests in servers.values() for a in dests) == sorted(
         t.ingress_ip for t in ingress_swarm
     )
+
+
+def _connects() -> bool:
+    """Does a TCP connection to the published port (the VM's own swarm address) open?"""
+    try:
+        with socket.create_connection((it.HOST_ADDR, it.PUBLISHED), timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def test_doctor_names_a_published_port_without_its_mark_rule(
+    ingress_swarm: list[it.Task],
+) -> None:
+    """A real fault: ingress_sbox's MARK rule of the published port deleted (and put
+    back at its place afterwards). The port then takes no connection (ground truth:
+    a TCP connect to it fails), and the doctor names the port and the missing rule."""
+    (mark,) = [
+        r
+        for r in save_rules(it.sbox_save("iptables-nft", "ipv4"))[0]
+        if r[0] == "mangle" and r[1] == "PREROUTING" and f"--dport {it.PUBLISHED} " in r[3]
+    ]
+    table, chain, position, text = mark[:4]
+    spec = text.split(" ", 2)[2].split()  # the words after "-A PREROUTING"
+    assert _connects()
+    it.run("nsenter", f"--net={it.SBOX}", "iptables-nft", "-t", table, "-D", chain, *spec)
+    try:
+        assert not _connects()
+        findings = diagnose(collect_snapshot(), checks=("mesh-port", "mesh-ipvs"))
+        assert [(f.check, f.title) for f in findings] == [
+            ("mesh-port", f"published swarm port {it.PUBLISHED}: no MARK rule in ingress_sbox")
+        ]
+    finally:
+        it.run(
+            "nsenter", f"--net={it.SBOX}", "iptables-nft", "-t", table, "-I", chain,
+            str(position), *spec,
+        )  # fmt: skip
+    assert _connects()
