@@ -358,6 +358,14 @@ class DockerNamespace:
     #: the routing mesh's MARK and SNAT rules), each with ``netns`` set to ``name``
     rules: list[Rule] = field(default_factory=list)
     chains: list[Chain] = field(default_factory=list)
+    #: its routes, every table, both families, and its policy rules, as ``ip route
+    #: show table all`` and ``ip rule`` print them inside; empty in a read made
+    #: before netexplorer read them (the path then derives the routes)
+    routes: list[Route] = field(default_factory=list)
+    ip_rules: list[IpRule] = field(default_factory=list)
+    #: its own forwarding settings read inside it ("net.ipv4.ip_forward" -> "1",
+    #: as Snapshot.sysctls); empty when not read
+    sysctls: dict[str, str] = field(default_factory=dict)
     #: why it could not be read (the rest of the snapshot is still there)
     error: str | None = None
 

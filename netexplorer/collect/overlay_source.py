@@ -13,8 +13,11 @@ network's load balancer).
 Each namespace is read by one worker thread that enters it with setns(2), opens
 an rtnetlink socket there (a socket stays in its namespace) and reads
 ``/proc/thread-self/net/ip_vs`` (the routing mesh's IPVS table; absent where the
-kernel has no IPVS), then goes back; over that socket it asks for a link,
-address, IP-neighbour and bridge-FDB dump and, for each namespace it may be
+kernel has no IPVS) and its forwarding settings (``/proc/sys/net/ipv4/ip_forward``
+opened from that thread is the namespace's own: /proc/sys/net follows the
+opener's network namespace), then goes back; over that socket it asks for a
+link, address, route (every table), policy-rule, IP-neighbour and bridge-FDB
+dump and, for each namespace it may be
 wired to (containers' init processes, the other Docker namespaces), the netns id
 it knows that namespace by (RTM_GETNSID, batched: the ``link-netnsid`` of a
 veth). The thread ends after the read, so no other code ever runs in a foreign
@@ -26,6 +29,7 @@ recorded dumps (:func:`read_namespace_messages` gives them in plain form).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Iterable, Mapping
@@ -41,14 +45,18 @@ from netexplorer.collect.netlink_source import (
     message_to_plain,
     parse_netlink,
 )
+from netexplorer.collect.netns_source import parse_ip_rules, parse_routes
 from netexplorer.collect.rtnl_socket import (
     RTM_GETADDR,
     RTM_GETLINK,
     RTM_GETNEIGH,
+    RTM_GETROUTE,
+    RTM_GETRULE,
     NamespaceReader,
     in_own_thread,
     socket_in,
 )
+from netexplorer.collect.sysctl_source import SYSCTLS, collect_sysctls
 from netexplorer.model import DockerNamespace, FdbEntry, Neighbour
 
 T = TypeVar("T")
@@ -66,6 +74,8 @@ _NUD_PERMANENT = 0x80
 _NUD_NOARP = 0x40
 #: the key of the host's own namespace in DockerNamespace.peer_netnsids
 HOST = "host"
+#: the settings read inside each namespace: whether it forwards (IPv4, IPv6)
+FORWARDING = tuple(n for n in SYSCTLS if n.endswith(("ip_forward", "forwarding")))
 #: NTF_* flags
 _NTF_SELF = 0x02
 
@@ -175,8 +185,14 @@ class NamespaceMessages:
     addrs: list[Any] = field(default_factory=list)
     fdb: list[Any] = field(default_factory=list)
     neighbours: list[Any] = field(default_factory=list)
+    #: RTM_GETROUTE and RTM_GETRULE dumps (every table, both families); empty in a
+    #: recording made before they were read
+    routes: list[Any] = field(default_factory=list)
+    rules: list[Any] = field(default_factory=list)
     #: /proc/net/ip_vs as read inside the namespace; None: no such file (no IPVS)
     ipvs: str | None = None
+    #: FORWARDING as read inside the namespace (name -> value)
+    sysctls: dict[str, str] = field(default_factory=dict)
     peer_netnsids: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
@@ -188,7 +204,10 @@ class NamespaceMessages:
             "addrs": [message_to_plain(m) for m in self.addrs],
             "fdb": [message_to_plain(m) for m in self.fdb],
             "neighbours": [message_to_plain(m) for m in self.neighbours],
+            "routes": [message_to_plain(m) for m in self.routes],
+            "rules": [message_to_plain(m) for m in self.rules],
             "ipvs": self.ipvs,
+            "sysctls": dict(self.sysctls),
             "peer_netnsids": dict(self.peer_netnsids),
             "error": self.error,
         }
@@ -212,7 +231,10 @@ def parse_namespace(raw: NamespaceMessages) -> DockerNamespace:
     names = {i.ifindex: i.name for i in data.interfaces}
     ns.fdb = parse_fdb(raw.fdb, names)
     ns.neighbours = parse_neighbours(raw.neighbours, names)
+    ns.routes = parse_routes(raw.routes, data.interfaces)
+    ns.ip_rules = parse_ip_rules(raw.rules)
     ns.ipvs = raw.ipvs
+    ns.sysctls = dict(raw.sysctls)
     return ns
 
 
@@ -246,6 +268,8 @@ def _read_one(reader: Any, sock: Any, raw: NamespaceMessages, others: Mapping[st
     where = f"Docker's namespace {raw.name}"
     raw.links = reader.dump(sock, RTM_GETLINK, warnings, where)
     raw.addrs = reader.dump(sock, RTM_GETADDR, warnings, where)
+    raw.routes = reader.dump(sock, RTM_GETROUTE, warnings, where)
+    raw.rules = reader.dump(sock, RTM_GETRULE, warnings, where)
     raw.fdb = reader.dump(sock, RTM_GETNEIGH, warnings, where)
     raw.neighbours = [
         m for f in (AF_INET, AF_INET6) for m in reader.dump(sock, RTM_GETNEIGH, warnings, where, f)
@@ -284,6 +308,11 @@ def _read_all(paths: list[tuple[str, str]], pids: list[int]) -> list[NamespaceMe
 
             def inside(raw: NamespaceMessages = raw) -> None:
                 raw.ipvs = _ipvs_table()
+                # /proc/sys/net answers for the network namespace of the thread
+                # that opens the file: this one, entered for the socket (no
+                # /proc/sys: the settings stay unread, as in an older read)
+                with contextlib.suppress(SourceError):
+                    raw.sysctls = collect_sysctls(names=FORWARDING).values
 
             try:
                 with socket_in(fd, home, path, inside) as sock:

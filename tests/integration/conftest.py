@@ -82,6 +82,25 @@ def throwaway(lab: str) -> Iterator[Callable[..., str]]:
 
 
 @pytest.fixture(scope="session")
+def one_node_swarm(lab: str) -> Iterator[None]:
+    """The one-node swarm of ``scripts/lab swarm up --one-node`` (service nxweb, 2
+    replicas, publishing 8081 -> 80; see tests/integration/ingress_truth.py), with
+    Docker's namespaces (the ingress overlay's, ingress_sbox, lb_*), brought up once
+    for the session and taken down after it, unless it was up already (then it is
+    left as found). On a kernel without IPVS it is there all the same, delivering
+    nothing through the mesh (``ingress_swarm`` is the same swarm for the tests of
+    the mesh itself, skipped there)."""
+    made = not (ingress_truth.swarm_state() == "active" and ingress_truth.service_exists())
+    if made:
+        gt.lab_command("swarm", "up", "--one-node")
+    try:
+        yield None
+    finally:
+        if made:
+            gt.lab_command("swarm", "down")
+
+
+@pytest.fixture(scope="session")
 def ingress_swarm(lab: str) -> Iterator[list[ingress_truth.Task]]:
     """The swarm ingress routing mesh, for ``kernel`` tests: the one-node swarm of
     ``scripts/lab swarm up --one-node`` (service nxweb, 2 replicas, publishing 8081

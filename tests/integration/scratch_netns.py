@@ -288,11 +288,16 @@ def private_netns(commands: list[str]) -> Iterator[int]:
         proc.wait()
 
 
-def ip_truth(pid: int | None = None) -> dict[str, Any]:
-    """What ``ip`` says in the namespace of ``pid`` (the host's when None), keyed as
-    tests/recorded/netns records it: ``ip -j`` addresses, routes (every table) and
-    rules per family, and the text of ``ip -4 route show table all`` and ``ip rule``."""
-    prefix = ("nsenter", "-t", str(pid), "-n") if pid else ()
+def ip_truth(pid: int | None = None, path: str | None = None) -> dict[str, Any]:
+    """What ``ip`` says in the namespace of ``pid`` (or the one bound at ``path``, as
+    Docker's are; the host's when neither), keyed as tests/recorded/netns records it:
+    ``ip -j`` addresses, routes (every table) and rules per family, and the text of
+    ``ip -4 route show table all`` and ``ip rule``."""
+    prefix: tuple[str, ...] = ()
+    if pid:
+        prefix = ("nsenter", "-t", str(pid), "-n")
+    elif path:
+        prefix = ("nsenter", f"--net={path}")
 
     def ip(*args: str) -> Any:
         return json.loads(_run(*prefix, "ip", "-j", *args) or "[]")

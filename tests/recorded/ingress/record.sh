@@ -18,12 +18,20 @@
 #     ct.<task>.<tool>.txt    the same inside each nxweb task (nsenter -t PID -n)
 #     host.<tool>.txt         the host's own tables
 #   truth/ns.<name>.addr.txt, truth/ct.<task>.addr.txt   ip -d addr inside
+#   truth/ns.<name>.route.json, .route6.json, .rule.json, .ip_forward.txt
+#                             in every Docker namespace (1-*, ingress_sbox, lb_*):
+#                             ip -j route show table all, ip -6 -j route show table
+#                             all, ip -j rule, /proc/sys/net/ipv4/ip_forward
 #   truth/ct.<task>.inspect.json   docker inspect of each task
 #   truth/service.json, truth/networks.json   docker service/network inspect
 #   truth/http.txt            the answer of the GET through the mesh
 #   scaled0.snapshot.json, truth/scaled0/  the same once nxweb is scaled to 0 tasks
 # and leaves the swarm up (the kernel tests that follow in the same boot use it;
 # their fixture takes it down).
+#
+# With --into NAME it records the same into NAME/ (snapshot.json and truth/, not
+# the scaled-down part): a second recording beside the first, e.g. made by a newer
+# netexplorer that reads more (routes/: Docker's namespaces' routes and forwarding).
 #
 # On a kernel without IPVS (this project's sandbox), under the lab lock:
 #   flock /run/nx-lab.lock bash tests/recorded/ingress/record.sh --no-ipvs
@@ -33,7 +41,13 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 NO_IPVS=0
-if [[ ${1:-} == --no-ipvs ]]; then
+INTO=
+if [[ ${1:-} == --into ]]; then
+    [[ -n ${2:-} && ${2} != */* ]] || { echo "record.sh: --into NAME (a directory here)" >&2; exit 2; }
+    INTO=$2
+    HERE=$HERE/$INTO
+    mkdir -p "$HERE"
+elif [[ ${1:-} == --no-ipvs ]]; then
     NO_IPVS=1
     [[ ! -e /proc/net/ip_vs ]] || { echo "record.sh: this kernel has IPVS" >&2; exit 2; }
     HERE=$HERE/no-ipvs
@@ -99,12 +113,24 @@ python -m netexplorer snapshot --json -o "$HERE/snapshot.json" || [[ $? == 1 ]]
 save_all "$T/after"
 
 for ns in $(mesh_namespaces); do nsenter --net="$NETNS/$ns" ip -d addr >"$T/ns.$ns.addr.txt"; done
+for f in "$NETNS"/1-* "$NETNS"/ingress_sbox "$NETNS"/lb_*; do
+    [[ -e $f ]] || continue
+    ns=$(basename "$f")
+    nsenter --net="$f" ip -j route show table all >"$T/ns.$ns.route.json"
+    nsenter --net="$f" ip -6 -j route show table all >"$T/ns.$ns.route6.json"
+    nsenter --net="$f" ip -j rule >"$T/ns.$ns.rule.json"
+    nsenter --net="$f" cat /proc/sys/net/ipv4/ip_forward >"$T/ns.$ns.ip_forward.txt"
+done
 while read -r name pid; do
     nsenter -t "$pid" -n ip -d addr >"$T/ct.$name.addr.txt"
     docker inspect "$name" >"$T/ct.$name.inspect.json"
 done < <(tasks)
 docker service inspect nxweb >"$T/service.json"
 docker network inspect ingress docker_gwbridge >"$T/networks.json"
+if [[ -n $INTO ]]; then
+    ls -R "$HERE"
+    exit 0
+fi
 
 # The same service scaled to 0: the port is still published, no task is left to
 # take it (scaled0.snapshot.json, truth/scaled0/: the mesh's tables and IPVS then)
