@@ -101,8 +101,11 @@ def _labelled(hops: list[Hop], label: str, key: str) -> list[Hop]:
 
 
 def _namespace_of(ns: DockerNamespace, gateway: str | None) -> Namespace:
-    """ingress_sbox's routing: its connected routes from its addresses (the read has
-    no routes of Docker's namespaces) and Docker's default route via the bridge."""
+    """ingress_sbox's routing: its routes and policy rules as read inside it; in a
+    read made before they were read, its connected routes from its addresses and
+    Docker's default route via the bridge (``derived``, which the hops say)."""
+    if ns.routes:
+        return Namespace(ns.name, tuple(ns.interfaces), tuple(ns.routes), tuple(ns.ip_rules))
     routes: list[Route] = derived_routes(ns.interfaces)
     if gateway is not None:
         dev = next(
@@ -132,6 +135,33 @@ def _in_subnet(address: str, cidr: str) -> bool:
         return ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         return False
+
+
+def _no_route_words(ns: DockerNamespace, to: IPAddress) -> str:
+    """Why ``ns`` has no route to the real server ``to``, and the fix."""
+    where = f"{ns.name} has no route to the real server {to}"
+    leg = next(
+        (
+            (i, a)
+            for i in ns.interfaces
+            for a in i.addresses
+            if a.scope == "global" and _in_subnet(str(to), a.cidr)
+        ),
+        None,
+    )
+    if leg is None:
+        return (
+            f"{where}, and no interface of it is on that network (its leg on the ingress "
+            "overlay is missing); the fix: `docker network inspect ingress` shows the "
+            "network's peers, and restarting dockerd rebuilds ingress_sbox"
+        )
+    iface, addr = leg
+    net = ipaddress.ip_interface(addr.cidr).network
+    return (
+        f"{where}: the route of its leg {iface.name} ({addr.cidr}) to {net} is gone; the "
+        f"fix: `nsenter --net={ns.path} ip route replace {net} dev {iface.name} src "
+        f"{addr.address}` puts it back (restarting dockerd rebuilds ingress_sbox)"
+    )
 
 
 def _bridge_gateway(walk: _Walk, bridge: str) -> str | None:
@@ -375,7 +405,7 @@ def through_mesh(
     sw.route_hop(f"route in {label}", dec)
     if dec.type != "unicast":
         _finish(walk, sw, label, key)
-        return walk.end("no-route", f"{label} has no route to the real server {to_addr}")
+        return walk.end("no-route", _no_route_words(ns, to_addr))
     sw.pkt = sw.pkt.at(iif="", oif=dec.dev or "")
     # IPVS sends it on through LOCAL_OUT: the nat binding was made in PREROUTING
     if not sw.hook("OUTPUT", skip_nat=True) or not sw.hook("POSTROUTING"):
@@ -576,6 +606,20 @@ def mesh_reply(back: _Walk, fwd: _Walk) -> None:
             f"{label} routes the reply to {sr.pkt.dst} by "
             f"{sdec.dev or 'no interface'}, not back by {leg.gw_iface.name}",
         )
+    forwarding = leg.sbox.sysctls.get(_forwarding_name(sr.pkt.family))
+    if forwarding == "0":
+        _finish(back, sr, label, key)
+        return _stop(
+            back,
+            "drop",
+            "forwarding-disabled",
+            f"{label}: not forwarded ({_forwarding_name(sr.pkt.family)}=0 there), so IPVS "
+            "never sees the reply at FORWARD",
+            f"{label} does not forward ({_forwarding_name(sr.pkt.family)}=0 in it): the "
+            "routing mesh's replies stop there; the fix: `nsenter "
+            f"--net={leg.sbox.path} sysctl -w {_forwarding_name(sr.pkt.family)}=1`",
+            (key,),
+        )
     sr.pkt = sr.pkt.at(oif=sdec.dev)
     if not sr.hook("FORWARD"):
         _finish(back, sr, label, key)
@@ -613,6 +657,10 @@ def mesh_reply(back: _Walk, fwd: _Walk) -> None:
         ctstate=frozenset({"ESTABLISHED"}) | (leg.host_ctstate & {"DNAT", "SNAT"}),
     )
     back.host_receive(leg.bridge)
+
+
+def _forwarding_name(family: int) -> str:
+    return "net.ipv4.ip_forward" if family == 4 else "net.ipv6.conf.all.forwarding"
 
 
 def _undo_dnat(w: _Walk, what: str) -> None:
