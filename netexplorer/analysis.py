@@ -13,6 +13,13 @@ flows, nothing correlation or the doctor derive from it changed: :func:`analyse`
 given the previous analysis (:class:`Analyser` keeps it for a stream of reads) takes
 the correlation, the findings and the links from it and makes only the flows and
 the rules' part of the item index again. The result is the same as without it.
+
+Where the host has a swarm routing mesh, a poll reads its netfilter tables and its
+IPVS tables again too (inside its namespaces and tasks): the Docker part is then
+the one before with new namespace and task objects holding them. Their rules' and
+IPVS real servers' counts moving is counting too: the mesh view (whose rows show
+them), its notes and the item index are made again, nothing else; a mesh rule or
+real server come or gone is a change like any other.
 """
 
 from __future__ import annotations
@@ -23,9 +30,17 @@ from dataclasses import dataclass, fields, replace
 from operator import attrgetter
 from typing import Any
 
-from netexplorer.correlate import Correlation, Links, correlate, nat_flows
+from netexplorer.correlate import (
+    Correlation,
+    Links,
+    correlate,
+    mesh_notes,
+    nat_flows,
+    with_mesh_counts,
+)
 from netexplorer.doctor import Finding, diagnose, link_findings
-from netexplorer.model import Chain, Rule, Snapshot
+from netexplorer.ipvs import without_counts
+from netexplorer.model import Chain, Container, DockerNamespace, Rule, Snapshot
 
 Items = Mapping[str, tuple[object, ...]]
 
@@ -84,8 +99,11 @@ _RULE_SHAPE = _shape(Rule)
 _CHAIN_SHAPE = _shape(Chain)
 #: the read's lists that a poll shares with the read before when their source was
 #: not read again (the same objects, never written into)
-_SHARED = ("networks", "containers", "swarm", "namespaces", "interfaces", "bridges", "routes",
-           "ip_rules")  # fmt: skip
+_SHARED = ("networks", "swarm", "interfaces", "bridges", "routes", "ip_rules")
+#: the fields of a mesh namespace / a task's inside that a poll reads again (the
+#: containers and Docker's namespaces are shared too where it has no mesh)
+_NAMESPACE_MESH = frozenset({"rules", "chains", "ipvs"})
+_INSIDE_MESH = frozenset({"rules", "chains"})
 
 
 def _source_state(read: Snapshot) -> list[tuple[str, bool, str | None, bool]]:
@@ -101,6 +119,11 @@ def counters_only(read: Snapshot, before: Snapshot) -> bool:
         return True
     if any(getattr(read, name) is not getattr(before, name) for name in _SHARED):
         return False
+    if not (
+        _same_list(read.namespaces, before.namespaces, _same_namespace)
+        and _same_list(read.containers, before.containers, _same_container)
+    ):
+        return False
     if (read.schema, read.host, read.warnings, read.firewall_backends, read.sysctls) != (
         before.schema,
         before.host,
@@ -111,6 +134,45 @@ def counters_only(read: Snapshot, before: Snapshot) -> bool:
         return False
     return _same_shapes(read.rules, before.rules, _RULE_SHAPE) and _same_shapes(
         read.chains, before.chains, _CHAIN_SHAPE
+    )
+
+
+def _same_but(a: Any, b: Any, names: frozenset[str]) -> bool:
+    """``a`` and ``b`` (of one dataclass) hold the same objects in every field but
+    ``names``."""
+    return type(a) is type(b) and all(
+        getattr(a, f.name) is getattr(b, f.name) for f in fields(a) if f.name not in names
+    )
+
+
+def _same_tables(a: Any, b: Any) -> bool:
+    return _same_shapes(a.rules, b.rules, _RULE_SHAPE) and _same_shapes(
+        a.chains, b.chains, _CHAIN_SHAPE
+    )
+
+
+def _same_namespace(a: DockerNamespace, b: DockerNamespace) -> bool:
+    """A Docker namespace read again by a poll, differing at most in counters."""
+    return (
+        _same_but(a, b, _NAMESPACE_MESH)
+        and _same_tables(a, b)
+        and (a.ipvs == b.ipvs or without_counts(a.ipvs) == without_counts(b.ipvs))
+    )
+
+
+def _same_container(a: Container, b: Container) -> bool:
+    """A task whose inside's tables a poll read again, differing at most in counters."""
+    if not _same_but(a, b, frozenset({"inside"})) or a.inside is None or b.inside is None:
+        return False
+    return _same_but(a.inside, b.inside, _INSIDE_MESH) and _same_tables(a.inside, b.inside)
+
+
+def _same_list(now: list[Any], before: list[Any], same: Any) -> bool:
+    """The same list, or one of as many items, each the one before's or ``same`` as it."""
+    if now is before:
+        return True
+    return len(now) == len(before) and all(
+        a is b or same(a, b) for a, b in zip(now, before, strict=True)
     )
 
 
@@ -129,11 +191,17 @@ def analyse(read: Snapshot, previous: Analysis | None = None) -> Analysis:
     differs from it only in counters and NAT flows (:func:`counters_only`), its
     correlation, findings and links are taken over (the flows made again)."""
     if previous is not None and counters_only(read, previous.read):
-        corr = previous.correlation
-        if read.conntrack is not previous.read.conntrack:
+        before = previous.read
+        corr, links, other = previous.correlation, previous.links, previous.items.maps[1]
+        if read.conntrack is not before.conntrack:
             corr = replace(corr, container_flows=nat_flows(read))
-        items = ChainMap(_index(read.rules), previous.items.maps[1])
-        return Analysis(read, corr, previous.findings, previous.links, items)
+        if read.namespaces is not before.namespaces or read.containers is not before.containers:
+            # the routing mesh read again: its counts are in new objects
+            corr = with_mesh_counts(corr, read)
+            links = links.renoted(mesh_notes(corr.mesh))
+            other = _other_items(read)
+        items = ChainMap(_index(read.rules), other)
+        return Analysis(read, corr, previous.findings, links, items)
     corr = correlate(read)
     findings = diagnose(read, corr)
     links = link_findings(corr.links, findings)

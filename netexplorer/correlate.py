@@ -16,11 +16,12 @@ its addresses overlap, never against every endpoint.
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 from collections import ChainMap, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -142,6 +143,13 @@ class Links:
             edges[a].add(b)
             edges[b].add(a)
         return Links(edges, labels, notes, base=self)
+
+    def renoted(self, notes: Mapping[str, list[str]]) -> Links:
+        """This index with the notes of ``notes``' keys replaced: the same links and
+        labels (shared, not copied)."""
+        out = copy.copy(self)
+        out.notes = {**self.notes, **{k: list(v) for k, v in notes.items()}}
+        return out
 
     def neighbours(self, key: str) -> frozenset[str]:
         own = self._edges.get(key, frozenset())
@@ -349,24 +357,49 @@ def _link_mesh(b: _Builder) -> MeshView:
         b.labels[mr.rule.key] = f"[{mr.owner_name}] {mr.rule.text}"
     for svc in view.services:
         b.labels[svc.key] = f"IPVS {svc.service.describe()} ({svc.netns})"
+        for d in svc.dests:
+            holder = f" ({d.container_name})" if d.container_name else ""
+            b.labels[d.key] = f"{d.dest.address}:{d.dest.port}{holder}"
+    b.notes.update(mesh_notes(view))
+    for x, y in view.edges:
+        b.link(x, y)
+    return view
+
+
+def mesh_notes(view: MeshView) -> dict[str, list[str]]:
+    """The lines describing each IPVS service and real server of the mesh (its
+    connection counts among them)."""
+    notes: dict[str, list[str]] = {}
+    for svc in view.services:
         ports = ", ".join(svc.ports) or "none"
         lines = [f"IPVS service {svc.service.describe()} in {svc.netns}"]
         lines.append(f"published ports marked for it: {ports}")
         lines += [f"real server {d.dest.describe()}" for d in svc.dests] or ["no real server"]
-        b.notes[svc.key] = lines
+        notes[svc.key] = lines
         for d in svc.dests:
-            holder = f" ({d.container_name})" if d.container_name else ""
-            b.labels[d.key] = f"{d.dest.address}:{d.dest.port}{holder}"
-            b.notes[d.key] = [
+            notes[d.key] = [
                 f"real server of IPVS {svc.service.describe()} in {svc.netns}",
                 d.dest.describe(),
                 f"held by {d.container_name}"
                 if d.container_name
                 else "no container of this read holds its address",
             ]
-    for x, y in view.edges:
-        b.link(x, y)
-    return view
+    return notes
+
+
+def with_mesh_counts(corr: Correlation, read: Snapshot) -> Correlation:
+    """``corr`` made for ``read``, a read that differs from ``corr``'s only in the
+    counters of the routing mesh (its rules', its IPVS real servers' connections)
+    and so in the objects holding them (``analysis.counters_only``): the mesh view,
+    its IPVS notes and the container indexes made again, the rest taken over."""
+    view = mesh_view(read)
+    return replace(
+        corr,
+        links=corr.links.renoted(mesh_notes(view)),
+        containers_by_id=MappingProxyType({c.id: c for c in read.containers}),
+        containers_by_name=MappingProxyType({c.name: c for c in read.containers}),
+        mesh=view,
+    )
 
 
 def _with_rules(w: Wiring, rules: list[str] | None) -> Wiring:

@@ -208,3 +208,15 @@ def parse_ip_vs(text: str) -> list[IpvsService]:
 
 def _with_dests(service: IpvsService, dests: list[IpvsDest]) -> IpvsService:
     return replace(service, dests=tuple(dests))
+
+
+def without_counts(text: str | None) -> tuple[IpvsService, ...] | None:
+    """The services of an IPVS table with every real server's connection counts set
+    to 0: what two reads of a table that only counted connections share. None for
+    None (no IPVS)."""
+    if text is None:
+        return None
+    return tuple(
+        replace(s, dests=tuple(replace(d, active=0, inactive=0) for d in s.dests))
+        for s in parse_ip_vs(text)
+    )

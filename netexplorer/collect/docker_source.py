@@ -50,6 +50,9 @@ class DockerData:
     swarm: SwarmInfo | None = None
     #: Docker's own namespaces (read after the containers: they need their pids)
     namespaces: list[DockerNamespace] = field(default_factory=list)
+    #: what reading the routing mesh's netfilter tables said (read again with them
+    #: at each firewall poll, so kept apart from ``warnings``)
+    mesh_warnings: list[str] = field(default_factory=list)
 
 
 def docker_host() -> str:

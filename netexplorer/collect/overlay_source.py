@@ -246,7 +246,7 @@ def _open_ns(path: str) -> int | None:
         return None
 
 
-def _ipvs_table() -> str | None:
+def ipvs_table() -> str | None:
     """This thread's namespace's IPVS table; None where the kernel has no IPVS."""
     try:
         with open("/proc/thread-self/net/ip_vs", encoding="ascii", errors="replace") as f:
@@ -307,7 +307,7 @@ def _read_all(paths: list[tuple[str, str]], pids: list[int]) -> list[NamespaceMe
                 continue
 
             def inside(raw: NamespaceMessages = raw) -> None:
-                raw.ipvs = _ipvs_table()
+                raw.ipvs = ipvs_table()
                 # /proc/sys/net answers for the network namespace of the thread
                 # that opens the file: this one, entered for the socket (no
                 # /proc/sys: the settings stay unread, as in an older read)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.forked import fork_call, write_result
-from netexplorer.model import DockerNamespace, NetnsView, Snapshot, Source
+from netexplorer.model import Container, DockerNamespace, NetnsView, Snapshot, Source
 
 if TYPE_CHECKING:
     from netexplorer.collect.firewall.netns_tables import NetnsTables
@@ -251,7 +251,7 @@ def _docker_part(c: Collectors, early: _Early | None) -> Part:
         _netnsids(c, data, ahead)
         _docker_namespaces(c, data, ahead)
         _read_insides(c, data, ahead)
-        _mesh_tables(c, data)
+        data = _mesh_tables(c, data)
     src.seconds = time.perf_counter() - start
     return Part(src, data)
 
@@ -321,10 +321,11 @@ def _read_insides(c: Collectors, data: Any, early: _Ahead) -> None:
 MESH_NAMESPACE_KINDS = ("ingress_sbox", "lb")
 
 
-def _mesh_tables(c: Collectors, data: Any) -> None:
-    """The netfilter tables of the swarm routing mesh: in ingress_sbox and lb_*, and
-    in each running container with an endpoint on the ingress network (a service
-    task publishing a port). Nothing is run where there is none of them."""
+def mesh_targets(data: Any) -> tuple[list[DockerNamespace], list[Container]]:
+    """Where a Docker read's routing mesh has netfilter tables: its ingress_sbox and
+    lb_* namespaces (read without error), and its running containers with an endpoint
+    on the ingress network whose own namespace was read (service tasks publishing a
+    port). The Docker read and the firewall poll read these, and only these."""
     spaces = [ns for ns in data.namespaces if ns.kind in MESH_NAMESPACE_KINDS and not ns.error]
     ingress = {n.id for n in data.networks if n.ingress}
     tasks = [
@@ -336,32 +337,75 @@ def _mesh_tables(c: Collectors, data: Any) -> None:
         and ct.inside.error is None
         and any(ep.network_id in ingress for ep in ct.endpoints)
     ]
+    return spaces, tasks
+
+
+def _task_netns(ct: Container) -> str:
+    """A task's namespace as ``Rule.netns`` names it."""
+    return f"ct:{ct.id}"
+
+
+def _with_mesh(c: Collectors, data: Any) -> Any | None:
+    """``data`` (a Docker read) with the netfilter tables of its routing mesh read
+    (:func:`mesh_targets`), and each mesh namespace's IPVS table as read with them:
+    a new DockerData whose namespace and task objects read are new ones (``data``
+    and its objects are not written into: a read's may be the previous one's), its
+    ``mesh_warnings`` said afresh. None where there is nothing to read (nothing is
+    run then)."""
+    spaces, tasks = mesh_targets(data)
     if c.netns_tables is None or not (spaces or tasks):
-        return
+        return None
     targets = [(ns.name, ns.path) for ns in spaces]
-    targets += [(f"ct:{ct.id}", f"/proc/{ct.pid}/ns/net") for ct in tasks]
+    targets += [(_task_netns(ct), f"/proc/{ct.pid}/ns/net") for ct in tasks]
     reader = c.netns_tables
     read_src, found = _timed("netns-firewall", lambda: reader(targets))
     if found is None:
-        data.warnings.append(f"the routing mesh's netfilter tables: {read_src.error}")
-        return
-    # new objects: a container's inside may be the previous read's (live reuse)
-    data.namespaces = [
-        replace(ns, rules=t.rules, chains=t.chains) if (t := found.get(ns.name)) else ns
+        failed = f"the routing mesh's netfilter tables: {read_src.error}"
+        return replace(data, mesh_warnings=[failed])
+    read = {ns.name for ns in spaces}
+    namespaces = [
+        _namespace_with(ns, t) if ns.name in read and (t := found.get(ns.name)) else ns
         for ns in data.namespaces
     ]
-    for ct in tasks:
-        t = found.get(f"ct:{ct.id}")
-        if t is not None and ct.inside is not None:
-            ct.inside = replace(ct.inside, rules=t.rules, chains=t.chains)
+    by_task = {ct.id: t for ct in tasks if (t := found.get(_task_netns(ct))) is not None}
+    containers = [
+        replace(ct, inside=replace(ct.inside, rules=t.rules, chains=t.chains))
+        if ct.inside is not None and (t := by_task.get(ct.id)) is not None
+        else ct
+        for ct in data.containers
+    ]
+    said: list[str] = []
     for name, _path in targets:
         t = found.get(name)
         if t is None:
             continue
         owner = name if not name.startswith("ct:") else _container_name(data, name[3:])
         if t.error:
-            data.warnings.append(f"netfilter tables of {owner}: {t.error}")
-        data.warnings.extend(f"netfilter tables of {owner}: {p}" for p in t.problems)
+            said.append(f"netfilter tables of {owner}: {t.error}")
+        said.extend(f"netfilter tables of {owner}: {p}" for p in t.problems)
+    return replace(data, namespaces=namespaces, containers=containers, mesh_warnings=said)
+
+
+def _namespace_with(ns: DockerNamespace, tables: NetnsTables) -> DockerNamespace:
+    """A mesh namespace with the tables read in it; its IPVS table too, unless it could
+    not be entered (then the one read with its interfaces is kept)."""
+    ipvs = ns.ipvs if tables.error else tables.ipvs
+    return replace(ns, rules=tables.rules, chains=tables.chains, ipvs=ipvs)
+
+
+def _mesh_tables(c: Collectors, data: Any) -> Any:
+    """The Docker read with its routing mesh's tables (:func:`_with_mesh`)."""
+    return _with_mesh(c, data) or data
+
+
+def mesh_poll(c: Collectors, docker: Part) -> Part | None:
+    """The firewall poll's read of the routing mesh: ``docker`` (the last Docker part)
+    with the mesh's netfilter tables and IPVS tables read again, as a new Part with
+    the same source; None (nothing run) when that read has no mesh."""
+    if docker.data is None:
+        return None
+    data = _with_mesh(c, docker.data)
+    return Part(replace(docker.source), data) if data is not None else None
 
 
 def _container_name(data: Any, cid: str) -> str:
@@ -386,12 +430,22 @@ def _netlink_part(c: Collectors) -> Part:
 
 
 def collect_parts(
-    names: Collection[str] = SOURCE_NAMES, collectors: Collectors | None = None
+    names: Collection[str] = SOURCE_NAMES,
+    collectors: Collectors | None = None,
+    docker: Part | None = None,
 ) -> dict[str, Part]:
-    """Read the sources ``names`` concurrently."""
+    """Read the sources ``names`` concurrently.
+
+    ``docker``: the last Docker part, when Docker is not read again. With the
+    firewall among ``names``, its routing mesh's netfilter and IPVS tables (in
+    namespaces of Docker's) are then read with the host's, and the result holds a
+    "docker" part too: that read with them (:func:`mesh_poll`); where it has no
+    mesh, nothing more is read and there is no "docker" part."""
     preload_libraries()
     c = (collectors or Collectors()).resolved()
     wanted = [n for n in SOURCE_NAMES if n in names]
+    polled = "firewall" in wanted and "docker" not in wanted
+    mesh = docker if polled else None
     # before any thread starts here: the read ahead may be made by a forked child
     early = _Early(c) if "docker" in wanted and c.pids is not None else None
     jobs: dict[str, Callable[[], Part]] = {
@@ -401,9 +455,12 @@ def collect_parts(
         "conntrack": lambda: Part(*_timed("conntrack", c.conntrack)),  # type: ignore[arg-type]
         "sysctl": lambda: Part(*_timed("sysctl", c.sysctl)),  # type: ignore[arg-type]
     }
-    with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
-        futures: dict[str, Future[Part]] = {n: pool.submit(jobs[n]) for n in wanted}
-        return {n: futures[n].result() for n in wanted}
+    with ThreadPoolExecutor(max_workers=max(1, len(wanted) + (mesh is not None))) as pool:
+        futures: dict[str, Future[Part | None]] = {n: pool.submit(jobs[n]) for n in wanted}
+        if mesh is not None:
+            futures["docker"] = pool.submit(lambda: mesh_poll(c, mesh))
+        found = {n: future.result() for n, future in futures.items()}
+    return {n: part for n in SOURCE_NAMES if (part := found.get(n)) is not None}
 
 
 def assemble(
@@ -429,6 +486,7 @@ def assemble(
         if data is not None:
             snap.warnings.extend(data.warnings)
             if name == "docker":
+                snap.warnings.extend(data.mesh_warnings)
                 snap.networks = data.networks
                 snap.containers = data.containers
                 snap.swarm = data.swarm

@@ -13,8 +13,11 @@ once, then waits:
   out of the last Docker read instead of asking Docker, :meth:`LiveFeed.removal`);
 * otherwise every ``interval`` seconds only the firewall (rules and counters),
   conntrack (NAT translations) and the sysctls are read - they change without
-  events - and the Docker and netlink parts of the last read are reused. A poll
-  that falls due while a burst is pending waits for it and is read with it.
+  events - and the Docker and netlink parts of the last read are reused; where
+  that Docker read has a swarm routing mesh, the firewall poll reads its
+  netfilter tables and IPVS tables again too, inside its namespaces (a new Docker
+  part: the last one with them, ``collect.snapshot.mesh_poll``). A poll that
+  falls due while a burst is pending waits for it and is read with it.
 
 A fresh firewall read gets its rule counter deltas against the previous one
 (``live.deltas``); then the parts are assembled into one Snapshot
@@ -192,7 +195,9 @@ class LiveFeed:
         if read is None:
             start = time.perf_counter()
             collectors = self.collectors if touched is None else self._reusing(touched)
-            fresh = {**(collect_parts(names, collectors) if names else {}), **(made or {})}
+            # Docker's read, made or the last one: a firewall poll reads its mesh again
+            docker = (made or {}).get("docker") or self._parts.get("docker")
+            fresh = {**(made or {}), **(collect_parts(names, collectors, docker) if names else {})}
         else:
             fresh, seconds = read
             start = time.perf_counter() - seconds

@@ -7,8 +7,10 @@ ground truth, taken with the system's tools in the namespaces themselves:
 ``nsenter --net=/var/run/docker/netns/ingress_sbox ip{,6}tables-*-save -c`` and
 ``cat /proc/net/ip_vs``, ``nsenter -t PID -n ...-save -c`` in each task (its pid
 from ``docker inspect``). Rules and chains are split from the save text without
-netexplorer's parser. Last, a real fault (ingress_sbox's MARK rule of the port
-deleted, then put back) against the doctor.
+netexplorer's parser. Then the live feed's firewall poll after an HTTP GET through
+the mesh: the mesh's counters it shows are the kernel's, read again. Last, a real
+fault (ingress_sbox's MARK rule of the port deleted, then put back) against the
+doctor.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Any
 
 import pytest
 
+from netexplorer.analysis import Analyser
 from netexplorer.collect.snapshot import collect_snapshot
 from netexplorer.doctor import diagnose
+from netexplorer.live.feed import POLLED, LiveFeed
 from netexplorer.model import Chain, Rule, Snapshot
 
 from . import ingress_truth as it
@@ -126,6 +130,66 @@ def _connects() -> bool:
             return True
     except OSError:
         return False
+
+
+def _http_get() -> bytes:
+    """An HTTP GET through the mesh (the published port at the VM's swarm address)."""
+    with socket.create_connection((it.HOST_ADDR, it.PUBLISHED), timeout=10) as conn:
+        conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _redirected(snap: Snapshot) -> int:
+    """Packets the tasks' REDIRECT rules counted, all tasks together."""
+    return sum(
+        r.packets
+        for ct in snap.containers
+        if ct.inside is not None
+        for r in ct.inside.rules
+        if r.target == "REDIRECT"
+    )
+
+
+def test_a_firewall_poll_reads_the_mesh_counters_again(ingress_swarm: list[it.Task]) -> None:
+    """The live feed reads everything once; an HTTP GET goes through the mesh; the
+    next firewall-only poll (Docker's part not read again) shows ingress_sbox's
+    rules with the counters that ``iptables-nft-save -c`` there lists just before
+    and just after it (the published port's MARK rule among them, moved since the
+    first read), the tasks' REDIRECT rules counting the connection, and IPVS's
+    table as ``/proc/net/ip_vs`` lists it then; the analysis takes the one before
+    over (only counters moved)."""
+    feed = LiveFeed(watch=False)
+    analyser = Analyser()
+    first = feed.collect()
+    done = analyser(first)
+    mark = next(
+        r
+        for ns in first.namespaces
+        if ns.name == "ingress_sbox"
+        for r in ns.rules
+        if r.table == "mangle" and r.target == "MARK" and r.dport == str(it.PUBLISHED)
+    )
+    assert _http_get().startswith(b"HTTP/1.")
+    lo, ipvs_lo = save_rules(it.sbox_save("iptables-nft", "ipv4")), it.sbox_ipvs()
+    read = feed.collect(POLLED)
+    hi, ipvs_hi = save_rules(it.sbox_save("iptables-nft", "ipv4")), it.sbox_ipvs()
+    assert [s.name for s in read.sources] == [s.name for s in first.sources]
+    sbox = next(ns for ns in read.namespaces if ns.name == "ingress_sbox")
+    mine = _listed(sbox.rules, sbox.chains, "iptables-nft", "ipv4")
+    for got, low, high in zip(mine, lo, hi, strict=True):
+        assert_counted_between(got, low, high)
+    polled = next(r for r in sbox.rules if r.key == mark.key)
+    assert polled.packets > mark.packets, (mark.packets, polled.packets)
+    assert _redirected(read) > _redirected(first)
+    assert sbox.ipvs in (ipvs_lo, ipvs_hi)
+    # Docker was not asked again: its networks are the first read's
+    assert read.networks is first.networks
+    result = analyser(read)
+    assert result.findings is done.findings
+    assert next(m.rule for m in result.correlation.mesh.rules if m.rule.key == mark.key) is polled
 
 
 def test_doctor_names_a_published_port_without_its_mark_rule(

@@ -10,6 +10,7 @@ timings are otherwise the benchmark's business.
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
 import time
@@ -17,12 +18,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from integration import groundtruth as gt
 from netexplorer.collect.snapshot import collect_snapshot
 from netexplorer.doctor import diagnose
-from netexplorer.live.feed import LiveFeed
+from netexplorer.live.feed import POLLED, LiveFeed
 from netexplorer.model import Container, Endpoint, Rule, Snapshot
 from netexplorer.snapshot_io import snapshot_to_dict
 from netexplorer.ui.app import NetExplorerApp, create_app
@@ -211,6 +213,30 @@ def test_a_removal_is_read_without_docker_and_equals_a_fresh_read(
         feed.stop()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_poll_without_a_swarm_enters_no_namespace(
+    lab: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the lab (no swarm: no ingress_sbox, no task) the firewall poll reads the
+    host's tables only: the routing mesh's reader, which enters namespaces and runs
+    the save tools there, is never called, and Docker's part is the last one."""
+    from netexplorer.collect.firewall import netns_tables
+
+    if os.path.exists("/var/run/docker/netns/ingress_sbox"):
+        pytest.skip("the lab's dockerd is in a swarm (scripts/lab swarm up)")
+    entered: list[str] = []
+    real = netns_tables.read_one
+    monkeypatch.setattr(
+        netns_tables, "read_one", lambda netns, *a: entered.append(netns) or real(netns, *a)
+    )
+    feed = LiveFeed(watch=False)
+    first = feed.collect()
+    polled = feed.collect(POLLED)
+    assert first.source("docker") is not None and first.source("docker").ok  # type: ignore[union-attr]
+    assert entered == []
+    assert polled.containers is first.containers and polled.namespaces is first.namespaces
+    assert polled.rules is not first.rules
 
 
 def container_named(snap: Snapshot, name: str) -> Container | None:

@@ -93,5 +93,5 @@ def test_ingress_sbox_and_the_tasks_are_read() -> None:
     # the task's namespace vanished: no rules, and a sentence naming the container
     task, web = data.containers
     assert task.inside is not None and task.inside.rules == []
-    assert "netfilter tables of container nxweb.1.x: namespace ct:" in " ".join(data.warnings)
+    assert "netfilter tables of container nxweb.1.x: namespace ct:" in " ".join(data.mesh_warnings)
     assert web.inside is not None and web.inside.rules == []

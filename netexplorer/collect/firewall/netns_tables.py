@@ -8,9 +8,10 @@ rules admitting only that). Their tables are listed by the same save tools as
 the host's, run inside the namespace: a thread of its own enters it with
 setns(2), starts ``iptables-nft-save -c`` (and ``ip6tables-nft-save -c``; the
 ``-legacy-save`` ones only where ``/proc/thread-self/net/ip_tables_names`` lists
-legacy tables), which inherit the thread's namespace, and ends after the read,
-so no other code ever runs there. The texts are parsed by :mod:`.iptables_save`
-with ``netns`` set. Listing changes nothing.
+legacy tables), which inherit the thread's namespace, reads the namespace's
+IPVS table (``/proc/thread-self/net/ip_vs``: the counters move with the rules'),
+and ends after the read, so no other code ever runs there. The texts are parsed
+by :mod:`.iptables_save` with ``netns`` set. Listing changes nothing.
 
 Faults are words per namespace: a namespace that vanished or cannot be entered
 (``error``), a save tool missing or failing (``problems``); the other namespaces
@@ -25,12 +26,14 @@ import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.firewall.iptables_save import parse_iptables_save_with_problems
 from netexplorer.collect.firewall.legacy import legacy_table_names
 from netexplorer.collect.firewall.nft import parse_nft_save
 from netexplorer.collect.firewall.tool import run_listing
+from netexplorer.collect.overlay_source import ipvs_table
 from netexplorer.collect.rtnl_socket import in_own_thread, setns_net
 from netexplorer.model import LEGACY, NFT, Chain, Rule
 
@@ -45,6 +48,7 @@ SAVE_TOOLS = {
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 #: what a namespace's thread lists: (backend, family, save tool text or the fault)
 Listing = tuple[str, str, str | SourceError]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -59,6 +63,9 @@ class NetnsTables:
     problems: list[str] = field(default_factory=list)
     #: the namespace could not be entered (vanished, not root): a sentence
     error: str | None = None
+    #: ``/proc/net/ip_vs`` as read there with the rules; None: no IPVS in the kernel
+    #: (or the namespace was not entered)
+    ipvs: str | None = None
 
 
 def _tool(name: str) -> str | None:
@@ -88,7 +95,7 @@ def _list_inside(tools: dict[tuple[str, str], str | None]) -> list[Listing]:
     return out
 
 
-def _entered(path: str, work: Callable[[], list[Listing]]) -> list[Listing]:
+def _entered(path: str, work: Callable[[], T]) -> T:
     """``work`` run in the namespace at ``path`` by this thread, which then returns
     to its own; run it in a thread of its own (:func:`in_own_thread`)."""
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -146,12 +153,16 @@ def parse_listings(netns: str, listings: Sequence[Listing]) -> NetnsTables:
 def read_one(netns: str, path: str, tools: dict[tuple[str, str], str | None]) -> NetnsTables:
     """The tables of the namespace at ``path``, named ``netns`` in the model."""
     try:
-        listings = in_own_thread(lambda: _entered(path, lambda: _list_inside(tools)))
+        listings, ipvs = in_own_thread(
+            lambda: _entered(path, lambda: (_list_inside(tools), ipvs_table()))
+        )
     except OSError as exc:
         return NetnsTables(netns, error=_why_not(netns, path, exc))
     except SourceError as exc:
         return NetnsTables(netns, error=f"namespace {netns}: {exc}")
-    return parse_listings(netns, listings)
+    out = parse_listings(netns, listings)
+    out.ipvs = ipvs
+    return out
 
 
 def read_netns_tables(
