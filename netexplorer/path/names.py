@@ -1,8 +1,10 @@
 """What a path's destination can be called, for completion: every name ``trace_path``
-resolves on a read (containers, ``host``, ``internet``, addresses, published ports)."""
+resolves on a read (containers, ``host``, ``internet``, addresses, published ports),
+and the tasks its ``task`` can name to follow through the routing mesh."""
 
 from __future__ import annotations
 
+from netexplorer.ingress import MeshView
 from netexplorer.model import Snapshot
 from netexplorer.path.places import SPECIAL_NAMES
 
@@ -29,3 +31,12 @@ def destination_names(read: Snapshot) -> list[str]:
 
 def _joined(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def task_names(mesh: MeshView) -> list[str]:
+    """What ``trace_path``'s ``task`` (the CLI's ``--task``) can name: the containers
+    holding the real servers of the routing mesh's IPVS services in ingress_sbox,
+    then those real servers' addresses; each once. Empty without the mesh."""
+    dests = [d for s in mesh.services if s.netns == "ingress_sbox" for d in s.dests]
+    names = [d.container_name for d in dests if d.container_name]
+    return list(dict.fromkeys([*names, *(d.dest.address for d in dests)]))

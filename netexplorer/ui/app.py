@@ -766,9 +766,12 @@ class NetExplorerApp(App[int]):
         self._show_active_pane()
         self.call_after_refresh(self.pane(pane_id).focus_pane)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Tab and shift+Tab cycle the panes; over an open screen (a prompt, a page)
+        they keep their usual meaning there: the next or previous field."""
+        return not (action == "cycle_pane" and len(self.screen_stack) > 1)
+
     def action_cycle_pane(self, step: int) -> None:
-        if len(self.screen_stack) > 1:  # a help or warnings page is open
-            return
         ids = [p.pane_id for p in self.panes]
         at = ids.index(self.active_pane) if self.active_pane in ids else 0
         self.action_focus_pane(ids[(at + step) % len(ids)])
@@ -954,8 +957,8 @@ class NetExplorerApp(App[int]):
 
     def action_path(self) -> None:
         """Ask for a destination, then show the path from the selected container to it."""
-        from netexplorer.path.names import destination_names
-        from netexplorer.ui.screens.path import DestinationScreen, PathScreen
+        from netexplorer.path.names import destination_names, task_names
+        from netexplorer.ui.screens.path import DestinationScreen, PathAsked, PathScreen
 
         ct = self.selected_container()
         if ct is None or self.snapshot is None:
@@ -963,11 +966,12 @@ class NetExplorerApp(App[int]):
             return
         name = ct.name
 
-        def chosen(destination: str | None) -> None:
-            if destination:
-                self.push_screen(PathScreen(name, destination))
+        def chosen(asked: PathAsked | None) -> None:
+            if asked is not None:
+                self.push_screen(PathScreen(name, asked.destination, asked.task))
 
-        self.push_screen(DestinationScreen(name, destination_names(self.snapshot)), chosen)
+        tasks = task_names(self.analysis.correlation.mesh) if self.analysis is not None else []
+        self.push_screen(DestinationScreen(name, destination_names(self.snapshot), tasks), chosen)
 
     def reveal(self, key: str) -> None:
         """Make the rules pane show the table of a selected rule (it shows one at a time)."""

@@ -2,8 +2,11 @@
 
 The destination is asked for first (:class:`DestinationScreen`, completing the
 names the engine resolves: containers, ``host``, ``internet``, addresses,
-``host:PORT``). The path is computed by :func:`netexplorer.path.trace_path` (data
-layer) in a worker thread; this screen only lays its hops out as a vertical path.
+``host:PORT``) and, where the read has the swarm's routing mesh, the task to
+follow through it (a second field, Tab to it, completing the tasks holding its
+real servers: the CLI's ``--task``). The path is computed by
+:func:`netexplorer.path.trace_path` (data layer) in a worker thread; this screen
+only lays its hops out as a vertical path.
 Moving onto a hop selects the model item it crosses in the whole app
 (``app.select(key, "path")``): the rule that decides, else the first thing it
 names, so the panes mark it and what is linked to it, as for any selection. Enter
@@ -12,6 +15,7 @@ goes to that item in its pane; ``m`` shows the map with the path's items marked.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -76,20 +80,35 @@ def verdict_text(result: PathResult) -> Text:
     return text
 
 
-class DestinationScreen(ModalScreen[str | None]):
-    """Asks where the packet goes, completing the names the path engine knows."""
+@dataclass(frozen=True, slots=True)
+class PathAsked:
+    """What the prompt was answered: the destination as typed, and the task to follow
+    through the routing mesh (None: the engine's choice)."""
+
+    destination: str
+    task: str | None = None
+
+
+class DestinationScreen(ModalScreen[PathAsked | None]):
+    """Asks where the packet goes, completing the names the path engine knows, and,
+    when ``tasks`` names any, which task the routing mesh is followed to."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, source: str, names: list[str]) -> None:
+    def __init__(self, source: str, names: list[str], tasks: list[str] | None = None) -> None:
         super().__init__(classes="text-screen")
         self.source = source
         self.names = names
+        self.tasks = tasks or []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="text-screen-box") as box:
             box.border_title = f"Path from {plain(self.source)}"
-            box.border_subtitle = "→ completes · Enter: trace · Esc: cancel"
+            box.border_subtitle = (
+                "→ completes · Tab: task · Enter: trace · Esc: cancel"
+                if self.tasks
+                else "→ completes · Enter: trace · Esc: cancel"
+            )
             yield Static(
                 Text(
                     "Destination: a container, host, internet, an address, or host:PORT "
@@ -105,15 +124,35 @@ class DestinationScreen(ModalScreen[str | None]):
             shown = ", ".join(plain(n) for n in self.names[:24])
             more = f" … and {len(self.names) - 24} more" if len(self.names) > 24 else ""
             yield Static(Text(f"known: {shown}{more}", style="dim"), id="path-known")
+            if self.tasks:
+                yield Static(
+                    Text(
+                        "Task the routing mesh is followed to (a published swarm port): "
+                        "its name, a unique prefix or its address; empty: the first "
+                        "task on this host.",
+                    ),
+                    id="path-task-help",
+                )
+                yield Input(
+                    placeholder="e.g. " + ", ".join(plain(n) for n in self.tasks[:2]),
+                    suggester=SuggestFromList(self.tasks, case_sensitive=False),
+                    id="path-task",
+                )
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.query_one("#path-destination", Input).focus()
 
-    @on(Input.Submitted, "#path-destination")
+    @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
-        if value:
-            self.dismiss(value)
+        """Enter in either field traces (the destination is needed)."""
+        destination = self.query_one("#path-destination", Input)
+        value = destination.value.strip()
+        if not value:
+            destination.focus()
+            return
+        task = self.query(Input).filter("#path-task")
+        asked = task.first().value.strip() if task else ""
+        self.dismiss(PathAsked(value, asked or None))
 
 
 def parse_destination(value: str) -> tuple[str, str, int | None]:
@@ -140,10 +179,12 @@ class PathScreen(Screen[None]):
         Binding("m", "map", "Map"),
     ]
 
-    def __init__(self, source: str, destination: str) -> None:
+    def __init__(self, source: str, destination: str, task: str | None = None) -> None:
         super().__init__()
         self.source = source
         self.destination = destination
+        #: the task followed through the routing mesh (None: the engine's choice)
+        self.mesh_task = task
         self.result: PathResult | None = None
         #: the read the path was traced on (a newer one may arrive meanwhile)
         self.analysis: Analysis | None = None
@@ -180,7 +221,14 @@ class PathScreen(Screen[None]):
         dst, proto, port = parse_destination(self.destination)
         try:
             result = trace_path(
-                analysis.read, analysis.correlation, self.source, dst, proto, port, others
+                analysis.read,
+                analysis.correlation,
+                self.source,
+                dst,
+                proto,
+                port,
+                others,
+                task=self.mesh_task,
             )
         except (UnknownName, ValueError) as exc:
             self.app.call_from_thread(self._show_error, str(exc))
@@ -197,6 +245,8 @@ class PathScreen(Screen[None]):
         title.append("Path ", style="bold")
         title.append(f"{plain(result.source)} → {plain(result.destination)}: ")
         title.append(plain(result.packet.describe()))
+        if self.mesh_task:
+            title.append(f" (task {plain(self.mesh_task)})")
         self.query_one("#path-title", Static).update(title)
         self.query_one("#path-verdict", Static).update(verdict_text(result))
         hops = self.query_one(OptionList)
