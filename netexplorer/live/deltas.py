@@ -6,13 +6,17 @@ down was replaced or zeroed (``iptables -Z``) and has none either.
 
 The live feed fills them into a fresh firewall read before it is assembled into a
 Snapshot (:func:`fill_deltas`); a firewall read shown again (stale, after a failed
-read) has none (:func:`without_deltas`), since it repeats old counters.
+read) has none (:func:`without_deltas`), since it repeats old counters. The swarm
+routing mesh's rules, read in Docker's namespaces and the tasks' with Docker's part
+or by a firewall poll, get theirs against the Docker part before
+(:func:`fill_mesh_deltas`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from netexplorer.model import Rule
 
@@ -52,3 +56,23 @@ def without_deltas(rules: Sequence[Rule]) -> list[Rule]:
         replace(r, delta_packets=None, delta_bytes=None) if r.delta_packets is not None else r
         for r in rules
     ]
+
+
+def _mesh_rule_lists(data: Any) -> list[list[Rule]]:
+    """The rule lists of a Docker part's namespaces and containers' insides."""
+    lists = [ns.rules for ns in data.namespaces]
+    return lists + [ct.inside.rules for ct in data.containers if ct.inside is not None]
+
+
+def fill_mesh_deltas(previous: Any | None, data: Any) -> None:
+    """Fill the deltas of the routing mesh's rules that a fresh Docker part (``data``:
+    a Docker read, or the last one with the mesh read again by a firewall poll) read
+    afresh, against the mesh rules of the part before (``previous``; None: none). A
+    rule list ``data`` shares with ``previous`` (a task's inside taken over, a
+    namespace not read again) is left as it is: it belongs to a read already made."""
+    before = _mesh_rule_lists(previous) if previous is not None else []
+    shared = {id(rules) for rules in before}
+    old = [r for rules in before for r in rules] if previous is not None else None
+    for rules in _mesh_rule_lists(data):
+        if rules and id(rules) not in shared:
+            fill_deltas(old, rules)

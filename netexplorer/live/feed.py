@@ -49,7 +49,7 @@ from netexplorer.collect.snapshot import (
     preload_libraries,
 )
 from netexplorer.live.debounce import MAX_WAIT, QUIET, Debouncer
-from netexplorer.live.deltas import fill_deltas, without_deltas
+from netexplorer.live.deltas import fill_deltas, fill_mesh_deltas, without_deltas
 from netexplorer.live.docker_events import DockerEvents
 from netexplorer.live.events import CONTAINER, DOCKER, NETLINK, NETWORK, Event, Origin
 from netexplorer.live.netlink_events import NetlinkEvents
@@ -209,6 +209,8 @@ class LiveFeed:
                 if name == "firewall":
                     fill_deltas(self._last_rules, part.data.rules)
                     self._last_rules = part.data.rules
+                elif name == "docker" and part is not last:
+                    fill_mesh_deltas(last.data if last is not None else None, part.data)
                 self._parts[name] = part
             elif part is not None and last is not None and last.data is not None:
                 # failed now: keep showing the last read, marked stale

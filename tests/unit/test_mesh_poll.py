@@ -177,10 +177,13 @@ def test_a_poll_reads_the_mesh_again_and_moved_counters_are_counters_only() -> N
     )
     assert (mark_rule(read).packets, mark_rule(read).bytes) == (19, 1064)
     assert [r.packets for _, r in sorted(redirects(read).items())] == [2, 1]
+    # what each counted since the read before (the rules pane's Δpkts)
+    assert (mark_rule(read).delta_packets, mark_rule(read).delta_bytes) == (6, 336)
+    assert [r.delta_packets for _, r in sorted(redirects(read).items())] == [1, 0]
     dests = parse_ip_vs(sbox(read).ipvs or "")[0].dests
     assert [d.inactive for d in dests] == [2, 1]
     # the read before is not written into
-    assert mark_rule(first).packets == 13
+    assert (mark_rule(first).packets, mark_rule(first).delta_packets) == (13, None)
     assert [r.packets for _, r in sorted(redirects(first).items())] == [1, 1]
     # Docker's other lists are the ones before, the host's rules read again
     assert read.networks is first.networks and read.interfaces is first.interfaces
@@ -270,3 +273,26 @@ def test_a_docker_read_takes_ipvs_with_the_rules() -> None:
     _host, feed = recorded_feed()
     read = feed.collect()
     assert sbox(read).ipvs == (TRUTH / "before" / "ns.ingress_sbox.ip_vs.txt").read_text()
+
+
+def test_the_rules_pane_shows_the_mesh_counters_a_poll_read() -> None:
+    from netexplorer.ui.pane_rows import same_cells
+    from netexplorer.ui.panes.rules import RulesPane
+
+    host, feed = recorded_feed()
+    analyser = Analyser()
+    kept, again = RulesPane(), RulesPane()
+    kept.table_name = again.table_name = "mangle"
+    before = dict(kept.prepare(analyser(feed.collect())).full)
+    host.texts = moved()
+    result = analyser(feed.collect(POLLED))
+    after = kept.prepare(result).full
+    fresh = again.prepare(result).full
+    assert list(after) == list(fresh)
+    assert all(same_cells(after[k], fresh[k]) for k in fresh)
+    key = mark_rule(result.read).key
+    # new counter cells beside the rule's text and chain cells made before
+    assert after[key] is not before[key]
+    assert after[key][0] is before[key][0] and after[key][1] is before[key][1]
+    cells = [c.plain for c in after[key]]
+    assert "+6" in cells and "19" in cells, cells

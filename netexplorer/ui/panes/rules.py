@@ -149,8 +149,10 @@ class RulesPane(TablePane):
             if rule.table != self.table_name:
                 continue
             key = rule.key
+            # the namespace by its key and name (a MeshRule holds the rule, counters too)
+            where_read = (owner.owner_key, owner.owner_name) if owner is not None else None
             shape = (rule.text, rule.chain, rule.position, rule.backend, rule.family,
-                     self.full_text, owner)  # fmt: skip
+                     self.full_text, where_read)  # fmt: skip
             counts = (rule.packets, rule.bytes, rule.delta_packets)
             old = before.get(key)
             if old is not None and old[0] == shape:
