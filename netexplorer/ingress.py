@@ -23,10 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netexplorer.ipvs import IpvsDest, IpvsService, parse_ip_vs
-from netexplorer.model import Container, Rule, Snapshot, namespace_key
+from netexplorer.model import MESH_NAMESPACE_KINDS, Container, Rule, Snapshot, namespace_key
 
-#: the kinds of Docker namespace that hold routing-mesh rules and IPVS services
-MESH_KINDS = ("ingress_sbox", "lb")
 #: Docker's embedded DNS server, whose rules each container's namespace also holds
 EMBEDDED_DNS = "127.0.0.11"
 #: the host's chain of published swarm ports
@@ -136,7 +134,7 @@ def mesh_view(read: Snapshot) -> MeshView:
     services: list[MeshService] = []
     edges: list[tuple[str, str]] = []
     holders = _holders(read.containers)
-    spaces = [ns for ns in read.namespaces if ns.kind in MESH_KINDS]
+    spaces = [ns for ns in read.namespaces if ns.kind in MESH_NAMESPACE_KINDS]
     #: published port -> the MARK rules' keys that mark it, per namespace
     marked: dict[tuple[str, str], list[str]] = {}
     for ns in spaces:

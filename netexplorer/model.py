@@ -330,6 +330,10 @@ def namespace_key(name: str) -> str:
     return f"ns:{name}"
 
 
+#: the kinds of DockerNamespace that hold the routing mesh's rules and IPVS services
+MESH_NAMESPACE_KINDS = ("ingress_sbox", "lb")
+
+
 @dataclass(slots=True)
 class DockerNamespace:
     """A network namespace Docker made outside any container (``/var/run/docker/netns``).

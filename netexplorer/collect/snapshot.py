@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.forked import fork_call, write_result
-from netexplorer.model import Container, DockerNamespace, NetnsView, Snapshot, Source
+from netexplorer.model import (
+    MESH_NAMESPACE_KINDS,
+    Container,
+    DockerNamespace,
+    NetnsView,
+    Snapshot,
+    Source,
+)
 
 if TYPE_CHECKING:
     from netexplorer.collect.firewall.netns_tables import NetnsTables
@@ -315,10 +322,6 @@ def _read_insides(c: Collectors, data: Any, early: _Ahead) -> None:
     data.warnings.extend(warnings)
     for ct in rest:
         ct.inside = views.get(ct.id)
-
-
-#: the kinds of Docker namespace that hold routing-mesh rules
-MESH_NAMESPACE_KINDS = ("ingress_sbox", "lb")
 
 
 def mesh_targets(data: Any) -> tuple[list[DockerNamespace], list[Container]]:
