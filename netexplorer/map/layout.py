@@ -163,6 +163,8 @@ def bus_title(bus: Bus) -> str:
         parts = [lit(bus.device), f"overlay network {lit(bus.network)}"]
         if bus.tunnel is not None and bus.tunnel.vni is not None:
             parts.append(f"VNI {bus.tunnel.vni}")
+        if bus.encrypted:
+            parts.append("encrypted (IPsec)")
     else:
         parts = [
             f"{lit(bus.device)} (parent)",
@@ -350,7 +352,9 @@ def _draw_section(
 
 
 def tunnel_text(t: VxlanTunnel) -> str:
-    return f"VXLAN {lit(t.vxlan)} · VNI {t.vni} · UDP {t.port}"
+    return f"VXLAN {lit(t.vxlan)} · VNI {t.vni} · UDP {t.port}" + (
+        " in IPsec ESP" if t.encrypted else ""
+    )
 
 
 def peer_text(ip: str, node: str | None) -> str:

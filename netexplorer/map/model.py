@@ -85,6 +85,8 @@ class VxlanTunnel:
     peers: tuple[tuple[str, str | None], ...]
     #: where the tunnel ends on the other hosts being explored (empty: one host)
     far: tuple[FarEnd, ...] = ()
+    #: the overlay is encrypted: its VXLAN travels inside IPsec ESP between nodes
+    encrypted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ class Bus:
     members: int
     #: an overlay's VXLAN tunnel (None: not an overlay, or its namespace not read)
     tunnel: VxlanTunnel | None = None
+    #: an overlay created with ``--opt encrypted``: IPsec (ESP) between the nodes
+    encrypted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,13 +385,14 @@ def _overlay_bus(o: OverlayNet, far: Mapping[str, Sequence[FarEnd]]) -> Bus:
             o.underlay.key if o.underlay is not None else None,
             tuple((v.ip, v.node) for v in o.vteps),
             tuple(far.get(o.vxlan.key, ())),
+            net.encrypted,
         )
     return Bus(
         net.key, net.key, net.name, net.driver, OVERLAY,
         f"{o.bridge.name if o.bridge is not None else 'br0'} ({where})",
         o.bridge.key if o.bridge is not None else None,
         tuple(net.subnets), tuple(net.gateways), net.internal, net.enable_ipv6,
-        None, (), 0, tunnel,
+        None, (), 0, tunnel, net.encrypted,
     )  # fmt: skip
 
 

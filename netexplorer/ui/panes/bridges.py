@@ -8,7 +8,7 @@ from rich.text import Text
 
 from netexplorer.analysis import Analysis
 from netexplorer.correlate import Correlation
-from netexplorer.model import Bridge, Snapshot
+from netexplorer.model import Bridge, Network, Snapshot
 from netexplorer.ui.pane_rows import Rows
 from netexplorer.ui.panes.base import TablePane
 from netexplorer.ui.safe_text import numeric, safe
@@ -83,6 +83,11 @@ def port_rows(br: Bridge, owners: Mapping[int, str | None]) -> Rows:
     return rows
 
 
+def overlay_kind(net: Network) -> str:
+    """'overlay', or 'overlay, encrypted' for one created with ``--opt encrypted``."""
+    return "overlay, encrypted" if net.encrypted else "overlay"
+
+
 def overlay_rows(corr: Correlation) -> Rows:
     """Each overlay network's br0 in its namespace, its ports: the vxlan (VNI, the
     VTEPs it tunnels to) and the veths (whose eth0 each is)."""
@@ -92,10 +97,11 @@ def overlay_rows(corr: Correlation) -> Rows:
             continue
         br = o.bridge
         name = f"{br.name} ({o.namespace.name})"
-        rows[br.key] = bridge_row(br, name, f"{o.network.name} (overlay)")
+        rows[br.key] = bridge_row(br, name, f"{o.network.name} ({overlay_kind(o.network)})")
         owners = {p.port.ifindex: p.owner_name for p in o.ports}
         if o.vxlan is not None:
             vteps = ", ".join(v.ip for v in o.vteps) or "no peer"
-            owners[o.vxlan.ifindex] = f"VNI {o.vni} -> {vteps}"
+            esp = " IPsec" if o.network.encrypted else ""
+            owners[o.vxlan.ifindex] = f"VNI {o.vni}{esp} -> {vteps}"
         rows.update(port_rows(br, owners))
     return rows

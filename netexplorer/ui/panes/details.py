@@ -219,6 +219,25 @@ def _bridge_facts(br: Bridge, snapshot: Snapshot, corr: Correlation) -> list[str
     return lines + _host_routes_on(br.name, snapshot)
 
 
+def _network_facts(net: Network) -> list[str]:
+    """The network's driver and shape; an overlay's VNI, attachable and encrypted."""
+    head = f"network {plain(net.name)}: driver {plain(net.driver)}, scope {plain(net.scope)}"
+    lines = [head]
+    if net.subnets:
+        lines.append("  subnets " + ", ".join(plain(s) for s in net.subnets))
+    if net.driver == "overlay":
+        lines.append(
+            f"  VNI {plain(net.vni)}"
+            + ("  ingress (routing mesh)" if net.ingress else "")
+            + f"  attachable {'yes' if net.attachable else 'no'}"
+            + f"  encrypted {'yes (IPsec ESP between the nodes)' if net.encrypted else 'no'}"
+        )
+        if net.peers:
+            nodes = ", ".join(f"{plain(p.name)} {plain(p.ip)}" for p in net.peers)
+            lines.append(f"  nodes {nodes}")
+    return lines
+
+
 def _rule_facts(rule: Rule, corr: Correlation) -> list[str]:
     unreached = (
         [
@@ -261,6 +280,8 @@ def facts(item: object, snapshot: Snapshot, corr: Correlation) -> list[str]:
         return _bridge_facts(item, snapshot, corr)
     if isinstance(item, Rule):
         return _rule_facts(item, corr)
+    if isinstance(item, Network):
+        return _network_facts(item)
     return []
 
 

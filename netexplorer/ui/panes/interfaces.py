@@ -9,6 +9,7 @@ from netexplorer.ingress import MeshService
 from netexplorer.model import Interface
 from netexplorer.ui.pane_rows import Rows
 from netexplorer.ui.panes.base import TablePane
+from netexplorer.ui.panes.bridges import overlay_kind
 from netexplorer.ui.safe_text import numeric, plain, safe
 
 
@@ -47,13 +48,14 @@ class InterfacesPane(TablePane):
         }
         # Docker's namespaces, each under a row naming it and its overlay network
         networks = {
-            o.namespace.name: o.network.name
+            o.namespace.name: o.network
             for o in result.correlation.overlay.networks.values()
             if o.namespace is not None
         }
-        for ns in sorted(result.read.namespaces, key=lambda n: (networks.get(n.name, "~"), n.name)):
+        names = {ns: net.name for ns, net in networks.items()}
+        for ns in sorted(result.read.namespaces, key=lambda n: (names.get(n.name, "~"), n.name)):
             net = networks.get(ns.name)
-            what = f"{net} (overlay)" if net else ns.kind
+            what = f"{net.name} ({overlay_kind(net)})" if net else ns.kind
             rows[ns.key] = (
                 [safe(""), safe(f"netns {ns.name}", style="bold"), safe(what)]
                 + [safe(ns.error or "")]
