@@ -81,13 +81,14 @@ def throwaway(lab: str) -> Iterator[Callable[..., str]]:
             gt.remove_container(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def one_node_swarm(lab: str) -> Iterator[None]:
     """The one-node swarm of ``scripts/lab swarm up --one-node`` (service nxweb, 2
     replicas, publishing 8081 -> 80; see tests/integration/ingress_truth.py), with
-    Docker's namespaces (the ingress overlay's, ingress_sbox, lb_*), brought up once
-    for the session and taken down after it, unless it was up already (then it is
-    left as found). On a kernel without IPVS it is there all the same, delivering
+    Docker's namespaces (the ingress overlay's, ingress_sbox, lb_*), brought up for
+    the module that asks for it and taken down after it, unless it was up already
+    (then it is left as found): the tests of other modules expect the plain lab
+    (the doctor silent, no Docker namespace). On a kernel without IPVS it is there all the same, delivering
     nothing through the mesh (``ingress_swarm`` is the same swarm for the tests of
     the mesh itself, skipped there)."""
     made = not (ingress_truth.swarm_state() == "active" and ingress_truth.service_exists())
