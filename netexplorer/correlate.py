@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from netexplorer.ingress import MeshView, mesh_view
+from netexplorer.ipsec import rule_vni
 from netexplorer.model import (
     DNAT_TARGETS as DNAT_TARGETS,
 )
@@ -307,6 +308,7 @@ def correlate(read: Snapshot) -> Correlation:
     _link_networks(b)
     endpoints = _link_endpoints(b)
     _link_rules(b, endpoints)
+    _link_vni_rules(b)
     overlay = _link_overlay(b)
     mesh = _link_mesh(b)
     by_address: dict[str, list[Endpoint]] = defaultdict(list)
@@ -746,6 +748,21 @@ def _link_rules(b: _Builder, endpoints: list[Endpoint]) -> None:
             b.link(rule.key, b.bridges[br].key)
         b.rule_containers[rule.id] = tuple(sorted(names))
         b.rule_bridges[rule.id] = tuple(sorted(named))
+
+
+def _link_vni_rules(b: _Builder) -> None:
+    """An overlay network and the host's rules matching its VNI in the VXLAN header
+    (``-m u32``): Docker's mark and plaintext-drop rules of an encrypted overlay."""
+    by_vni = {
+        vni: net.key
+        for net in b.read.networks
+        if net.driver == "overlay" and (vni := net.vni) is not None
+    }
+    if not by_vni:
+        return
+    for rule in b.read.rules:
+        if rule.netns is None and (vni := rule_vni(rule)) is not None and vni in by_vni:
+            b.link(rule.key, by_vni[vni])
 
 
 def nat_flows(read: Snapshot) -> Mapping[str, tuple[NatFlow, ...]]:

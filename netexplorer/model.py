@@ -122,6 +122,42 @@ class OverlayPeer:
 
 
 @dataclass(slots=True)
+class XfrmState:
+    """An IPsec security association of the host (``ip xfrm state``): never its key,
+    only the algorithm's name (netexplorer.ipsec drops the key bytes when parsing)."""
+
+    src: str
+    dst: str
+    proto: str = ""  # esp, ah, comp
+    spi: int | None = None
+    reqid: int | None = None
+    mode: str = ""  # transport, tunnel
+    #: "aead rfc4106(gcm(aes))", "enc cbc(aes)", "auth hmac(sha256)": names only
+    algorithms: list[str] = field(default_factory=list)
+    mark: int | None = None
+    mark_mask: int | None = None
+
+
+@dataclass(slots=True)
+class XfrmPolicy:
+    """An IPsec policy of the host (``ip xfrm policy``): which packets (selector,
+    mark) go through which SA (template)."""
+
+    src: str
+    dst: str
+    dir: str = ""  # out, in, fwd
+    selector_proto: str | None = None
+    selector_dport: int | None = None
+    mark: int | None = None
+    mark_mask: int | None = None
+    tmpl_src: str | None = None
+    tmpl_dst: str | None = None
+    tmpl_proto: str | None = None
+    tmpl_spi: int | None = None
+    tmpl_mode: str | None = None
+
+
+@dataclass(slots=True)
 class PublishedPort:
     """One published port (``docker port``): host_ip:host_port -> container_port/proto."""
 
@@ -746,6 +782,11 @@ class Snapshot:
     namespaces: list[DockerNamespace] = field(default_factory=list)
     #: this node's swarm membership; None when not in a swarm (or not read)
     swarm: SwarmInfo | None = None
+    #: the host's IPsec states and policies (``ip xfrm``), read only while an
+    #: encrypted overlay network exists; ``xfrm_read`` says whether they were read
+    xfrm_states: list[XfrmState] = field(default_factory=list)
+    xfrm_policies: list[XfrmPolicy] = field(default_factory=list)
+    xfrm_read: bool = False
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)

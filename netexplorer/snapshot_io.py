@@ -62,6 +62,8 @@ def snapshot_to_dict(snap: Snapshot, corr: Correlation | None = None) -> dict[st
         net_doc["icc"] = net.icc
         net_doc["masquerade"] = net.masquerade
         net_doc["child_mode"] = net.child_mode
+        net_doc["vni"] = net.vni
+        net_doc["encrypted"] = net.encrypted
     for ct, ct_doc in zip(snap.containers, doc["containers"], strict=True):
         # container:<name> beside the owner's id, as an operator says it
         ct_doc["netns_owner_name"] = (

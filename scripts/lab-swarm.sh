@@ -12,6 +12,12 @@
 #            the host's mount namespace.
 #   nxoverlay  attachable overlay 10.200.0.0/24 spanning both nodes:
 #            sw1 (node 1, 10.200.0.11), sw2 (node 2, 10.200.0.12)
+#   nxsecure attachable ENCRYPTED overlay (--opt encrypted) 10.201.0.0/24 spanning
+#            both nodes: se1 (node 1, 10.201.0.11), se2 (node 2, 10.201.0.12).
+#            Docker writes its VNI's u32 rules in the host's mangle OUTPUT (mark
+#            0xd0c4e3) and filter INPUT (drop plaintext VXLAN); its traffic needs
+#            ESP states, which a kernel without esp4 (CONFIG_INET_ESP) cannot hold:
+#            then se1 and se2 cannot reach each other (not waited for here).
 #   nxweb    a service (one task, on the manager) publishing 8081 -> 80 through
 #            the ingress routing mesh; its image is named by ID, which makes
 #            swarm's executor skip any registry pull.
@@ -34,6 +40,10 @@ readonly SW_NET=nxoverlay
 readonly SW_SUBNET=10.200.0.0/24
 readonly SW_C1=sw1 SW_C1_IP=10.200.0.11
 readonly SW_C2=sw2 SW_C2_IP=10.200.0.12
+readonly SW_ENC_NET=nxsecure
+readonly SW_ENC_SUBNET=10.201.0.0/24
+readonly SW_E1=se1 SW_E1_IP=10.201.0.11
+readonly SW_E2=se2 SW_E2_IP=10.201.0.12
 readonly SW_SERVICE=nxweb
 readonly SW_PORT=8081
 
@@ -183,6 +193,17 @@ cmd_swarm_up() {
         quiet "node 2: docker run $SW_C2 failed" d2 run -d --pull never --label "$LABEL" \
             --name "$SW_C2" --network "$SW_NET" --ip "$SW_C2_IP" busybox \
             /bin/sh -c "$SLEEP_LOOP"
+    docker network inspect "$SW_ENC_NET" >/dev/null 2>&1 ||
+        quiet "docker network create $SW_ENC_NET failed" docker network create -d overlay \
+            --opt encrypted --attachable --subnet "$SW_ENC_SUBNET" --label "$LABEL" "$SW_ENC_NET"
+    docker inspect "$SW_E1" >/dev/null 2>&1 ||
+        quiet "docker run $SW_E1 failed" docker run -d --pull never --label "$LABEL" \
+            --name "$SW_E1" --network "$SW_ENC_NET" --ip "$SW_E1_IP" busybox \
+            /bin/sh -c "$SLEEP_LOOP"
+    d2 inspect "$SW_E2" >/dev/null 2>&1 ||
+        quiet "node 2: docker run $SW_E2 failed" d2 run -d --pull never --label "$LABEL" \
+            --name "$SW_E2" --network "$SW_ENC_NET" --ip "$SW_E2_IP" busybox \
+            /bin/sh -c "$SLEEP_LOOP"
     if ! docker service inspect "$SW_SERVICE" >/dev/null 2>&1; then
         quiet "docker service create $SW_SERVICE failed" docker service create -d \
             --name "$SW_SERVICE" --label "$LABEL" --no-resolve-image \
@@ -207,7 +228,7 @@ sw_umount_under() {
 cmd_swarm_down() {
     local pid i
     if d2_ready; then
-        d2 rm -f "$SW_C2" >/dev/null 2>&1 || true
+        d2 rm -f "$SW_C2" "$SW_E2" >/dev/null 2>&1 || true
         d2 swarm leave --force >/dev/null 2>&1 || true
     fi
     pid=$(sw_node2_pid)
@@ -223,7 +244,7 @@ cmd_swarm_down() {
         fi
     fi
     if docker_ready; then
-        docker rm -f "$SW_C1" >/dev/null 2>&1 || true
+        docker rm -f "$SW_C1" "$SW_E1" >/dev/null 2>&1 || true
         docker service rm "$SW_SERVICE" >/dev/null 2>&1 || true
         # a slow daemon (the kernel VM's emulation) may answer "context deadline
         # exceeded" and still be leaving: ask again until the node is inactive
@@ -243,6 +264,7 @@ cmd_swarm_down() {
             die "docker network rm docker_gwbridge failed"
     fi
     sw_drop_ingress_chains
+    sw_drop_encryption_rules
     # A forced leave can keep the overlay/ingress/lb namespace files, unmounted.
     local f
     for f in /var/run/docker/netns/1-* /var/run/docker/netns/lb_* \
@@ -276,6 +298,22 @@ sw_drop_ingress_chains() {
     done
 }
 
+# An encrypted overlay's rules (u32 on its VNI, in the host's mangle OUTPUT and
+# filter INPUT) stay after the swarm is left; the plain lab has none.
+sw_drop_encryption_rules() {
+    local mode t line
+    for mode in nft legacy; do
+        for t in mangle filter; do
+            { iptables-"$mode"-save -t "$t" 2>/dev/null || true; } |
+                { grep -E '^-A (OUTPUT|INPUT) .*--dport 4789 .*-m u32 --u32 ' || true; } |
+                while read -r line; do
+                    # the saved rule quotes its u32 expression: eval keeps it one word
+                    eval "iptables-$mode -t $t -D ${line#-A }"
+                done
+        done
+    done
+}
+
 cmd_swarm_status() {
     local ok=0 row_fmt='%-10s %-9s %s\n'
     printf "$row_fmt" node1 "$(sw_state || echo MISSING)" \
@@ -291,6 +329,9 @@ cmd_swarm_status() {
     printf "$row_fmt" "$SW_NET" \
         "$(docker network inspect -f '{{.Driver}}' "$SW_NET" 2>/dev/null || echo MISSING)" \
         "$(docker network inspect -f '{{index .Options "com.docker.network.driver.overlay.vxlanid_list"}}' "$SW_NET" 2>/dev/null)"
+    printf "$row_fmt" "$SW_ENC_NET" \
+        "$(docker network inspect -f '{{.Driver}}' "$SW_ENC_NET" 2>/dev/null || echo MISSING)" \
+        "$(docker network inspect -f '{{index .Options "com.docker.network.driver.overlay.vxlanid_list"}} encrypted={{index .Options "encrypted"}}' "$SW_ENC_NET" 2>/dev/null)"
     printf "$row_fmt" "$SW_C1" "$(docker inspect -f '{{.State.Status}}' "$SW_C1" 2>/dev/null || echo MISSING)" node1
     printf "$row_fmt" "$SW_C2" "$(d2 inspect -f '{{.State.Status}}' "$SW_C2" 2>/dev/null || echo MISSING)" node2
     sw_task_running && printf "$row_fmt" "$SW_SERVICE" running "published $SW_PORT" ||

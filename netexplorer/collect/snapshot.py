@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from netexplorer.collect.errors import SourceError
 from netexplorer.collect.forked import fork_call, write_result
+from netexplorer.collect.xfrm_source import read_xfrm
 from netexplorer.model import (
     MESH_NAMESPACE_KINDS,
     Container,
@@ -536,4 +537,8 @@ def collect_snapshot(
     parts = collect_parts(
         SOURCE_NAMES, Collectors(docker, netlink, firewall, netnsids, conntrack, sysctl)
     )
-    return assemble(parts, started=start)
+    snap = assemble(parts, started=start)
+    read_xfrm(snap)
+    if snap.xfrm_read:
+        snap.collect_seconds = time.perf_counter() - start
+    return snap

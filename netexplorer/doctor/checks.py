@@ -38,6 +38,7 @@ from netexplorer.doctor.mesh import check_mesh_backends, check_mesh_ipvs, check_
 from netexplorer.doctor.nat import check_dnat, check_masquerade, check_unreached_chain
 from netexplorer.doctor.overlay import (
     check_overlay_fdb,
+    check_overlay_ipsec,
     check_overlay_mtu,
     check_overlay_ports,
     check_overlay_vxlan,
@@ -144,6 +145,12 @@ CHECKS: tuple[Check, ...] = (
         DOCKER_FIREWALL,
     ),
     Check("overlay-fdb", "a peer node missing from an overlay's vxlan FDB", check_overlay_fdb),
+    Check(
+        "overlay-ipsec",
+        "an encrypted overlay without an ESP state with a peer node, or ESP dropped on input",
+        check_overlay_ipsec,
+        DOCKER_FIREWALL,
+    ),
     Check(
         "mesh-ipvs",
         "published swarm ports on a kernel without IPVS (the mesh cannot deliver)",

@@ -1,6 +1,7 @@
 """Swarm overlay checks: the vxlan in an overlay namespace down, an MTU the tunnel
 cannot carry, the swarm's UDP ports dropped by the host firewall, a peer node
-missing from the vxlan's forwarding database. They read the overlay wiring of
+missing from the vxlan's forwarding database, an encrypted overlay without IPsec
+with a peer node or with ESP dropped. They read the overlay wiring of
 :mod:`netexplorer.overlay` (``corr.overlay``) and the host's INPUT rules."""
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from netexplorer.correlate import Correlation, parse_network
 from netexplorer.doctor import ERROR, WARNING, Finding
 from netexplorer.doctor.common import iptables_command
 from netexplorer.doctor.tables import Tables
+from netexplorer.ipsec import rule_vni
 from netexplorer.model import Rule, Snapshot
 from netexplorer.overlay import VXLAN_OVERHEAD, OverlayNet
 
 #: UDP ports a swarm node must receive: VXLAN data path, memberlist gossip
 SWARM_UDP_PORTS = {4789: "VXLAN data path", 7946: "gossip (peers and their MACs)"}
 DROPS = frozenset({"DROP", "REJECT"})
+#: how iptables-save names IP protocol 50
+ESP_PROTOCOLS = frozenset({"esp", "50"})
 
 
 def _nets(corr: Correlation) -> list[OverlayNet]:
@@ -103,6 +107,10 @@ def check_overlay_mtu(snap: Snapshot, corr: Correlation) -> list[Finding]:
 
 def _drops_udp_port(r: Rule, port: int) -> bool:
     if r.target not in DROPS:
+        return False
+    if rule_vni(r) is not None:
+        # Docker's drop of one encrypted overlay's plaintext VXLAN (u32 on its VNI):
+        # not the port; overlay-ipsec tells when that network's traffic hits it
         return False
     if r.protocol is not None and (r.protocol_negated or r.protocol not in ("udp", "17")):
         return False
@@ -208,4 +216,96 @@ def check_overlay_fdb(snap: Snapshot, corr: Correlation) -> list[Finding]:
                 WARNING,
             )
         )
+    return out
+
+
+def _vni_rules(snap: Snapshot, vni: int | None) -> list[Rule]:
+    """The host's rules matching ``vni`` in the VXLAN header (Docker's mark and
+    plaintext-drop rules of an encrypted overlay)."""
+    if vni is None:
+        return []
+    return [r for r in snap.rules if r.netns is None and rule_vni(r) == vni]
+
+
+def _drops_esp(r: Rule) -> bool:
+    return (
+        r.target in DROPS
+        and r.protocol in ESP_PROTOCOLS
+        and not r.protocol_negated
+        and not r.matches
+        and not r.dport
+    )
+
+
+def check_overlay_ipsec(snap: Snapshot, corr: Correlation) -> list[Finding]:
+    """An encrypted overlay with a peer node in its FDB but no ESP state each way with
+    that peer's underlay address; the host firewall dropping ESP while an encrypted
+    overlay has peers."""
+    encrypted = [o for o in _nets(corr) if o.network.encrypted and o.vxlan is not None]
+    if not encrypted or not snap.xfrm_read:
+        return []
+    out: list[Finding] = []
+    esp = [s for s in snap.xfrm_states if s.proto == "esp"]
+    for o in encrypted:
+        net, vni = o.network, o.vni
+        rules = _vni_rules(snap, vni)
+        drop = next((r for r in rules if r.chain == "INPUT" and r.target == "DROP"), None)
+        for vtep in o.vteps:
+            to = any(s.dst == vtep.ip for s in esp)
+            back = any(s.src == vtep.ip for s in esp)
+            if to and back:
+                continue
+            node = f"node {vtep.node} ({vtep.ip})" if vtep.node else vtep.ip
+            missing = "either way" if not (to or back) else ("to it" if not to else "from it")
+            by = (
+                f"Docker's INPUT rule for plaintext VXLAN (VNI {vni}): {drop.text}"
+                if drop is not None
+                else f"Docker's INPUT rule for plaintext VXLAN (VNI {vni})"
+            )
+            out.append(
+                Finding(
+                    "overlay-ipsec",
+                    f"{net.name}:{vtep.ip}",
+                    f"encrypted overlay {net.name}: no IPsec SA {missing} with {node}; "
+                    "its traffic is dropped",
+                    f"{net.name} is encrypted (--opt encrypted): Docker marks its VXLAN "
+                    f"(VNI {vni}) for ESP and drops it on input unless it came through "
+                    f"IPsec. The host holds no ESP state {missing} with {vtep.ip}, so "
+                    f"traffic to {node} on {net.name} is not encrypted and is dropped by "
+                    f"{by}. The kernel lacks ESP (esp4, CONFIG_INET_ESP, with "
+                    "rfc4106(gcm(aes))) or the key exchange between the nodes failed.",
+                    "modprobe esp4 (or boot a kernel with CONFIG_INET_ESP and "
+                    "CONFIG_CRYPTO_GCM) on both nodes, then systemctl restart docker; "
+                    "check with: ip xfrm state (an ESP state each way with "
+                    f"{vtep.ip})\nor re-create {net.name} without --opt encrypted",
+                    [net.key, o.vxlan.key, *(r.key for r in rules)] if o.vxlan else [net.key],
+                    ERROR,
+                )
+            )
+    peers = sorted({v.ip for o in encrypted for v in o.vteps})
+    if not peers:
+        return out
+    tables = Tables(snap)
+    backends = sorted({r.backend for r in snap.rules if r.backend.startswith("iptables-")})
+    for backend in backends:
+        for r in tables.reachable(backend, "ipv4", "filter", "INPUT"):
+            if r.target == "ACCEPT" and r.protocol in ESP_PROTOCOLS and not r.protocol_negated:
+                break
+            if _drops_esp(r) and _admits_peer(r, peers):
+                cmd = iptables_command(backend, "ipv4")
+                names = ", ".join(o.network.name for o in encrypted)
+                out.append(
+                    Finding(
+                        "overlay-ipsec",
+                        f"{backend}:esp",
+                        f"ESP (IP protocol 50) is dropped on input by rule {r.text!r} ({backend})",
+                        f"The encrypted overlays ({names}) carry their VXLAN inside ESP "
+                        f"between the nodes (peers: {', '.join(peers)}): with ESP dropped "
+                        "on input, nothing from the other nodes arrives on them.",
+                        f"{cmd} -I INPUT -p esp -j ACCEPT",
+                        [*(o.network.key for o in encrypted), r.key],
+                        ERROR,
+                    )
+                )
+                break
     return out

@@ -4,10 +4,12 @@ Interfaces (``!``, ``+`` and nft's ``*``), addresses, protocol and ports come fr
 the rule's parsed fields (both backends); iptables match modules from the rule
 text (``parse_rule_spec``): conntrack/state, addrtype, tcp/udp/icmp/multiport,
 physdev, comment; mark and ipvs where the walk knows the packet's mark and IPVS
-state (inside a namespace whose rules and IPVS table were read). Native nftables
+state (inside a namespace whose rules and IPVS table were read); for an overlay's
+encapsulating packet, Docker's ``u32`` match on the VXLAN header's VNI and ``policy
+--dir in --pol none|ipsec`` where the host's IPsec states were read. Native nftables
 statements that the fields do not hold are read from the rule's nft text:
 ``ct state``, ``fib daddr type local``. Anything else (marks elsewhere, sets,
-bpf, owner, u32, string, recent, limits ...) depends on what the engine cannot
+bpf, owner, other u32, string, recent, limits ...) depends on what the engine cannot
 see, so the answer is :class:`Undecided` with the words of the match: never a guess.
 """
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from netexplorer.collect.firewall.iptables_save import MatchModule, RuleSpec, parse_rule_spec
 from netexplorer.collect.firewall.legacy import UNSUPPORTED
 from netexplorer.correlate import iface_matches, parse_network
+from netexplorer.ipsec import u32_vni
 from netexplorer.model import NFTABLES, Rule
 from netexplorer.path.packet_state import IPAddress, NfPacket
 
@@ -190,10 +193,33 @@ def _module_matches(
     if name == "mark" and packet.mark is not None:
         mark = packet.mark
         return _options_hold(module, ("--mark",), lambda v: _mark_is(v, mark))
+    if name == "u32" and packet.vni is not None:
+        vni = packet.vni
+        return _options_hold(module, ("--u32",), lambda v: _u32_is(v, vni))
+    if name == "policy" and packet.ipsec is not None:
+        return _policy_matches(module, packet.ipsec)
     if name == "ipvs" and packet.ipvs is not None:
         ipvs = packet.ipvs
         return _options_hold(module, ("--ipvs",), lambda v: ipvs)
     return Undecided(_quote(module))
+
+
+def _u32_is(value: str, vni: int) -> bool | None:
+    """``-m u32 --u32 EXPR`` of Docker's VXLAN-header shape: the packet's VNI is its."""
+    wanted = u32_vni(value)
+    return None if wanted is None else wanted == vni
+
+
+def _policy_matches(module: MatchModule, ipsec: bool) -> Outcome:
+    """``-m policy --dir in --pol none|ipsec`` for a packet known to have come
+    through IPsec or not; other options cannot be decided."""
+    opts = {o.name: (o.value, o.negated) for o in module.options}
+    if set(opts) != {"--dir", "--pol"} or opts["--dir"] != ("in", False):
+        return Undecided(_quote(module))
+    pol, negated = opts["--pol"]
+    if pol not in ("none", "ipsec"):
+        return Undecided(_quote(module))
+    return ((pol == "ipsec") == ipsec) != negated
 
 
 def _mark_is(value: str, mark: int) -> bool | None:

@@ -40,6 +40,11 @@ class NfPacket:
     tcp_flags: frozenset[str] = frozenset()
     mark: int | None = None
     ipvs: bool | None = None
+    #: an overlay's encapsulating UDP packet: the VNI in its VXLAN header (``-m u32``
+    #: on it, Docker's rules for an encrypted overlay); None for other packets
+    vni: int | None = None
+    #: whether it arrived through IPsec (``-m policy --dir in``): None when unknown
+    ipsec: bool | None = None
 
     @property
     def new(self) -> bool:

@@ -34,6 +34,7 @@ import ipaddress
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from netexplorer.ipsec import arrives_by_ipsec, esp_with, rule_vni
 from netexplorer.model import DockerNamespace, Interface
 from netexplorer.overlay import OverlayNet, OverlayPort, Vtep
 from netexplorer.overlay_peers import HostRead, far_key, host_holding
@@ -222,11 +223,11 @@ def _to_vtep(
         Hop(
             "tunnel",
             f"{o.vxlan.name}: VNI {o.vni}, FDB {mac} -> VTEP {vtep.ip}{node}: "
-            f"encapsulated in UDP to {vtep.ip}:{udp}",
+            f"encapsulated in UDP to {vtep.ip}:{udp}" + _esp_words(walk, o, vtep.ip),
             keys=vx_keys,
         )
     )
-    under = _underlay_walk(walk, ipaddress.ip_address(vtep.ip), udp)
+    under = _underlay_walk(walk, ipaddress.ip_address(vtep.ip), udp, vni=o.vni)
     under.host_send()
     if not _carried(walk, under, f"to {vtep.ip}:{udp}"):
         return None
@@ -309,6 +310,8 @@ def _into_far(
         dst=ipaddress.ip_address(vtep),
         sport=TUNNEL_SOURCE_PORT,
         dport=udp,
+        vni=o.vni,
+        ipsec=arrives_by_ipsec(o.network, there.read, str(outer_src)),
     )
     far = _Walk(_host_of(there.read), there.correlation, pkt, _Conntrack())
 
@@ -328,7 +331,8 @@ def _into_far(
     )
     far.host_receive(iface.name)
     if far.verdict != "delivered":
-        return stop(far.verdict or "uncertain", f"the tunnel's UDP packet: {far.sentence}")
+        why = _plaintext_drop(far, o, str(outer_src))
+        return stop(far.verdict or "uncertain", f"the tunnel's UDP packet: {far.sentence}{why}")
     _to_vxlan_port(far, vtep, udp)
     far.pkt = walk.pkt  # the inner packet, from here on
     far_o = there.correlation.overlay.networks.get(o.network.id)
@@ -429,21 +433,57 @@ def far_reply(back: _Walk, fwd: _Walk) -> None:
     overlay_reply(back, fwd)
 
 
-def _carried(walk: _Walk, under: _Walk, what: str) -> bool:
+def _carried(walk: _Walk, under: _Walk, what: str, o: OverlayNet | None = None) -> bool:
     """The encapsulating packet's hops joined to ``walk``; False (and ``walk`` ended
     with its verdict) when the host's routing or firewall stops it."""
     walk.hops.extend(under.hops)
     if under.verdict == "delivered":
         return True
+    why = _plaintext_drop(under, o, str(under.pkt.src)) if o is not None else ""
     walk.end(
         under.verdict or "uncertain",
-        f"the tunnel's UDP packet {what}: {under.sentence}",
+        f"the tunnel's UDP packet {what}: {under.sentence}{why}",
         under.rule,
     )
     return False
 
 
-def _underlay_walk(walk: _Walk, dst: IPAddress, udp: int, reply: bool = False) -> _Walk:
+def _esp_words(walk: _Walk, o: OverlayNet, vtep: str) -> str:
+    """What IPsec does to an encrypted overlay's VXLAN to ``vtep`` (Docker marks it
+    0xd0c4e3; the xfrm policy for the mark sends it through the ESP state)."""
+    if not o.network.encrypted:
+        return ""
+    esp = esp_with(walk.host.read, vtep, inbound=False)
+    if esp is None:
+        return "; encrypted network: ESP (IPsec) if an SA exists (IPsec states not read)"
+    if esp:
+        return f"; encrypted network: marked 0xd0c4e3, sent in ESP (IPsec) to {vtep}"
+    return (
+        f"; encrypted network, but no ESP state to {vtep}: it leaves in plaintext, "
+        f"which {vtep} drops (Docker's INPUT rule for plaintext VXLAN of VNI {o.vni})"
+    )
+
+
+def _plaintext_drop(under: _Walk, o: OverlayNet, sender: str) -> str:
+    """Why Docker's INPUT rule dropped an encrypted overlay's VXLAN, when it did."""
+    rule = under.rule
+    if rule is None or not o.network.encrypted or rule_vni(rule) != o.vni:
+        return ""
+    return (
+        f" (encrypted overlay {o.network.name}: plaintext VXLAN of VNI {o.vni} is dropped "
+        f"unless it came through IPsec, and there is no ESP state from {sender}: the "
+        "kernel lacks ESP (esp4) or the key exchange failed)"
+    )
+
+
+def _underlay_walk(
+    walk: _Walk,
+    dst: IPAddress,
+    udp: int,
+    reply: bool = False,
+    vni: int | None = None,
+    ipsec: bool | None = None,
+) -> _Walk:
     from netexplorer.path.engine import _Conntrack, _Walk
 
     unspecified = ipaddress.ip_address("0.0.0.0" if dst.version == 4 else "::")
@@ -454,6 +494,8 @@ def _underlay_walk(walk: _Walk, dst: IPAddress, udp: int, reply: bool = False) -
         dst=dst,
         sport=TUNNEL_SOURCE_PORT,
         dport=udp,
+        vni=vni,
+        ipsec=ipsec,
     )
     return _Walk(walk.host, walk.corr, pkt, _Conntrack(), reply=reply)
 
@@ -500,7 +542,8 @@ def overlay_reply(back: _Walk, fwd: _Walk) -> None:
         )
         return _into(back, o, port, src, f"delivered to {src.name} on overlay {o.network.name}")
     udp = o.vxlan.vxlan.port if o.vxlan is not None and o.vxlan.vxlan is not None else 4789
-    under = _underlay_walk(back, ipaddress.ip_address(vtep), udp, reply=True)
+    ipsec = arrives_by_ipsec(o.network, back.host.read, vtep)
+    under = _underlay_walk(back, ipaddress.ip_address(vtep), udp, True, o.vni, ipsec)
     under.pkt = under.pkt.at(src=ipaddress.ip_address(vtep), dst=_local_address(back, o, vtep))
     if o.underlay is None:
         return back.end("uncertain", f"the interface that carries the tunnel to {vtep} is unknown")
@@ -514,7 +557,7 @@ def overlay_reply(back: _Walk, fwd: _Walk) -> None:
     under.host_receive(o.underlay.name)
     if under.verdict == "delivered":
         _to_vxlan_port(under, str(under.pkt.dst), udp)
-    if not _carried(back, under, f"from {vtep}"):
+    if not _carried(back, under, f"from {vtep}", o):
         return None
     vx = o.vxlan
     back.add(
