@@ -88,9 +88,9 @@ def one_node_swarm(lab: str) -> Iterator[None]:
     Docker's namespaces (the ingress overlay's, ingress_sbox, lb_*), brought up for
     the module that asks for it and taken down after it, unless it was up already
     (then it is left as found): the tests of other modules expect the plain lab
-    (the doctor silent, no Docker namespace). On a kernel without IPVS it is there all the same, delivering
-    nothing through the mesh (``ingress_swarm`` is the same swarm for the tests of
-    the mesh itself, skipped there)."""
+    (the doctor silent, no Docker namespace). On a kernel without IPVS it is there
+    all the same, delivering nothing through the mesh (``ingress_swarm`` is the
+    same swarm for the tests of the mesh itself, skipped there)."""
     made = not (ingress_truth.swarm_state() == "active" and ingress_truth.service_exists())
     if made:
         gt.lab_command("swarm", "up", "--one-node")
