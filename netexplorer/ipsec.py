@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from netexplorer.model import Network, Rule, Snapshot, XfrmPolicy, XfrmState
+from netexplorer.model import Network, OverlayPeer, Rule, Snapshot, XfrmPolicy, XfrmState
 
 #: the firewall mark Docker's mangle rule sets on an encrypted overlay's VXLAN
 DOCKER_ESP_MARK = 0xD0C4E3
@@ -56,6 +56,19 @@ def esp_with(snap: Snapshot, peer: str, inbound: bool) -> bool | None:
     if not snap.xfrm_read:
         return None
     return any(s.proto == "esp" and (s.src if inbound else s.dst) == peer for s in snap.xfrm_states)
+
+
+def peer_esp_states(net: Network, snap: Snapshot) -> list[tuple[OverlayPeer, list[XfrmState]]]:
+    """Each other node of ``net`` with the host's ESP states to or from it."""
+    here = snap.swarm.node_addr if snap.swarm is not None else None
+    return [
+        (
+            peer,
+            [s for s in snap.xfrm_states if s.proto == "esp" and peer.ip in (s.src, s.dst)],
+        )
+        for peer in net.peers
+        if peer.ip != here
+    ]
 
 
 def arrives_by_ipsec(net: Network, snap: Snapshot, sender: str) -> bool | None:

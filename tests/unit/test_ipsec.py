@@ -23,6 +23,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+from netexplorer.analysis import analyse
 from netexplorer.collect.xfrm_source import wants_xfrm
 from netexplorer.correlate import Correlation, correlate
 from netexplorer.doctor import diagnose
@@ -30,6 +31,7 @@ from netexplorer.ipsec import DOCKER_ESP_MARK, parse_xfrm_policies, parse_xfrm_s
 from netexplorer.model import Rule, Snapshot, XfrmState, as_plain
 from netexplorer.path import trace_path
 from netexplorer.snapshot_io import load_snapshot, snapshot_from_dict, snapshot_to_dict
+from netexplorer.ui.panes.details import describe
 
 HERE = Path(__file__).resolve().parents[1] / "recorded" / "ipsec"
 
@@ -238,3 +240,14 @@ def test_a_read_without_the_ipsec_states_leaves_the_policy_match_undecided() -> 
     snap.xfrm_read = False
     res = trace_path(snap, corr, "se1", "10.201.0.12")
     assert res.reply_verdict == "uncertain" and "-m policy --dir in --pol none" in res.sentence
+
+
+def test_the_networks_details_name_the_missing_esp_state_per_node() -> None:
+    snap, _ = recorded()
+    secure = next(n for n in snap.networks if n.name == "nxsecure")
+    peer = next(p for p in secure.peers if p.ip == PEER)
+    text = describe(secure.key, analyse(snap)).plain
+    assert f"IPsec with {peer.name} {PEER}: no ESP state: its traffic is dropped" in text
+    snap.xfrm_states = [XfrmState("198.51.100.17", PEER, "esp", 0x1000, 1, "transport")]
+    text = describe(secure.key, analyse(snap)).plain
+    assert f"IPsec with {peer.name} {PEER}: out SPI 0x1000" in text

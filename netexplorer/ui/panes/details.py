@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 
 from netexplorer.analysis import Analysis
 from netexplorer.correlate import Correlation
+from netexplorer.ipsec import peer_esp_states
 from netexplorer.model import (
     KIND_NAMES,
     Bridge,
@@ -219,7 +220,7 @@ def _bridge_facts(br: Bridge, snapshot: Snapshot, corr: Correlation) -> list[str
     return lines + _host_routes_on(br.name, snapshot)
 
 
-def _network_facts(net: Network) -> list[str]:
+def _network_facts(net: Network, snapshot: Snapshot) -> list[str]:
     """The network's driver and shape; an overlay's VNI, attachable and encrypted."""
     head = f"network {plain(net.name)}: driver {plain(net.driver)}, scope {plain(net.scope)}"
     lines = [head]
@@ -235,6 +236,24 @@ def _network_facts(net: Network) -> list[str]:
         if net.peers:
             nodes = ", ".join(f"{plain(p.name)} {plain(p.ip)}" for p in net.peers)
             lines.append(f"  nodes {nodes}")
+        if net.encrypted:
+            lines += _ipsec_facts(net, snapshot)
+    return lines
+
+
+def _ipsec_facts(net: Network, snapshot: Snapshot) -> list[str]:
+    """The ESP states (``ip xfrm state``) with each other node of an encrypted overlay."""
+    if not snapshot.xfrm_read:
+        return ["  IPsec: the host's states were not read"]
+    lines = []
+    for peer, states in peer_esp_states(net, snapshot):
+        spis = [
+            f"{'out' if x.dst == peer.ip else 'in'} SPI {x.spi:#x}"
+            for x in states
+            if x.spi is not None
+        ]
+        what = ", ".join(spis) if spis else "no ESP state: its traffic is dropped"
+        lines.append(f"  IPsec with {plain(peer.name)} {plain(peer.ip)}: {what}")
     return lines
 
 
@@ -281,7 +300,7 @@ def facts(item: object, snapshot: Snapshot, corr: Correlation) -> list[str]:
     if isinstance(item, Rule):
         return _rule_facts(item, corr)
     if isinstance(item, Network):
-        return _network_facts(item)
+        return _network_facts(item, snapshot)
     return []
 
 
