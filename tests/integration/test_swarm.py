@@ -910,3 +910,20 @@ def test_path_across_the_encrypted_tunnel_for_real(swarm: None) -> None:
     (drop,) = [x for x in vni_rules_saved(vni, node=2) if x.endswith("-j DROP")]
     assert text == drop
     assert f"no ESP state from {st.NODE1_ADDR}" in res.sentence
+
+
+def test_doctor_esp_dropped_on_input_for_real(swarm: None) -> None:
+    """The host's INPUT dropping ESP (inserted for real) while nxsecure has a peer:
+    overlay-ipsec names the rule as iptables-save prints it."""
+    backend = gt.active_iptables_mode()
+    rule = ["INPUT", "-p", "esp", "-j", "DROP"]
+    gt.run(f"iptables-{backend}", "-I", *rule)
+    try:
+        assert "-A INPUT -p esp -j DROP" in gt.iptables_save(backend, "filter").splitlines()
+        snap = collect_snapshot()
+        found = [f for f in diagnose(snap, checks=("overlay-ipsec",)) if f.subject.endswith(":esp")]
+        assert [f.subject for f in found] == [f"iptables-{backend}:esp"]
+        assert "'-A INPUT -p esp -j DROP'" in found[0].title
+    finally:
+        gt.run(f"iptables-{backend}", "-D", *rule)
+    assert "-p esp" not in gt.iptables_save(backend, "filter")
