@@ -2,6 +2,7 @@
 
     python -m benchmarks [--sizes 20,100,200,500] [--repeats 5] [--quick] [--out FILE]
                          [--skip-lab] [--skip-ui] [--skip-paint] [--skip-live]
+                         [--skip-mesh]
                          [--product DIR] [--before DIR] [--update-docs]
 
 Needs root, the lab (``scripts/lab up``) and busybox:latest. Creates ``nxb-*``
@@ -45,6 +46,7 @@ from benchmarks.collect_bench import (
     measure_snapshots,
 )
 from benchmarks.map_bench import map_section
+from benchmarks.mesh_bench import measure_mesh, mesh_section
 from benchmarks.refresh_bench import measure_refresh, refresh_section
 from benchmarks.remote_bench import measure_remote, remote_section
 from benchmarks.synth import synthetic_snapshot, write_synthetic
@@ -609,6 +611,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-remote", action="store_true", help="no ssh connections")
     parser.add_argument(
+        "--skip-mesh",
+        action="store_true",
+        help="no one-node swarm: no firewall poll with the routing mesh",
+    )
+    parser.add_argument(
         "--product", help="PYTHONPATH for the measured netexplorer (e.g. an older worktree)"
     )
     parser.add_argument(
@@ -655,6 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     body: list[str] = []
     live_lines: list[str] = ["## Live: event to row", "", "skipped (--skip-live)", ""]
+    mesh_lines = ["## Firewall poll with the swarm routing mesh", "", "skipped", ""]
     try:
         with lab_lock(None if args.skip_lab and args.skip_live else args.lab_lock):
             try:
@@ -666,6 +674,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print("benchmarks: live event to row ...", file=sys.stderr)
                     running = len(lab.running_containers())
                     live_lines, live_targets = live_section(args.repeats, running)
+                if not (args.skip_lab or args.skip_mesh):
+                    print("benchmarks: firewall poll with the routing mesh ...", file=sys.stderr)
+                    polls = max(5, args.repeats * 2)
+                    mesh_lines = mesh_section(measure_mesh(polls), polls)
             finally:
                 if not args.skip_lab:
                     print("benchmarks: removing the bench containers ...", file=sys.stderr)
@@ -704,6 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             body += refresh_lines
             targets += refresh_targets
         body += live_lines
+        body += mesh_lines
         if not args.skip_live:
             targets += live_targets
         if args.skip_remote:

@@ -25,6 +25,7 @@ from integration.scratch_netns import (
     save_rules,
     sh,
 )
+from netexplorer.collect.firewall import netns_tables
 from netexplorer.collect.firewall.netns_tables import NetnsTables, read_netns_tables, read_one
 from netexplorer.model import LEGACY, NFT
 
@@ -109,6 +110,34 @@ def test_the_host_namespace_is_left_alone(netns: str) -> None:
         )
     ]
     assert tables.rules[0].target == "MARK" and tables.rules[0].netns == "ingress_sbox"
+
+
+def test_a_family_without_a_table_starts_no_save_tool(
+    netns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A namespace with IPv4 nftables tables only (as ingress_sbox and the tasks
+    have): ip6tables-nft-save is not started there, and the read is what starting
+    every tool gives (ip6tables-nft-save prints nothing in it)."""
+    sh(
+        netns,
+        "iptables-nft-restore",
+        stdin="*nat\n-A OUTPUT -p tcp --dport 8081 -j REDIRECT --to-ports 80\nCOMMIT\n",
+    )
+    assert sh(netns, "ip6tables-nft-save", "-c") == ""
+    started: list[str] = []
+    real = netns_tables.run_listing
+
+    def spied(binary: str, *args: str, rules: str) -> str:
+        started.append(os.path.basename(binary))
+        return real(binary, *args, rules=rules)
+
+    monkeypatch.setattr(netns_tables, "run_listing", spied)
+    tables = read_netns_tables([("ingress_sbox", f"/run/netns/{netns}")])["ingress_sbox"]
+    assert started == ["iptables-nft-save"]
+    assert tables.error is None and tables.problems == []
+    assert [(r.family, r.table, r.text) for r in tables.rules] == [
+        ("ipv4", "nat", "-A OUTPUT -p tcp -m tcp --dport 8081 -j REDIRECT --to-ports 80")
+    ]
 
 
 def test_a_vanished_namespace_is_a_sentence() -> None:

@@ -6,9 +6,10 @@ on), each ``lb_<id>`` (the same for an overlay's virtual IPs) and each service
 task's own (nat ``REDIRECT`` of the published port to the target port, filter
 rules admitting only that). Their tables are listed by the same save tools as
 the host's, run inside the namespace: a thread of its own enters it with
-setns(2), starts ``iptables-nft-save -c`` (and ``ip6tables-nft-save -c``; the
-``-legacy-save`` ones only where ``/proc/thread-self/net/ip_tables_names`` lists
-legacy tables), which inherit the thread's namespace, reads the namespace's
+setns(2), starts ``iptables-nft-save -c`` and ``ip6tables-nft-save -c`` where
+that family has an nftables table there (asked over netlink first), the
+``-legacy-save`` ones where ``/proc/thread-self/net/ip_tables_names`` lists
+legacy tables, which inherit the thread's namespace, reads the namespace's
 IPVS table (``/proc/thread-self/net/ip_vs``: the counters move with the rules'),
 and ends after the read, so no other code ever runs there. The texts are parsed
 by :mod:`.iptables_save` with ``netns`` set. Listing changes nothing.
@@ -45,6 +46,8 @@ SAVE_TOOLS = {
     (LEGACY, "ipv4"): "iptables-legacy-save",
     (LEGACY, "ipv6"): "ip6tables-legacy-save",
 }
+#: nftables' family number (``nfgen_family``) of the tables each family's tool lists
+NFPROTO = {"ipv4": 2, "ipv6": 10}
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 #: what a namespace's thread lists: (backend, family, save tool text or the fault)
 Listing = tuple[str, str, str | SourceError]
@@ -78,15 +81,41 @@ def _missing(name: str) -> SourceError:
     )
 
 
+def _nft_families() -> frozenset[int] | None:
+    """The nftables families (``nfgen_family``) that hold a table in the namespace
+    the calling thread is in, asked over netlink (the socket belongs to the thread's
+    namespace); None where that cannot be asked, and every nft tool runs."""
+    try:
+        from netexplorer.collect import pyroute2_lazy
+
+        pyroute2_lazy.install()
+        from pyroute2.nftables.main import NFTables
+
+        nft = NFTables()
+        try:
+            return frozenset(int(m["nfgen_family"]) for m in nft.get_tables())
+        finally:
+            nft.close()
+    except Exception:  # no nf_tables, a refused socket: the tools will say it
+        return None
+
+
 def _list_inside(tools: dict[tuple[str, str], str | None]) -> list[Listing]:
-    """In the namespace the calling thread is in: each save tool's text (the nft
-    ones always, a legacy one only where that family has legacy tables)."""
+    """In the namespace the calling thread is in: each save tool's text (an nft one
+    where that family has an nftables table, a legacy one where it has legacy
+    tables). A family without a table gets the empty text its save tool prints
+    there, without starting it: most mesh namespaces have IPv4 tables only, and
+    the live view lists them at every firewall poll."""
     out: list[Listing] = []
+    present = _nft_families()
     for (backend, family), binary in tools.items():
         if backend == LEGACY and not legacy_table_names(family, "/proc/thread-self/net"):
             continue
         if binary is None:
             out.append((backend, family, _missing(SAVE_TOOLS[backend, family])))
+            continue
+        if backend == NFT and present is not None and NFPROTO[family] not in present:
+            out.append((backend, family, ""))
             continue
         try:
             out.append((backend, family, run_listing(binary, "-c", rules="firewall")))
