@@ -1,12 +1,14 @@
 """IPsec of encrypted overlays (netexplorer.ipsec): ``ip xfrm`` parsed without key
 bytes, and the VNI read out of Docker's ``u32`` rules.
 
-``probe.policy.txt`` is real ``ip xfrm policy`` output (tests/recorded/ipsec/
-record.py: a policy of Docker's shape in a throwaway namespace). No ESP state can be
-recorded on this kernel (no esp4: ``probe.state-error.txt``), so the state parser
-is checked on text in the layout ``ip xfrm state`` prints (iproute2's xfrm_state
-print: a ``src .. dst ..`` line, then indented ``proto``, ``aead``/``enc``/``auth``,
-``mark`` lines), with a test pattern for key bytes that must not survive parsing.
+``esp.state.txt`` / ``esp.policy.txt`` are real ``ip xfrm state`` / ``ip xfrm
+policy`` output of Debian 12's 6.1 kernel (tests/recorded/ipsec/record_esp.py, run in
+the kernel VM: this host's kernel has no esp4): the two ESP states and the policy
+Docker's overlay driver programs on node 1 of a two-node encrypted overlay, with a
+random key that the recording replaced by a fixed placeholder (``esp.facts.json``
+says what was programmed). ``probe.policy.txt`` is this host's own ``ip xfrm
+policy`` of an older probe (record.py), and ``probe.state-error.txt`` what this
+kernel answers an ESP state with.
 
 ``node1.snapshot.json`` and ``truth.json`` are node 1 of the lab's two-node swarm
 with the encrypted overlay nxsecure (record.py): ``docker network inspect``, the
@@ -18,6 +20,7 @@ correlation's links, the doctor and the path are checked.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -34,45 +37,67 @@ from netexplorer.snapshot_io import load_snapshot, snapshot_from_dict, snapshot_
 from netexplorer.ui.panes.details import describe
 
 HERE = Path(__file__).resolve().parents[1] / "recorded" / "ipsec"
+#: a read recorded before ``ip xfrm`` was read, with overlays but none encrypted
+OLDER = HERE.parent / "path" / "lab-nft.snapshot.json"
 
-KEY = "0x" + "5a" * 20
-STATE_TEXT = f"""src 198.51.100.17 dst 198.51.100.18
-\tproto esp spi 0x1c2d3e4f reqid 13681891 mode transport
-\treplay-window 0
-\tmark 0xd0c4e3/0xffffffff
-\taead rfc4106(gcm(aes)) {KEY} 64
-\tanti-replay context: seq 0x0, oseq 0x0, bitmap 0x00000000
-\tsel src 0.0.0.0/0 dst 0.0.0.0/0
-src 198.51.100.18 dst 198.51.100.17
-\tproto esp spi 0x00000101 reqid 13681891 mode transport
-\treplay-window 0
-\tauth-trunc hmac(sha256) {KEY} 128
-\tenc cbc(aes) {KEY}
-"""
+STATE_TEXT = (HERE / "esp.state.txt").read_text()
+POLICY_TEXT = (HERE / "esp.policy.txt").read_text()
+FACTS = json.loads((HERE / "esp.facts.json").read_text())
+PLACEHOLDER: str = FACTS["key_placeholder"]
 
 
 def test_the_recorded_policy_is_dockers_mark_through_esp_to_the_peer() -> None:
+    (policy,) = parse_xfrm_policies(POLICY_TEXT)
+    node1, node2 = FACTS["node1"], FACTS["node2"]
+    assert (policy.src, policy.dst, policy.dir) == (f"{node1}/32", f"{node2}/32", "out")
+    assert (policy.selector_proto, policy.selector_dport) == ("udp", FACTS["dport"])
+    assert (
+        (policy.mark, policy.mark_mask)
+        == (DOCKER_ESP_MARK, 0xFFFFFFFF)
+        == (FACTS["mark"], 0xFFFFFFFF)
+    )
+    assert (policy.tmpl_src, policy.tmpl_dst) == (node1, node2)
+    assert (policy.tmpl_proto, policy.tmpl_spi, policy.tmpl_mode) == (
+        "esp", FACTS["spi_forward"], "transport",
+    )  # fmt: skip
+
+
+def test_this_hosts_probe_policy_and_refused_esp_state() -> None:
     (policy,) = parse_xfrm_policies((HERE / "probe.policy.txt").read_text())
-    assert (policy.src, policy.dst, policy.dir) == ("0.0.0.0/0", "198.51.100.18/32", "out")
-    assert (policy.selector_proto, policy.selector_dport) == ("udp", 4789)
-    assert (policy.mark, policy.mark_mask) == (DOCKER_ESP_MARK, 0xFFFFFFFF)
-    assert (policy.tmpl_src, policy.tmpl_dst) == ("198.51.100.17", "198.51.100.18")
-    assert (policy.tmpl_proto, policy.tmpl_spi, policy.tmpl_mode) == ("esp", 0x1000, "transport")
-
-
-def test_this_kernel_refused_the_esp_state() -> None:
+    assert (policy.mark, policy.tmpl_proto, policy.tmpl_spi) == (DOCKER_ESP_MARK, "esp", 0x1000)
     assert "algorithm not found" in (HERE / "probe.state-error.txt").read_text()
 
 
-def test_states_keep_names_spi_mark_and_never_the_key() -> None:
-    a, b = parse_xfrm_states(STATE_TEXT)
-    assert (a.src, a.dst, a.proto, a.spi, a.reqid, a.mode) == (
-        "198.51.100.17", "198.51.100.18", "esp", 0x1C2D3E4F, 13681891, "transport",
+def test_the_recording_holds_the_placeholder_and_no_other_key() -> None:
+    key_lines = [ln for ln in STATE_TEXT.splitlines() if ln.strip().startswith("aead ")]
+    assert len(key_lines) == 2
+    assert all(ln.split()[2] == PLACEHOLDER for ln in key_lines)
+    assert re.findall(r"0x[0-9a-f]{16,}", STATE_TEXT + POLICY_TEXT) == [PLACEHOLDER] * 2
+
+
+def test_real_states_keep_names_spi_reqid_and_never_the_key() -> None:
+    forward, reverse = parse_xfrm_states(STATE_TEXT)
+    node1, node2 = FACTS["node1"], FACTS["node2"]
+    assert (forward.src, forward.dst, forward.proto, forward.spi, forward.reqid, forward.mode) == (
+        node1, node2, "esp", FACTS["spi_forward"], FACTS["reqid"], "transport",
     )  # fmt: skip
-    assert a.algorithms == ["aead rfc4106(gcm(aes))"]
-    assert (a.mark, a.mark_mask) == (DOCKER_ESP_MARK, 0xFFFFFFFF)
-    assert b.algorithms == ["auth-trunc hmac(sha256)", "enc cbc(aes)"] and b.mark is None
-    assert "5a5a" not in repr(as_plain([a, b]))
+    assert (reverse.src, reverse.dst, reverse.spi) == (node2, node1, FACTS["spi_reverse"])
+    for state in (forward, reverse):
+        assert state.algorithms == [f"aead {FACTS['aead']}"]
+        assert (state.mark, state.mark_mask) == (None, None)  # Docker's states carry no mark
+    assert PLACEHOLDER[2:10] not in repr(as_plain([forward, reverse]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.binary(min_size=20, max_size=36))
+def test_no_key_put_in_the_real_text_survives_parsing(key: bytes) -> None:
+    """The real text with any key (of rfc4106's and other lengths) in place of the
+    placeholder: the parsed states, as the snapshot writes them, never hold it."""
+    text = STATE_TEXT.replace(PLACEHOLDER, "0x" + key.hex())
+    states = parse_xfrm_states(text)
+    assert [s.spi for s in states] == [FACTS["spi_forward"], FACTS["spi_reverse"]]
+    dumped = repr(as_plain(states))
+    assert key.hex() not in dumped and key.hex()[:16] not in dumped
 
 
 @settings(max_examples=300, deadline=None)
@@ -83,12 +108,18 @@ def test_parsers_never_raise_on_any_text(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(hs.lists(hs.sampled_from([*STATE_TEXT.splitlines(), "mark", "proto", "src", " x"])))
+@given(
+    hs.lists(
+        hs.sampled_from(
+            [*STATE_TEXT.splitlines(), *POLICY_TEXT.splitlines(), "mark", "proto", "src", " x"]
+        )
+    )
+)
 def test_parsers_never_raise_on_shuffled_lines(lines: list[str]) -> None:
     text = "\n".join(lines)
     parse_xfrm_states(text)
     parse_xfrm_policies(text)
-    assert "5a5a" not in repr(as_plain(parse_xfrm_states(text)))
+    assert PLACEHOLDER[2:10] not in repr(as_plain(parse_xfrm_states(text)))
 
 
 def rule(text: str) -> Rule:
@@ -106,10 +137,11 @@ def test_rule_vni_reads_dockers_u32_match_as_saved_and_as_written() -> None:
 
 
 def test_older_reads_load_without_ipsec_and_a_read_with_it_round_trips() -> None:
-    old = load_snapshot(HERE.parent / "swarm" / "node1.snapshot.json")
+    # a read recorded before xfrm was (the lab with nxoverlay, tests/recorded/path)
+    old = load_snapshot(OLDER)
     assert (old.xfrm_read, old.xfrm_states, old.xfrm_policies) == (False, [], [])
     old.xfrm_states = parse_xfrm_states(STATE_TEXT)
-    old.xfrm_policies = parse_xfrm_policies((HERE / "probe.policy.txt").read_text())
+    old.xfrm_policies = parse_xfrm_policies(POLICY_TEXT)
     old.xfrm_read = True
     back = snapshot_from_dict(snapshot_to_dict(old))
     assert (back.xfrm_read, back.xfrm_states, back.xfrm_policies) == (
@@ -120,6 +152,7 @@ def test_older_reads_load_without_ipsec_and_a_read_with_it_round_trips() -> None
 # ------------------------------------------- the lab's swarm with nxsecure (record.py)
 TRUTH = json.loads((HERE / "truth.json").read_text())
 PEER = "198.51.100.18"
+NODE1 = "198.51.100.17"
 
 
 def recorded() -> tuple[Snapshot, Correlation]:
@@ -170,11 +203,9 @@ def test_doctor_no_sa_with_the_peer_is_the_dropped_traffic_the_lab_saw() -> None
 
 def test_doctor_is_silent_with_an_esp_state_each_way_and_speaks_when_one_is_missing() -> None:
     snap, corr = recorded()
-    local = "198.51.100.17"
-    snap.xfrm_states = [
-        XfrmState(local, PEER, "esp", 0x1000, 1, "transport", ["aead rfc4106(gcm(aes))"]),
-        XfrmState(PEER, local, "esp", 0x1001, 1, "transport", ["aead rfc4106(gcm(aes))"]),
-    ]
+    # the states Docker programs for this pair of nodes, as the 6.1 kernel printed them
+    snap.xfrm_states = parse_xfrm_states(STATE_TEXT)
+    assert {(x.src, x.dst) for x in snap.xfrm_states} == {(NODE1, PEER), (PEER, NODE1)}
     assert diagnose(snap, corr, checks=("overlay-ipsec",)) == []
     snap.xfrm_states.pop()
     (f,) = diagnose(snap, corr, checks=("overlay-ipsec",))
@@ -192,7 +223,8 @@ def test_doctor_esp_dropped_on_input_while_an_encrypted_overlay_has_peers() -> N
 
 
 def test_no_ipsec_read_and_no_finding_without_an_encrypted_overlay() -> None:
-    snap = load_snapshot(HERE.parent / "swarm" / "node1.snapshot.json")
+    snap = load_snapshot(OLDER)  # overlays ingress and nxoverlay, none encrypted
+    assert any(n.driver == "overlay" for n in snap.networks)
     assert not wants_xfrm(snap) and not snap.xfrm_read
     assert diagnose(snap, correlate(snap), checks=("overlay-ipsec",)) == []
     recorded_snap, _ = recorded()
@@ -224,11 +256,9 @@ def test_the_plain_overlay_is_not_caught_by_the_encrypted_vnis_rules() -> None:
 
 def test_with_an_esp_state_each_way_the_reply_is_accepted_through_ipsec() -> None:
     snap, corr = recorded()
-    local = "198.51.100.17"
-    snap.xfrm_states = [
-        XfrmState(local, PEER, "esp", 0x1000, 1, "transport"),
-        XfrmState(PEER, local, "esp", 0x1001, 1, "transport"),
-    ]
+    # the states Docker programs for this pair of nodes, as the 6.1 kernel printed them
+    snap.xfrm_states = parse_xfrm_states(STATE_TEXT)
+    assert {(x.src, x.dst) for x in snap.xfrm_states} == {(NODE1, PEER), (PEER, NODE1)}
     res = trace_path(snap, corr, "se1", "10.201.0.12")
     tunnel = next(h.title for h in res.hops if h.kind == "tunnel")
     assert f"sent in ESP (IPsec) to {PEER}" in tunnel
