@@ -2,8 +2,8 @@
 shown wherever its driver and VNI are: the network's details, the overlay rows of the
 bridges and interfaces panes, the map's bus title and tunnel. On the recorded
 two-node swarm (tests/recorded/swarm), whose nxoverlay is not encrypted (its
-``docker network inspect`` in truth.json has no ``encrypted`` option), and on the
-same read with the option Docker records for an encrypted network."""
+``docker network inspect`` in truth.json has no ``encrypted`` option; nxsecure beside
+it is), and on the same read with the option Docker records for an encrypted network."""
 
 from __future__ import annotations
 
@@ -79,5 +79,9 @@ def test_a_plain_overlay_says_it_is_not() -> None:
     _, net = read(False)
     t = texts(False)
     assert f"VNI {net.vni}  attachable yes  encrypted no" in t["details"]
-    assert "nxoverlay (overlay)" in t["bridges"] and "encrypted" not in t["bridges"]
-    assert "IPsec" not in t["bridges"] + t["interfaces"] + t["title"] + t["tunnel"]
+    # the recording also holds the encrypted nxsecure (its own rows say so): only
+    # nxoverlay's rows, title and tunnel are looked at
+    assert "nxoverlay (overlay)" in t["bridges"] and "nxoverlay (overlay," not in t["bridges"]
+    assert "nxoverlay (overlay," not in t["interfaces"]
+    assert f"VNI {net.vni} IPsec" not in t["bridges"] + t["interfaces"]
+    assert "IPsec" not in t["title"] + t["tunnel"]

@@ -12,6 +12,10 @@ Run as root with the swarm up (``scripts/lab swarm up``, under the lab lock):
   show`` (tests/integration/swarm_truth.py), plus each overlay container's eth0;
 - ``node1.namespaces.json``: the raw netlink dumps of node 1's Docker namespaces
   (plain form) that netexplorer parses.
+
+``node1.namespaces.pyroute2.json`` is not written here any more: it is the same dump
+as pyroute2 decoded it in full (an earlier recording of this swarm), kept for
+tests/unit/test_netlink_select.py to hold netexplorer's own parser against.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ sys.path.insert(0, str(HERE.parents[2] / "scripts"))  # record_demo.only_ours
 
 from integration import swarm_truth as st  # noqa: E402
 
-#: what the swarm adds to the lab: its containers (sw1, sw2, the service's task)
-SWARM_PREFIXES = (st.C1, st.C2, "nxweb.")
+#: what the swarm adds to the lab: its containers (sw1, sw2, the service's task, and
+#: se1, se2 on the encrypted overlay nxsecure)
+SWARM_PREFIXES = (st.C1, st.C2, "nxweb.", "se1", "se2")
 #: host interfaces kept besides the containers' bridges and veths: the underlay,
 #: the lab's "internet" and loopback
 SWARM_INTERFACES = frozenset({"lo", "nx-sw0", "nx-sw1", "nx-inet0"})
