@@ -170,6 +170,24 @@ cmd_swarm_up_one_node() {
     echo "lab: swarm up (one node, $SW_SERVICE's 2 tasks publishing $SW_PORT)"
 }
 
+# sw_overlay_pair NET SUBNET [encrypted] C1 IP1 C2 IP2: an attachable overlay (with
+# --opt encrypted when asked) and a busybox on it on each node, unless already there
+sw_overlay_pair() {
+    local net=$1 subnet=$2 enc=$3 c1=$4 ip1=$5 c2=$6 ip2=$7
+    local opts=(-d overlay --attachable --subnet "$subnet" --label "$LABEL")
+    if [[ -n $enc ]]; then
+        opts+=(--opt encrypted)
+    fi
+    docker network inspect "$net" >/dev/null 2>&1 ||
+        quiet "docker network create $net failed" docker network create "${opts[@]}" "$net"
+    docker inspect "$c1" >/dev/null 2>&1 ||
+        quiet "docker run $c1 failed" docker run -d --pull never --label "$LABEL" \
+            --name "$c1" --network "$net" --ip "$ip1" busybox /bin/sh -c "$SLEEP_LOOP"
+    d2 inspect "$c2" >/dev/null 2>&1 ||
+        quiet "node 2: docker run $c2 failed" d2 run -d --pull never --label "$LABEL" \
+            --name "$c2" --network "$net" --ip "$ip2" busybox /bin/sh -c "$SLEEP_LOOP"
+}
+
 cmd_swarm_up() {
     sw_init
     sw_start_node2
@@ -182,28 +200,9 @@ cmd_swarm_up() {
             --data-path-addr "$SW_NS_ADDR" "$SW_HOST_ADDR:2377"
     fi
     sw_wait 60 "node 2 to be Ready in 'docker node ls'" sw_two_nodes_ready
-    docker network inspect "$SW_NET" >/dev/null 2>&1 ||
-        quiet "docker network create $SW_NET failed" docker network create -d overlay \
-            --attachable --subnet "$SW_SUBNET" --label "$LABEL" "$SW_NET"
-    docker inspect "$SW_C1" >/dev/null 2>&1 ||
-        quiet "docker run $SW_C1 failed" docker run -d --pull never --label "$LABEL" \
-            --name "$SW_C1" --network "$SW_NET" --ip "$SW_C1_IP" busybox \
-            /bin/sh -c "$SLEEP_LOOP"
-    d2 inspect "$SW_C2" >/dev/null 2>&1 ||
-        quiet "node 2: docker run $SW_C2 failed" d2 run -d --pull never --label "$LABEL" \
-            --name "$SW_C2" --network "$SW_NET" --ip "$SW_C2_IP" busybox \
-            /bin/sh -c "$SLEEP_LOOP"
-    docker network inspect "$SW_ENC_NET" >/dev/null 2>&1 ||
-        quiet "docker network create $SW_ENC_NET failed" docker network create -d overlay \
-            --opt encrypted --attachable --subnet "$SW_ENC_SUBNET" --label "$LABEL" "$SW_ENC_NET"
-    docker inspect "$SW_E1" >/dev/null 2>&1 ||
-        quiet "docker run $SW_E1 failed" docker run -d --pull never --label "$LABEL" \
-            --name "$SW_E1" --network "$SW_ENC_NET" --ip "$SW_E1_IP" busybox \
-            /bin/sh -c "$SLEEP_LOOP"
-    d2 inspect "$SW_E2" >/dev/null 2>&1 ||
-        quiet "node 2: docker run $SW_E2 failed" d2 run -d --pull never --label "$LABEL" \
-            --name "$SW_E2" --network "$SW_ENC_NET" --ip "$SW_E2_IP" busybox \
-            /bin/sh -c "$SLEEP_LOOP"
+    sw_overlay_pair "$SW_NET" "$SW_SUBNET" "" "$SW_C1" "$SW_C1_IP" "$SW_C2" "$SW_C2_IP"
+    sw_overlay_pair "$SW_ENC_NET" "$SW_ENC_SUBNET" encrypted \
+        "$SW_E1" "$SW_E1_IP" "$SW_E2" "$SW_E2_IP"
     if ! docker service inspect "$SW_SERVICE" >/dev/null 2>&1; then
         quiet "docker service create $SW_SERVICE failed" docker service create -d \
             --name "$SW_SERVICE" --label "$LABEL" --no-resolve-image \
