@@ -23,16 +23,13 @@ from netexplorer.model import Network, OverlayPeer, Rule, Snapshot, XfrmPolicy, 
 #: the firewall mark Docker's mangle rule sets on an encrypted overlay's VXLAN
 DOCKER_ESP_MARK = 0xD0C4E3
 
-#: ``--u32`` as Docker writes it (decimal) and as iptables-save prints it (hex)
-_U32_VNI = re.compile(
-    r"--u32\s+\"?0(?:x0)?>>(?:22|0x16)&0x3c@(?:12|0xc)&0xffffff00=(0x[0-9a-f]+|\d+)\"?",
-    re.IGNORECASE,
-)
-
-
+#: Docker's ``--u32`` expression on the VXLAN header's VNI, as Docker writes it
+#: (decimal) and as iptables-save prints it (hex, quoted)
 _U32_EXPR = re.compile(
     r"^\"?0(?:x0)?>>(?:22|0x16)&0x3c@(?:12|0xc)&0xffffff00=(0x[0-9a-f]+|\d+)\"?$", re.IGNORECASE
 )
+#: a rule's ``--u32`` option and its value (the expression has no space)
+_U32_OPTION = re.compile(r"--u32\s+(\S+)")
 
 
 def rule_vni(rule: Rule) -> int | None:
@@ -40,8 +37,8 @@ def rule_vni(rule: Rule) -> int | None:
     rules for an encrypted overlay), or None for a rule without that match."""
     if "u32" not in rule.text:
         return None
-    m = _U32_VNI.search(rule.text)
-    return int(m.group(1), 0) >> 8 if m is not None else None
+    m = _U32_OPTION.search(rule.text)
+    return u32_vni(m.group(1)) if m is not None else None
 
 
 def u32_vni(expr: str) -> int | None:
@@ -84,7 +81,10 @@ def arrives_by_ipsec(net: Network, snap: Snapshot, sender: str) -> bool | None:
 _KEY_LINES = ("enc", "auth", "auth-trunc", "aead", "comp")
 
 
-def _int(text: str) -> int | None:
+def _int(text: str | None) -> int | None:
+    """A number as ``ip xfrm`` prints it (decimal or 0x...); None for none or another word."""
+    if not text:
+        return None
     try:
         return int(text, 0)
     except ValueError:
@@ -93,13 +93,8 @@ def _int(text: str) -> int | None:
 
 def _mark(words: list[str]) -> tuple[int | None, int | None]:
     """``mark 0xd0c4e3/0xffffffff`` -> (mark, mask)."""
-    if "mark" not in words:
-        return None, None
-    i = words.index("mark")
-    if i + 1 >= len(words):
-        return None, None
-    value, _, mask = words[i + 1].partition("/")
-    return _int(value), (_int(mask) if mask else None)
+    value, _, mask = (_after(words, "mark") or "").partition("/")
+    return _int(value), _int(mask)
 
 
 def _blocks(text: str) -> list[list[str]]:
@@ -139,10 +134,8 @@ def parse_xfrm_states(text: str) -> list[XfrmState]:
             key = words[0]
             if key == "proto":
                 state.proto = _after(words, "proto") or ""
-                spi = _after(words, "spi")
-                state.spi = _int(spi) if spi is not None else None
-                reqid = _after(words, "reqid")
-                state.reqid = _int(reqid) if reqid is not None else None
+                state.spi = _int(_after(words, "spi"))
+                state.reqid = _int(_after(words, "reqid"))
                 state.mode = _after(words, "mode") or ""
             elif key in _KEY_LINES:
                 # "aead rfc4106(gcm(aes)) 0x<key bytes> 64": the name only
@@ -164,8 +157,7 @@ def parse_xfrm_policies(text: str) -> list[XfrmPolicy]:
             continue
         policy = XfrmPolicy(src=head[1], dst=head[3])
         policy.selector_proto = _after(head, "proto")
-        dport = _after(head, "dport")
-        policy.selector_dport = _int(dport) if dport is not None else None
+        policy.selector_dport = _int(_after(head, "dport"))
         for line in block[1:]:
             words = line.split()
             if not words:
@@ -179,8 +171,7 @@ def parse_xfrm_policies(text: str) -> list[XfrmPolicy]:
                 policy.tmpl_dst = _after(words, "dst")
             elif words[0] == "proto":
                 policy.tmpl_proto = _after(words, "proto")
-                spi = _after(words, "spi")
-                policy.tmpl_spi = _int(spi) if spi is not None else None
+                policy.tmpl_spi = _int(_after(words, "spi"))
                 policy.tmpl_mode = _after(words, "mode")
         out.append(policy)
     return out
